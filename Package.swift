@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// C libraries come from Debian packages (scripts/install-deps.sh). Only GraftTensor calls BLAS,
+// only GraftWeights calls HDF5, only GraftData calls libjpeg.
+let package = Package(
+    name: "Graft",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "graft", targets: ["graft"]),
+        .library(name: "Graft", targets: [
+            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim",
+            "GraftCatalog", "GraftTraining", "GraftReport",
+        ]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+
+        .target(name: "GraftTensor", dependencies: ["CBLAS"]),
+        .target(name: "GraftNN", dependencies: ["GraftTensor"]),
+        .target(name: "GraftModels", dependencies: ["GraftNN"]),
+        .target(name: "GraftWeights", dependencies: ["GraftModels", "CHDF5"],
+                resources: []),
+        .target(name: "GraftData", dependencies: ["GraftTensor", "CJPEG"]),
+        .target(name: "GraftOptim", dependencies: ["GraftNN"]),
+        .target(name: "GraftCatalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "GraftReport"),
+        .target(name: "GraftTraining", dependencies: [
+            "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog", "GraftReport",
+        ]),
+        .executableTarget(name: "graft", dependencies: [
+            "GraftTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "graft-bench", dependencies: ["GraftTraining"],
+                          path: "benchmarks/Harness"),
+
+        .target(name: "TestSupport", dependencies: ["GraftTensor"]),
+        .testTarget(name: "GraftTensorTests", dependencies: ["GraftTensor", "TestSupport"]),
+        .testTarget(name: "GraftNNTests", dependencies: ["GraftNN", "TestSupport"]),
+        .testTarget(name: "GraftModelsTests", dependencies: ["GraftModels", "GraftWeights", "TestSupport"]),
+        .testTarget(name: "GraftWeightsTests", dependencies: ["GraftWeights", "TestSupport"]),
+        .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "TestSupport"]),
+        .testTarget(name: "GraftOptimTests", dependencies: ["GraftOptim", "GraftModels", "GraftWeights", "TestSupport"]),
+        .testTarget(name: "GraftCatalogTests", dependencies: ["GraftCatalog", "TestSupport"]),
+        .testTarget(name: "GraftReportTests", dependencies: ["GraftReport"]),
+        .testTarget(name: "GraftTrainingTests", dependencies: ["GraftTraining", "TestSupport"]),
+    ]
+)

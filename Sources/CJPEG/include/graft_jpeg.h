@@ -1,0 +1,5 @@
+#ifndef GRAFT_JPEG_H
+#define GRAFT_JPEG_H
+/* Placeholder; the JPEG shim lives here. */
+int graft_jpeg_placeholder(void);
+#endif

@@ -1,0 +1,157 @@
+import GraftTensor
+
+/// A trainable tensor with its gradient. A reference, so optimizers, freezing and the module
+/// tree all see the same value.
+public final class Parameter {
+    public var value: Tensor
+    /// Accumulated gradient; `nil` until a backward pass reaches this parameter.
+    public var grad: Tensor?
+    /// `false` freezes the parameter: no gradient, and no weight-gradient work at all.
+    public var requiresGrad: Bool = true
+
+    public init(_ value: Tensor) { self.value = value }
+
+    /// Adds `g` into `grad` (PyTorch accumulates gradients across backward calls).
+    public func accumulate(_ g: Tensor) {
+        if var existing = grad {
+            precondition(existing.shape == g.shape, "gradient shape \(g.shape) vs \(existing.shape)")
+            let dst = existing.mutablePointer()
+            let src = g.pointer
+            for i in 0..<g.count { dst[i] += src[i] }
+            grad = existing
+        } else {
+            grad = g
+        }
+    }
+}
+
+/// A non-trainable state entry (BatchNorm running statistics). Never touched by optimizers.
+public final class Buffer {
+    public var value: StateValue
+    public init(_ value: StateValue) { self.value = value }
+}
+
+/// Base class of every layer and model.
+///
+/// Children, parameters and buffers are declared explicitly by each subclass, so keys come out
+/// exactly as PyTorch's `state_dict()` names them (`layer1.0.conv1.weight`).
+///
+/// Forward and backward are explicit: `forward(_:saving:)` keeps what backward needs only when
+/// `saving` is true; `backward(_:inputGradient:)` accumulates parameter gradients and returns
+/// the input gradient only when asked for it.
+open class Module {
+    /// Train or eval behaviour (BatchNorm statistics, Dropout). Per module, never global.
+    public var isTraining: Bool = true
+
+    public init() {}
+
+    /// Direct children with their key (`"layer1"`, `"0"`, `"downsample"`), in PyTorch order.
+    open var children: [(name: String, module: Module)] { [] }
+    /// This module's own parameters (not its children's), in PyTorch order.
+    open var ownParameters: [(name: String, parameter: Parameter)] { [] }
+    /// This module's own buffers, in PyTorch order.
+    open var ownBuffers: [(name: String, buffer: Buffer)] { [] }
+
+    /// Computes the output; when `saving` is true, keeps whatever `backward` needs.
+    open func forward(_ input: Tensor, saving: Bool) -> Tensor {
+        fatalError("\(type(of: self)) does not implement forward")
+    }
+
+    /// Back-propagates `outputGradient` through the last saved forward pass. Accumulates
+    /// gradients of parameters that require them; returns the input gradient when
+    /// `inputGradient` is true, otherwise `nil` (and does no input-gradient work).
+    open func backward(_ outputGradient: Tensor, inputGradient: Bool) -> Tensor? {
+        fatalError("\(type(of: self)) does not implement backward")
+    }
+
+    /// Drops activations saved for backward, so memory is released between steps.
+    open func clearSaved() {
+        for (_, child) in children { child.clearSaved() }
+    }
+
+    /// Inference call: no activations are kept.
+    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input, saving: false) }
+}
+
+extension Module {
+    /// Every module in the tree with its dotted path (`""` for the root), parents first.
+    public func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
+        var result: [(String, Module)] = [(prefix, self)]
+        for (name, child) in children {
+            result += child.namedModules(prefix: prefix.isEmpty ? name : "\(prefix).\(name)")
+        }
+        return result
+    }
+
+    /// All parameters with `state_dict` keys, in PyTorch's `named_parameters()` order.
+    public func namedParameters() -> [(name: String, parameter: Parameter)] {
+        var result: [(String, Parameter)] = []
+        collect(prefix: "") { prefix, module in
+            for (name, p) in module.ownParameters { result.append((prefix + name, p)) }
+        }
+        return result
+    }
+
+    /// Parameters that currently require a gradient.
+    public func trainableParameters() -> [(name: String, parameter: Parameter)] {
+        namedParameters().filter { $0.parameter.requiresGrad }
+    }
+
+    public func namedBuffers() -> [(name: String, buffer: Buffer)] {
+        var result: [(String, Buffer)] = []
+        collect(prefix: "") { prefix, module in
+            for (name, b) in module.ownBuffers { result.append((prefix + name, b)) }
+        }
+        return result
+    }
+
+    /// PyTorch's `state_dict()` order: per module, its parameters then its buffers, then the
+    /// children recursively.
+    public func stateDict() -> StateDict {
+        var dict = StateDict()
+        collect(prefix: "") { prefix, module in
+            for (name, p) in module.ownParameters { dict[prefix + name] = .float(p.value) }
+            for (name, b) in module.ownBuffers { dict[prefix + name] = b.value }
+        }
+        return dict
+    }
+
+    private func collect(prefix: String, _ visit: (String, Module) -> Void) {
+        visit(prefix, self)
+        for (name, child) in children { child.collect(prefix: prefix + name + ".", visit) }
+    }
+
+    /// True when this module or any descendant has a parameter that requires a gradient.
+    public var hasTrainableParameters: Bool {
+        ownParameters.contains { $0.parameter.requiresGrad }
+            || children.contains { $0.module.hasTrainableParameters }
+    }
+
+    /// Sets train (`true`) or eval (`false`) mode on this module and all descendants.
+    public func train(_ on: Bool = true) {
+        for (_, m) in namedModules() { m.isTraining = on }
+    }
+
+    public func eval() { train(false) }
+
+    /// Freezes (or unfreezes) every parameter in this subtree.
+    public func setRequiresGrad(_ on: Bool) {
+        for (_, p) in namedParameters() { p.requiresGrad = on }
+    }
+
+    /// Clears every parameter's gradient.
+    public func zeroGrad() {
+        for (_, p) in namedParameters() { p.grad = nil }
+    }
+
+    /// The module at a dotted path (`"layer4.1"`), or nil.
+    public func module(at path: String) -> Module? {
+        if path.isEmpty { return self }
+        var current: Module = self
+        for part in path.split(separator: ".") {
+            guard let next = current.children.first(where: { $0.name == part })?.module else { return nil }
+            current = next
+        }
+        return current
+    }
+}

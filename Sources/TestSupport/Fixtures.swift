@@ -1,0 +1,24 @@
+import Foundation
+import GraftTensor
+
+/// Locates `../shared/fixtures` (from the package root) for tests; `GRAFT_FIXTURES` overrides it.
+public enum Fixtures {
+    public static let root: URL = {
+        if let env = ProcessInfo.processInfo.environment["GRAFT_FIXTURES"] {
+            return URL(fileURLWithPath: env)
+        }
+        // This file is Sources/TestSupport/Fixtures.swift: the package root is three levels up.
+        let packageRoot = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+    }()
+
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+
+    public static var available: Bool { FileManager.default.fileExists(atPath: root.path) }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Graft builds and tests with. Idempotent and quiet when
+# everything is already there.
+set -euo pipefail
+
+packages=(
+  pkg-config
+  libopenblas-dev      # sgemm for convolutions and linear layers
+  libhdf5-dev          # weights and checkpoint files
+  hdf5-tools           # h5dump, used by the interop tests
+  libjpeg62-turbo-dev  # JPEG decoding (libjpeg-turbo)
+  libsqlite3-dev       # the catalog
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
