@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct CatalogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "catalog")
+}

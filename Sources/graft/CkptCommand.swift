@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct CkptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ckpt")
+}

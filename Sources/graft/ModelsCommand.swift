@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "models")
+}

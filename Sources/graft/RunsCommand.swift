@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs")
+}

@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct WeightsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "weights")
+}
