@@ -31,14 +31,25 @@ public final class Buffer {
     public init(_ value: StateValue) { self.value = value }
 }
 
+/// What a forward pass must prepare for.
+public enum GradientMode: Sendable, Equatable {
+    /// Inference: nothing is kept, `backward` must not be called.
+    case none
+    /// `backward` will run to produce parameter gradients inside this module; nothing below it
+    /// needs a gradient, so no input gradient is computed.
+    case parameters
+    /// `backward` must also return the gradient with respect to the input.
+    case input
+}
+
 /// Base class of every layer and model.
 ///
 /// Children, parameters and buffers are declared explicitly by each subclass, so keys come out
 /// exactly as PyTorch's `state_dict()` names them (`layer1.0.conv1.weight`).
 ///
-/// Forward and backward are explicit: `forward(_:saving:)` keeps what backward needs only when
-/// `saving` is true; `backward(_:inputGradient:)` accumulates parameter gradients and returns
-/// the input gradient only when asked for it.
+/// Forward and backward are explicit: `forward(_:mode:)` keeps what backward needs only when the
+/// mode asks for it; `backward(_:)` accumulates gradients of parameters that require them and
+/// returns the input gradient only when the forward mode was `.input`.
 open class Module {
     /// Train or eval behaviour (BatchNorm statistics, Dropout). Per module, never global.
     public var isTraining: Bool = true
@@ -52,25 +63,24 @@ open class Module {
     /// This module's own buffers, in PyTorch order.
     open var ownBuffers: [(name: String, buffer: Buffer)] { [] }
 
-    /// Computes the output; when `saving` is true, keeps whatever `backward` needs.
-    open func forward(_ input: Tensor, saving: Bool) -> Tensor {
+    /// Computes the output, keeping what `backward` needs when `mode` is not `.none`.
+    open func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
         fatalError("\(type(of: self)) does not implement forward")
     }
 
-    /// Back-propagates `outputGradient` through the last saved forward pass. Accumulates
-    /// gradients of parameters that require them; returns the input gradient when
-    /// `inputGradient` is true, otherwise `nil` (and does no input-gradient work).
-    open func backward(_ outputGradient: Tensor, inputGradient: Bool) -> Tensor? {
+    /// Back-propagates through the last forward pass made with a mode other than `.none`.
+    /// Returns the input gradient when that mode was `.input`, otherwise `nil`.
+    open func backward(_ outputGradient: Tensor) -> Tensor? {
         fatalError("\(type(of: self)) does not implement backward")
     }
 
-    /// Drops activations saved for backward, so memory is released between steps.
+    /// Drops activations kept for backward, so memory is released between steps.
     open func clearSaved() {
         for (_, child) in children { child.clearSaved() }
     }
 
-    /// Inference call: no activations are kept.
-    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input, saving: false) }
+    /// Inference call: nothing is kept for backward.
+    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input, mode: .none) }
 }
 
 extension Module {

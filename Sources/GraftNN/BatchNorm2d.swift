@@ -1,0 +1,173 @@
+import GraftTensor
+
+/// PyTorch's `nn.BatchNorm2d`.
+///
+/// Train mode normalises with the batch statistics (biased variance) and updates the running
+/// statistics with momentum 0.1 — the weight of the new batch, PyTorch's convention — using the
+/// *unbiased* batch variance, and counts `num_batches_tracked`. Eval mode uses the running
+/// statistics. Freezing the affine parameters does not freeze the running statistics: that is
+/// what eval mode is for.
+public final class BatchNorm2d: Module {
+    public let channels: Int
+    public let eps: Float
+    public let momentum: Float
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Buffer
+    public let runningVar: Buffer
+    public let numBatchesTracked: Buffer
+
+    // Saved for backward: the input, and the per-channel mean and 1/σ that normalised it.
+    private var savedInput: Tensor?
+    private var savedMean: [Float] = []
+    private var savedInvStd: [Float] = []
+    private var savedUsedBatchStats = false
+    private var savedMode: GradientMode = .none
+
+    public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
+        self.channels = channels
+        self.eps = eps
+        self.momentum = momentum
+        weight = Parameter(Tensor(shape: [channels], repeating: 1))
+        bias = Parameter(Tensor(shape: [channels], repeating: 0))
+        runningMean = Buffer(.float(Tensor(shape: [channels], repeating: 0)))
+        runningVar = Buffer(.float(Tensor(shape: [channels], repeating: 1)))
+        numBatchesTracked = Buffer(.int64(shape: [], values: [0]))
+    }
+
+    public override var ownParameters: [(name: String, parameter: Parameter)] {
+        [("weight", weight), ("bias", bias)]
+    }
+
+    public override var ownBuffers: [(name: String, buffer: Buffer)] {
+        [("running_mean", runningMean), ("running_var", runningVar), ("num_batches_tracked", numBatchesTracked)]
+    }
+
+    private func floatBuffer(_ b: Buffer) -> Tensor {
+        guard case .float(let t) = b.value else { preconditionFailure("BatchNorm buffer is not float32") }
+        return t
+    }
+
+    public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
+        let n = input.size(0), c = channels, hw = input.size(2) * input.size(3)
+        precondition(input.size(1) == c, "BatchNorm2d(\(c)) got input \(input.shape)")
+        var mean = [Float](repeating: 0, count: c)
+        var invStd = [Float](repeating: 0, count: c)
+        let x = input.pointer
+        if isTraining {
+            var rm = floatBuffer(runningMean), rv = floatBuffer(runningVar)
+            let rmp = rm.mutablePointer(), rvp = rv.mutablePointer()
+            let count = Double(n * hw)
+            for ch in 0..<c {
+                // Two passes in double: exact enough that running statistics match PyTorch's.
+                var sum = 0.0
+                for i in 0..<n {
+                    let p = x + (i * c + ch) * hw
+                    var s: Float = 0
+                    for j in 0..<hw { s += p[j] }
+                    sum += Double(s)
+                }
+                let mu = sum / count
+                var sq = 0.0
+                for i in 0..<n {
+                    let p = x + (i * c + ch) * hw
+                    let m = Float(mu)
+                    var s: Float = 0
+                    for j in 0..<hw { let d = p[j] - m; s += d * d }
+                    sq += Double(s)
+                }
+                let variance = sq / count
+                mean[ch] = Float(mu)
+                invStd[ch] = Float(1 / (variance + Double(eps)).squareRoot())
+                let unbiased = count > 1 ? variance * count / (count - 1) : variance
+                rmp[ch] = (1 - momentum) * rmp[ch] + momentum * Float(mu)
+                rvp[ch] = (1 - momentum) * rvp[ch] + momentum * Float(unbiased)
+            }
+            runningMean.value = .float(rm)
+            runningVar.value = .float(rv)
+            if case .int64(let shape, let v) = numBatchesTracked.value {
+                numBatchesTracked.value = .int64(shape: shape, values: [v[0] + 1])
+            }
+        } else {
+            let rm = floatBuffer(runningMean).pointer, rv = floatBuffer(runningVar).pointer
+            for ch in 0..<c {
+                mean[ch] = rm[ch]
+                invStd[ch] = 1 / (rv[ch] + eps).squareRoot()
+            }
+        }
+        var output = Tensor(uninitializedShape: input.shape)
+        let y = output.mutablePointer()
+        let gamma = weight.value.pointer, beta = bias.value.pointer
+        for i in 0..<n {
+            for ch in 0..<c {
+                let scale = gamma[ch] * invStd[ch]
+                let shift = beta[ch] - mean[ch] * scale
+                let src = x + (i * c + ch) * hw, dst = y + (i * c + ch) * hw
+                for j in 0..<hw { dst[j] = src[j] * scale + shift }
+            }
+        }
+        savedMode = mode
+        if mode != .none {
+            savedInput = input
+            savedMean = mean
+            savedInvStd = invStd
+            savedUsedBatchStats = isTraining
+        } else {
+            savedInput = nil
+        }
+        return output
+    }
+
+    public override func backward(_ outputGradient: Tensor) -> Tensor? {
+        guard let input = savedInput else { preconditionFailure("BatchNorm2d.backward without a saved forward") }
+        let n = input.size(0), c = channels, hw = input.size(2) * input.size(3)
+        let x = input.pointer, dy = outputGradient.pointer
+        let gamma = weight.value.pointer
+        var dGamma = [Float](repeating: 0, count: c)
+        var dBeta = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            let m = savedMean[ch], inv = savedInvStd[ch]
+            var sg = 0.0, sgx = 0.0
+            for i in 0..<n {
+                let px = x + (i * c + ch) * hw, pg = dy + (i * c + ch) * hw
+                var a: Float = 0, b: Float = 0
+                for j in 0..<hw { a += pg[j]; b += pg[j] * (px[j] - m) }
+                sg += Double(a)
+                sgx += Double(b)
+            }
+            dBeta[ch] = Float(sg)
+            dGamma[ch] = Float(sgx) * inv
+        }
+        if weight.requiresGrad { weight.accumulate(Tensor(shape: [c], scalars: dGamma)) }
+        if bias.requiresGrad { bias.accumulate(Tensor(shape: [c], scalars: dBeta)) }
+        guard savedMode == .input else { return nil }
+
+        var gradInput = Tensor(uninitializedShape: input.shape)
+        let dx = gradInput.mutablePointer()
+        let count = Float(n * hw)
+        for ch in 0..<c {
+            let inv = savedInvStd[ch], m = savedMean[ch]
+            let k = gamma[ch] * inv
+            if savedUsedBatchStats {
+                // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
+                let meanDy = dBeta[ch] / count
+                let meanDyXhat = dGamma[ch] / count
+                for i in 0..<n {
+                    let px = x + (i * c + ch) * hw, pg = dy + (i * c + ch) * hw, pd = dx + (i * c + ch) * hw
+                    for j in 0..<hw {
+                        let xhat = (px[j] - m) * inv
+                        pd[j] = k * (pg[j] - meanDy - xhat * meanDyXhat)
+                    }
+                }
+            } else {
+                for i in 0..<n {
+                    let pg = dy + (i * c + ch) * hw, pd = dx + (i * c + ch) * hw
+                    for j in 0..<hw { pd[j] = k * pg[j] }
+                }
+            }
+        }
+        return gradInput
+    }
+
+    public override func clearSaved() { savedInput = nil }
+}

@@ -1,0 +1,56 @@
+import GraftTensor
+
+/// 2-D convolution, weights OIHW, optional bias, symmetric zero padding (PyTorch's `nn.Conv2d`
+/// with groups 1 and dilation 1).
+public final class Conv2d: Module {
+    public let geometry: ConvGeometry
+    public let weight: Parameter
+    public let bias: Parameter?
+    private let workspace = Workspace()
+    private var savedInput: Tensor?
+    private var savedMode: GradientMode = .none
+
+    /// PyTorch's default initialisation: weight and bias uniform in ±1/√fan_in
+    /// (kaiming_uniform with a = √5).
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+                bias: Bool = true, rng: inout RandomGenerator) {
+        geometry = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: kernel,
+                                stride: stride, padding: padding)
+        let bound = 1 / Float(geometry.patchSize).squareRoot()
+        weight = Parameter(.uniform([outChannels, inChannels, kernel, kernel], low: -bound, high: bound, using: &rng))
+        self.bias = bias ? Parameter(.uniform([outChannels], low: -bound, high: bound, using: &rng)) : nil
+    }
+
+    public override var ownParameters: [(name: String, parameter: Parameter)] {
+        var p: [(String, Parameter)] = [("weight", weight)]
+        if let bias { p.append(("bias", bias)) }
+        return p
+    }
+
+    public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
+        savedMode = mode
+        savedInput = mode == .none ? nil : input
+        return ConvKernels.forward(input: input, weight: weight.value, bias: bias?.value, geometry, workspace: workspace)
+    }
+
+    public override func backward(_ outputGradient: Tensor) -> Tensor? {
+        guard let input = savedInput else { preconditionFailure("Conv2d.backward without a saved forward") }
+        var gw: Tensor? = weight.requiresGrad ? Tensor.zeros(weight.value.shape) : nil
+        var gb: Tensor? = (bias?.requiresGrad ?? false) ? Tensor.zeros([geometry.outChannels]) : nil
+        let gwp = gw?.mutablePointer()
+        let gbp = gb?.mutablePointer()
+        let gx = ConvKernels.backward(
+            input: input, weight: weight.value, outputGradient: outputGradient, geometry,
+            weightGradient: gwp, biasGradient: gbp, needInput: savedMode == .input, workspace: workspace)
+        if let g = gw { weight.accumulate(g) }
+        if let g = gb { bias?.accumulate(g) }
+        gw = nil
+        gb = nil
+        return gx
+    }
+
+    public override func clearSaved() {
+        savedInput = nil
+        workspace.release()
+    }
+}

@@ -1,0 +1,118 @@
+import GraftTensor
+
+/// Max pooling with symmetric padding (padding acts as −∞). Keeps the arg-max of each window.
+public final class MaxPool2d: Module {
+    public let kernel: Int, stride: Int, padding: Int
+    private var savedIndices: [Int32] = []
+    private var savedInputShape: [Int] = []
+
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+    }
+
+    public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
+        let n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3)
+        let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
+        var output = Tensor(uninitializedShape: [n, c, oh, ow])
+        let keep = mode != .none
+        if keep { savedIndices = [Int32](repeating: 0, count: n * c * oh * ow) }
+        let x = input.pointer, y = output.mutablePointer()
+        savedIndices.withUnsafeMutableBufferPointer { idx in
+            for plane in 0..<(n * c) {
+                let src = x + plane * h * w, dst = y + plane * oh * ow
+                for oy in 0..<oh {
+                    let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
+                    for ox in 0..<ow {
+                        let x0 = max(0, ox * stride - padding), x1 = min(w, ox * stride - padding + kernel)
+                        var best = -Float.infinity, bestIndex = y0 * w + x0
+                        for iy in y0..<y1 {
+                            for ix in x0..<x1 {
+                                let v = src[iy * w + ix]
+                                if v > best || v.isNaN { best = v; bestIndex = iy * w + ix }
+                            }
+                        }
+                        dst[oy * ow + ox] = best
+                        if keep { idx[plane * oh * ow + oy * ow + ox] = Int32(bestIndex) }
+                    }
+                }
+            }
+        }
+        savedInputShape = input.shape
+        return output
+    }
+
+    public override func backward(_ outputGradient: Tensor) -> Tensor? {
+        var g = Tensor(shape: savedInputShape, repeating: 0)
+        let hw = savedInputShape[2] * savedInputShape[3]
+        let outHW = outputGradient.size(2) * outputGradient.size(3)
+        let dy = outputGradient.pointer, dx = g.mutablePointer()
+        savedIndices.withUnsafeBufferPointer { idx in
+            for plane in 0..<(savedInputShape[0] * savedInputShape[1]) {
+                for j in 0..<outHW {
+                    dx[plane * hw + Int(idx[plane * outHW + j])] += dy[plane * outHW + j]
+                }
+            }
+        }
+        return g
+    }
+
+    public override func clearSaved() { savedIndices = [] }
+}
+
+/// PyTorch's `AdaptiveAvgPool2d`: output cell i averages input rows
+/// ⌊i·H/out⌋ ..< ⌈(i+1)·H/out⌉ (and the same for columns).
+public final class AdaptiveAvgPool2d: Module {
+    public let outputHeight: Int, outputWidth: Int
+    private var savedInputShape: [Int] = []
+
+    public init(_ outputHeight: Int, _ outputWidth: Int) {
+        self.outputHeight = outputHeight
+        self.outputWidth = outputWidth
+    }
+
+    public convenience init(_ size: Int) { self.init(size, size) }
+
+    private func bounds(_ i: Int, _ inSize: Int, _ outSize: Int) -> (Int, Int) {
+        (i * inSize / outSize, ((i + 1) * inSize + outSize - 1) / outSize)
+    }
+
+    public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
+        let n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3)
+        var output = Tensor(uninitializedShape: [n, c, outputHeight, outputWidth])
+        let x = input.pointer, y = output.mutablePointer()
+        for plane in 0..<(n * c) {
+            let src = x + plane * h * w, dst = y + plane * outputHeight * outputWidth
+            for oy in 0..<outputHeight {
+                let (y0, y1) = bounds(oy, h, outputHeight)
+                for ox in 0..<outputWidth {
+                    let (x0, x1) = bounds(ox, w, outputWidth)
+                    var s: Float = 0
+                    for iy in y0..<y1 { for ix in x0..<x1 { s += src[iy * w + ix] } }
+                    dst[oy * outputWidth + ox] = s / Float((y1 - y0) * (x1 - x0))
+                }
+            }
+        }
+        savedInputShape = input.shape
+        return output
+    }
+
+    public override func backward(_ outputGradient: Tensor) -> Tensor? {
+        let n = savedInputShape[0], c = savedInputShape[1], h = savedInputShape[2], w = savedInputShape[3]
+        var g = Tensor(shape: savedInputShape, repeating: 0)
+        let dy = outputGradient.pointer, dx = g.mutablePointer()
+        for plane in 0..<(n * c) {
+            let src = dy + plane * outputHeight * outputWidth, dst = dx + plane * h * w
+            for oy in 0..<outputHeight {
+                let (y0, y1) = bounds(oy, h, outputHeight)
+                for ox in 0..<outputWidth {
+                    let (x0, x1) = bounds(ox, w, outputWidth)
+                    let v = src[oy * outputWidth + ox] / Float((y1 - y0) * (x1 - x0))
+                    for iy in y0..<y1 { for ix in x0..<x1 { dst[iy * w + ix] += v } }
+                }
+            }
+        }
+        return g
+    }
+}

@@ -1,0 +1,260 @@
+/// Shape of a 2-D convolution (groups 1, dilation 1, symmetric zero padding as torchvision).
+public struct ConvGeometry: Sendable, Equatable {
+    public var inChannels: Int, outChannels: Int
+    public var kernel: Int, stride: Int, padding: Int
+
+    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public func outputSize(_ h: Int, _ w: Int) -> (Int, Int) {
+        ((h + 2 * padding - kernel) / stride + 1, (w + 2 * padding - kernel) / stride + 1)
+    }
+
+    /// Rows of the im2col matrix: C·k·k.
+    public var patchSize: Int { inChannels * kernel * kernel }
+
+    /// A 1×1, stride-1, unpadded convolution is a plain matrix product on the input.
+    public var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+}
+
+/// Convolution as im2col + sgemm. Several images share one sgemm so that small late-stage
+/// feature maps (7×7) still give BLAS a wide matrix; the group is capped so the column buffer
+/// stays small.
+public enum ConvKernels {
+    /// Floats allowed for one group's column matrix (16 MB).
+    static let columnBudget = 4 << 20
+
+    static func groupSize(_ g: ConvGeometry, outHW: Int, batch: Int) -> Int {
+        max(1, min(batch, columnBudget / max(1, g.patchSize * outHW)))
+    }
+
+    /// Writes the patch matrix of one image, `[C·k·k, outH·outW]`, into `col`.
+    public static func im2col(
+        _ input: UnsafePointer<Float>, height h: Int, width w: Int, _ g: ConvGeometry,
+        into col: UnsafeMutablePointer<Float>, rowStride: Int
+    ) {
+        let (oh, ow) = g.outputSize(h, w)
+        let k = g.kernel, s = g.stride, p = g.padding
+        for c in 0..<g.inChannels {
+            let plane = input + c * h * w
+            for ki in 0..<k {
+                for kj in 0..<k {
+                    let row = col + ((c * k + ki) * k + kj) * rowStride
+                    // Output columns whose input column is inside the image.
+                    let owStart = max(0, (p - kj + s - 1) / s)
+                    let owEnd = min(ow, (w - 1 + p - kj) / s + 1)
+                    for y in 0..<oh {
+                        let dst = row + y * ow
+                        let iy = y * s - p + ki
+                        if iy < 0 || iy >= h || owStart >= owEnd {
+                            dst.update(repeating: 0, count: ow)
+                            continue
+                        }
+                        if owStart > 0 { dst.update(repeating: 0, count: owStart) }
+                        let src = plane + iy * w - p + kj
+                        if s == 1 {
+                            (dst + owStart).update(from: src + owStart, count: owEnd - owStart)
+                        } else {
+                            var x = owStart
+                            while x < owEnd { dst[x] = src[x * s]; x += 1 }
+                        }
+                        if owEnd < ow { (dst + owEnd).update(repeating: 0, count: ow - owEnd) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the patch-matrix gradient of one image back into its input gradient (`col2im`).
+    public static func col2im(
+        _ col: UnsafePointer<Float>, rowStride: Int, height h: Int, width w: Int, _ g: ConvGeometry,
+        into gradInput: UnsafeMutablePointer<Float>
+    ) {
+        let (oh, ow) = g.outputSize(h, w)
+        let k = g.kernel, s = g.stride, p = g.padding
+        for c in 0..<g.inChannels {
+            let plane = gradInput + c * h * w
+            for ki in 0..<k {
+                for kj in 0..<k {
+                    let row = col + ((c * k + ki) * k + kj) * rowStride
+                    let owStart = max(0, (p - kj + s - 1) / s)
+                    let owEnd = min(ow, (w - 1 + p - kj) / s + 1)
+                    if owStart >= owEnd { continue }
+                    for y in 0..<oh {
+                        let iy = y * s - p + ki
+                        if iy < 0 || iy >= h { continue }
+                        let src = row + y * ow
+                        let dst = plane + iy * w - p + kj
+                        var x = owStart
+                        if s == 1 {
+                            while x < owEnd { dst[x] += src[x]; x += 1 }
+                        } else {
+                            while x < owEnd { dst[x * s] += src[x]; x += 1 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `output[n] = weight · im2col(input[n]) (+ bias)`, NCHW in and out.
+    public static func forward(
+        input: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry, workspace: Workspace
+    ) -> Tensor {
+        let n = input.size(0), h = input.size(2), w = input.size(3)
+        precondition(input.size(1) == g.inChannels, "conv expects \(g.inChannels) channels, got \(input.shape)")
+        let (oh, ow) = g.outputSize(h, w)
+        let outHW = oh * ow, inCHW = g.inChannels * h * w, K = g.patchSize, M = g.outChannels
+        var output = Tensor(uninitializedShape: [n, M, oh, ow])
+        let out = output.mutablePointer()
+        let x = input.pointer, wt = weight.pointer
+        let group = groupSize(g, outHW: outHW, batch: n)
+        if g.isPointwise && group == 1 {
+            for i in 0..<n {
+                BLAS.gemm(m: M, n: outHW, k: K, a: wt, lda: K, b: x + i * inCHW, ldb: outHW,
+                          c: out + i * M * outHW, ldc: outHW)
+            }
+        } else {
+            let cols = workspace.buffer(K * group * outHW + (group > 1 ? M * group * outHW : 0))
+            let staging = cols + K * group * outHW
+            var start = 0
+            while start < n {
+                let count = min(group, n - start)
+                let width = count * outHW
+                for j in 0..<count {
+                    let src = x + (start + j) * inCHW
+                    if g.isPointwise {
+                        for c in 0..<K { (cols + c * width + j * outHW).update(from: src + c * outHW, count: outHW) }
+                    } else {
+                        im2col(src, height: h, width: w, g, into: cols + j * outHW, rowStride: width)
+                    }
+                }
+                if count == 1 {
+                    BLAS.gemm(m: M, n: outHW, k: K, a: wt, lda: K, b: cols, ldb: outHW,
+                              c: out + start * M * outHW, ldc: outHW)
+                } else {
+                    BLAS.gemm(m: M, n: width, k: K, a: wt, lda: K, b: cols, ldb: width, c: staging, ldc: width)
+                    for j in 0..<count {
+                        let dst = out + (start + j) * M * outHW
+                        for m in 0..<M { (dst + m * outHW).update(from: staging + m * width + j * outHW, count: outHW) }
+                    }
+                }
+                start += count
+            }
+        }
+        if let bias {
+            let b = bias.pointer
+            for i in 0..<n {
+                for m in 0..<M {
+                    let row = out + (i * M + m) * outHW
+                    let v = b[m]
+                    for j in 0..<outHW { row[j] += v }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Gradients of a convolution. `weightGradient` (and `biasGradient`) are accumulated into
+    /// when given; the input gradient is computed only when `needInput` is true.
+    public static func backward(
+        input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
+        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?,
+        needInput: Bool, workspace: Workspace
+    ) -> Tensor? {
+        let n = input.size(0), h = input.size(2), w = input.size(3)
+        let (oh, ow) = g.outputSize(h, w)
+        let outHW = oh * ow, inCHW = g.inChannels * h * w, K = g.patchSize, M = g.outChannels
+        let x = input.pointer, wt = weight.pointer, dy = gy.pointer
+
+        if let db = biasGradient {
+            for i in 0..<n {
+                for m in 0..<M {
+                    let row = dy + (i * M + m) * outHW
+                    var s: Float = 0
+                    for j in 0..<outHW { s += row[j] }
+                    db[m] += s
+                }
+            }
+        }
+        var gradInput: Tensor? = nil
+        var gx: UnsafeMutablePointer<Float>? = nil
+        if needInput {
+            var t = Tensor(shape: input.shape, repeating: 0)
+            gx = t.mutablePointer()
+            gradInput = t
+            // Keep the pointer valid: gradInput holds the only reference to the storage.
+            gx = gradInput!.storage.pointer
+        }
+        if weightGradient == nil && !needInput { return nil }
+
+        let group = groupSize(g, outHW: outHW, batch: n)
+        let cols = workspace.buffer(2 * K * group * outHW + M * group * outHW)
+        let gcols = cols + K * group * outHW
+        let gyGroup = gcols + K * group * outHW
+        var start = 0
+        while start < n {
+            let count = min(group, n - start)
+            let width = count * outHW
+            // Output gradient of the group as one [M, count·outHW] matrix.
+            let gyMatrix: UnsafePointer<Float>
+            if count == 1 {
+                gyMatrix = dy + start * M * outHW
+            } else {
+                for j in 0..<count {
+                    let src = dy + (start + j) * M * outHW
+                    for m in 0..<M { (gyGroup + m * width + j * outHW).update(from: src + m * outHW, count: outHW) }
+                }
+                gyMatrix = UnsafePointer(gyGroup)
+            }
+            if let dw = weightGradient {
+                let colMatrix: UnsafePointer<Float>
+                if g.isPointwise && count == 1 {
+                    colMatrix = x + start * inCHW
+                } else {
+                    for j in 0..<count {
+                        let src = x + (start + j) * inCHW
+                        if g.isPointwise {
+                            for c in 0..<K { (cols + c * width + j * outHW).update(from: src + c * outHW, count: outHW) }
+                        } else {
+                            im2col(src, height: h, width: w, g, into: cols + j * outHW, rowStride: width)
+                        }
+                    }
+                    colMatrix = UnsafePointer(cols)
+                }
+                // dW[M, K] += dY[M, width] · col[K, width]ᵀ
+                BLAS.gemm(transB: true, m: M, n: K, k: width, a: gyMatrix, lda: width, b: colMatrix, ldb: width,
+                          beta: 1, c: dw, ldc: K)
+            }
+            if let gx {
+                if g.isPointwise && count == 1 {
+                    BLAS.gemm(transA: true, m: K, n: outHW, k: M, a: wt, lda: K, b: gyMatrix, ldb: outHW,
+                              beta: 0, c: gx + start * inCHW, ldc: outHW)
+                } else {
+                    // dCol[K, width] = Wᵀ · dY
+                    BLAS.gemm(transA: true, m: K, n: width, k: M, a: wt, lda: K, b: gyMatrix, ldb: width,
+                              beta: 0, c: gcols, ldc: width)
+                    for j in 0..<count {
+                        let dst = gx + (start + j) * inCHW
+                        if g.isPointwise {
+                            for c in 0..<K {
+                                let s = gcols + c * width + j * outHW
+                                let d = dst + c * outHW
+                                for t in 0..<outHW { d[t] += s[t] }
+                            }
+                        } else {
+                            col2im(gcols + j * outHW, rowStride: width, height: h, width: w, g, into: dst)
+                        }
+                    }
+                }
+            }
+            start += count
+        }
+        return gradInput
+    }
+}
