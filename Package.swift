@@ -20,9 +20,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("z")]),
 
-        .target(name: "GraftTensor", dependencies: ["CBLAS"]),
+        // oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it.
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
+        .target(name: "GraftTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN"]),
         .target(name: "GraftWeights", dependencies: ["GraftModels", "CHDF5"],
@@ -48,7 +50,7 @@ let package = Package(
         .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "TestSupport"]),
         .testTarget(name: "GraftOptimTests", dependencies: ["GraftOptim", "GraftModels", "GraftWeights", "TestSupport"]),
         .testTarget(name: "GraftCatalogTests", dependencies: ["GraftCatalog", "TestSupport"]),
-        .testTarget(name: "GraftReportTests", dependencies: ["GraftReport"]),
+        .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
         .testTarget(name: "GraftTrainingTests", dependencies: ["GraftTraining", "TestSupport"]),
     ]
 )

@@ -6,9 +6,11 @@ set -euo pipefail
 packages=(
   pkg-config
   libopenblas-dev      # sgemm for convolutions and linear layers
+  libdnnl-dev          # oneDNN convolution kernels
   libhdf5-dev          # weights and checkpoint files
   hdf5-tools           # h5dump, used by the interop tests
   libjpeg62-turbo-dev  # JPEG decoding (libjpeg-turbo)
+  zlib1g-dev           # gzip (Fashion-MNIST IDX files)
   libsqlite3-dev       # the catalog
   dataset-fashion-mnist
 )

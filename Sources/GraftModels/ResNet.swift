@@ -34,8 +34,32 @@ public final class BasicBlock: Module {
         return c
     }
 
+    /// Runs inference (mode `.none` with every BatchNorm in eval mode) as folded
+    /// convolution+BatchNorm(+ReLU) kernels. `false` runs the layers one by one (the reference
+    /// the tests compare the fused path with).
+    public var fusesInference = true
+
+    private var canFuse: Bool {
+        fusesInference && !bn1.isTraining && !bn2.isTraining
+            && !(downsample?.layers[1].isTraining ?? false)
+    }
+
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
         blockMode = mode
+        if mode == .none && canFuse {
+            var out = conv2.inferenceForward(conv1.inferenceForward(input, foldingBatchNorm: bn1, relu: true),
+                                             foldingBatchNorm: bn2, relu: false)
+            let identity: Tensor
+            if let downsample, let conv = downsample.layers[0] as? Conv2d, let bn = downsample.layers[1] as? BatchNorm2d {
+                downsampleMode = .none
+                identity = conv.inferenceForward(input, foldingBatchNorm: bn, relu: false)
+            } else {
+                identity = input
+            }
+            Elementwise.addReLU(identity.pointer, into: out.mutablePointer(), count: out.count)
+            outputReLU.clearSaved()
+            return out
+        }
         var out = mainPath.forward(input, mode: mode)
         let identity: Tensor
         if let downsample {
@@ -44,8 +68,7 @@ public final class BasicBlock: Module {
         } else {
             identity = input
         }
-        let o = out.mutablePointer(), r = identity.pointer
-        for i in 0..<out.count { o[i] += r[i] }
+        Elementwise.add(identity.pointer, into: out.mutablePointer(), count: out.count)
         return outputReLU.forward(out, mode: mode == .none ? .none : .input)
     }
 
@@ -60,8 +83,7 @@ public final class BasicBlock: Module {
         }
         guard blockMode == .input else { return nil }
         if var gi = gradInput, let s = shortcut {
-            let p = gi.mutablePointer(), q = s.pointer
-            for i in 0..<gi.count { p[i] += q[i] }
+            Elementwise.add(s.pointer, into: gi.mutablePointer(), count: gi.count)
             gradInput = gi
         }
         return gradInput
@@ -94,7 +116,19 @@ public final class ResNet: Module {
     public let avgpool = AdaptiveAvgPool2d(1)
     private let flatten = Flatten()
     public private(set) var fc: Linear
+    private var stem: Chain
     private var chain: Chain
+    private var stemMode: GradientMode = .none
+
+    /// Runs the stem (conv1–bn1–relu) and the blocks as folded convolution+BatchNorm(+ReLU)
+    /// kernels wherever they run as pure inference with BatchNorm in eval mode — all of the
+    /// model in eval, the frozen trunk in a transfer step. `false` runs every layer on its own
+    /// (the reference the tests compare the fused path with).
+    public var fusesInference = true {
+        didSet {
+            for (_, m) in namedModules() { (m as? BasicBlock)?.fusesInference = fusesInference }
+        }
+    }
 
     /// torchvision's initialisation: convolutions kaiming-normal (fan_out, ReLU), BatchNorm
     /// weight 1 and bias 0, `fc` as PyTorch's default `nn.Linear`.
@@ -117,6 +151,7 @@ public final class ResNet: Module {
         layer3 = stage(256, counts[2], 2)
         layer4 = stage(512, counts[3], 2)
         fc = Linear(512, numClasses, rng: &rng)
+        stem = Chain([])
         chain = Chain([])
         super.init()
         for (_, m) in namedModules() {
@@ -129,7 +164,8 @@ public final class ResNet: Module {
     }
 
     private func rebuildChain() {
-        chain = Chain([conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool, flatten, fc])
+        stem = Chain([conv1, bn1, relu])
+        chain = Chain([maxpool, layer1, layer2, layer3, layer4, avgpool, flatten, fc])
     }
 
     public override var children: [(name: String, module: Module)] {
@@ -138,11 +174,23 @@ public final class ResNet: Module {
     }
 
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
-        chain.forward(input, mode: mode)
+        // The stem and the rest are two chains; the rest sees what the whole chain would give it:
+        // once a trainable stem is below, every later layer must return its input gradient.
+        let stemTrainable = conv1.hasTrainableParameters || bn1.hasTrainableParameters
+        stemMode = mode == .parameters && !stemTrainable ? .none : mode
+        let x: Tensor
+        if stemMode == .none && fusesInference && !bn1.isTraining {
+            x = conv1.inferenceForward(input, foldingBatchNorm: bn1, relu: true)
+        } else {
+            x = stem.forward(input, mode: mode)
+        }
+        return chain.forward(x, mode: mode == .parameters && stemTrainable ? .input : mode)
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
-        chain.backward(outputGradient)
+        let g = chain.backward(outputGradient)
+        guard stemMode != .none, let g else { return nil }
+        return stem.backward(g)
     }
 
     /// Replaces `fc` with a new `Linear(512, numClasses)` initialised as PyTorch's default.

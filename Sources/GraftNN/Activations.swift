@@ -9,7 +9,7 @@ public final class ReLU: Module {
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
         var output = Tensor(uninitializedShape: input.shape)
         let x = input.pointer, y = output.mutablePointer()
-        for i in 0..<input.count { y[i] = x[i] > 0 ? x[i] : 0 }
+        Elementwise.relu(x, into: y, count: input.count)
         savedOutput = mode == .none ? nil : output
         return output
     }
@@ -18,7 +18,7 @@ public final class ReLU: Module {
         guard let out = savedOutput else { preconditionFailure("ReLU.backward without a saved forward") }
         var g = Tensor(uninitializedShape: out.shape)
         let y = out.pointer, dy = outputGradient.pointer, dx = g.mutablePointer()
-        for i in 0..<out.count { dx[i] = y[i] > 0 ? dy[i] : 0 }
+        Elementwise.reluBackward(output: y, gradient: dy, into: dx, count: out.count)
         return g
     }
 

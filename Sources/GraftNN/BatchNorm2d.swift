@@ -58,30 +58,38 @@ public final class BatchNorm2d: Module {
             var rm = floatBuffer(runningMean), rv = floatBuffer(runningVar)
             let rmp = rm.mutablePointer(), rvp = rv.mutablePointer()
             let count = Double(n * hw)
-            for ch in 0..<c {
-                // Two passes in double: exact enough that running statistics match PyTorch's.
-                var sum = 0.0
-                for i in 0..<n {
-                    let p = x + (i * c + ch) * hw
-                    var s: Float = 0
-                    for j in 0..<hw { s += p[j] }
-                    sum += Double(s)
+            let momentum = momentum, eps = eps
+            mean.withUnsafeMutableBufferPointer { meanBuffer in
+                invStd.withUnsafeMutableBufferPointer { invBuffer in
+                    let meanOut = meanBuffer.baseAddress!, invOut = invBuffer.baseAddress!
+                    Elementwise.forUnits(c, workPerUnit: 2 * n * hw) { first, last in
+                        for ch in first..<last {
+                            // Two passes in double: exact enough that running statistics match PyTorch's.
+                            var sum = 0.0
+                            for i in 0..<n {
+                                let p = x + (i * c + ch) * hw
+                                var s: Float = 0
+                                for j in 0..<hw { s += p[j] }
+                                sum += Double(s)
+                            }
+                            let mu = sum / count
+                            var sq = 0.0
+                            for i in 0..<n {
+                                let p = x + (i * c + ch) * hw
+                                let m = Float(mu)
+                                var s: Float = 0
+                                for j in 0..<hw { let d = p[j] - m; s += d * d }
+                                sq += Double(s)
+                            }
+                            let variance = sq / count
+                            meanOut[ch] = Float(mu)
+                            invOut[ch] = Float(1 / (variance + Double(eps)).squareRoot())
+                            let unbiased = count > 1 ? variance * count / (count - 1) : variance
+                            rmp[ch] = (1 - momentum) * rmp[ch] + momentum * Float(mu)
+                            rvp[ch] = (1 - momentum) * rvp[ch] + momentum * Float(unbiased)
+                        }
+                    }
                 }
-                let mu = sum / count
-                var sq = 0.0
-                for i in 0..<n {
-                    let p = x + (i * c + ch) * hw
-                    let m = Float(mu)
-                    var s: Float = 0
-                    for j in 0..<hw { let d = p[j] - m; s += d * d }
-                    sq += Double(s)
-                }
-                let variance = sq / count
-                mean[ch] = Float(mu)
-                invStd[ch] = Float(1 / (variance + Double(eps)).squareRoot())
-                let unbiased = count > 1 ? variance * count / (count - 1) : variance
-                rmp[ch] = (1 - momentum) * rmp[ch] + momentum * Float(mu)
-                rvp[ch] = (1 - momentum) * rvp[ch] + momentum * Float(unbiased)
             }
             runningMean.value = .float(rm)
             runningVar.value = .float(rv)
@@ -98,14 +106,12 @@ public final class BatchNorm2d: Module {
         var output = Tensor(uninitializedShape: input.shape)
         let y = output.mutablePointer()
         let gamma = weight.value.pointer, beta = bias.value.pointer
-        for i in 0..<n {
-            for ch in 0..<c {
-                let scale = gamma[ch] * invStd[ch]
-                let shift = beta[ch] - mean[ch] * scale
-                let src = x + (i * c + ch) * hw, dst = y + (i * c + ch) * hw
-                for j in 0..<hw { dst[j] = src[j] * scale + shift }
-            }
+        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            scale[ch] = gamma[ch] * invStd[ch]
+            shift[ch] = beta[ch] - mean[ch] * scale[ch]
         }
+        Elementwise.channelAffine(x, into: y, planes: n * c, planeSize: hw, channels: c, scale: scale, shift: shift)
         savedMode = mode
         if mode != .none {
             savedInput = input
@@ -125,18 +131,29 @@ public final class BatchNorm2d: Module {
         let gamma = weight.value.pointer
         var dGamma = [Float](repeating: 0, count: c)
         var dBeta = [Float](repeating: 0, count: c)
-        for ch in 0..<c {
-            let m = savedMean[ch], inv = savedInvStd[ch]
-            var sg = 0.0, sgx = 0.0
-            for i in 0..<n {
-                let px = x + (i * c + ch) * hw, pg = dy + (i * c + ch) * hw
-                var a: Float = 0, b: Float = 0
-                for j in 0..<hw { a += pg[j]; b += pg[j] * (px[j] - m) }
-                sg += Double(a)
-                sgx += Double(b)
+        let savedMean = savedMean, savedInvStd = savedInvStd
+        let needSums = weight.requiresGrad || bias.requiresGrad || (savedMode == .input && savedUsedBatchStats)
+        if needSums {
+            dGamma.withUnsafeMutableBufferPointer { gammaBuffer in
+                dBeta.withUnsafeMutableBufferPointer { betaBuffer in
+                    let dg = gammaBuffer.baseAddress!, db = betaBuffer.baseAddress!
+                    Elementwise.forUnits(c, workPerUnit: n * hw) { first, last in
+                        for ch in first..<last {
+                            let m = savedMean[ch], inv = savedInvStd[ch]
+                            var sg = 0.0, sgx = 0.0
+                            for i in 0..<n {
+                                let px = x + (i * c + ch) * hw, pg = dy + (i * c + ch) * hw
+                                var a: Float = 0, b: Float = 0
+                                for j in 0..<hw { a += pg[j]; b += pg[j] * (px[j] - m) }
+                                sg += Double(a)
+                                sgx += Double(b)
+                            }
+                            db[ch] = Float(sg)
+                            dg[ch] = Float(sgx) * inv
+                        }
+                    }
+                }
             }
-            dBeta[ch] = Float(sg)
-            dGamma[ch] = Float(sgx) * inv
         }
         if weight.requiresGrad { weight.accumulate(Tensor(shape: [c], scalars: dGamma)) }
         if bias.requiresGrad { bias.accumulate(Tensor(shape: [c], scalars: dBeta)) }
@@ -145,13 +162,22 @@ public final class BatchNorm2d: Module {
         var gradInput = Tensor(uninitializedShape: input.shape)
         let dx = gradInput.mutablePointer()
         let count = Float(n * hw)
-        for ch in 0..<c {
-            let inv = savedInvStd[ch], m = savedMean[ch]
-            let k = gamma[ch] * inv
-            if savedUsedBatchStats {
+        if !savedUsedBatchStats {
+            // Running statistics are constants: dx = γ/σ · dy.
+            var scale = [Float](repeating: 0, count: c)
+            for ch in 0..<c { scale[ch] = gamma[ch] * savedInvStd[ch] }
+            let zero = [Float](repeating: 0, count: c)
+            Elementwise.channelAffine(dy, into: dx, planes: n * c, planeSize: hw, channels: c, scale: scale, shift: zero)
+            return gradInput
+        }
+        let dGammaSums = dGamma, dBetaSums = dBeta
+        Elementwise.forUnits(c, workPerUnit: n * hw) { first, last in
+            for ch in first..<last {
+                let inv = savedInvStd[ch], m = savedMean[ch]
+                let k = gamma[ch] * inv
                 // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂))
-                let meanDy = dBeta[ch] / count
-                let meanDyXhat = dGamma[ch] / count
+                let meanDy = dBetaSums[ch] / count
+                let meanDyXhat = dGammaSums[ch] / count
                 for i in 0..<n {
                     let px = x + (i * c + ch) * hw, pg = dy + (i * c + ch) * hw, pd = dx + (i * c + ch) * hw
                     for j in 0..<hw {
@@ -159,15 +185,23 @@ public final class BatchNorm2d: Module {
                         pd[j] = k * (pg[j] - meanDy - xhat * meanDyXhat)
                     }
                 }
-            } else {
-                for i in 0..<n {
-                    let pg = dy + (i * c + ch) * hw, pd = dx + (i * c + ch) * hw
-                    for j in 0..<hw { pd[j] = k * pg[j] }
-                }
             }
         }
         return gradInput
     }
 
     public override func clearSaved() { savedInput = nil }
+
+    /// The per-channel `scale`, `shift` with which eval mode computes `x·scale + shift`
+    /// (running statistics), for folding this layer into the convolution before it.
+    public func inferenceScaleShift() -> (scale: [Float], shift: [Float]) {
+        let rm = floatBuffer(runningMean).pointer, rv = floatBuffer(runningVar).pointer
+        let gamma = weight.value.pointer, beta = bias.value.pointer
+        var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
+        for ch in 0..<channels {
+            scale[ch] = gamma[ch] * (1 / (rv[ch] + eps).squareRoot())
+            shift[ch] = beta[ch] - rm[ch] * scale[ch]
+        }
+        return (scale, shift)
+    }
 }

@@ -49,6 +49,30 @@ public final class Conv2d: Module {
         return gx
     }
 
+    /// Inference through this convolution and the eval-mode BatchNorm after it, folded into one
+    /// convolution (`W·scale`, `shift` as bias), optionally with the ReLU that follows fused in.
+    /// Keeps nothing for backward; equal to `relu(batchNorm(conv(x)))` up to rounding.
+    public func inferenceForward(_ input: Tensor, foldingBatchNorm batchNorm: BatchNorm2d, relu: Bool) -> Tensor {
+        precondition(batchNorm.channels == geometry.outChannels, "BatchNorm2d(\(batchNorm.channels)) after \(geometry)")
+        savedInput = nil
+        let (scale, shift) = batchNorm.inferenceScaleShift()
+        let m = geometry.outChannels, perFilter = geometry.patchSize
+        var folded = Tensor(uninitializedShape: weight.value.shape)
+        var foldedBias = Tensor(shape: [m], scalars: shift)
+        let w = weight.value.pointer, fw = folded.mutablePointer(), fb = foldedBias.mutablePointer()
+        for o in 0..<m {
+            let a = scale[o]
+            let src = w + o * perFilter, dst = fw + o * perFilter
+            for j in 0..<perFilter { dst[j] = src[j] * a }
+        }
+        if let bias {
+            let b = bias.value.pointer
+            for o in 0..<m { fb[o] += b[o] * scale[o] }
+        }
+        return ConvKernels.forward(input: input, weight: folded, bias: foldedBias, geometry, workspace: workspace,
+                                   fuseReLU: relu)
+    }
+
     public override func clearSaved() {
         savedInput = nil
         workspace.release()

@@ -17,24 +17,28 @@ public final class MaxPool2d: Module {
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         var output = Tensor(uninitializedShape: [n, c, oh, ow])
         let keep = mode != .none
-        if keep { savedIndices = [Int32](repeating: 0, count: n * c * oh * ow) }
+        savedIndices = keep ? [Int32](repeating: 0, count: n * c * oh * ow) : []
         let x = input.pointer, y = output.mutablePointer()
-        savedIndices.withUnsafeMutableBufferPointer { idx in
-            for plane in 0..<(n * c) {
-                let src = x + plane * h * w, dst = y + plane * oh * ow
-                for oy in 0..<oh {
-                    let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
-                    for ox in 0..<ow {
-                        let x0 = max(0, ox * stride - padding), x1 = min(w, ox * stride - padding + kernel)
-                        var best = -Float.infinity, bestIndex = y0 * w + x0
-                        for iy in y0..<y1 {
-                            for ix in x0..<x1 {
-                                let v = src[iy * w + ix]
-                                if v > best || v.isNaN { best = v; bestIndex = iy * w + ix }
+        let kernel = kernel, stride = stride, padding = padding
+        savedIndices.withUnsafeMutableBufferPointer { indexBuffer in
+            let idx = indexBuffer.baseAddress
+            Elementwise.forUnits(n * c, workPerUnit: h * w) { firstPlane, lastPlane in
+                for plane in firstPlane..<lastPlane {
+                    let src = x + plane * h * w, dst = y + plane * oh * ow
+                    for oy in 0..<oh {
+                        let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
+                        for ox in 0..<ow {
+                            let x0 = max(0, ox * stride - padding), x1 = min(w, ox * stride - padding + kernel)
+                            var best = -Float.infinity, bestIndex = y0 * w + x0
+                            for iy in y0..<y1 {
+                                for ix in x0..<x1 {
+                                    let v = src[iy * w + ix]
+                                    if v > best || v.isNaN { best = v; bestIndex = iy * w + ix }
+                                }
                             }
+                            dst[oy * ow + ox] = best
+                            if keep { idx![plane * oh * ow + oy * ow + ox] = Int32(bestIndex) }
                         }
-                        dst[oy * ow + ox] = best
-                        if keep { idx[plane * oh * ow + oy * ow + ox] = Int32(bestIndex) }
                     }
                 }
             }

@@ -8,10 +8,18 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = threadPolicy
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// When convolutions run in oneDNN, BLAS only sees small products (linear layers): one
+    /// OpenBLAS thread then, so its spinning workers never compete with oneDNN's OpenMP team.
+    /// With `GRAFT_CONV=im2col`, OpenBLAS keeps its default threads.
+    static let threadPolicy: Void = {
+        if ConvKernels.defaultBackend == .oneDNN { openblas_set_num_threads(1) }
+    }()
 
     /// Threads OpenBLAS may use for one call.
     public static var threadCount: Int {

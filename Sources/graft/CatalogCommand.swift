@@ -1,5 +1,88 @@
 import ArgumentParser
+import Foundation
+import GraftCatalog
 
+/// `graft catalog info|check`: the catalog itself.
 struct CatalogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "catalog")
+    static let configuration = CommandConfiguration(
+        commandName: "catalog",
+        abstract: "Inspect and check the catalog.",
+        subcommands: [Info.self, Check.self, Stress.self])
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Where the catalog is, its schema and its size.")
+        @OptionGroup var catalog: CatalogOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            let db = try catalog.openExisting()
+            let counts = try db.tableCounts()
+            var rows: [[TableCell]] = [
+                [.text("path"), .text(db.location)],
+                [.text("schema"), .text(try db.appliedMigrations().joined(separator: ","))],
+            ]
+            rows += counts.map { [.text($0.table), .int($0.rows)] }
+            printSections([TableSection("catalog", TextTable(columns: ["field", "value"], rows: rows), isRecord: true)],
+                          format: output.format)
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare the catalog with the files: missing files, checksum mismatches, orphans, leftovers.",
+            discussion: """
+                Exits with status 1 when problems are found. Leftovers of interrupted saves are listed but \
+                are not problems. --repair fixes what was found (requires --yes): leftovers are removed, \
+                rows of missing files deleted, damaged and orphan files moved to lost+found/.
+                """)
+        @OptionGroup var catalog: CatalogOptions
+        @OptionGroup var output: OutputOptions
+        @Flag(help: "Skip hashing files (only existence and size).") var noChecksums = false
+        @Flag(help: "Fix what was found (needs --yes).") var repair = false
+        @Flag(help: "Confirm --repair.") var yes = false
+
+        func validate() throws {
+            if repair && !yes { throw ValidationError("--repair changes the catalog and files; confirm with --yes") }
+        }
+
+        func run() throws {
+            let db = try catalog.openExisting()
+            var report = try db.check(verifyChecksums: !noChecksums)
+            var actions: [String] = []
+            if repair && !report.findings.isEmpty {
+                let summary = try db.repair(report)
+                actions = summary.actions + summary.skipped
+                report = try db.check(verifyChecksums: !noChecksums)
+            }
+            if output.format == .table {
+                for a in actions { print("repair: \(a)") }
+                if !report.findings.isEmpty { print(CatalogListing.findings(report.findings).render(.table), terminator: "") }
+                print("Checked \(report.checkpointsChecked) checkpoint(s), \(report.weightsFilesChecked) weights file(s), "
+                      + "\(report.filesScanned) file(s) on disk: \(report.problems.count) problem(s), "
+                      + "\(report.leftovers.count) leftover(s) of interrupted writes.")
+            } else {
+                print(CatalogListing.findings(report.findings).render(output.format), terminator: "")
+            }
+            if !report.isHealthy { throw ExitCode(1) }
+        }
+    }
+
+    /// Reliability-test workload: many writers on one catalog, or a writer killed mid-save.
+    struct Stress: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write rows (and checkpoint files) in a loop, for reliability tests.", shouldDisplay: false)
+        @OptionGroup var catalog: CatalogOptions
+        @Option(help: "How many epochs (and checkpoints) to write.") var rows = 100
+        @Option(help: "Name of the run created.") var tag = "stress"
+        @Option(help: "Also save a checkpoint file per row under this directory.") var withFiles: String?
+        @Flag(help: "Print a line after each row.") var progress = false
+
+        func run() throws {
+            let db = try catalog.open()
+            let summary = try CatalogStress.run(
+                catalog: db, rows: rows, tag: tag, filesDirectory: withFiles.map { URL(fileURLWithPath: $0) },
+                progress: { n in if progress { print("row \(n)"); fflush(nil) } })
+            print("run \(summary.runId) \(tag): \(summary.epochRows) epoch rows, \(summary.checkpoints) checkpoints")
+        }
+    }
 }

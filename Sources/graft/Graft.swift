@@ -7,7 +7,7 @@ struct Graft: ParsableCommand {
         abstract: "Checkpoint-centric transfer learning on images.",
         subcommands: [
             ModelsCommand.self, ConvertCommand.self, WeightsCommand.self,
-            DataCommand.self,
+            DataCommand.self, TrainCommand.self, LRFindCommand.self, PredictCommand.self, CompareCommand.self, ReportCommand.self,
             RunsCommand.self, CkptCommand.self, CatalogCommand.self,
         ]
     )

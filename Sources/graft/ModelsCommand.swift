@@ -1,5 +1,102 @@
 import ArgumentParser
+import Foundation
+import GraftWeights
 
+/// Where model cards and converted weights live (shared by `models`, `convert`, `weights`).
+struct ZooOptions: ParsableArguments {
+    @Option(help: "Directory of model cards (default: ./Models or $GRAFT_MODELS).")
+    var modelsDir: String?
+    @Option(help: "Directory of converted weights (default: ./Weights or $GRAFT_WEIGHTS).")
+    var weightsDir: String?
+
+    var modelsURL: URL { modelsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultDirectory }
+    var weightsURL: URL { weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory }
+
+    func zoo() throws -> Zoo { try Zoo.load(directory: modelsURL) }
+
+    /// The converted weights of a card, when present.
+    func weightsFile(for card: ModelCard) -> URL? {
+        let url = weightsURL.appendingPathComponent(card.weightsFile)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+}
+
+/// `graft models [list]` and `graft models show ID`: the zoo.
 struct ModelsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "models")
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List the model zoo, or show one model card.",
+        subcommands: [List.self, Show.self],
+        defaultSubcommand: List.self)
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One line per model card.")
+        @OptionGroup var zooOptions: ZooOptions
+
+        func run() throws {
+            let zoo = try zooOptions.zoo()
+            let idWidth = max(2, zoo.ids.map(\.count).max() ?? 0)
+            print("ID".padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  ARCH        CLASSES  TOP-1    WEIGHTS")
+            for card in zoo.cards {
+                let top1 = card.accuracy.map { String(format: "%.3f", $0.top1) } ?? "-"
+                let weights = zooOptions.weightsFile(for: card) != nil ? "present" : "absent"
+                print(card.id.padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
+                      + card.modelArchitecture.padding(toLength: 12, withPad: " ", startingAt: 0)
+                      + String(card.numClasses).padding(toLength: 9, withPad: " ", startingAt: 0)
+                      + top1.padding(toLength: 9, withPad: " ", startingAt: 0) + weights)
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A model card and whether its weights are under Weights/.")
+        @Argument(help: "Model id (see `graft models`).") var id: String
+        @OptionGroup var zooOptions: ZooOptions
+        @Flag(help: "Print the card as JSON.") var json = false
+
+        func run() throws {
+            let card = try zooOptions.zoo().card(id: id)
+            let weights = zooOptions.weightsFile(for: card)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                var object = try JSONSerialization.jsonObject(with: try encoder.encode(card)) as? [String: Any] ?? [:]
+                object["weights_path"] = zooOptions.weightsURL.appendingPathComponent(card.weightsFile).path
+                object["weights_present"] = weights != nil
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            var lines: [(String, String)] = [
+                ("id", card.id), ("name", card.name), ("architecture", card.modelArchitecture),
+                ("input size", card.inputSize.map(String.init).joined(separator: "×")),
+                ("eval transform", "resize shorter side to \(card.resize.map(String.init) ?? "-"), centre crop \(card.inputSize[1])×\(card.inputSize[2])"),
+                ("mean", card.mean.map { "\($0)" }.joined(separator: ", ")),
+                ("std", card.std.map { "\($0)" }.joined(separator: ", ")),
+                ("classes", "\(card.numClasses)" + (card.classNames.isEmpty ? " (names not bundled)" : ": " + card.classNames.prefix(10).joined(separator: ", ") + (card.classNames.count > 10 ? ", …" : ""))),
+                ("license", card.license),
+            ]
+            if let accuracy = card.accuracy {
+                lines.append(("accuracy", "\(accuracy.dataset) top-1 \(accuracy.top1)%" + (accuracy.top5.map { ", top-5 \($0)%" } ?? "")))
+            }
+            if let source = card.source {
+                lines.append(("source file", source.file))
+                if let url = source.url { lines.append(("source url", url)) }
+                if let sha = source.sha256 ?? source.sha256Prefix { lines.append(("source sha256", sha)) }
+            } else {
+                lines.append(("source", "none (trained from scratch)"))
+            }
+            let path = zooOptions.weightsURL.appendingPathComponent(card.weightsFile).path
+            if let weights {
+                let attributes = (try? WeightsFile.read(weights).attributes)
+                lines.append(("weights", "present: \(path)" + (attributes.map { " (from \($0.sourceFile), converted \($0.convertedAt))" } ?? "")))
+            } else {
+                let hint = card.source.map { " — run: graft convert \($0.file) --model \(card.id)" } ?? ""
+                lines.append(("weights", "absent: \(path)\(hint)"))
+            }
+            if let notes = card.notes { lines.append(("notes", notes)) }
+            let width = lines.map(\.0.count).max() ?? 0
+            for (key, value) in lines { print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
+        }
+    }
 }

@@ -1,5 +1,55 @@
 import ArgumentParser
+import GraftCatalog
 
+/// `graft runs list|show`: the training runs recorded in the catalog.
 struct RunsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs")
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List and inspect training runs in the catalog.",
+        subcommands: [List.self, Show.self],
+        defaultSubcommand: List.self)
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List runs, oldest first.")
+
+        @OptionGroup var catalog: CatalogOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Only runs with this optimizer.") var optimizer: String?
+        @Option(help: "Only runs of this model.") var model: String?
+        @Option(help: "Only runs with this status (queued, running, finished, failed, interrupted).")
+        var status: String?
+        @Option(help: "Only runs on this split id.") var split: Int64?
+        @Option(help: "Only runs of this comparison id.") var comparison: Int64?
+
+        func validate() throws {
+            if let status, RunStatus(rawValue: status) == nil {
+                throw ValidationError("unknown status '\(status)' (expected \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
+
+        func run() throws {
+            let db = try catalog.openExisting()
+            let runs = try db.runs(filter: RunFilter(optimizer: optimizer, modelId: model, splitId: split,
+                                                     comparisonId: comparison, status: status.flatMap(RunStatus.init)))
+            print(CatalogListing.runs(runs).render(output.format), terminator: "")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one run: settings, epoch metrics, checkpoints.")
+
+        @OptionGroup var catalog: CatalogOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The run id.") var id: Int64
+
+        func run() throws {
+            let db = try catalog.openExisting()
+            let run = try db.run(id: id)
+            printSections([
+                TableSection("run", CatalogListing.runFields(run), isRecord: true),
+                TableSection("epochs", CatalogListing.epochs(try db.epochMetrics(run: id))),
+                TableSection("checkpoints", CatalogListing.checkpoints(try db.checkpoints(filter: CheckpointFilter(run: id)))),
+            ], format: output.format)
+        }
+    }
 }

@@ -29,12 +29,14 @@ struct EngineResult {
     var imagesPerSecond: Double
     var stepSeconds: [Double]
     var peakMegabytes: Double
+    var gflopPerImage: Double
 
     var json: String {
         let steps = stepSeconds.map { String(format: "%.4f", $0) }.joined(separator: ",")
         return """
             {"engine":"graft","workload":"\(workload)","batch":\(batch),"image_size":\(imageSize),\
             "images_per_s":\(String(format: "%.3f", imagesPerSecond)),"peak_mb":\(String(format: "%.1f", peakMegabytes)),\
+            "gflop_per_image":\(String(format: "%.3f", gflopPerImage)),\
             "step_s":[\(steps)]}
             """
     }
@@ -110,5 +112,92 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
     }
     return EngineResult(workload: workload.rawValue, batch: n, imageSize: size,
                         imagesPerSecond: Double(n) / median(times), stepSeconds: times,
-                        peakMegabytes: peakResidentMegabytes())
+                        peakMegabytes: peakResidentMegabytes(), gflopPerImage: workload.gflopPerImage(size: size))
+}
+
+/// One convolution or linear layer of a workload: its multiply-adds per image, whether it
+/// trains, and whether its input gradient is needed.
+private struct LayerCost {
+    var macs: Double
+    var trainable: Bool
+}
+
+extension EngineWorkload {
+    /// Floating-point operations (2 per multiply-add) of one image's step in convolutions and
+    /// linear layers: the forward pass, plus for every trainable layer its weight gradient, plus
+    /// the input gradient of every layer above the lowest trainable one. Elementwise work is not
+    /// counted. Used for the fraction of the machine's sgemm peak a workload reaches.
+    func gflopPerImage(size: Int) -> Double {
+        var layers: [LayerCost] = []
+        func conv(_ cin: Int, _ cout: Int, _ k: Int, _ stride: Int, _ pad: Int, _ s: inout Int, trainable: Bool) {
+            let out = (s + 2 * pad - k) / stride + 1
+            layers.append(LayerCost(macs: Double(cin * k * k * cout * out * out), trainable: trainable))
+            s = out
+        }
+        switch self {
+        case .resnet34Eval, .resnet34Transfer, .resnet34Full:
+            let all = self == .resnet34Full, eval = self == .resnet34Eval
+            var s = size
+            conv(3, 64, 7, 2, 3, &s, trainable: all)
+            s = (s + 2 - 3) / 2 + 1  // max pool
+            var cin = 64
+            for (stage, (channels, blocks)) in zip([64, 128, 256, 512], [3, 4, 6, 3]).enumerated() {
+                let trains = !eval && (all || stage == 3)
+                for b in 0..<blocks {
+                    let stride = b == 0 && stage > 0 ? 2 : 1
+                    var s1 = s, s2 = s
+                    conv(cin, channels, 3, stride, 1, &s1, trainable: trains)
+                    conv(channels, channels, 3, 1, 1, &s1, trainable: trains)
+                    if stride != 1 || cin != channels { conv(cin, channels, 1, stride, 0, &s2, trainable: trains) }
+                    s = s1
+                    cin = channels
+                }
+            }
+            layers.append(LayerCost(macs: Double(512 * (eval ? 1000 : 5)), trainable: !eval))
+        case .vanillaTrain:
+            var s = size, cin = 3
+            for cout in [32, 64, 128, 256] {
+                conv(cin, cout, 3, 1, 1, &s, trainable: true)
+                s /= 2
+                cin = cout
+            }
+            layers.append(LayerCost(macs: 1024 * 256, trainable: true))
+            layers.append(LayerCost(macs: 256 * 5, trainable: true))
+        }
+        var macs = 0.0
+        var trainableBelow = false
+        for layer in layers {
+            macs += layer.macs                          // forward
+            if layer.trainable { macs += layer.macs }   // weight gradient
+            if trainableBelow { macs += layer.macs }    // input gradient
+            trainableBelow = trainableBelow || layer.trainable
+        }
+        return 2 * macs / 1e9
+    }
+}
+
+/// The machine's sgemm rate: the best median of square products of a few sizes, on every core.
+func runSgemmBenchmark(iterations: Int) -> String {
+    let saved = BLAS.threadCount
+    BLAS.threadCount = ProcessInfo.processInfo.activeProcessorCount
+    defer { BLAS.threadCount = saved }
+    var best = 0.0, bestSize = 0
+    for n in [512, 1024, 2048] {
+        var rng = RandomGenerator(seed: 2)
+        let a = Tensor.normal([n, n], std: 1, using: &rng), b = Tensor.normal([n, n], std: 1, using: &rng)
+        var c = Tensor(uninitializedShape: [n, n])
+        let cp = c.mutablePointer()
+        var times: [Double] = []
+        for i in 0...iterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            BLAS.gemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: cp, ldc: n)
+            if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        }
+        let gflops = 2 * Double(n * n * n) / median(times) / 1e9
+        if gflops > best { best = gflops; bestSize = n }
+    }
+    return """
+        {"engine":"openblas","workload":"sgemm","size":\(bestSize),"threads":\(ProcessInfo.processInfo.activeProcessorCount),\
+        "gflops":\(String(format: "%.1f", best))}
+        """
 }

@@ -1,10 +1,12 @@
 import Foundation
 
 /// `graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]` prints one
-/// JSON line: images/s (median step) and peak memory. `benchmarks/run.sh` runs every workload
-/// here and in PyTorch and prints the ratios.
+/// JSON line: images/s (median step), peak memory and the step's GFLOP per image.
+/// `graft-bench sgemm [--iterations N]` prints the machine's sgemm rate (GFLOP/s).
+/// `benchmarks/run.sh` runs every workload here and in PyTorch and prints the ratios.
 let usage = """
     usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
+           graft-bench sgemm [--iterations N]
     workloads: \(EngineWorkload.allCases.map(\.rawValue).joined(separator: ", "))
     """
 
@@ -14,6 +16,10 @@ func option(_ name: String) -> Int? {
     return Int(arguments[i + 1])
 }
 
+if arguments.first == "sgemm" {
+    print(runSgemmBenchmark(iterations: option("--iterations") ?? 5))
+    exit(0)
+}
 guard arguments.count >= 2, arguments[0] == "engine", let workload = EngineWorkload(rawValue: arguments[1]) else {
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(2)

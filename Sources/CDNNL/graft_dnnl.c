@@ -1,0 +1,377 @@
+#include "graft_dnnl.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One oneDNN operation on fixed shapes: the primitive, and for each argument the user's plain
+ * layout, the primitive's layout and the reorder between them when they differ. */
+enum { MAX_ARGS = 5 };
+
+typedef struct arg_plan {
+    int arg;
+    int is_output;
+    dnnl_memory_desc_t user_md;
+    dnnl_memory_desc_t prim_md;
+    dnnl_primitive_t reorder; /* NULL when the layouts agree */
+    size_t size;
+} arg_plan;
+
+typedef struct op_plan {
+    int state; /* 0 not built, 1 ready, -1 unavailable */
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    int nargs;
+    arg_plan args[MAX_ARGS];
+    dnnl_memory_desc_t scratch_md;
+    size_t scratch_size;
+} op_plan;
+
+typedef struct entry {
+    graft_conv_shape shape;
+    op_plan fwd, bwd_data, bwd_weights;
+    struct entry *next;
+} entry;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static dnnl_engine_t engine = NULL;
+static entry *cache = NULL;
+
+static _Thread_local dnnl_stream_t thread_stream = NULL;
+static _Thread_local char *arena = NULL;
+static _Thread_local size_t arena_size = 0;
+
+static void make_engine(void) {
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
+}
+
+int graft_dnnl_available(void) {
+    pthread_once(&engine_once, make_engine);
+    return engine != NULL;
+}
+
+static dnnl_stream_t stream(void) {
+    if (!thread_stream && dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags) != dnnl_success)
+        thread_stream = NULL;
+    return thread_stream;
+}
+
+static char *arena_get(size_t bytes) {
+    if (bytes > arena_size) {
+        free(arena);
+        arena = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        arena_size = arena ? bytes : 0;
+    }
+    return arena;
+}
+
+void graft_dnnl_release_arena(void) {
+    free(arena);
+    arena = NULL;
+    arena_size = 0;
+}
+
+static int same_shape(const graft_conv_shape *a, const graft_conv_shape *b) {
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+static entry *lookup(const graft_conv_shape *shape) {
+    for (entry *e = cache; e; e = e->next)
+        if (same_shape(&e->shape, shape)) return e;
+    entry *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->shape = *shape;
+    e->next = cache;
+    cache = e;
+    return e;
+}
+
+typedef struct descs {
+    dnnl_memory_desc_t src, wei, bias, dst;         /* plain user layouts */
+    dnnl_memory_desc_t src_any, wei_any, bias_any, dst_any;
+    dnnl_dims_t strides, pad_l, pad_r;
+} descs;
+
+static int make_descs(const graft_conv_shape *s, descs *d) {
+    int oh = (s->height + 2 * s->padding - s->kernel) / s->stride + 1;
+    int ow = (s->width + 2 * s->padding - s->kernel) / s->stride + 1;
+    if (oh <= 0 || ow <= 0) return -1;
+    dnnl_dims_t src = {s->batch, s->in_channels, s->height, s->width};
+    dnnl_dims_t wei = {s->out_channels, s->in_channels, s->kernel, s->kernel};
+    dnnl_dims_t bias = {s->out_channels};
+    dnnl_dims_t dst = {s->batch, s->out_channels, oh, ow};
+    if (dnnl_memory_desc_init_by_tag(&d->src, 4, src, dnnl_f32, dnnl_nchw)
+        || dnnl_memory_desc_init_by_tag(&d->wei, 4, wei, dnnl_f32, dnnl_oihw)
+        || dnnl_memory_desc_init_by_tag(&d->bias, 1, bias, dnnl_f32, dnnl_x)
+        || dnnl_memory_desc_init_by_tag(&d->dst, 4, dst, dnnl_f32, dnnl_nchw)
+        || dnnl_memory_desc_init_by_tag(&d->src_any, 4, src, dnnl_f32, dnnl_format_tag_any)
+        || dnnl_memory_desc_init_by_tag(&d->wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any)
+        || dnnl_memory_desc_init_by_tag(&d->bias_any, 1, bias, dnnl_f32, dnnl_format_tag_any)
+        || dnnl_memory_desc_init_by_tag(&d->dst_any, 4, dst, dnnl_f32, dnnl_format_tag_any))
+        return -1;
+    d->strides[0] = d->strides[1] = s->stride;
+    d->pad_l[0] = d->pad_l[1] = d->pad_r[0] = d->pad_r[1] = s->padding;
+    return 0;
+}
+
+static dnnl_primitive_attr_t make_attr(int relu) {
+    dnnl_primitive_attr_t attr = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (relu) {
+        dnnl_post_ops_t po = NULL;
+        if (dnnl_post_ops_create(&po) == dnnl_success) {
+            dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+            dnnl_primitive_attr_set_post_ops(attr, po);
+            dnnl_post_ops_destroy(po);
+        }
+    }
+    return attr;
+}
+
+/* Fills the plan's argument table from a ready primitive descriptor. */
+static int add_arg(op_plan *p, int arg, dnnl_query_t query, const dnnl_memory_desc_t *user, int is_output) {
+    /* Biases are the second weights argument. */
+    int index = (arg == DNNL_ARG_BIAS || arg == DNNL_ARG_DIFF_BIAS) ? 1 : 0;
+    const dnnl_memory_desc_t *prim = dnnl_primitive_desc_query_md(p->pd, query, index);
+    if (!prim) return -1;
+    arg_plan *a = &p->args[p->nargs++];
+    a->arg = arg;
+    a->is_output = is_output;
+    a->user_md = *user;
+    a->prim_md = *prim;
+    a->reorder = NULL;
+    a->size = dnnl_memory_desc_get_size(prim);
+    if (!dnnl_memory_desc_equal(user, prim)) {
+        dnnl_primitive_desc_t rpd = NULL;
+        const dnnl_memory_desc_t *from = is_output ? prim : user, *to = is_output ? user : prim;
+        if (dnnl_reorder_primitive_desc_create(&rpd, from, engine, to, engine, NULL) != dnnl_success) return -1;
+        dnnl_status_t st = dnnl_primitive_create(&a->reorder, rpd);
+        dnnl_primitive_desc_destroy(rpd);
+        if (st != dnnl_success) return -1;
+    }
+    return 0;
+}
+
+static int finish_plan(op_plan *p) {
+    const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
+    if (sp) {
+        p->scratch_md = *sp;
+        p->scratch_size = dnnl_memory_desc_get_size(sp);
+    }
+    return dnnl_primitive_create(&p->prim, p->pd) == dnnl_success ? 0 : -1;
+}
+
+static int build_forward_pd(const graft_conv_shape *s, const descs *d, dnnl_primitive_desc_t *pd) {
+    dnnl_convolution_desc_t cd;
+    if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &d->src_any,
+                                           &d->wei_any, s->has_bias ? &d->bias_any : NULL, &d->dst_any,
+                                           d->strides, d->pad_l, d->pad_r) != dnnl_success)
+        return -1;
+    dnnl_primitive_attr_t attr = make_attr(s->fuse_relu);
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, &cd, attr, engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st == dnnl_success ? 0 : -1;
+}
+
+static int build(entry *e, int which) {
+    const graft_conv_shape *s = &e->shape;
+    descs d;
+    if (make_descs(s, &d)) return -1;
+    if (which == 0) {
+        op_plan *p = &e->fwd;
+        if (build_forward_pd(s, &d, &p->pd)) return -1;
+        if (add_arg(p, DNNL_ARG_SRC, dnnl_query_src_md, &d.src, 0)
+            || add_arg(p, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, &d.wei, 0)
+            || (s->has_bias && add_arg(p, DNNL_ARG_BIAS, dnnl_query_weights_md, &d.bias, 0))
+            || add_arg(p, DNNL_ARG_DST, dnnl_query_dst_md, &d.dst, 1))
+            return -1;
+        return finish_plan(p);
+    }
+    dnnl_primitive_desc_t hint = NULL;
+    if (build_forward_pd(s, &d, &hint)) return -1;
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_attr_t attr = make_attr(0);
+    int rc = -1;
+    if (which == 1) {
+        op_plan *p = &e->bwd_data;
+        if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &d.src_any, &d.wei_any,
+                                                     &d.dst_any, d.strides, d.pad_l, d.pad_r) == dnnl_success
+            && dnnl_primitive_desc_create(&p->pd, &cd, attr, engine, hint) == dnnl_success
+            && !add_arg(p, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, &d.dst, 0)
+            && !add_arg(p, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, &d.wei, 0)
+            && !add_arg(p, DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, &d.src, 1))
+            rc = finish_plan(p);
+    } else {
+        op_plan *p = &e->bwd_weights;
+        if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &d.src_any, &d.wei_any,
+                                                        s->has_bias ? &d.bias_any : NULL, &d.dst_any, d.strides,
+                                                        d.pad_l, d.pad_r) == dnnl_success
+            && dnnl_primitive_desc_create(&p->pd, &cd, attr, engine, hint) == dnnl_success
+            && !add_arg(p, DNNL_ARG_SRC, dnnl_query_src_md, &d.src, 0)
+            && !add_arg(p, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, &d.dst, 0)
+            && !add_arg(p, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, &d.wei, 1)
+            && (!s->has_bias || !add_arg(p, DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, &d.bias, 1)))
+            rc = finish_plan(p);
+    }
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_primitive_desc_destroy(hint);
+    return rc;
+}
+
+/* The ready plan for (shape, which), building it on first use; NULL when oneDNN cannot run it. */
+static op_plan *plan(const graft_conv_shape *shape, int which) {
+    if (!graft_dnnl_available()) return NULL;
+    pthread_mutex_lock(&lock);
+    entry *e = lookup(shape);
+    op_plan *p = NULL;
+    if (e) {
+        p = which == 0 ? &e->fwd : which == 1 ? &e->bwd_data : &e->bwd_weights;
+        if (p->state == 0) p->state = build(e, which) == 0 ? 1 : -1;
+        if (p->state != 1) p = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+static int execute(op_plan *p, void *const *user) {
+    dnnl_stream_t strm = stream();
+    if (!strm) return -1;
+    size_t total = (p->scratch_size + 63) / 64 * 64;
+    for (int i = 0; i < p->nargs; i++)
+        if (p->args[i].reorder) total += (p->args[i].size + 63) / 64 * 64;
+    char *base = arena_get(total);
+    if (total && !base) return -1;
+
+    dnnl_memory_t user_mem[MAX_ARGS] = {0}, prim_mem[MAX_ARGS] = {0}, scratch = NULL;
+    dnnl_exec_arg_t args[MAX_ARGS + 1];
+    int rc = 0;
+    size_t offset = 0;
+    if (p->scratch_size) {
+        rc |= dnnl_memory_create(&scratch, &p->scratch_md, engine, base) != dnnl_success;
+        offset = (p->scratch_size + 63) / 64 * 64;
+    }
+    for (int i = 0; i < p->nargs && !rc; i++) {
+        arg_plan *a = &p->args[i];
+        rc |= dnnl_memory_create(&user_mem[i], &a->user_md, engine, user[i]) != dnnl_success;
+        if (a->reorder) {
+            rc |= dnnl_memory_create(&prim_mem[i], &a->prim_md, engine, base + offset) != dnnl_success;
+            offset += (a->size + 63) / 64 * 64;
+        }
+    }
+    int n = 0;
+    for (int i = 0; i < p->nargs && !rc; i++) {
+        arg_plan *a = &p->args[i];
+        if (a->reorder && !a->is_output) {
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, user_mem[i]}, {DNNL_ARG_TO, prim_mem[i]}};
+            rc |= dnnl_primitive_execute(a->reorder, strm, 2, r) != dnnl_success;
+        }
+        args[n].arg = a->arg;
+        args[n].memory = a->reorder ? prim_mem[i] : user_mem[i];
+        n++;
+    }
+    if (scratch) {
+        args[n].arg = DNNL_ARG_SCRATCHPAD;
+        args[n].memory = scratch;
+        n++;
+    }
+    if (!rc) rc |= dnnl_primitive_execute(p->prim, strm, n, args) != dnnl_success;
+    for (int i = 0; i < p->nargs && !rc; i++) {
+        arg_plan *a = &p->args[i];
+        if (a->reorder && a->is_output) {
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, prim_mem[i]}, {DNNL_ARG_TO, user_mem[i]}};
+            rc |= dnnl_primitive_execute(a->reorder, strm, 2, r) != dnnl_success;
+        }
+    }
+    rc |= dnnl_stream_wait(strm) != dnnl_success;
+    for (int i = 0; i < p->nargs; i++) {
+        if (user_mem[i]) dnnl_memory_destroy(user_mem[i]);
+        if (prim_mem[i]) dnnl_memory_destroy(prim_mem[i]);
+    }
+    if (scratch) dnnl_memory_destroy(scratch);
+    return rc ? -1 : 0;
+}
+
+int graft_conv_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias, float *y) {
+    op_plan *p = plan(shape, 0);
+    if (!p) return -1;
+    void *user[MAX_ARGS];
+    int n = 0;
+    user[n++] = (void *)x;
+    user[n++] = (void *)w;
+    if (shape->has_bias) user[n++] = (void *)bias;
+    user[n++] = y;
+    return execute(p, user);
+}
+
+int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *dx) {
+    graft_conv_shape s = *shape;
+    s.fuse_relu = 0;
+    s.has_bias = 0;
+    op_plan *p = plan(&s, 1);
+    if (!p) return -1;
+    void *user[3] = {(void *)dy, (void *)w, dx};
+    return execute(p, user);
+}
+
+int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *dw,
+                                float *dbias) {
+    graft_conv_shape s = *shape;
+    s.fuse_relu = 0;
+    op_plan *p = plan(&s, 2);
+    if (!p) return -1;
+    void *user[4] = {(void *)x, (void *)dy, dw, dbias};
+    return execute(p, user);
+}
+
+/* OpenMP runtime entry points, looked up in the libgomp that libdnnl loaded. */
+typedef void (*gomp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
+typedef int (*omp_int_fn)(void);
+static pthread_once_t omp_once = PTHREAD_ONCE_INIT;
+static gomp_parallel_fn gomp_parallel = NULL;
+static omp_int_fn omp_thread_num = NULL, omp_num_threads = NULL, omp_max_threads = NULL;
+
+static void find_omp(void) {
+    graft_dnnl_available(); /* make sure libdnnl (and its OpenMP) is initialised */
+    gomp_parallel = (gomp_parallel_fn)dlsym(RTLD_DEFAULT, "GOMP_parallel");
+    omp_thread_num = (omp_int_fn)dlsym(RTLD_DEFAULT, "omp_get_thread_num");
+    omp_num_threads = (omp_int_fn)dlsym(RTLD_DEFAULT, "omp_get_num_threads");
+    omp_max_threads = (omp_int_fn)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    if (!omp_thread_num || !omp_num_threads || !omp_max_threads) gomp_parallel = NULL;
+}
+
+int graft_parallel_threads(void) {
+    pthread_once(&omp_once, find_omp);
+    return gomp_parallel ? omp_max_threads() : 1;
+}
+
+typedef struct chunk_job {
+    graft_chunk_fn fn;
+    void *ctx;
+    long count, granule;
+} chunk_job;
+
+static void chunk_worker(void *p) {
+    const chunk_job *job = p;
+    long units = (job->count + job->granule - 1) / job->granule;
+    long parts = omp_num_threads(), part = omp_thread_num();
+    long start = units * part / parts * job->granule;
+    long end = units * (part + 1) / parts * job->granule;
+    if (end > job->count) end = job->count;
+    if (start < end) job->fn(job->ctx, start, end);
+}
+
+void graft_parallel_chunks(long count, long granule, graft_chunk_fn fn, void *ctx) {
+    if (granule < 1) granule = 1;
+    long units = (count + granule - 1) / granule;
+    int threads = graft_parallel_threads();
+    if (!gomp_parallel || threads < 2 || units < 2) {
+        if (count > 0) fn(ctx, 0, count);
+        return;
+    }
+    chunk_job job = {fn, ctx, count, granule};
+    gomp_parallel(chunk_worker, &job, (unsigned)(units < threads ? units : threads), 0);
+}

@@ -1,0 +1,52 @@
+#ifndef GRAFT_DNNL_H
+#define GRAFT_DNNL_H
+/* A thin C layer over oneDNN convolutions for Graft's NCHW/OIHW float32 tensors.
+ *
+ * Primitives are created once per shape and cached (thread-safe); activations and weights are
+ * reordered into the blocked layouts oneDNN's AVX-512/AVX2 kernels want, in a per-thread arena
+ * that is reused across calls. Every function returns 0 on success and a non-zero value when
+ * oneDNN cannot run this shape, so the caller falls back to im2col + sgemm. */
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct graft_conv_shape {
+    int batch, in_channels, height, width;
+    int out_channels, kernel, stride, padding;
+    int has_bias;   /* forward adds a bias; backward-weights also produces its gradient */
+    int fuse_relu;  /* forward applies max(0, ·) to its output */
+} graft_conv_shape;
+
+/* 1 when oneDNN is usable on this machine (an engine could be created). */
+int graft_dnnl_available(void);
+
+/* y[N,O,oh,ow] = conv(x[N,C,H,W], w[O,C,k,k]) (+ bias[O]) (then ReLU). */
+int graft_conv_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias,
+                       float *y);
+
+/* dx[N,C,H,W] = conv-transpose(dy, w); dx is overwritten. */
+int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *dx);
+
+/* dw[O,C,k,k] (and dbias[O] when has_bias) are overwritten with this batch's gradient. */
+int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *dw,
+                                float *dbias);
+
+/* Frees this thread's reorder arena (it grows back on the next call). */
+void graft_dnnl_release_arena(void);
+
+/* Runs fn(ctx, start, end) over [0, count) split into one contiguous chunk per thread of
+ * oneDNN's own OpenMP team (chunk bounds are multiples of granule), and returns when all are
+ * done. Graft's elementwise loops share the threads the convolutions use instead of starting a
+ * second pool that would fight them for the cores. Serial when OpenMP is not loaded. */
+typedef void (*graft_chunk_fn)(void *ctx, long start, long end);
+void graft_parallel_chunks(long count, long granule, graft_chunk_fn fn, void *ctx);
+
+/* Threads in that team (1 when OpenMP is not loaded). */
+int graft_parallel_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,167 @@
+import Foundation
+import GRDB
+
+/// Which runs `runs(filter:)` returns; nil fields do not filter.
+public struct RunFilter: Sendable, Equatable {
+    public var optimizer: String?
+    public var modelId: String?
+    public var splitId: Int64?
+    public var comparisonId: Int64?
+    public var status: RunStatus?
+    public var freezeSpec: String?
+
+    public init(optimizer: String? = nil, modelId: String? = nil, splitId: Int64? = nil,
+                comparisonId: Int64? = nil, status: RunStatus? = nil, freezeSpec: String? = nil) {
+        self.optimizer = optimizer; self.modelId = modelId; self.splitId = splitId
+        self.comparisonId = comparisonId; self.status = status; self.freezeSpec = freezeSpec
+    }
+}
+
+/// JSON text for the catalog's JSON columns: keys sorted, so equal settings give equal text.
+public enum CatalogJSON {
+    public static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+extension Catalog {
+    // MARK: Runs
+
+    /// Inserts a new run and returns it with its id.
+    @discardableResult
+    public func createRun(_ run: RunRecord) throws -> RunRecord {
+        var run = run
+        run.id = nil
+        return try writer.write { db in
+            try run.insert(db)
+            return run
+        }
+    }
+
+    /// Moves a run to `status`, stamping `started_at` when it starts running and `finished_at`
+    /// when it finishes, fails or is interrupted.
+    /// - Throws: `CatalogError.notFound` when there is no such run.
+    @discardableResult
+    public func markRun(_ id: Int64, status: RunStatus, error message: String? = nil, at date: Date = Date()) throws -> RunRecord {
+        try writer.write { db in
+            guard var run = try RunRecord.fetchOne(db, key: id) else { throw CatalogError.notFound(table: "run", id: id) }
+            run.status = status
+            switch status {
+            case .running:
+                if run.startedAt == nil { run.startedAt = date }
+                run.finishedAt = nil
+                run.errorMessage = nil
+            case .finished, .failed, .interrupted:
+                run.finishedAt = date
+                run.errorMessage = message
+            case .queued:
+                break
+            }
+            try run.update(db)
+            return run
+        }
+    }
+
+    /// The run with this id.
+    /// - Throws: `CatalogError.notFound`.
+    public func run(id: Int64) throws -> RunRecord {
+        guard let run = try writer.read({ db in try RunRecord.fetchOne(db, key: id) }) else {
+            throw CatalogError.notFound(table: "run", id: id)
+        }
+        return run
+    }
+
+    /// Runs matching `filter`, oldest first.
+    public func runs(filter: RunFilter = RunFilter()) throws -> [RunRecord] {
+        try writer.read { db in
+            var request = RunRecord.all()
+            if let v = filter.optimizer { request = request.filter(RunRecord.Columns.optimizer == v) }
+            if let v = filter.modelId { request = request.filter(RunRecord.Columns.modelId == v) }
+            if let v = filter.splitId { request = request.filter(RunRecord.Columns.splitId == v) }
+            if let v = filter.comparisonId { request = request.filter(RunRecord.Columns.comparisonId == v) }
+            if let v = filter.status { request = request.filter(RunRecord.Columns.status == v) }
+            if let v = filter.freezeSpec { request = request.filter(Column("freeze_spec") == v) }
+            return try request.order(RunRecord.Columns.id).fetchAll(db)
+        }
+    }
+
+    // MARK: Epoch metrics
+
+    /// Records (or replaces, on a re-run of the same epoch) the metrics of one epoch.
+    @discardableResult
+    public func recordEpoch(_ metric: EpochMetricRecord) throws -> EpochMetricRecord {
+        var metric = metric
+        metric.id = nil
+        return try writer.write { db in
+            try db.execute(sql: "DELETE FROM epoch_metric WHERE run_id = ? AND epoch = ?",
+                           arguments: [metric.runId, metric.epoch])
+            try metric.insert(db)
+            return metric
+        }
+    }
+
+    /// A run's epoch metrics in epoch order.
+    public func epochMetrics(run: Int64) throws -> [EpochMetricRecord] {
+        try writer.read { db in
+            try EpochMetricRecord.filter(Column("run_id") == run).order(Column("epoch")).fetchAll(db)
+        }
+    }
+
+    // MARK: Comparisons
+
+    /// Finds the comparison called `name`, or creates it. An interrupted comparison is resumed by
+    /// calling this again with the same configuration and skipping its finished runs
+    /// (`runs(filter: .init(comparisonId:))`).
+    /// - Returns: the comparison and whether it was created now.
+    /// - Throws: `CatalogError.comparisonConfigMismatch` when it exists with another configuration.
+    public func findOrCreateComparison(name: String, config: String) throws -> (comparison: ComparisonRecord, created: Bool) {
+        try writer.write { db in
+            if let existing = try ComparisonRecord.filter(Column("name") == name).fetchOne(db) {
+                guard Self.sameJSON(existing.config, config) else {
+                    throw CatalogError.comparisonConfigMismatch(name: name)
+                }
+                return (existing, false)
+            }
+            var record = ComparisonRecord(name: name, config: config)
+            try record.insert(db)
+            return (record, true)
+        }
+    }
+
+    /// The comparison with this id.
+    /// - Throws: `CatalogError.notFound`.
+    public func comparison(id: Int64) throws -> ComparisonRecord {
+        guard let c = try writer.read({ db in try ComparisonRecord.fetchOne(db, key: id) }) else {
+            throw CatalogError.notFound(table: "comparison", id: id)
+        }
+        return c
+    }
+
+    /// All comparisons, oldest first.
+    public func comparisons() throws -> [ComparisonRecord] {
+        try writer.read { db in try ComparisonRecord.order(Column("id")).fetchAll(db) }
+    }
+
+    static func sameJSON(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        guard let x = try? JSONSerialization.jsonObject(with: Data(a.utf8), options: [.fragmentsAllowed]),
+              let y = try? JSONSerialization.jsonObject(with: Data(b.utf8), options: [.fragmentsAllowed]),
+              let xs = try? JSONSerialization.data(withJSONObject: x, options: [.sortedKeys, .fragmentsAllowed]),
+              let ys = try? JSONSerialization.data(withJSONObject: y, options: [.sortedKeys, .fragmentsAllowed])
+        else { return false }
+        return xs == ys
+    }
+}
+
+extension Catalog {
+    /// Row counts of the catalog's tables, for `graft catalog info`.
+    public func tableCounts() throws -> [(table: String, rows: Int64)] {
+        let tables = ["run", "epoch_metric", "checkpoint", "weights_file", "dataset", "split", "comparison",
+                      "lr_test", "ensemble", "file_intent"]
+        return try writer.read { db in
+            try tables.map { ($0, try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)") ?? 0) }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Everything that can go wrong reading image data. Each case names the file or value at fault,
+/// so a loader can report a bad file in one line and carry on with the rest.
+public enum DataError: LocalizedError, Equatable, Sendable {
+    /// The file has zero bytes.
+    case emptyFile(path: String)
+    /// The file is a known image format other than JPEG (for example PNG), whatever its name says.
+    case unsupportedFormat(path: String, format: String)
+    /// The bytes are not an image at all (plain text, random data).
+    case notAnImage(path: String, detail: String)
+    /// The JPEG data ends before the last row of the image.
+    case truncated(path: String, detail: String)
+    /// libjpeg rejected the data.
+    case corrupt(path: String, detail: String)
+    /// The JPEG uses a colour space this loader does not convert.
+    case unsupportedColorSpace(path: String, detail: String)
+    /// A file could not be read or written.
+    case io(path: String, detail: String)
+    /// A JPEG could not be written.
+    case encodeFailed(path: String, detail: String)
+    /// A gzip stream could not be inflated.
+    case gzip(path: String, detail: String)
+    /// An IDX file (MNIST format) has a bad header or size.
+    case badIDX(path: String, detail: String)
+    /// A dataset folder has no class subfolders, or a class has no images.
+    case emptyDataset(path: String, detail: String)
+    /// A split or stats file does not fit the dataset it is used with.
+    case splitMismatch(path: String, detail: String)
+    /// A split or stats file cannot be parsed.
+    case badSplitFile(path: String, detail: String)
+    /// A parameter is out of range (a transform size, a fraction, a class name).
+    case invalidArgument(String)
+    /// Images in one batch came out of the transform with different sizes.
+    case inconsistentBatch(detail: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .emptyFile(let path): "\(path): empty file (0 bytes), not an image"
+        case .unsupportedFormat(let path, let format): "\(path): is a \(format), not a JPEG (only JPEG is decoded)"
+        case .notAnImage(let path, let detail): "\(path): not an image: \(detail)"
+        case .truncated(let path, let detail): "\(path): truncated JPEG (\(detail)); no partial image is returned"
+        case .corrupt(let path, let detail): "\(path): corrupt JPEG: \(detail)"
+        case .unsupportedColorSpace(let path, let detail): "\(path): \(detail)"
+        case .io(let path, let detail): "\(path): \(detail)"
+        case .encodeFailed(let path, let detail): "\(path): cannot encode JPEG: \(detail)"
+        case .gzip(let path, let detail): "\(path): cannot decompress: \(detail)"
+        case .badIDX(let path, let detail): "\(path): bad IDX file: \(detail)"
+        case .emptyDataset(let path, let detail): "\(path): \(detail)"
+        case .splitMismatch(let path, let detail): "\(path): \(detail)"
+        case .badSplitFile(let path, let detail): "\(path): cannot read split file: \(detail)"
+        case .invalidArgument(let detail): detail
+        case .inconsistentBatch(let detail): detail
+        }
+    }
+}

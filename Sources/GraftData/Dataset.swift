@@ -1,0 +1,20 @@
+/// A labelled image collection the loader can draw from: a JPEG folder, or arrays in memory.
+public protocol Dataset: Sendable {
+    var count: Int { get }
+    /// Class names, index = label.
+    var classNames: [String] { get }
+    func label(_ index: Int) -> Int
+    /// The image, decoded to RGB. `options` carries the orientation and DCT-scaling choices;
+    /// sources that are not JPEG ignore it.
+    /// - Throws: `DataError` naming the file at fault.
+    func loadImage(_ index: Int, options: JPEGDecodeOptions) throws -> RGB8Image
+    /// A name for the item in messages and split files (for a folder, its relative path).
+    func itemName(_ index: Int) -> String
+}
+
+extension Dataset {
+    public func loadImage(_ index: Int) throws -> RGB8Image { try loadImage(index, options: .init()) }
+    public func itemName(_ index: Int) -> String { "#\(index)" }
+    /// All labels, in order.
+    public var labels: [Int] { (0..<count).map(label) }
+}

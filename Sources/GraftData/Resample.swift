@@ -1,0 +1,283 @@
+import Foundation
+
+/// Geometric operations on `RGB8Image`, written to give Pillow's results.
+extension RGB8Image {
+    /// Pillow's fixed-point precision for 8-bit resampling (`PRECISION_BITS = 32 - 8 - 2`).
+    static let precisionBits = 22
+
+    /// Filter taps for one axis, as Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` compute
+    /// them for the bilinear (triangle) filter: the support widens by the downscale factor, which
+    /// makes downscaling antialiased.
+    struct Taps {
+        var size: Int            // taps per output pixel
+        var first: [Int]         // first input index per output pixel
+        var count: [Int]         // taps used per output pixel
+        var weights: [Int32]     // outSize * size fixed-point weights
+    }
+
+    static func bilinearTaps(inSize: Int, outSize: Int) -> Taps {
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1.0)
+        let support = 1.0 * filterScale
+        let size = Int(support.rounded(.up)) * 2 + 1
+        var first = [Int](repeating: 0, count: outSize)
+        var count = [Int](repeating: 0, count: outSize)
+        var weights = [Int32](repeating: 0, count: outSize * size)
+        var k = [Double](repeating: 0, count: size)
+        let ss = 1.0 / filterScale
+        let one = Double(1 << precisionBits)
+        for xx in 0..<outSize {
+            let center = (Double(xx) + 0.5) * scale
+            var xmin = Int(center - support + 0.5)
+            if xmin < 0 { xmin = 0 }
+            var xmax = Int(center + support + 0.5)
+            if xmax > inSize { xmax = inSize }
+            xmax -= xmin
+            var total = 0.0
+            for x in 0..<xmax {
+                var t = (Double(x + xmin) - center + 0.5) * ss
+                if t < 0 { t = -t }
+                let w = t < 1 ? 1 - t : 0
+                k[x] = w
+                total += w
+            }
+            for x in 0..<xmax {
+                let w = total != 0 ? k[x] / total : k[x]
+                weights[xx * size + x] = w < 0 ? Int32(-0.5 + w * one) : Int32(0.5 + w * one)
+            }
+            first[xx] = xmin
+            count[xx] = xmax
+        }
+        return Taps(size: size, first: first, count: count, weights: weights)
+    }
+
+    /// The region `(x, y, width, height)` resized to `width × height` with Pillow's antialiased
+    /// bilinear filter (`Image.resize(size, Image.BILINEAR)` on the cropped image): a horizontal
+    /// pass then a vertical pass, each rounded to uint8 in Pillow's fixed point.
+    ///
+    /// `window` returns only that part of the resized image (a crop after the resize), computing
+    /// nothing outside it; each output pixel depends only on its own taps, so the result is
+    /// identical to resizing fully and cropping.
+    /// - Precondition: the region lies inside the image, the window inside the output; sizes positive.
+    public func resizedBilinear(width outW: Int, height outH: Int,
+                                region: (x: Int, y: Int, width: Int, height: Int)? = nil,
+                                window: (x: Int, y: Int, width: Int, height: Int)? = nil) -> RGB8Image {
+        let r = region ?? (0, 0, width, height)
+        let win = window ?? (0, 0, outW, outH)
+        precondition(outW > 0 && outH > 0 && r.width > 0 && r.height > 0, "resize to \(outW)x\(outH) from \(r)")
+        precondition(r.x >= 0 && r.y >= 0 && r.x + r.width <= width && r.y + r.height <= height,
+                     "region \(r) outside a \(width)x\(height) image")
+        precondition(win.x >= 0 && win.y >= 0 && win.width > 0 && win.height > 0
+                     && win.x + win.width <= outW && win.y + win.height <= outH,
+                     "window \(win) outside a \(outW)x\(outH) output")
+        if outW == r.width && outH == r.height {
+            return cropped(x: r.x + win.x, y: r.y + win.y, width: win.width, height: win.height)
+        }
+        let half = Int32(1 << (Self.precisionBits - 1))
+        let shift = Int32(Self.precisionBits)
+        let vTaps = Self.bilinearTaps(inSize: r.height, outSize: outH)
+        let needVertical = outH != r.height
+        // Rows of the region the vertical pass reads (or the window rows when there is none).
+        let rowFirst = needVertical ? vTaps.first[win.y] : win.y
+        let rowLast = needVertical ? vTaps.first[win.y + win.height - 1] + vTaps.count[win.y + win.height - 1]
+            : win.y + win.height
+        let tempH = rowLast - rowFirst
+        let needHorizontal = outW != r.width
+        let tempW = win.width
+
+        // Horizontal pass into `temp` (tempW x tempH), or a plain copy of the window's columns.
+        var temp = [UInt8](repeating: 0, count: tempW * tempH * 3)
+        let srcStride = width * 3
+        pixels.withUnsafeBufferPointer { srcBuf in
+            let src = srcBuf.baseAddress!
+            temp.withUnsafeMutableBufferPointer { tmpBuf in
+                let tmp = tmpBuf.baseAddress!
+                if needHorizontal {
+                    let hTaps = Self.bilinearTaps(inSize: r.width, outSize: outW)
+                    hTaps.weights.withUnsafeBufferPointer { wBuf in
+                      hTaps.first.withUnsafeBufferPointer { firstBuf in
+                        hTaps.count.withUnsafeBufferPointer { countBuf in
+                        let wts = wBuf.baseAddress!, firsts = firstBuf.baseAddress!, counts = countBuf.baseAddress!
+                        for yy in 0..<tempH {
+                            let row = src + (r.y + rowFirst + yy) * srcStride + r.x * 3
+                            let out = tmp + yy * tempW * 3
+                            for ox in 0..<tempW {
+                                let xx = win.x + ox
+                                let xmin = firsts[xx], n = counts[xx]
+                                let k = wts + xx * hTaps.size
+                                var s0 = half, s1 = half, s2 = half
+                                var p = row + xmin * 3
+                                for x in 0..<n {
+                                    let w = k[x]
+                                    s0 &+= Int32(p[0]) &* w
+                                    s1 &+= Int32(p[1]) &* w
+                                    s2 &+= Int32(p[2]) &* w
+                                    p += 3
+                                }
+                                out[ox * 3] = Self.clip8(s0 >> shift)
+                                out[ox * 3 + 1] = Self.clip8(s1 >> shift)
+                                out[ox * 3 + 2] = Self.clip8(s2 >> shift)
+                            }
+                        }
+                        }
+                      }
+                    }
+                } else {
+                    for yy in 0..<tempH {
+                        (tmp + yy * tempW * 3).update(from: src + (r.y + rowFirst + yy) * srcStride + (r.x + win.x) * 3,
+                                                      count: tempW * 3)
+                    }
+                }
+            }
+        }
+        if !needVertical {
+            return RGB8Image(width: tempW, height: tempH, pixels: temp)
+        }
+        // Vertical pass: accumulate whole rows (integer sums, so the order does not matter).
+        let rowLen = tempW * 3
+        var acc = [Int32](repeating: 0, count: rowLen)
+        return RGB8Image(width: tempW, height: win.height) { out in
+            temp.withUnsafeBufferPointer { tmpBuf in
+                let tmp = tmpBuf.baseAddress!
+                vTaps.weights.withUnsafeBufferPointer { wBuf in
+                    acc.withUnsafeMutableBufferPointer { accBuf in
+                        let a = accBuf.baseAddress!
+                        for oy in 0..<win.height {
+                            let yy = win.y + oy
+                            a.update(repeating: half, count: rowLen)
+                            let ymin = vTaps.first[yy] - rowFirst
+                            let k = wBuf.baseAddress! + yy * vTaps.size
+                            for y in 0..<vTaps.count[yy] {
+                                let w = k[y]
+                                let row = tmp + (ymin + y) * rowLen
+                                for i in 0..<rowLen { a[i] &+= Int32(row[i]) &* w }
+                            }
+                            let o = out + oy * rowLen
+                            for i in 0..<rowLen { o[i] = Self.clip8(a[i] >> shift) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
+        v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(truncatingIfNeeded: v))
+    }
+
+    /// torchvision's `Resize(size)` with an int: the shorter side becomes `size`, the longer
+    /// `int(size * long / short)` (truncated), then Pillow bilinear.
+    public func resized(shorterSide size: Int) -> RGB8Image {
+        let (w, h) = Self.resizedSize(width: width, height: height, shorterSide: size)
+        return resizedBilinear(width: w, height: h)
+    }
+
+    /// The output size of `resized(shorterSide:)`.
+    public static func resizedSize(width: Int, height: Int, shorterSide size: Int) -> (width: Int, height: Int) {
+        if width <= height {
+            return (size, Int(Double(size * height) / Double(width)))
+        }
+        return (Int(Double(size * width) / Double(height)), size)
+    }
+
+    /// The rectangle `(x, y, width, height)`; parts outside the image are filled with 0.
+    public func cropped(x: Int, y: Int, width cw: Int, height ch: Int) -> RGB8Image {
+        precondition(cw >= 0 && ch >= 0, "crop size \(cw)x\(ch)")
+        if x == 0 && y == 0 && cw == width && ch == height { return self }
+        return RGB8Image(width: cw, height: ch) { out in
+            out.update(repeating: 0, count: cw * ch * 3)
+            let x0 = max(x, 0), x1 = min(x + cw, width)
+            guard x1 > x0 else { return }
+            pixels.withUnsafeBufferPointer { srcBuf in
+                let src = srcBuf.baseAddress!
+                for row in 0..<ch {
+                    let sy = y + row
+                    guard sy >= 0 && sy < height else { continue }
+                    (out + (row * cw + (x0 - x)) * 3).update(from: src + (sy * width + x0) * 3,
+                                                              count: (x1 - x0) * 3)
+                }
+            }
+        }
+    }
+
+    /// torchvision's `CenterCrop`: offsets `int(round((size - crop) / 2))` with Python's
+    /// round-half-to-even; a crop larger than the image is padded with 0 as torchvision pads.
+    public func centerCropped(width cw: Int, height ch: Int) -> RGB8Image {
+        let (x, y) = Self.centerCropOrigin(width: width, height: height, cropWidth: cw, cropHeight: ch)
+        return cropped(x: x, y: y, width: cw, height: ch)
+    }
+
+    static func centerCropOrigin(width: Int, height: Int, cropWidth cw: Int, cropHeight ch: Int) -> (x: Int, y: Int) {
+        func offset(_ size: Int, _ crop: Int) -> Int {
+            if crop > size { return -((crop - size) / 2) }
+            let d = size - crop
+            if d % 2 == 0 { return d / 2 }
+            let q = d / 2                      // (d / 2) is q + 0.5: round half to even
+            return q % 2 == 0 ? q : q + 1
+        }
+        return (offset(width, cw), offset(height, ch))
+    }
+
+    /// Mirror left-right.
+    public func flippedHorizontally() -> RGB8Image {
+        RGB8Image(width: width, height: height) { out in
+            pixels.withUnsafeBufferPointer { srcBuf in
+                let src = srcBuf.baseAddress!
+                for y in 0..<height {
+                    let s = src + y * width * 3, d = out + y * width * 3
+                    for x in 0..<width {
+                        let sx = (width - 1 - x) * 3
+                        d[x * 3] = s[sx]; d[x * 3 + 1] = s[sx + 1]; d[x * 3 + 2] = s[sx + 2]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rotation by `degrees` counter-clockwise about the centre, same size, corners filled with 0
+    /// (Pillow's `Image.rotate(angle, resample, expand=False, fillcolor=0)` geometry: output pixel
+    /// centres are mapped back through the inverse rotation).
+    public func rotated(degrees: Double, bilinear: Bool) -> RGB8Image {
+        let angle = -degrees * Double.pi / 180
+        let a = cos(angle), b = sin(angle), d = -sin(angle), e = cos(angle)
+        let cx = Double(width) / 2, cy = Double(height) / 2
+        let c = a * -cx + b * -cy + cx
+        let f = d * -cx + e * -cy + cy
+        let w = width, h = height
+        return RGB8Image(width: w, height: h) { out in
+            pixels.withUnsafeBufferPointer { srcBuf in
+                let src = srcBuf.baseAddress!
+                for y in 0..<h {
+                    let o = out + y * w * 3
+                    for x in 0..<w {
+                        let xo = Double(x) + 0.5, yo = Double(y) + 0.5
+                        let xin = a * xo + b * yo + c
+                        let yin = d * xo + e * yo + f
+                        let dst = o + x * 3
+                        guard xin >= 0 && yin >= 0 && xin < Double(w) && yin < Double(h) else {
+                            dst[0] = 0; dst[1] = 0; dst[2] = 0
+                            continue
+                        }
+                        if !bilinear {
+                            let s = src + (Int(yin) * w + Int(xin)) * 3
+                            dst[0] = s[0]; dst[1] = s[1]; dst[2] = s[2]
+                            continue
+                        }
+                        let xs = xin - 0.5, ys = yin - 0.5
+                        let fx = xs.rounded(.down), fy = ys.rounded(.down)
+                        let dx = xs - fx, dy = ys - fy
+                        let x0 = Swift.min(Swift.max(Int(fx), 0), w - 1), x1 = Swift.min(Swift.max(Int(fx) + 1, 0), w - 1)
+                        let y0 = Swift.min(Swift.max(Int(fy), 0), h - 1), y1 = Swift.min(Swift.max(Int(fy) + 1, 0), h - 1)
+                        let r0 = src + y0 * w * 3, r1 = src + y1 * w * 3
+                        for ch in 0..<3 {
+                            let top = Double(r0[x0 * 3 + ch]) + (Double(r0[x1 * 3 + ch]) - Double(r0[x0 * 3 + ch])) * dx
+                            let bot = Double(r1[x0 * 3 + ch]) + (Double(r1[x1 * 3 + ch]) - Double(r1[x0 * 3 + ch])) * dx
+                            let v = top + (bot - top) * dy
+                            dst[ch] = v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v + 0.5))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import GraftNN
+import GraftOptim
+import GraftTensor
+import GraftWeights
+
+/// A training checkpoint: an HDF5 weights file (same layout as `Weights/`, so it loads anywhere
+/// a weights file does) plus two groups:
+/// - `optimizer`: the optimizer's state dict (`<param>/<buffer>` arrays and step counts),
+///   absent when stripped to save space;
+/// - `training`: attributes holding the run configuration, the training position (epoch, batch
+///   within the epoch, global step, running epoch sums, metric history) and the Dropout RNG
+///   states, all as JSON, so a resume continues bit for bit.
+public struct TrainingCheckpoint {
+    public var model: StateDict
+    public var optimizer: StateDict?
+    public var position: TrainingPosition
+    public var randomState: [String: [UInt64]]
+    public var runConfiguration: RunConfiguration
+    public var attributes: WeightsAttributes
+
+    static let trainingGroup = "training"
+    static let optimizerGroup = "optimizer"
+
+    public init(model: StateDict, optimizer: StateDict?, position: TrainingPosition,
+                randomState: [String: [UInt64]], runConfiguration: RunConfiguration, attributes: WeightsAttributes) {
+        self.model = model
+        self.optimizer = optimizer
+        self.position = position
+        self.randomState = randomState
+        self.runConfiguration = runConfiguration
+        self.attributes = attributes
+    }
+
+    /// Captures everything needed to resume `trainer` exactly.
+    public init(trainer: Trainer, configuration: RunConfiguration, attributes: WeightsAttributes) {
+        self.init(model: trainer.model.stateDict(), optimizer: trainer.optimizer.stateDict(),
+                  position: trainer.position, randomState: ModelRandomState.capture(trainer.model),
+                  runConfiguration: configuration, attributes: attributes)
+    }
+
+    /// Writes the checkpoint atomically (temporary file, fsync, rename).
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        func json<T: Encodable>(_ value: T) throws -> HDF5AttributeValue {
+            .string(String(decoding: try encoder.encode(value), as: UTF8.self))
+        }
+        // UInt64 RNG words do not survive JSON doubles: store them as decimal strings.
+        let rng = randomState.mapValues { $0.map(String.init) }
+        var groups = [HDF5Group(name: Self.trainingGroup, attributes: [
+            "position": try json(position),
+            "random_state": try json(rng),
+            "run_configuration": try json(runConfiguration),
+        ])]
+        if let optimizer {
+            groups.append(HDF5Group(name: Self.optimizerGroup, arrays: Self.renamingKeys(optimizer, "/", Self.keySeparator)))
+        }
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try WeightsFile.write(model, attributes: attributes, groups: groups, to: url)
+    }
+
+    /// Reads a checkpoint written by `write(to:)`.
+    /// - Throws: `WeightsError` for damaged files; `CheckpointError` when the training group is
+    ///   missing (a plain weights file) or unreadable.
+    public static func read(_ url: URL) throws -> TrainingCheckpoint {
+        let (state, attributes) = try WeightsFile.read(url)
+        let groups = try WeightsFile.groupNames(in: url)
+        guard groups.contains(trainingGroup) else { throw CheckpointError.notACheckpoint(path: url.path) }
+        let training = try WeightsFile.readGroup(trainingGroup, from: url)
+        func decode<T: Decodable>(_ key: String, as type: T.Type) throws -> T {
+            guard case .string(let text)? = training.attributes[key] else {
+                throw CheckpointError.missingField(path: url.path, field: key)
+            }
+            do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+                throw CheckpointError.unreadableField(path: url.path, field: key, reason: "\(error)")
+            }
+        }
+        let position = try decode("position", as: TrainingPosition.self)
+        let rngText = try decode("random_state", as: [String: [String]].self)
+        let configuration = try decode("run_configuration", as: RunConfiguration.self)
+        var rng: [String: [UInt64]] = [:]
+        for (k, words) in rngText { rng[k] = words.compactMap { UInt64($0) } }
+        let optimizer = groups.contains(optimizerGroup)
+            ? renamingKeys(try WeightsFile.readGroup(optimizerGroup, from: url).arrays, keySeparator, "/") : nil
+        return TrainingCheckpoint(model: state, optimizer: optimizer, position: position, randomState: rng,
+                                  runConfiguration: configuration, attributes: attributes)
+    }
+
+    /// HDF5 names cannot contain "/", which optimizer state keys use (`fc.weight/exp_avg`).
+    static let keySeparator = "::"
+
+    static func renamingKeys(_ state: StateDict, _ from: String, _ to: String) -> StateDict {
+        StateDict(state.map { ($0.key.replacingOccurrences(of: from, with: to), $0.value) })
+    }
+
+    /// Rewrites `source` into `destination` without optimizer state (retention's space saver).
+    public static func stripOptimizerState(from source: URL, to destination: URL) throws {
+        var checkpoint = try read(source)
+        checkpoint.optimizer = nil
+        try checkpoint.write(to: destination)
+    }
+
+    /// Puts the checkpoint's weights, optimizer state, position and RNGs into `trainer`.
+    public func restore(into trainer: Trainer) throws {
+        _ = try trainer.model.load(model, strict: true)
+        if let optimizer { try trainer.optimizer.load(stateDict: optimizer) }
+        trainer.position = position
+        ModelRandomState.restore(randomState, into: trainer.model)
+    }
+}
+
+public enum CheckpointError: LocalizedError, Equatable {
+    case notACheckpoint(path: String)
+    case missingField(path: String, field: String)
+    case unreadableField(path: String, field: String, reason: String)
+    case noOptimizerState(path: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .notACheckpoint(let path): "\(path): a weights file, not a training checkpoint (no 'training' group)"
+        case .missingField(let path, let field): "\(path): checkpoint lacks '\(field)'"
+        case .unreadableField(let path, let field, let reason): "\(path): checkpoint field '\(field)' is unreadable: \(reason)"
+        case .noOptimizerState(let path): "\(path): optimizer state was stripped; this checkpoint cannot resume training exactly"
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import GraftData
+import GraftModels
+import GraftNN
+import GraftTensor
+import GraftWeights
+
+/// Class probabilities for image files: the eval transform from the weights (or the card), one
+/// batched forward pass in eval mode.
+public struct Predictor {
+    public struct Prediction: Codable, Sendable {
+        public var image: String
+        public var top: [Entry]
+        public struct Entry: Codable, Sendable {
+            public var classIndex: Int
+            public var className: String
+            public var probability: Double
+        }
+    }
+
+    public let model: any BlockStructured
+    public let classNames: [String]
+    public let transform: EvalTransform
+
+    /// Loads a weights file strictly into the architecture of `card` (or of the file's own
+    /// attributes), with the file's class count.
+    public init(weights url: URL, card: ModelCard?) throws {
+        let (state, attributes) = try WeightsFile.read(url)
+        let architecture = card?.modelArchitecture ?? attributes.architecture
+        let model = try ModelFactory.make(architecture: architecture, numClasses: attributes.numClasses)
+        _ = try model.load(state, strict: true)
+        let bad = nonFiniteKeys(in: state)
+        guard bad.isEmpty else {
+            throw WeightsError.nonFinite(path: url.path, keys: bad)
+        }
+        model.eval()
+        self.model = model
+        var names = attributes.classNames
+        if names.count != attributes.numClasses {
+            names = (try? card?.resolvedClassNames(cardDirectory: Zoo.defaultDirectory)) ?? []
+        }
+        if names.count != attributes.numClasses { names = (0..<attributes.numClasses).map { "class \($0)" } }
+        classNames = names
+        let crop = attributes.inputSize.last ?? card?.inputSize.last ?? 224
+        let resize = card?.resize ?? max(crop, crop * 256 / 224)
+        transform = try EvalTransform(resize: resize, crop: crop, mean: attributes.mean.map(Float.init),
+                                      std: attributes.std.map(Float.init), dctScaling: true)
+    }
+
+    public func predict(_ images: [URL], top k: Int = 5) throws -> [Prediction] {
+        guard !images.isEmpty else { return [] }
+        let tensors = try images.map { try transform(contentsOf: $0) }
+        let per = tensors[0].count
+        var batch = Tensor(uninitializedShape: [tensors.count] + tensors[0].shape)
+        let p = batch.mutablePointer()
+        for (i, t) in tensors.enumerated() { (p + i * per).update(from: t.pointer, count: per) }
+        let probabilities = CrossEntropy.softmax(model(batch))
+        let c = probabilities.size(1)
+        return images.enumerated().map { i, url in
+            let row = (0..<c).map { Double(probabilities.pointer[i * c + $0]) }
+            let order = row.indices.sorted { row[$0] > row[$1] }.prefix(max(1, min(k, c)))
+            return Prediction(image: url.path, top: order.map {
+                .init(classIndex: $0, className: classNames[$0], probability: row[$0])
+            })
+        }
+    }
+}

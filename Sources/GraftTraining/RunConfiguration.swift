@@ -1,0 +1,109 @@
+import Foundation
+import GraftModels
+import GraftOptim
+
+/// Which images a run trains and validates on.
+public struct DataSpecification: Codable, Sendable, Equatable {
+    /// An ImageFolder directory, or `fashion-mnist` for Debian's packaged arrays.
+    public var source: String
+    /// Side of the square images the model sees.
+    public var imageSize: Int
+    public var validationFraction: Double = 0.2
+    public var splitSeed: UInt64 = 0
+    /// Random resized crop + horizontal flip on the training split.
+    public var augment: Bool = false
+    /// Keep only these classes (names), in this order; nil keeps all.
+    public var classes: [String]? = nil
+    /// At most this many training images per class (small transfer experiments).
+    public var trainPerClass: Int? = nil
+    /// Normalisation; nil uses the model card's.
+    public var mean: [Float]? = nil
+    public var std: [Float]? = nil
+    /// Keep decoded, resized images in memory after the first epoch.
+    public var cacheDecoded: Bool = true
+
+    public init(source: String, imageSize: Int) {
+        self.source = source
+        self.imageSize = imageSize
+    }
+
+    public static let fashionMNIST = "fashion-mnist"
+}
+
+/// When checkpoints are written and which are kept.
+public struct SavePolicy: Codable, Sendable, Equatable {
+    /// Save every N epochs (nil: never periodically).
+    public var everyEpochs: Int? = nil
+    /// Save at every schedule minimum (snapshot-ensemble members).
+    public var atMinima: Bool = true
+    /// Save when validation accuracy improves.
+    public var best: Bool = true
+    /// Save after the last epoch.
+    public var last: Bool = true
+    /// Cycles to skip before minima are captured (`--snapshots-from-cycle`).
+    public var snapshotsFromCycle: Int = 0
+    /// Retention applied when the run ends, e.g. `best:3,minima,last`; nil keeps everything.
+    public var keep: String? = nil
+
+    public init() {}
+}
+
+/// Everything that defines a training run: enough to rebuild the model, data, optimizer and
+/// schedule when resuming from a checkpoint, and what the catalog records.
+public struct RunConfiguration: Codable, Sendable, Equatable {
+    public var modelId: String
+    public var architecture: String
+    /// Starting weights (HDF5), nil for a random initialisation.
+    public var weights: String?
+    public var data: DataSpecification
+    public var optimizer: OptimizerConfig
+    public var schedule: ScheduleConfig
+    public var trainable: [String]
+    public var batchNormPolicy: BatchNormPolicy = .eval
+    public var gradualUnfreezeEvery: Int? = nil
+    /// Learning-rate factor per block name (discriminative learning rates).
+    public var blockLearningRateFactors: [String: Double] = [:]
+    public var epochs: Int
+    public var batchSize: Int
+    public var seed: UInt64
+    public var dropout: Float? = nil
+    public var save = SavePolicy()
+    public var name: String? = nil
+
+    public init(modelId: String, architecture: String, weights: String?, data: DataSpecification,
+                optimizer: OptimizerConfig, schedule: ScheduleConfig, trainable: [String], epochs: Int,
+                batchSize: Int, seed: UInt64) {
+        self.modelId = modelId
+        self.architecture = architecture
+        self.weights = weights
+        self.data = data
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.trainable = trainable
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.seed = seed
+    }
+
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+}
+
+extension ScheduleConfig {
+    /// The schedule's short name as the catalog and reports show it.
+    public var name: String {
+        switch self {
+        case .constant: "constant"
+        case .stepDecay: "step"
+        case .cyclic(let s): s.mode.rawValue
+        case .oneCycle: "onecycle"
+        case .cosineWarmRestarts: "cosine_restarts"
+        case .blogCyclical: "blog_cyclical"
+        case .exponentialSweep: "range_exp"
+        case .linearSweep: "range_linear"
+        }
+    }
+}

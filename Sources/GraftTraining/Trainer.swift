@@ -1,0 +1,230 @@
+import Foundation
+import GraftModels
+import GraftNN
+import GraftOptim
+import GraftTensor
+
+/// One mini-batch: NCHW float32 images and their class indices.
+public struct LabeledBatch: @unchecked Sendable {
+    public var images: Tensor
+    public var labels: [Int]
+    public init(images: Tensor, labels: [Int]) {
+        self.images = images
+        self.labels = labels
+    }
+}
+
+/// Anything that yields the batches of an epoch in a reproducible order. The order of epoch `e`
+/// depends only on the source's seed and `e`, so a run resumed at batch `b` of epoch `e` sees
+/// exactly the batches an uninterrupted run would have seen.
+public protocol BatchSource: AnyObject {
+    var sampleCount: Int { get }
+    var batchesPerEpoch: Int { get }
+    func batches(epoch: Int, startingAt batch: Int) -> AnyIterator<LabeledBatch>
+}
+
+/// Metrics of one finished epoch.
+public struct EpochMetrics: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    public var learningRate: Double
+    public var seconds: Double
+}
+
+/// Where training stands: everything besides weights and optimizer state that an exact resume
+/// needs.
+public struct TrainingPosition: Codable, Sendable, Equatable {
+    /// Epochs fully completed.
+    public var epoch = 0
+    /// Batches completed within the current epoch (non-zero only for mid-epoch snapshots).
+    public var batchInEpoch = 0
+    /// Optimizer steps taken since the start of the run.
+    public var globalStep = 0
+    /// Running sums of the current epoch's training metrics, so a mid-epoch resume reports the
+    /// same epoch numbers.
+    public var epochLossSum = 0.0
+    public var epochCorrect = 0
+    public var epochSeen = 0
+    public var history: [EpochMetrics] = []
+
+    public init() {}
+}
+
+/// A moment at which the trainer offers the caller a checkpoint.
+public struct CheckpointMoment: Sendable, Equatable {
+    /// An epoch just finished (otherwise this is a mid-epoch schedule minimum).
+    public var isEpochEnd: Bool
+    /// The 0-based cycle that just ended when the schedule is at a minimum (a cycle's end, its
+    /// lowest learning rate), else nil.
+    public var minimumOfCycle: Int?
+}
+
+public enum TrainingError: LocalizedError, Equatable {
+    case nonFiniteLoss(epoch: Int, step: Int, value: Float)
+    case emptyDataset(String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .nonFiniteLoss(let epoch, let step, let value):
+            "training stopped: the loss became \(value) at epoch \(epoch + 1), step \(step) — lower the learning rate or check the data"
+        case .emptyDataset(let what):
+            "\(what) has no images"
+        }
+    }
+}
+
+/// Trains a block-structured model with an optimizer and a per-step learning-rate schedule.
+///
+/// The trainer owns no files: it hands checkpoint moments and epoch metrics to the caller
+/// (`onCheckpoint`, `onEpoch`), which saves and records them.
+public final class Trainer {
+    public let model: any BlockStructured
+    public let optimizer: Optimizer
+    public let schedule: any LRSchedule
+    public var batchNormPolicy: BatchNormPolicy
+    public var position = TrainingPosition()
+    /// Unfreeze one more block (from the top) every this many epochs; nil keeps the set fixed.
+    public var gradualUnfreezeEvery: Int?
+    public var initialTrainableBlocks: [String]
+
+    public var onStep: ((_ position: TrainingPosition, _ loss: Float, _ accuracy: Double, _ lr: Double) -> Void)?
+    public var onCheckpoint: ((_ moment: CheckpointMoment, _ trainer: Trainer) throws -> Void)?
+    public var onEpoch: ((_ metrics: EpochMetrics, _ trainer: Trainer) throws -> Void)?
+
+    public init(model: any BlockStructured, optimizer: Optimizer, schedule: any LRSchedule,
+                trainableBlocks: [String], batchNormPolicy: BatchNormPolicy = .eval) throws {
+        self.model = model
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.batchNormPolicy = batchNormPolicy
+        self.initialTrainableBlocks = trainableBlocks
+        try applyTrainable(epoch: 0)
+    }
+
+    /// Blocks trainable during `epoch`, with gradual unfreezing applied.
+    public func trainableBlocks(epoch: Int) -> [String] {
+        guard let every = gradualUnfreezeEvery, every > 0 else { return initialTrainableBlocks }
+        let names = model.blockNames
+        let lowest = names.firstIndex { initialTrainableBlocks.contains($0) } ?? names.count - 1
+        let extra = epoch / every
+        return Array(names[max(0, lowest - extra)...])
+    }
+
+    private func applyTrainable(epoch: Int) throws {
+        model.train()
+        try model.setTrainable(trainableBlocks(epoch: epoch), batchNorm: batchNormPolicy)
+    }
+
+    /// Sets the optimizer's learning rate (and momentum, when cycled) for the next step.
+    private func applySchedule() -> Double {
+        let lr = schedule.learningRate(at: position.globalStep)
+        optimizer.learningRate = lr
+        if let m = schedule.momentum(at: position.globalStep) { optimizer.momentum = m }
+        return lr
+    }
+
+    /// Trains until `epochs` epochs are complete, continuing from `position`.
+    public func fit(train: BatchSource, validation: BatchSource?, epochs: Int) throws {
+        guard train.batchesPerEpoch > 0 else { throw TrainingError.emptyDataset("the training split") }
+        while position.epoch < epochs {
+            try applyTrainable(epoch: position.epoch)
+            let started = Date()
+            var lastLR = optimizer.learningRate
+            for batch in train.batches(epoch: position.epoch, startingAt: position.batchInEpoch) {
+                lastLR = applySchedule()
+                let (loss, correct) = trainStep(batch)
+                guard loss.isFinite else {
+                    throw TrainingError.nonFiniteLoss(epoch: position.epoch, step: position.globalStep, value: loss)
+                }
+                position.globalStep += 1
+                position.batchInEpoch += 1
+                position.epochLossSum += Double(loss) * Double(batch.labels.count)
+                position.epochCorrect += correct
+                position.epochSeen += batch.labels.count
+                onStep?(position, loss, Double(position.epochCorrect) / Double(max(1, position.epochSeen)), lastLR)
+                if schedule.isMinimum(at: position.globalStep), position.batchInEpoch < train.batchesPerEpoch {
+                    try onCheckpoint?(CheckpointMoment(isEpochEnd: false, minimumOfCycle: endedCycle()), self)
+                }
+            }
+            var metrics = EpochMetrics(
+                epoch: position.epoch + 1,
+                trainLoss: position.epochLossSum / Double(max(1, position.epochSeen)),
+                trainAccuracy: Double(position.epochCorrect) / Double(max(1, position.epochSeen)),
+                learningRate: lastLR, seconds: 0)
+            if let validation {
+                let (loss, accuracy) = evaluate(validation)
+                metrics.validationLoss = loss
+                metrics.validationAccuracy = accuracy
+            }
+            metrics.seconds = Date().timeIntervalSince(started)
+            position.history.append(metrics)
+            position.epoch += 1
+            position.batchInEpoch = 0
+            position.epochLossSum = 0
+            position.epochCorrect = 0
+            position.epochSeen = 0
+            try onEpoch?(metrics, self)
+            let atMinimum = schedule.isMinimum(at: position.globalStep)
+            try onCheckpoint?(CheckpointMoment(isEpochEnd: true, minimumOfCycle: atMinimum ? endedCycle() : nil), self)
+        }
+    }
+
+    /// The cycle the last step belonged to.
+    private func endedCycle() -> Int { schedule.cycleIndex(at: position.globalStep - 1) ?? 0 }
+
+    /// Forward, backward and one optimizer step. Returns the batch's mean loss and correct count.
+    public func trainStep(_ batch: LabeledBatch) -> (loss: Float, correct: Int) {
+        optimizer.zeroGrad()
+        let logits = model.forward(batch.images, mode: .parameters)
+        let (loss, gradient, correct) = CrossEntropy.lossAndGradient(logits: logits, labels: batch.labels)
+        guard loss.isFinite else { return (loss, correct) }
+        _ = model.backward(gradient)
+        model.clearSaved()
+        optimizer.step()
+        return (loss, correct)
+    }
+
+    /// Mean loss and accuracy in eval mode; the model goes back to training mode afterwards.
+    public func evaluate(_ source: BatchSource) -> (loss: Double, accuracy: Double) {
+        let result = Evaluation.run(model, on: source)
+        try? applyTrainable(epoch: position.epoch)
+        return (result.loss, result.accuracy)
+    }
+}
+
+/// Eval-mode passes over a batch source.
+public enum Evaluation {
+    public struct Result: Sendable {
+        public var loss: Double
+        public var accuracy: Double
+        public var count: Int
+    }
+
+    /// Mean cross-entropy and accuracy with the model in eval mode (left in eval mode).
+    public static func run(_ model: Module, on source: BatchSource) -> Result {
+        model.eval()
+        var lossSum = 0.0, correct = 0, seen = 0
+        for batch in source.batches(epoch: 0, startingAt: 0) {
+            let logits = model(batch.images)
+            let (loss, _, c) = CrossEntropy.lossAndGradient(logits: logits, labels: batch.labels)
+            lossSum += Double(loss) * Double(batch.labels.count)
+            correct += c
+            seen += batch.labels.count
+        }
+        return Result(loss: lossSum / Double(max(1, seen)), accuracy: Double(correct) / Double(max(1, seen)), count: seen)
+    }
+
+    /// Eval-mode logits for every sample, in source order: `[count, classes]`.
+    public static func logits(_ model: Module, on source: BatchSource) -> (logits: [Tensor], labels: [Int]) {
+        model.eval()
+        var all: [Tensor] = [], labels: [Int] = []
+        for batch in source.batches(epoch: 0, startingAt: 0) {
+            all.append(model(batch.images))
+            labels += batch.labels
+        }
+        return (all, labels)
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import GraftCatalog
+import GraftModels
+import GraftNN
+import GraftOptim
+import GraftReport
+import GraftTensor
+import GraftWeights
+
+/// What a finished (or stopped) run reports.
+public struct RunSummary: Sendable {
+    public var runId: Int64
+    public var history: [EpochMetrics]
+    public var checkpointIds: [Int64]
+    public var metricsFile: URL
+    public var bestValidationAccuracy: Double?
+    public var skippedOnLoad: [String]
+}
+
+/// A model with the data it trains on, built from a run configuration.
+public struct PreparedRun {
+    public var model: any BlockStructured
+    public var train: BatchSource
+    public var validation: BatchSource
+    public var classNames: [String]
+    public var attributes: WeightsAttributes
+    /// Keys left out when loading the starting weights (a replaced head), for the record.
+    public var skippedOnLoad: [String]
+}
+
+/// Runs a training configuration end to end: the model and its starting weights, the data, the
+/// catalog run row, per-epoch metrics, checkpoints by the save policy, retention, a metrics JSON
+/// file, and a progress bar. Resumes exactly from a checkpoint.
+public final class TrainingRun {
+    public let configuration: RunConfiguration
+    public let catalog: Catalog
+    public var showProgress = true
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    public init(configuration: RunConfiguration, catalog: Catalog) {
+        self.configuration = configuration
+        self.catalog = catalog
+    }
+
+    /// The zoo under `Models/` in the working directory, when present.
+    public static var defaultZoo: Zoo? { try? Zoo.load(directory: Zoo.defaultDirectory) }
+
+    /// Builds the model (loading starting weights, replacing the head when the class count
+    /// differs) and the data sources.
+    public static func prepare(_ configuration: RunConfiguration, zoo: Zoo? = nil) throws -> PreparedRun {
+        let card = try? zoo?.card(id: configuration.modelId)
+        var data = configuration.data
+        if data.mean == nil, let card { data.mean = card.mean.map(Float.init) }
+        if data.std == nil, let card { data.std = card.std.map(Float.init) }
+        let sources = try DataSources.make(data, batchSize: configuration.batchSize, seed: configuration.seed)
+        let model = try ModelFactory.make(architecture: configuration.architecture, numClasses: sources.classNames.count,
+                                          seed: configuration.seed)
+        if let dropout = configuration.dropout {
+            for (_, m) in model.namedModules() { (m as? Dropout)?.p = dropout }
+        }
+        var skipped: [String] = []
+        if let weights = configuration.weights {
+            let (state, _) = try WeightsFile.read(URL(fileURLWithPath: weights))
+            let modelState = model.stateDict()
+            // A head of another class count is replaced, not loaded: skip exactly its keys.
+            let head = model.headKeyPrefix
+            let headDiffers = modelState.keys.filter { $0.hasPrefix(head) }.contains { key in
+                state[key].map { $0.shape != modelState[key]!.shape } ?? false
+            }
+            let skip: Set<String> = headDiffers ? Set(modelState.keys.filter { $0.hasPrefix(head) }) : []
+            let report = try model.load(state, strict: !headDiffers, skipping: skip)
+            if headDiffers {
+                guard report.missing.isEmpty, report.unexpected.isEmpty, report.mismatched.isEmpty else {
+                    throw WeightLoadingError.incompatible(missing: report.missing, unexpected: report.unexpected,
+                                                          mismatched: report.mismatched)
+                }
+            }
+            skipped = report.skipped
+        }
+        let attributes = WeightsAttributes(
+            modelID: configuration.modelId, architecture: configuration.architecture,
+            numClasses: sources.classNames.count, classNames: sources.classNames,
+            inputSize: [3, configuration.data.imageSize, configuration.data.imageSize],
+            mean: (data.mean ?? [0.5, 0.5, 0.5]).map(Double.init), std: (data.std ?? [0.5, 0.5, 0.5]).map(Double.init),
+            sourceFile: configuration.weights.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "",
+            sourceSHA256: "")
+        return PreparedRun(model: model, train: sources.train, validation: sources.validation,
+                           classNames: sources.classNames, attributes: attributes, skippedOnLoad: skipped)
+    }
+
+    /// Maps each parameter to a learning-rate factor from its block's entry.
+    static func learningRateFactors(_ model: any BlockStructured, _ factors: [String: Double]) -> LearningRateFactors {
+        guard !factors.isEmpty else { return LearningRateFactors() }
+        var rules: [LearningRateFactors.Rule] = []
+        let blockOf = Dictionary(model.blocks.flatMap { block in
+            block.modules.flatMap { m in m.namedParameters().map { (ObjectIdentifier($0.parameter), block.name) } }
+        }, uniquingKeysWith: { a, _ in a })
+        for (name, p) in model.namedParameters() {
+            if let block = blockOf[ObjectIdentifier(p)], let f = factors[block] {
+                rules.append(.init(prefix: name, factor: f))
+            }
+        }
+        return LearningRateFactors(rules)
+    }
+
+    /// Trains from scratch (or from the configured weights) as a new catalog run.
+    @discardableResult
+    public func start(prepared: PreparedRun? = nil, comparisonId: Int64? = nil) throws -> RunSummary {
+        let prepared = try prepared ?? Self.prepare(configuration, zoo: Self.defaultZoo)
+        var record = RunRecord(
+            name: configuration.name, modelId: configuration.modelId, sourceWeights: configuration.weights,
+            optimizer: configuration.optimizer.kind.rawValue,
+            optimizerParams: (try? CatalogJSON.encode(configuration.optimizer)) ?? "{}",
+            schedule: configuration.schedule.name, scheduleParams: (try? CatalogJSON.encode(configuration.schedule)) ?? "{}",
+            freezeSpec: configuration.trainable.joined(separator: ","), bnPolicy: configuration.batchNormPolicy.rawValue,
+            seed: Int64(configuration.seed), batchSize: configuration.batchSize, epochsPlanned: configuration.epochs,
+            status: .running, comparisonId: comparisonId, startedAt: Date())
+        record = try catalog.createRun(record)
+        return try execute(prepared, runId: record.id!, checkpoint: nil)
+    }
+
+    /// Continues run `runId` from one of its checkpoints (the latest, or the one at `epoch`).
+    /// Continuing from the latest checkpoint of an unfinished run keeps the run; any other
+    /// resume starts a child run whose parent is `runId`.
+    @discardableResult
+    public static func resume(runId: Int64, epoch: Int?, catalog: Catalog, showProgress: Bool = true,
+                              extraEpochs: Int? = nil) throws -> RunSummary {
+        let run = try catalog.run(id: runId)
+        let candidates = try catalog.checkpoints(filter: CheckpointFilter(run: runId)).map(\.checkpoint)
+            .filter { $0.hasOptimizerState }
+        let chosen: CheckpointRecord?
+        if let epoch {
+            chosen = candidates.filter { $0.epoch == epoch }.max { $0.globalStep < $1.globalStep }
+        } else {
+            chosen = candidates.max { $0.globalStep < $1.globalStep }
+        }
+        guard let chosen else {
+            throw ResumeError.noCheckpoint(run: runId, epoch: epoch)
+        }
+        let url = try catalog.verifiedFile(for: chosen)
+        let checkpoint = try TrainingCheckpoint.read(url)
+        var configuration = checkpoint.runConfiguration
+        if let extraEpochs { configuration.epochs = max(configuration.epochs, checkpoint.position.epoch + extraEpochs) }
+        let trainingRun = TrainingRun(configuration: configuration, catalog: catalog)
+        trainingRun.showProgress = showProgress
+        let prepared = try prepare(configuration, zoo: defaultZoo)
+        let continuing = epoch == nil && run.status != .finished
+        let targetRun: Int64
+        if continuing {
+            targetRun = runId
+            _ = try catalog.markRun(runId, status: .running)
+        } else {
+            var child = run
+            child.id = nil
+            child.parentRunId = runId
+            child.resumedFromCheckpointId = chosen.id
+            child.status = .running
+            child.epochsPlanned = configuration.epochs
+            child.createdAt = Date()
+            child.startedAt = Date()
+            child.finishedAt = nil
+            targetRun = try catalog.createRun(child).id!
+            // The child's history starts with the parent's epochs up to the checkpoint.
+            for m in checkpoint.position.history {
+                _ = try catalog.recordEpoch(EpochMetricRecord(
+                    runId: targetRun, epoch: m.epoch, trainLoss: m.trainLoss, trainAcc: m.trainAccuracy,
+                    valLoss: m.validationLoss, valAcc: m.validationAccuracy, lr: m.learningRate, seconds: m.seconds))
+            }
+        }
+        return try trainingRun.execute(prepared, runId: targetRun, checkpoint: checkpoint)
+    }
+
+    func execute(_ prepared: PreparedRun, runId: Int64, checkpoint: TrainingCheckpoint?) throws -> RunSummary {
+        let model = prepared.model
+        let optimizer = try Optimizer(configuration.optimizer, parameters: model.namedParameters(),
+                                      learningRateFactors: Self.learningRateFactors(model, configuration.blockLearningRateFactors))
+        let trainer = try Trainer(model: model, optimizer: optimizer, schedule: configuration.schedule.schedule,
+                                  trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
+        trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
+        if let checkpoint {
+            guard checkpoint.optimizer != nil else { throw CheckpointError.noOptimizerState(path: "run \(runId)") }
+            try checkpoint.restore(into: trainer)
+        }
+        let runDirectory = catalog.checkpointsDirectory.appendingPathComponent("run-\(runId)", isDirectory: true)
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        let metricsFile = runDirectory.appendingPathComponent("metrics.json")
+        var checkpointIds: [Int64] = []
+        var bestAccuracy = trainer.position.history.compactMap(\.validationAccuracy).max()
+        let save = configuration.save
+        let catalog = self.catalog
+        let configuration = self.configuration
+        let attributes = prepared.attributes
+
+        var bar: ProgressBar?
+        let batches = prepared.train.batchesPerEpoch
+        trainer.onStep = { [showProgress] position, loss, accuracy, lr in
+            guard showProgress else { return }
+            if bar == nil || position.batchInEpoch == 1 && bar?.total != batches {
+                bar = ProgressBar(total: batches, label: "epoch \(position.epoch + 1)/\(configuration.epochs)")
+            }
+            bar?.update(step: position.batchInEpoch, metrics: [
+                ("loss", Format.compact(Double(loss))), ("acc", Format.percent(accuracy)), ("lr", Format.lr(lr)),
+            ])
+        }
+        trainer.onEpoch = { [showProgress] metrics, _ in
+            var line = "epoch \(metrics.epoch)/\(configuration.epochs): train loss \(Format.compact(metrics.trainLoss)) acc \(Format.percent(metrics.trainAccuracy))"
+            if let vl = metrics.validationLoss, let va = metrics.validationAccuracy {
+                line += ", val loss \(Format.compact(vl)) acc \(Format.percent(va))"
+            }
+            line += ", lr \(Format.lr(metrics.learningRate)), \(Format.duration(metrics.seconds))"
+            if showProgress {
+                bar?.finish(summary: line)
+                bar = nil
+            }
+            _ = try catalog.recordEpoch(EpochMetricRecord(
+                runId: runId, epoch: metrics.epoch, globalStep: Int64(trainer.position.globalStep),
+                trainLoss: metrics.trainLoss, trainAcc: metrics.trainAccuracy, valLoss: metrics.validationLoss,
+                valAcc: metrics.validationAccuracy, lr: metrics.learningRate, seconds: metrics.seconds))
+            try Self.writeMetrics(trainer.position.history, runId: runId, configuration: configuration, to: metricsFile)
+        }
+        trainer.onCheckpoint = { moment, trainer in
+            var reasons = Set<CheckpointReason>()
+            let epoch = trainer.position.epoch
+            let last = trainer.position.history.last
+            if let cycle = moment.minimumOfCycle, save.atMinima, cycle >= save.snapshotsFromCycle { reasons.insert(.minimum) }
+            if moment.isEpochEnd {
+                if let every = save.everyEpochs, every > 0, epoch % every == 0 { reasons.insert(.periodic) }
+                if save.last && epoch == configuration.epochs { reasons.insert(.last) }
+                if save.best, let acc = last?.validationAccuracy, acc > (bestAccuracy ?? -1) {
+                    bestAccuracy = acc
+                    reasons.insert(.best)
+                }
+            }
+            guard !reasons.isEmpty else { return }
+            let file = runDirectory.appendingPathComponent(
+                String(format: "epoch%03d-step%07d.h5", epoch, trainer.position.globalStep))
+            let snapshot = TrainingCheckpoint(trainer: trainer, configuration: configuration, attributes: attributes)
+            try snapshot.write(to: file)
+            let lr = configuration.schedule.schedule.learningRate(at: max(0, trainer.position.globalStep - 1))
+            let draft = CheckpointRecord(
+                runId: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep), lr: lr,
+                cycleIndex: moment.minimumOfCycle, isMinimum: reasons.contains(.minimum),
+                trainLoss: moment.isEpochEnd ? last?.trainLoss : nil, trainAcc: moment.isEpochEnd ? last?.trainAccuracy : nil,
+                valLoss: moment.isEpochEnd ? last?.validationLoss : nil, valAcc: moment.isEpochEnd ? last?.validationAccuracy : nil,
+                hasOptimizerState: true, reasons: reasons)
+            checkpointIds.append(try catalog.registerCheckpoint(draft, fileAt: file).id!)
+        }
+
+        do {
+            try trainer.fit(train: prepared.train, validation: prepared.validation, epochs: configuration.epochs)
+        } catch {
+            bar?.finish(summary: nil)
+            _ = try? catalog.markRun(runId, status: .failed, error: error.localizedDescription)
+            throw error
+        }
+        _ = try catalog.markRun(runId, status: .finished)
+        if let keep = save.keep {
+            _ = try catalog.prune(run: runId, keep: try KeepSpec(parsing: keep),
+                                  stripOptimizer: { try TrainingCheckpoint.stripOptimizerState(from: $0, to: $1) })
+        }
+        return RunSummary(runId: runId, history: trainer.position.history, checkpointIds: checkpointIds,
+                          metricsFile: metricsFile, bestValidationAccuracy: bestAccuracy,
+                          skippedOnLoad: prepared.skippedOnLoad)
+    }
+
+    /// The per-epoch metrics as JSON, rewritten atomically after every epoch.
+    static func writeMetrics(_ history: [EpochMetrics], runId: Int64, configuration: RunConfiguration, to url: URL) throws {
+        struct File: Encodable {
+            var run: Int64
+            var configuration: RunConfiguration
+            var epochs: [EpochMetrics]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(encoder.encode(File(run: runId, configuration: configuration, epochs: history)), to: url)
+    }
+}
+
+public enum ResumeError: LocalizedError, Equatable {
+    case noCheckpoint(run: Int64, epoch: Int?)
+
+    public var errorDescription: String? {
+        switch self {
+        case .noCheckpoint(let run, let epoch?):
+            "run \(run) has no checkpoint with optimizer state at epoch \(epoch) (see `graft ckpt list --run \(run)`)"
+        case .noCheckpoint(let run, nil):
+            "run \(run) has no checkpoint with optimizer state to resume from"
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+
+/// A zoo entry: what a model is, how its inputs are prepared, and where its official weights
+/// come from. Cards are JSON files in `Models/`, validated when loaded.
+public struct ModelCard: Codable, Sendable, Equatable {
+    /// The official weights file a card refers to (e.g. torchvision's download).
+    public struct Source: Codable, Sendable, Equatable {
+        public var file: String
+        public var url: String?
+        /// Full SHA-256 of the file, when known.
+        public var sha256: String?
+        /// Leading hex digits of the SHA-256 (torchvision puts 8 of them in the file name),
+        /// used when the full hash is not recorded.
+        public var sha256Prefix: String?
+
+        enum CodingKeys: String, CodingKey {
+            case file, url, sha256, sha256Prefix = "sha256_prefix"
+        }
+    }
+
+    /// Accuracy the source reports for its weights.
+    public struct Accuracy: Codable, Sendable, Equatable {
+        public var dataset: String
+        public var top1: Double
+        public var top5: Double?
+    }
+
+    public var id: String
+    public var name: String
+    /// Architecture family: `resnet` (with `depth`) or `vanilla-cnn`.
+    public var architecture: String
+    public var depth: Int?
+    /// `[channels, height, width]` the model expects.
+    public var inputSize: [Int]
+    /// Eval transform: resize the shorter side to this, then centre-crop to `inputSize`.
+    public var resize: Int?
+    public var mean: [Double]
+    public var std: [Double]
+    public var numClasses: Int
+    /// Default class names (empty when the card does not carry them).
+    public var classNames: [String]
+    /// A file beside the card with one class name per line, used when `classNames` is empty.
+    public var classNamesFile: String?
+    public var source: Source?
+    public var license: String
+    public var accuracy: Accuracy?
+    /// File name of the converted weights under `Weights/`.
+    public var weightsFile: String
+    public var notes: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, architecture, depth, inputSize = "input_size", resize, mean, std
+        case numClasses = "num_classes", classNames = "class_names", classNamesFile = "class_names_file"
+        case source, license, accuracy, weightsFile = "weights_file", notes
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decodeIfPresent(String.self, forKey: .name) ?? id
+        architecture = try c.decode(String.self, forKey: .architecture)
+        depth = try c.decodeIfPresent(Int.self, forKey: .depth)
+        inputSize = try c.decode([Int].self, forKey: .inputSize)
+        resize = try c.decodeIfPresent(Int.self, forKey: .resize)
+        mean = try c.decode([Double].self, forKey: .mean)
+        std = try c.decode([Double].self, forKey: .std)
+        numClasses = try c.decode(Int.self, forKey: .numClasses)
+        classNames = try c.decodeIfPresent([String].self, forKey: .classNames) ?? []
+        classNamesFile = try c.decodeIfPresent(String.self, forKey: .classNamesFile)
+        source = try c.decodeIfPresent(Source.self, forKey: .source)
+        license = try c.decode(String.self, forKey: .license)
+        accuracy = try c.decodeIfPresent(Accuracy.self, forKey: .accuracy)
+        weightsFile = try c.decodeIfPresent(String.self, forKey: .weightsFile) ?? "\(id).h5"
+        notes = try c.decodeIfPresent(String.self, forKey: .notes)
+    }
+
+    /// The name `ModelFactory.make(architecture:…)` understands: `resnet34`, `vanilla-cnn`.
+    public var modelArchitecture: String {
+        if let depth, architecture == "resnet" { return "resnet\(depth)" }
+        return architecture
+    }
+
+    static let knownArchitectures = ["resnet": [18, 34, 50], "vanilla-cnn": []]
+
+    /// Checks every field; throws naming the card file and the first bad field.
+    public func validate(path: String) throws {
+        func fail(_ field: String, _ reason: String) -> WeightsError {
+            .invalidCard(path: path, field: field, reason: reason)
+        }
+        let idCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+        guard !id.isEmpty, id.allSatisfy({ idCharacters.contains($0) }) else {
+            throw fail("id", "'\(id)' must be non-empty lowercase letters, digits, '-', '_' or '.'")
+        }
+        guard let depths = Self.knownArchitectures[architecture] else {
+            throw fail("architecture", "'\(architecture)' is not one of \(Self.knownArchitectures.keys.sorted().joined(separator: ", "))")
+        }
+        if depths.isEmpty {
+            if let depth { throw fail("depth", "\(architecture) has no depth variants, got \(depth)") }
+        } else {
+            guard let depth, depths.contains(depth) else {
+                throw fail("depth", "\(architecture) needs one of \(depths.map(String.init).joined(separator: ", ")), got \(depth.map(String.init) ?? "none")")
+            }
+        }
+        guard inputSize.count == 3, inputSize[0] == 3, inputSize[1] > 0, inputSize[2] > 0 else {
+            throw fail("input_size", "must be [3, height, width] with positive sizes, got \(inputSize)")
+        }
+        if let resize, resize < min(inputSize[1], inputSize[2]) {
+            throw fail("resize", "\(resize) is smaller than the crop \(inputSize[1])×\(inputSize[2])")
+        }
+        guard mean.count == 3, mean.allSatisfy({ $0.isFinite }) else { throw fail("mean", "needs 3 finite values, got \(mean)") }
+        guard std.count == 3, std.allSatisfy({ $0.isFinite && $0 > 0 }) else { throw fail("std", "needs 3 positive values, got \(std)") }
+        guard numClasses >= 1 else { throw fail("num_classes", "must be at least 1, got \(numClasses)") }
+        guard classNames.isEmpty || classNames.count == numClasses else {
+            throw fail("class_names", "has \(classNames.count) names for \(numClasses) classes")
+        }
+        guard !license.trimmingCharacters(in: .whitespaces).isEmpty else { throw fail("license", "must not be empty") }
+        guard !weightsFile.isEmpty, !weightsFile.contains("/"), weightsFile.hasSuffix(".h5") else {
+            throw fail("weights_file", "'\(weightsFile)' must be a plain file name ending in .h5")
+        }
+        if let source {
+            let hex = Set("0123456789abcdef")
+            guard !source.file.isEmpty, !source.file.contains("/") else { throw fail("source.file", "must be a plain file name") }
+            if let url = source.url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || !url.hasSuffix(source.file) {
+                throw fail("source.url", "'\(url)' must be an http(s) URL ending in the file name \(source.file)")
+            }
+            if let sha = source.sha256, sha.count != 64 || !sha.allSatisfy({ hex.contains($0) }) {
+                throw fail("source.sha256", "must be 64 lowercase hex digits")
+            }
+            if let prefix = source.sha256Prefix {
+                guard (4...64).contains(prefix.count), prefix.allSatisfy({ hex.contains($0) }) else {
+                    throw fail("source.sha256_prefix", "must be 4 to 64 lowercase hex digits")
+                }
+                if let sha = source.sha256, !sha.hasPrefix(prefix) {
+                    throw fail("source.sha256_prefix", "\(prefix) is not the start of source.sha256")
+                }
+            }
+        }
+        if let accuracy, !(0...100).contains(accuracy.top1) {
+            throw fail("accuracy.top1", "\(accuracy.top1) is not a percentage")
+        }
+    }
+
+    /// Reads and validates a card file.
+    /// - Throws: `WeightsError.invalidCard` naming the file and field, or `.fileNotFound`.
+    public static func load(_ url: URL) throws -> ModelCard {
+        let data = try readFileData(url)
+        let card: ModelCard
+        do {
+            card = try JSONDecoder().decode(ModelCard.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+            throw WeightsError.invalidCard(path: url.path, field: path, reason: "is missing")
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw WeightsError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
+                                           reason: "should be \(type)")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw WeightsError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
+                                           reason: "is null, should be \(type)")
+        } catch {
+            throw WeightsError.invalidCard(path: url.path, field: "(file)", reason: "not valid JSON")
+        }
+        try card.validate(path: url.path)
+        return card
+    }
+
+    /// Class names: the card's own, else those in `classNamesFile` (resolved beside the card).
+    public func resolvedClassNames(cardDirectory: URL) throws -> [String] {
+        if !classNames.isEmpty { return classNames }
+        guard let classNamesFile else { return [] }
+        let url = cardDirectory.appendingPathComponent(classNamesFile)
+        let text = String(decoding: try readFileData(url), as: UTF8.self)
+        let names = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            .filter { !$0.isEmpty }
+        guard names.count == numClasses else {
+            throw WeightsError.invalidCard(path: url.path, field: "class_names_file", reason: "has \(names.count) names for \(numClasses) classes")
+        }
+        return names
+    }
+}
+
+/// The model cards of a `Models/` directory.
+public struct Zoo: Sendable {
+    public let directory: URL
+    /// Cards sorted by id.
+    public let cards: [ModelCard]
+
+    /// Loads and validates every `*.json` card in `directory`.
+    /// - Throws: `WeightsError` naming the first bad card, or a duplicate id.
+    public static func load(directory: URL) throws -> Zoo {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        } catch {
+            throw WeightsError.io(path: directory.path, reason: "cannot list the model cards directory")
+        }
+        var cards: [ModelCard] = []
+        var seen: [String: String] = [:]
+        for name in names.sorted() where name.hasSuffix(".json") {
+            let url = directory.appendingPathComponent(name)
+            let card = try ModelCard.load(url)
+            if let other = seen[card.id] {
+                throw WeightsError.invalidCard(path: url.path, field: "id", reason: "'\(card.id)' is also the id of \(other)")
+            }
+            seen[card.id] = name
+            cards.append(card)
+        }
+        return Zoo(directory: directory, cards: cards.sorted { $0.id < $1.id })
+    }
+
+    public var ids: [String] { cards.map(\.id) }
+
+    /// The card with this id.
+    /// - Throws: `WeightsError.unknownModel` listing the known ids.
+    public func card(id: String) throws -> ModelCard {
+        guard let card = cards.first(where: { $0.id == id }) else {
+            throw WeightsError.unknownModel(id: id, known: ids)
+        }
+        return card
+    }
+
+    /// `Models/` under the current directory, or `$GRAFT_MODELS`.
+    public static var defaultDirectory: URL {
+        if let env = ProcessInfo.processInfo.environment["GRAFT_MODELS"] { return URL(fileURLWithPath: env) }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Models")
+    }
+
+    /// `Weights/` under the current directory, or `$GRAFT_WEIGHTS`.
+    public static var defaultWeightsDirectory: URL {
+        if let env = ProcessInfo.processInfo.environment["GRAFT_WEIGHTS"] { return URL(fileURLWithPath: env) }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Weights")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Every failure of GraftWeights: reading `.pth`, safetensors and HDF5 files, model cards and
+/// conversion. Each case names the file (and the key, dataset or field) at fault, so the CLI can
+/// print one clear line.
+public enum WeightsError: LocalizedError, Equatable, Sendable {
+    /// The file does not exist.
+    case fileNotFound(path: String)
+    /// The file exists but could not be read or written (permissions, I/O error).
+    case io(path: String, reason: String)
+    /// The file is truncated or its structure is inconsistent.
+    case corrupt(path: String, reason: String)
+    /// The file is valid but uses a feature Graft does not read (compressed zip entry, zip64,
+    /// big-endian storages, an unknown dtype).
+    case unsupported(path: String, reason: String)
+    /// The pickle refers to a Python global other than the few a `state_dict` needs, such as a
+    /// whole pickled model (`__main__.MyNet`).
+    case disallowedGlobal(path: String, global: String)
+    /// The pickle uses an opcode the reader does not implement.
+    case unknownOpcode(path: String, opcode: UInt8, offset: Int)
+    /// The file decodes, but not to a mapping of names to tensors.
+    case notAStateDict(path: String, reason: String)
+    /// An HDF5 call failed; `object` is the dataset, group or attribute concerned.
+    case hdf5(path: String, object: String?, reason: String)
+    /// A model card is missing a field or holds an invalid value.
+    case invalidCard(path: String, field: String, reason: String)
+    /// No model card has this id.
+    case unknownModel(id: String, known: [String])
+    /// The weights do not fit the model (keys or shapes differ).
+    case modelMismatch(path: String, model: String, problems: [String])
+    /// Some tensors hold NaN or infinity.
+    case nonFinite(path: String, keys: [String])
+
+    public var errorDescription: String? {
+        switch self {
+        case .fileNotFound(let path):
+            return "\(path): no such file"
+        case .io(let path, let reason):
+            return "\(path): \(reason)"
+        case .corrupt(let path, let reason):
+            return "\(path): corrupt or truncated file: \(reason)"
+        case .unsupported(let path, let reason):
+            return "\(path): unsupported: \(reason)"
+        case .disallowedGlobal(let path, let global):
+            return "\(path): the pickle refers to the Python global '\(global)'; only state_dict files "
+                + "(torch.save(model.state_dict(), …)) can be read, not whole pickled objects"
+        case .unknownOpcode(let path, let opcode, let offset):
+            return "\(path): unsupported pickle opcode 0x\(String(opcode, radix: 16)) at byte \(offset) of the pickle"
+        case .notAStateDict(let path, let reason):
+            return "\(path): not a state_dict: \(reason)"
+        case .hdf5(let path, let object, let reason):
+            if let object { return "\(path): HDF5 object '\(object)': \(reason)" }
+            return "\(path): HDF5: \(reason)"
+        case .invalidCard(let path, let field, let reason):
+            return "\(path): model card field '\(field)': \(reason)"
+        case .unknownModel(let id, let known):
+            return "unknown model '\(id)' (known: \(known.joined(separator: ", ")))"
+        case .modelMismatch(let path, let model, let problems):
+            let shown = problems.prefix(8).joined(separator: "; ")
+            let more = problems.count > 8 ? "; and \(problems.count - 8) more" : ""
+            return "\(path): does not fit model '\(model)': \(shown)\(more)"
+        case .nonFinite(let path, let keys):
+            let shown = keys.prefix(8).joined(separator: ", ")
+            let more = keys.count > 8 ? " and \(keys.count - 8) more" : ""
+            return "\(path): non-finite values (NaN or infinity) in \(shown)\(more)"
+        }
+    }
+}
+
+/// Reads a whole file, memory-mapped when possible, turning failures into `WeightsError`.
+func readFileData(_ url: URL) throws -> Data {
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        throw WeightsError.fileNotFound(path: url.path)
+    }
+    do {
+        return try Data(contentsOf: url, options: .alwaysMapped)
+    } catch {
+        throw WeightsError.io(path: url.path, reason: "cannot read: \(error.localizedDescription)")
+    }
+}

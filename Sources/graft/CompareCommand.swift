@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import GraftCatalog
+import GraftOptim
+import GraftTraining
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Train one model with several optimizers, several runs each, and compare them.",
+        discussion: """
+            Every (optimizer, run) is a catalog run of one comparison, on the same split, with seed = --seed + run.
+            Running the same command again picks up where it stopped: finished runs are kept, interrupted ones resume.
+            'sgd-clr' is SGD (momentum 0.9) with a triangular cyclical learning rate between max/6 and max, max from
+            --clr-max or an LR range test (the study's rule: lr at the minimum loss / 10). Adaptive optimizers use
+            PyTorch's defaults unless --lr-for gives a rate.
+            """)
+
+    @OptionGroup var modelData: ModelDataOptions
+    @OptionGroup var catalog: CatalogOptions
+    @Option(help: "Optimizers, comma-separated: adagrad, adadelta, rmsprop, adam, adamax, adamw, sgd, sgd-clr.")
+    var optimizers: String = "adagrad,adadelta,rmsprop,adam,adamax,sgd-clr"
+    @Option(help: "Runs per optimizer.") var runs: Int = 3
+    @Option(help: "Epochs per run.") var epochs: Int = 10
+    @Option(help: "Upper learning rate of sgd-clr (default: from an LR range test).") var clrMax: Double?
+    @Option(help: "Half-cycle length of sgd-clr in epochs.") var clrStep: Int?
+    @Option(help: "Learning rate for an entry, e.g. adam=3e-4 (repeatable).") var lrFor: [String] = []
+    @Option(help: "Trainings side by side, in separate processes.") var jobs: Int = 1
+    @Option(help: "Comparison name (default: derived from model, data and optimizers).") var name: String?
+    @Option(help: "Retention per run, e.g. best:3,minima,last.") var keep: String?
+    @Flag(help: "No progress bars.") var quiet = false
+
+    mutating func run() throws {
+        let model = try modelData.resolveModel()
+        let entries = optimizers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces).lowercased() }
+        for e in entries {
+            let base = e.hasSuffix("-clr") ? String(e.dropLast(4)) : e
+            _ = try OptimizerKind(parsing: base)
+        }
+        var base = RunConfiguration(
+            modelId: model.id, architecture: model.architecture, weights: modelData.weights,
+            data: try modelData.dataSpecification(imageSize: model.imageSize), optimizer: try OptimizerConfig(parsing: "sgd"),
+            schedule: .constant(ConstantLR(lr: 0.01)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
+            epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
+        base.batchNormPolicy = try modelData.batchNorm()
+        base.save.keep = keep
+        let plan = ComparisonPlan(
+            optimizers: entries, runs: runs, base: base, clrMax: clrMax,
+            clrStepEpochs: clrStep ?? max(1, epochs / 8),
+            name: name ?? "\(model.id) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(entries.joined(separator: ","))")
+        var planWithRates = plan
+        for item in lrFor {
+            let kv = item.split(separator: "=")
+            guard kv.count == 2, let v = Double(kv[1]) else { throw ValidationError("--lr-for takes entry=rate, got '\(item)'") }
+            planWithRates.learningRates[String(kv[0]).lowercased()] = v
+        }
+        let runner = ComparisonRunner(plan: planWithRates, catalog: try catalog.open())
+        runner.showProgress = !quiet
+        runner.jobs = max(1, jobs)
+        runner.executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        let outcome = try runner.run()
+        print("comparison \(outcome.comparisonId) done: graft report --compare \(outcome.comparisonId)")
+    }
+}

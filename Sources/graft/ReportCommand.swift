@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import GraftReport
+import GraftTraining
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a self-contained HTML report with SVG plots for a comparison or a run.")
+
+    @OptionGroup var catalog: CatalogOptions
+    @Option(help: "Comparison id.") var compare: Int64?
+    @Option(name: .customLong("run"), help: "Run id.") var runId: Int64?
+    @Option(help: "Where to write the HTML (default: out/report-….html).") var output: String?
+
+    func validate() throws {
+        if (compare == nil) == (runId == nil) { throw ValidationError("give exactly one of --compare ID and --run ID") }
+    }
+
+    mutating func run() throws {
+        let builder = ReportBuilder(catalog: try catalog.openExisting())
+        let report: HTMLReport
+        let defaultName: String
+        if let compare {
+            report = try builder.comparisonReport(id: compare)
+            defaultName = "out/report-comparison-\(compare).html"
+        } else {
+            report = try builder.runReport(id: runId!)
+            defaultName = "out/report-run-\(runId!).html"
+        }
+        let url = URL(fileURLWithPath: output ?? defaultName)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try report.write(to: url)
+        print("report: \(url.path)")
+    }
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import GraftCatalog
+import GraftOptim
+import GraftTraining
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train or fine-tune a zoo model; every epoch and checkpoint goes to the catalog.",
+        discussion: """
+            Example: graft train --model resnet34 --weights Weights/resnet34.h5 --data flowers \\
+              --trainable layer4,head --optimizer sgd --momentum 0.9 --schedule triangular \\
+              --lr 5e-4:3e-3 --step-size 4ep --epochs 100 --batch 32 --seed 0
+            """)
+
+    @OptionGroup var modelData: ModelDataOptions
+    @Option(help: ArgumentHelp("Train a saved run configuration (JSON) instead of the options.", visibility: .hidden))
+    var config: String?
+    @Option(help: ArgumentHelp("Comparison the run belongs to.", visibility: .hidden)) var comparison: Int64?
+    @OptionGroup var optimizer: OptimizerOptions
+    @OptionGroup var schedule: ScheduleOptions
+    @OptionGroup var catalog: CatalogOptions
+    @Option(help: "Epochs to train.") var epochs: Int = 10
+    @Option(help: "Unfreeze one more block every K epochs.") var gradualUnfreeze: Int?
+    @Option(help: "Learning-rate factors per block, e.g. layer3=0.1,layer4=0.3.") var lrFactors: String?
+    @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
+    @Option(help: "Also save a checkpoint every N epochs.") var saveEvery: Int?
+    @Flag(help: "Do not save checkpoints at schedule minima.") var noMinima = false
+    @Option(help: "Skip this many cycles before capturing minima.") var snapshotsFromCycle: Int = 0
+    @Option(help: "Retention when the run ends, e.g. best:3,minima,last.") var keep: String?
+    @Option(help: "Resume RUN (its latest checkpoint) or RUN@EPOCH exactly.") var resume: String?
+    @Option(help: "Run name for the catalog.") var name: String?
+    @Flag(help: "No progress bar.") var quiet = false
+
+    mutating func run() throws {
+        let db = try catalog.open()
+        if let resume {
+            let parts = resume.split(separator: "@")
+            guard let runId = Int64(parts[0]), parts.count <= 2 else {
+                throw ValidationError("--resume takes RUN or RUN@EPOCH, got '\(resume)'")
+            }
+            let epoch = parts.count == 2 ? Int(parts[1]) : nil
+            if parts.count == 2 && epoch == nil { throw ValidationError("--resume: '\(parts[1])' is not an epoch number") }
+            let summary = try TrainingRun.resume(runId: runId, epoch: epoch, catalog: db, showProgress: !quiet)
+            print(summaryText(summary))
+            return
+        }
+        if let config {
+            let data = try Data(contentsOf: URL(fileURLWithPath: config))
+            let configuration = try JSONDecoder().decode(RunConfiguration.self, from: data)
+            let run = TrainingRun(configuration: configuration, catalog: db)
+            run.showProgress = !quiet
+            print(summaryText(try run.start(comparisonId: comparison)))
+            return
+        }
+        let model = try modelData.resolveModel()
+        var config = RunConfiguration(
+            modelId: model.id, architecture: model.architecture, weights: modelData.weights,
+            data: try modelData.dataSpecification(imageSize: model.imageSize), optimizer: try optimizer.config(),
+            schedule: .constant(ConstantLR(lr: 0.01)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
+            epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
+        config.batchNormPolicy = try modelData.batchNorm()
+        config.gradualUnfreezeEvery = gradualUnfreeze
+        config.blockLearningRateFactors = try parseFactors(lrFactors)
+        config.dropout = dropout
+        config.save.everyEpochs = saveEvery
+        config.save.atMinima = !noMinima
+        config.save.snapshotsFromCycle = snapshotsFromCycle
+        config.save.keep = keep
+        config.name = name
+        if let keep { _ = try KeepSpec(parsing: keep) }
+        let prepared = try TrainingRun.prepare(config, zoo: TrainingRun.defaultZoo)
+        let perEpoch = prepared.train.batchesPerEpoch
+        config.schedule = try schedule.config(defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
+                                              totalSteps: perEpoch * epochs)
+        for warning in OptimizerWarning.check(config.optimizer, schedule: config.schedule) {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+        if !prepared.skippedOnLoad.isEmpty {
+            print("loaded \(modelData.weights ?? "") without \(prepared.skippedOnLoad.joined(separator: ", ")) (new \(prepared.classNames.count)-class head)")
+        }
+        print("training \(model.id) on \(prepared.train.sampleCount) images (\(prepared.validation.sampleCount) validation), classes: \(prepared.classNames.joined(separator: ", "))")
+        let run = TrainingRun(configuration: config, catalog: db)
+        run.showProgress = !quiet
+        let summary = try run.start(prepared: prepared, comparisonId: comparison)
+        print(summaryText(summary))
+    }
+
+    func parseFactors(_ text: String?) throws -> [String: Double] {
+        guard let text else { return [:] }
+        var result: [String: Double] = [:]
+        for item in text.split(separator: ",") {
+            let kv = item.split(separator: "=")
+            guard kv.count == 2, let v = Double(kv[1]) else {
+                throw ValidationError("--lr-factors takes block=factor pairs, got '\(item)'")
+            }
+            result[String(kv[0])] = v
+        }
+        return result
+    }
+
+    func summaryText(_ s: RunSummary) -> String {
+        var lines = ["run \(s.runId): \(s.history.count) epochs"]
+        if let last = s.history.last {
+            lines.append(String(format: "final: train loss %.4f acc %.2f%%", last.trainLoss, last.trainAccuracy * 100)
+                + (last.validationAccuracy.map { String(format: ", val acc %.2f%%", $0 * 100) } ?? ""))
+        }
+        if let best = s.bestValidationAccuracy { lines.append(String(format: "best val acc %.2f%%", best * 100)) }
+        lines.append("checkpoints: \(s.checkpointIds.count) (graft ckpt list --run \(s.runId))")
+        lines.append("metrics: \(s.metricsFile.path)")
+        return lines.joined(separator: "\n")
+    }
+}

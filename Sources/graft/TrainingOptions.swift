@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import GraftModels
+import GraftOptim
+import GraftTraining
+import GraftWeights
+
+/// Model, data and optimizer options shared by `train`, `lr-find` and `compare`.
+struct ModelDataOptions: ParsableArguments {
+    @Option(help: "Zoo model id (resnet18, resnet34, vanilla-cnn).") var model: String = "vanilla-cnn"
+    @Option(help: "Starting weights (HDF5). A head of another class count is replaced.") var weights: String?
+    @Option(help: "An ImageFolder directory, or 'fashion-mnist' for Debian's packaged set.") var data: String?
+    @Option(help: "Image side the model sees (default: the model card's input size).") var imageSize: Int?
+    @Option(help: "Validation fraction of a stratified split.") var val: Double = 0.2
+    @Option(help: "Seed of the train/validation split.") var splitSeed: UInt64 = 0
+    @Option(help: "Only these classes, comma-separated.") var classes: String?
+    @Option(help: "At most this many training images per class.") var trainPerClass: Int?
+    @Flag(help: "Random resized crop and horizontal flip on training images.") var augment = false
+    @Option(help: "Blocks to train, comma-separated (stem/layer1…layer4/head, block1…block4/head).") var trainable: String?
+    @Option(help: "Train this block and every block above it.") var freezeTo: String?
+    @Option(help: "BatchNorm in frozen blocks: eval (running statistics) or train (batch statistics).")
+    var bnPolicy: String = "eval"
+    @Option(help: "Mini-batch size.") var batch: Int = 32
+    @Option(help: "Seed for initialisation, data order and dropout.") var seed: UInt64 = 0
+
+    func resolveModel() throws -> (id: String, architecture: String, imageSize: Int) {
+        let card = TrainingRun.defaultZoo.flatMap { try? $0.card(id: model) }
+        let architecture = card?.modelArchitecture ?? model
+        _ = try ModelFactory.make(architecture: architecture, numClasses: 2)
+        let size = imageSize ?? card?.inputSize.last ?? 224
+        return (model, architecture, size)
+    }
+
+    func dataSpecification(imageSize: Int) throws -> DataSpecification {
+        guard let data else { throw ValidationError("--data is required: an ImageFolder directory or 'fashion-mnist'") }
+        var spec = DataSpecification(source: data, imageSize: imageSize)
+        spec.validationFraction = val
+        spec.splitSeed = splitSeed
+        spec.augment = augment
+        spec.classes = classes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        spec.trainPerClass = trainPerClass
+        return spec
+    }
+
+    /// The trainable blocks: `--trainable`, or `--freeze-to`, or every block.
+    func trainableBlocks(architecture: String) throws -> [String] {
+        let names = try ModelFactory.make(architecture: architecture, numClasses: 2).blockNames
+        if let trainable {
+            let list = trainable.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            for n in list where !names.contains(n) {
+                throw ValidationError("unknown block '\(n)' in --trainable; \(model) has \(names.joined(separator: ", "))")
+            }
+            return list
+        }
+        if let freezeTo {
+            guard let i = names.firstIndex(of: freezeTo) else {
+                throw ValidationError("unknown block '\(freezeTo)' in --freeze-to; \(model) has \(names.joined(separator: ", "))")
+            }
+            return Array(names[i...])
+        }
+        return names
+    }
+
+    func batchNorm() throws -> BatchNormPolicy {
+        guard let p = BatchNormPolicy(rawValue: bnPolicy) else {
+            throw ValidationError("--bn-policy must be eval or train, not '\(bnPolicy)'")
+        }
+        return p
+    }
+}
+
+struct OptimizerOptions: ParsableArguments {
+    @Option(help: "sgd, adagrad, adadelta, rmsprop, adam, adamw or adamax.") var optimizer: String = "sgd"
+    @Option(help: "Momentum (SGD, RMSprop).") var momentum: Double?
+    @Option(help: "Weight decay.") var weightDecay: Double?
+    @Option(help: "Other hyper-parameters by PyTorch name, e.g. nesterov=true,betas=0.9,0.99.") var opt: [String] = []
+
+    func config() throws -> OptimizerConfig {
+        var c = try OptimizerConfig(parsing: optimizer)
+        if let momentum { try c.set("momentum", to: String(momentum)) }
+        if let weightDecay { try c.set("weight_decay", to: String(weightDecay)) }
+        for item in opt {
+            guard let eq = item.firstIndex(of: "=") else {
+                throw ValidationError("--opt takes name=value, got '\(item)'")
+            }
+            try c.set(String(item[..<eq]), to: String(item[item.index(after: eq)...]))
+        }
+        try c.validate()
+        return c
+    }
+}
+
+struct ScheduleOptions: ParsableArguments {
+    @Option(help: "constant, step, triangular, triangular2, exp_range, onecycle, cosine_restarts, blog_cyclical.")
+    var schedule: String = "constant"
+    @Option(help: "Learning rate: one value, or low:high for cyclical schedules.") var lr: String?
+    @Option(help: "Half-cycle (or step) length in steps, or in epochs with 'ep' (e.g. 4ep).") var stepSize: String?
+    @Option(help: "Down-phase length for asymmetric cycles.") var stepSizeDown: String?
+    @Option(help: "Decay factor (step, exp_range).") var gamma: Double?
+    @Option(help: "Momentum cycling range base:max, or none.") var cycleMomentum: String?
+    @Option(help: "Cosine restarts: period multiplier.") var tMult: Int?
+
+    func config(defaultLR: Double, stepsPerEpoch: Int, totalSteps: Int) throws -> ScheduleConfig {
+        var args = ScheduleArguments(name: schedule, lr: lr ?? String(defaultLR), stepSize: stepSize)
+        args.stepSizeDown = stepSizeDown
+        args.gamma = gamma
+        args.momentum = cycleMomentum
+        args.tMult = tMult
+        let config = try args.makeConfig(stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)
+        try config.validate()
+        return config
+    }
+}

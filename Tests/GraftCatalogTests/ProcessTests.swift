@@ -1,0 +1,168 @@
+import Foundation
+import GRDB
+import Testing
+@testable import GraftCatalog
+
+/// Reliability tests with real processes: the `graft` binary's hidden `catalog stress` command.
+/// Skipped (with a message) when the binary was not built next to the tests.
+@Suite("Catalog with several processes", .serialized)
+struct ProcessTests {
+    struct Spawned {
+        let process: Process
+        let stdout: Pipe
+        let stderr: Pipe
+
+        func finish() -> (status: Int32, out: String, err: String) {
+            let out = stdout.fileHandleForReading.readDataToEndOfFile()
+            let err = stderr.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        }
+    }
+
+    static func spawn(_ binary: URL, _ arguments: [String]) throws -> Spawned {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        return Spawned(process: p, stdout: out, stderr: err)
+    }
+
+    @Test("four processes write to one new catalog at once: nothing locked, no row lost")
+    func fourWriters() throws {
+        guard let graft = graftBinary() else {
+            print("skipped: graft binary not found next to the tests (build with --build-tests, or set GRAFT_BIN)")
+            return
+        }
+        let dir = try TempDir("graft-4proc")
+        defer { dir.cleanup() }
+        let path = dir.path("catalog.sqlite").path
+        let rows = 80
+        let tags = (0..<4).map { "writer-\($0)" }
+        let procs = try tags.map { tag in
+            try Self.spawn(graft, ["catalog", "stress", "--catalog", path, "--rows", "\(rows)", "--tag", tag,
+                                   "--with-files", dir.path("checkpoints").path])
+        }
+        let results = procs.map { $0.finish() }
+        for (tag, r) in zip(tags, results) {
+            #expect(r.status == 0, "\(tag) exited \(r.status): \(r.err)")
+            #expect(!r.err.lowercased().contains("locked"), "\(tag): \(r.err)")
+        }
+        let catalog = try Catalog.open(at: path)
+        let runs = try catalog.runs()
+        #expect(Set(runs.compactMap(\.name)) == Set(tags))
+        for run in runs {
+            #expect(run.status == .finished)
+            #expect(try catalog.epochMetrics(run: run.id!).map(\.epoch) == Array(0..<rows))
+            #expect(try catalog.checkpoints(filter: CheckpointFilter(run: run.id)).map(\.checkpoint.epoch) == Array(0..<rows))
+        }
+        let report = try catalog.check()
+        #expect(report.findings.isEmpty, "\(report.findings)")
+        #expect(report.checkpointsChecked == 4 * rows)
+
+        // The CLI reads the same catalog: JSON listing and best agree with the library.
+        let listing = try shell(graft.path, ["ckpt", "list", "--catalog", path, "--run", "\(runs[0].id!)", "--json"])
+        let rowsJSON = try #require(try JSONSerialization.jsonObject(with: Data(listing.utf8)) as? [[String: Any]])
+        #expect(rowsJSON.count == rows)
+        #expect(rowsJSON.allSatisfy { $0["optimizer"] as? String == "sgd" && $0["run"] as? Int == Int(runs[0].id!) })
+        let best = try shell(graft.path, ["ckpt", "best", "--catalog", path, "--by", "val_acc", "--json"])
+        let bestJSON = try #require(try JSONSerialization.jsonObject(with: Data(best.utf8)) as? [[String: Any]])
+        #expect(bestJSON.first?["id"] as? Int == (try catalog.bestCheckpoint(by: .valAcc)?.checkpoint.id).map(Int.init))
+        let minima = try shell(graft.path, ["ckpt", "list", "--catalog", path, "--minima", "--epoch", "0..11", "--csv"])
+        let csvLines = minima.split(separator: "\n")
+        // Epochs 3, 7 and 11 are minima in every run (independently: i % 4 == 3).
+        #expect(csvLines.count == 1 + 4 * 3)
+    }
+
+    @Test("a writer killed with SIGKILL during saves, repeatedly: check() finds nothing wrong")
+    func killDuringSaves() throws {
+        guard let graft = graftBinary() else {
+            print("skipped: graft binary not found next to the tests (build with --build-tests, or set GRAFT_BIN)")
+            return
+        }
+        let dir = try TempDir("graft-kill")
+        defer { dir.cleanup() }
+        let path = dir.path("catalog.sqlite").path
+        let checkpoints = dir.path("checkpoints").path
+        // Create the catalog first, so every kill lands in the save loop.
+        _ = try Catalog.open(at: path)
+        var delays: [Double] = []
+        for round in 0..<8 {
+            let p = try Self.spawn(graft, ["catalog", "stress", "--catalog", path, "--rows", "1000000",
+                                           "--tag", "killed-\(round)", "--with-files", checkpoints])
+            let delay = Double.random(in: 0.15...0.7)
+            delays.append(delay)
+            usleep(UInt32(delay * 1_000_000))
+            kill(p.process.processIdentifier, SIGKILL)
+            let r = p.finish()
+            #expect(p.process.terminationReason == .uncaughtSignal, "round \(round) ended by itself: \(r.err)")
+        }
+        let catalog = try Catalog.open(at: path)
+        let saved = try catalog.checkpoints()
+        #expect(!saved.isEmpty, "no checkpoint was saved before the kills (delays \(delays))")
+
+        let report = try catalog.check()
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        // Every registered checkpoint is complete: check() hashed them all.
+        #expect(report.checkpointsChecked == saved.count)
+        // Leftovers are only of the kinds an interrupted write leaves.
+        #expect(report.leftovers.allSatisfy { [.leftoverTemporary, .interruptedSave].contains($0.kind) })
+
+        _ = try catalog.repair(report)
+        #expect(try catalog.check().findings.isEmpty)
+        #expect(try catalog.checkpoints().count == saved.count)
+
+        // Resume: the newest checkpoint of a killed run loads, and a child run continues from it.
+        let killed = try #require(try catalog.runs().last { run in
+            try !catalog.checkpoints(filter: CheckpointFilter(run: run.id)).isEmpty
+        })
+        #expect(killed.status == .running)
+        let last = try #require(try catalog.checkpoints(filter: CheckpointFilter(run: killed.id)).last?.checkpoint)
+        _ = try catalog.verifiedFile(for: last)
+        try catalog.markRun(killed.id!, status: .interrupted)
+        var child = killed
+        child.id = nil
+        child.parentRunId = killed.id
+        child.resumedFromCheckpointId = last.id
+        child.status = .queued
+        let resumed = try catalog.createRun(child)
+        let next = try saveCheckpoint(catalog, run: resumed.id!, epoch: last.epoch + 1, valAcc: 0.5)
+        #expect(try catalog.verifiedFile(for: next).path.contains("run-"))
+        #expect(try catalog.check().findings.isEmpty)
+    }
+
+    @Test("catalog check exits 1 and names the file when a checkpoint was altered")
+    func cliCheck() throws {
+        guard let graft = graftBinary() else {
+            print("skipped: graft binary not found next to the tests (build with --build-tests, or set GRAFT_BIN)")
+            return
+        }
+        let dir = try TempDir("graft-cli")
+        defer { dir.cleanup() }
+        let path = dir.path("catalog.sqlite").path
+        let p = try Self.spawn(graft, ["catalog", "stress", "--catalog", path, "--rows", "3", "--tag", "t",
+                                       "--with-files", dir.path("checkpoints").path])
+        #expect(p.finish().status == 0)
+        let catalog = try Catalog.open(at: path)
+        let victim = try #require(try catalog.checkpoints().last?.checkpoint)
+        let url = catalog.url(forStoredPath: victim.path)
+        var data = try Data(contentsOf: url)
+        data[data.count / 2] ^= 0x01
+        try data.write(to: url)
+
+        let check = try Self.spawn(graft, ["catalog", "check", "--catalog", path])
+        let r = check.finish()
+        #expect(r.status == 1)
+        #expect(r.out.contains("checksum_mismatch"))
+        #expect(r.out.contains(url.path))
+        let refuse = try Self.spawn(graft, ["catalog", "check", "--catalog", path, "--repair"])
+        let rr = refuse.finish()
+        #expect(rr.status != 0 && rr.err.contains("--yes"))
+        let repair = try Self.spawn(graft, ["catalog", "check", "--catalog", path, "--repair", "--yes"])
+        #expect(repair.finish().status == 0)
+        #expect(try catalog.checkpoints().count == 2)
+    }
+}

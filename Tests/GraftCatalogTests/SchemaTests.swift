@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+import Testing
+@testable import GraftCatalog
+
+@Suite("Catalog schema and migrations")
+struct SchemaTests {
+    @Test("a new file catalog has every table and index, WAL, foreign keys and all migrations")
+    func freshFile() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let catalog = try Catalog.open(at: dir.path("Catalog/catalog.sqlite").path)
+        #expect(try catalog.appliedMigrations() == Catalog.knownMigrations)
+        try catalog.writer.read { (db: Database) throws -> Void in
+            for table in ["weights_file", "dataset", "split", "comparison", "run", "epoch_metric", "checkpoint",
+                          "lr_test", "lr_test_point", "lr_test_suggestion", "ensemble", "ensemble_member", "file_intent"] {
+                #expect(try db.tableExists(table), "missing table \(table)")
+            }
+            let indexes = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'"))
+            for index in ["checkpoint_on_run", "checkpoint_on_run_minimum", "checkpoint_on_val_acc",
+                          "run_on_optimizer", "run_on_split", "run_on_comparison"] {
+                #expect(indexes.contains(index), "missing index \(index)")
+            }
+            #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
+            #expect(try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") == true)
+        }
+        // Foreign keys are enforced: a metric for a run that does not exist is refused.
+        #expect(throws: DatabaseError.self) {
+            try catalog.recordEpoch(EpochMetricRecord(runId: 999, epoch: 0))
+        }
+    }
+
+    @Test("an older catalog (v1 only) opens, migrates and keeps its rows")
+    func olderMigrates() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("old.sqlite").path
+        // Given a catalog written by a Graft that only knew "v1".
+        do {
+            let pool = try DatabasePool(path: path)
+            try Catalog.migrator.migrate(pool, upTo: "v1")
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO run (model_id, optimizer, optimizer_params, schedule, schedule_params, freeze_spec,
+                                     bn_policy, seed, batch_size, epochs_planned, status, created_at)
+                    VALUES ('vanilla-cnn', 'sgd', '{"lr":0.1}', 'triangular', '{}', '', 'train', 7, 64, 5, 'finished',
+                            '2024-01-02 03:04:05.000')
+                    """)
+            }
+            #expect(try pool.read { db in try db.tableExists("file_intent") } == false)
+            try pool.close()
+        }
+        // When the current code opens it.
+        let catalog = try Catalog.open(at: path)
+        // Then it is migrated, and the old row is intact and usable.
+        #expect(try catalog.appliedMigrations() == Catalog.knownMigrations)
+        #expect(Catalog.knownMigrations.count > 1)
+        let runs = try catalog.runs()
+        #expect(runs.count == 1)
+        #expect(runs.first?.optimizer == "sgd")
+        #expect(runs.first?.seed == 7)
+        #expect(runs.first?.status == .finished)
+        let c = try saveCheckpoint(catalog, run: runs[0].id!, epoch: 1, valAcc: 0.5)
+        #expect(try catalog.checkpoint(id: c.id!).valAcc == 0.5)
+    }
+
+    @Test("a catalog from a newer Graft is refused with a clear message and left untouched")
+    func newerRefused() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("new.sqlite").path
+        do {
+            let catalog = try Catalog.open(at: path)
+            _ = try makeRun(catalog)
+            try catalog.writer.write { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-from-the-future')")
+                try db.execute(sql: "CREATE TABLE future_table (x INTEGER)")
+            }
+            try (catalog.writer as? DatabasePool)?.close()
+        }
+        // The database and its write-ahead log must be unchanged (the -shm file is only a
+        // shared-memory index that any reader rewrites).
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { !$0.hasSuffix("-shm") }.sorted()
+        #expect(files.contains("new.sqlite"))
+        let before = try files.map { try FileDigest.sha256(dir.path($0)) }
+
+        #expect { try Catalog.open(at: path) } throws: { error in
+            guard case .newerSchema(let p, let unknown) = error as? CatalogError else { return false }
+            let message = (error as? CatalogError)?.errorDescription ?? ""
+            return p.hasSuffix("new.sqlite") && unknown == ["v9-from-the-future"]
+                && message.contains("newer Graft") && message.contains("v9-from-the-future")
+        }
+        let after = try files.map { try FileDigest.sha256(dir.path($0)) }
+        #expect(before == after)
+        let (futureTable, runCount) = try DatabaseQueue(path: path).read { db in
+            (try db.tableExists("future_table"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM run"))
+        }
+        #expect(futureTable)
+        #expect(runCount == 1)
+    }
+
+    @Test("stored paths are relative inside the catalog's directory, absolute outside")
+    func paths() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let catalog = try Catalog.inMemory(baseDirectory: dir.url)
+        let inside = dir.path("checkpoints/run-000001/a.h5")
+        #expect(catalog.storedPath(for: inside) == "checkpoints/run-000001/a.h5")
+        #expect(catalog.url(forStoredPath: "checkpoints/run-000001/a.h5").path == inside.path)
+        #expect(catalog.storedPath(for: URL(fileURLWithPath: "/elsewhere/w.h5")) == "/elsewhere/w.h5")
+        #expect(Catalog.resolvedPath(explicit: nil, environment: [:]) == "Catalog/catalog.sqlite")
+        #expect(Catalog.resolvedPath(explicit: nil, environment: ["GRAFT_CATALOG": "/x.sqlite"]) == "/x.sqlite")
+        #expect(Catalog.resolvedPath(explicit: "y.sqlite", environment: ["GRAFT_CATALOG": "/x.sqlite"]) == "y.sqlite")
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+@testable import GraftCatalog
+
+/// A fresh temporary directory, removed by `cleanup()`.
+struct TempDir {
+    let url: URL
+
+    init(_ name: String = "graft-catalog") throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(name)-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ relative: String) -> URL { url.appendingPathComponent(relative) }
+
+    func cleanup() { try? FileManager.default.removeItem(at: url) }
+}
+
+func makeRun(_ catalog: Catalog, optimizer: String = "adam", name: String? = nil, comparison: Int64? = nil,
+             split: Int64? = nil) throws -> RunRecord {
+    try catalog.createRun(RunRecord(name: name, modelId: "vanilla-cnn", optimizer: optimizer,
+                                    optimizerParams: #"{"lr":0.001}"#, schedule: "constant", seed: 1,
+                                    batchSize: 32, epochsPlanned: 10, comparisonId: comparison))
+}
+
+/// Saves a checkpoint whose file holds `content`.
+@discardableResult
+func saveCheckpoint(_ catalog: Catalog, run: Int64, epoch: Int, valAcc: Double?, valLoss: Double? = nil,
+                    minimum: Bool = false, content: String? = nil) throws -> CheckpointRecord {
+    let draft = CheckpointRecord(runId: run, epoch: epoch, globalStep: Int64(epoch * 100), lr: 0.01,
+                                 cycleIndex: epoch / 2, isMinimum: minimum, valLoss: valLoss, valAcc: valAcc,
+                                 reasons: minimum ? [.periodic, .minimum] : [.periodic])
+    let text = content ?? "checkpoint run \(run) epoch \(epoch)"
+    return try catalog.saveCheckpoint(draft) { temp in try Data(text.utf8).write(to: temp) }
+}
+
+/// Runs a command and returns its standard output.
+func shell(_ executable: String, _ arguments: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// The `graft` binary built next to the test bundle (`swift build --build-tests` builds it), or
+/// `$GRAFT_BIN`.
+func graftBinary() -> URL? {
+    if let env = ProcessInfo.processInfo.environment["GRAFT_BIN"] { return URL(fileURLWithPath: env) }
+    var candidates: [URL] = []
+    let arg0 = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+    candidates.append(arg0.deletingLastPathComponent())
+    candidates.append(Bundle.main.bundleURL)
+    candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+    for dir in candidates {
+        var d = dir
+        // Walk up out of an .xctest bundle if needed.
+        for _ in 0..<4 {
+            let exe = d.appendingPathComponent("graft")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: exe.path, isDirectory: &isDir), !isDir.boolValue,
+               FileManager.default.isExecutableFile(atPath: exe.path) {
+                return exe
+            }
+            d = d.deletingLastPathComponent()
+        }
+    }
+    return nil
+}

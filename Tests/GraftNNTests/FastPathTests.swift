@@ -1,0 +1,91 @@
+import Testing
+import GraftTensor
+import TestSupport
+@testable import GraftNN
+
+/// The fast paths against the plain ones: oneDNN convolutions against im2col + sgemm, the folded
+/// convolution+BatchNorm+ReLU inference path against the three layers run one by one, and the
+/// parallel elementwise kernels (large tensors) against serial loops.
+@Suite struct FastPathTests {
+    /// Shapes covering what the models use: 3×3 padded, strided, 1×1 projections, the 7×7 stem.
+    static let geometries: [(ConvGeometry, batch: Int, size: Int)] = [
+        (ConvGeometry(inChannels: 16, outChannels: 24, kernel: 3, stride: 1, padding: 1), 3, 13),
+        (ConvGeometry(inChannels: 8, outChannels: 16, kernel: 3, stride: 2, padding: 1), 2, 15),
+        (ConvGeometry(inChannels: 16, outChannels: 32, kernel: 1, stride: 2, padding: 0), 2, 14),
+        (ConvGeometry(inChannels: 3, outChannels: 16, kernel: 7, stride: 2, padding: 3), 2, 32),
+        (ConvGeometry(inChannels: 32, outChannels: 32, kernel: 3, stride: 1, padding: 1), 4, 7),
+    ]
+
+    @Test func oneDNNConvolutionMatchesIm2col() throws {
+        try #require(ConvKernels.defaultBackend == .oneDNN, "oneDNN is not available")
+        var rng = RandomGenerator(seed: 11)
+        for (g, n, size) in Self.geometries {
+            let x = Tensor.uniform([n, g.inChannels, size, size], low: -1, high: 1, using: &rng)
+            let w = Tensor.uniform([g.outChannels, g.inChannels, g.kernel, g.kernel], low: -0.3, high: 0.3, using: &rng)
+            let b = Tensor.uniform([g.outChannels], low: -0.5, high: 0.5, using: &rng)
+            for relu in [false, true] {
+                let fast = ConvKernels.forward(input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
+                                               backend: .oneDNN)
+                let plain = ConvKernels.forward(input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
+                                                backend: .im2col)
+                #expect(fast.shape == plain.shape)
+                #expect(Compare.relToMax(fast, plain) < 1e-5, "forward \(g) relu \(relu)")
+            }
+            let y = ConvKernels.forward(input: x, weight: w, bias: b, g, workspace: Workspace(), backend: .im2col)
+            let gy = Tensor.uniform(y.shape, low: -1, high: 1, using: &rng)
+            func gradients(_ backend: ConvKernels.Backend) -> (Tensor, Tensor, Tensor) {
+                // Start from a non-zero gradient: both paths must accumulate into it.
+                var gw = Tensor(shape: w.shape, repeating: 0.25), gb = Tensor(shape: [g.outChannels], repeating: -0.5)
+                let gx = ConvKernels.backward(input: x, weight: w, outputGradient: gy, g,
+                                              weightGradient: gw.mutablePointer(), biasGradient: gb.mutablePointer(),
+                                              needInput: true, workspace: Workspace(), backend: backend)
+                return (gx!, gw, gb)
+            }
+            let (fx, fw, fb) = gradients(.oneDNN), (px, pw, pb) = gradients(.im2col)
+            #expect(Compare.relToMax(fx, px, floorOne: false) < 1e-5, "input gradient \(g)")
+            #expect(Compare.relToMax(fw, pw, floorOne: false) < 1e-5, "weight gradient \(g)")
+            #expect(Compare.relToMax(fb, pb, floorOne: false) < 1e-5, "bias gradient \(g)")
+        }
+    }
+
+    @Test func foldedBatchNormMatchesLayerByLayer() {
+        var rng = RandomGenerator(seed: 12)
+        for (bias, relu) in [(false, true), (true, false)] {
+            let conv = Conv2d(16, 32, kernel: 3, stride: 1, padding: 1, bias: bias, rng: &rng)
+            let bn = BatchNorm2d(32)
+            bn.weight.value = .uniform([32], low: 0.5, high: 1.5, using: &rng)
+            bn.bias.value = .uniform([32], low: -0.5, high: 0.5, using: &rng)
+            bn.runningMean.value = .float(.uniform([32], low: -0.3, high: 0.3, using: &rng))
+            bn.runningVar.value = .float(.uniform([32], low: 0.5, high: 2, using: &rng))
+            bn.eval()
+            // Large enough (4·32·24·24) for the parallel elementwise kernels to split the work.
+            let x = Tensor.uniform([4, 16, 24, 24], low: -1, high: 1, using: &rng)
+            var plain = bn(conv(x))
+            if relu { plain = ReLU()(plain) }
+            let fused = conv.inferenceForward(x, foldingBatchNorm: bn, relu: relu)
+            #expect(fused.shape == plain.shape)
+            #expect(Compare.relToMax(fused, plain) < 1e-5, "bias \(bias) relu \(relu)")
+        }
+    }
+
+    @Test func parallelElementwiseMatchesSerial() {
+        var rng = RandomGenerator(seed: 13)
+        let n = 3, c = 5, hw = 67 * 61  // 61 305 elements: split across threads, odd plane size
+        let x = Tensor.uniform([n, c, 67, 61], low: -2, high: 2, using: &rng)
+        let scale = (0..<c).map { Float($0) * 0.5 - 1 }, shift = (0..<c).map { Float($0) * 0.1 }
+        var y = Tensor(uninitializedShape: x.shape)
+        Elementwise.channelAffine(x.pointer, into: y.mutablePointer(), planes: n * c, planeSize: hw, channels: c,
+                                  scale: scale, shift: shift, relu: true)
+        let xs = x.scalars, ys = y.scalars
+        var worst: Float = 0
+        for i in 0..<xs.count {
+            let ch = (i / hw) % c
+            worst = max(worst, abs(ys[i] - max(0, xs[i] * scale[ch] + shift[ch])))
+        }
+        #expect(worst == 0)
+
+        var sum = Tensor(shape: x.shape, repeating: 1)
+        Elementwise.addReLU(x.pointer, into: sum.mutablePointer(), count: x.count)
+        #expect(zip(sum.scalars, xs).allSatisfy { $0 == max(0, $1 + 1) })
+    }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Pillow's side of the JPEG-pipeline benchmark.
+
+Decode + Resize(256) + CenterCrop(224) + ToTensor + Normalize(ImageNet) over every JPEG under a
+folder, batched, with 2 worker processes (Graft's loader uses 2 threads). Uses torchvision's
+transforms and DataLoader when importable, otherwise Pillow + numpy with a 2-process pool doing the
+same arithmetic. Prints one JSON line: {"images_per_second": ..., "images": ..., ...}.
+
+usage: python3 benchmarks/pillow.py FOLDER [--batch 32] [--workers 2]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+from PIL import Image
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+JPEG_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif"}
+
+
+def list_jpegs(folder):
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in JPEG_EXTENSIONS:
+                found.append(os.path.join(root, name))
+    return sorted(found)
+
+
+def numpy_transform(path):
+    """Resize(256) → CenterCrop(224) → ToTensor → Normalize, as torchvision does on a PIL image."""
+    import numpy as np
+
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    short, long = (w, h) if w <= h else (h, w)
+    new_short, new_long = 256, int(256 * long / short)
+    size = (new_short, new_long) if w <= h else (new_long, new_short)
+    img = img.resize(size, Image.BILINEAR)
+    w, h = img.size
+    top, left = int(round((h - 224) / 2.0)), int(round((w - 224) / 2.0))
+    img = img.crop((left, top, left + 224, top + 224))
+    x = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / np.float32(255)
+    mean = np.asarray(MEAN, dtype=np.float32)[:, None, None]
+    std = np.asarray(STD, dtype=np.float32)[:, None, None]
+    return (x - mean) / std
+
+
+def run_torchvision(paths, batch, workers):
+    import torch
+    from torchvision import transforms
+
+    torch.set_num_threads(1)
+    tf = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                             transforms.Normalize(MEAN, STD)])
+
+    class Files(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(paths)
+
+        def __getitem__(self, i):
+            return tf(Image.open(paths[i]).convert("RGB"))
+
+    loader = torch.utils.data.DataLoader(Files(), batch_size=batch, shuffle=False, num_workers=workers)
+    start = time.perf_counter()
+    n = 0
+    for x in loader:
+        n += x.shape[0]
+    return n, time.perf_counter() - start
+
+
+def run_numpy(paths, batch, workers):
+    import numpy as np
+    from multiprocessing import Pool
+
+    start = time.perf_counter()
+    n = 0
+    with Pool(workers) as pool:
+        for i in range(0, len(paths), batch):
+            arrays = pool.map(numpy_transform, paths[i:i + batch])
+            n += np.stack(arrays).shape[0]
+    return n, time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    paths = list_jpegs(args.folder)
+    if not paths:
+        print(f"{args.folder}: no JPEG files", file=sys.stderr)
+        return 2
+    for p in paths:  # warm the page cache, as the Swift side does
+        with open(p, "rb") as f:
+            f.read()
+    try:
+        import torchvision  # noqa: F401
+        backend = "torchvision"
+        n, seconds = run_torchvision(paths, args.batch, args.workers)
+    except ImportError:
+        backend = "pillow+numpy"
+        n, seconds = run_numpy(paths, args.batch, args.workers)
+    print(json.dumps({"benchmark": "jpeg_eval_pipeline", "backend": backend, "pillow": Image.__version__,
+                      "images": n, "seconds": round(seconds, 4), "images_per_second": round(n / seconds, 2),
+                      "batch": args.batch, "workers": args.workers}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make bench`: every engine workload in Graft and, when PyTorch is importable, in PyTorch on the
+# same cores, each in its own process (so peak memory is its own), then one table of medians and
+# ratios. ONNX Runtime's ResNet34 eval figure is added when `onnxruntime` is importable.
+#
+#   benchmarks/run.sh [--iterations N] [--sweep] [--kernels]
+#     --sweep    also the transfer step against batch size (1…64) and image size (64…320)
+#     --kernels  also the convolution-kernel comparison (oneDNN vs im2col + OpenBLAS sgemm)
+#   PYTHON=/path/to/python   interpreter with torch (default python3)
+#   SWIFT=swift              Swift toolchain driver
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+iterations=5
+sweep=0
+kernels=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --iterations) iterations="$2"; shift 2 ;;
+    --sweep) sweep=1; shift ;;
+    --kernels) kernels=1; shift ;;
+    *) echo "usage: $0 [--iterations N] [--sweep] [--kernels]" >&2; exit 2 ;;
+  esac
+done
+
+SWIFT="${SWIFT:-swift}"
+PYTHON="${PYTHON:-python3}"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+results="$out/results.jsonl"
+
+echo "Building graft-bench (release)…" >&2
+"$SWIFT" build -c release --product graft-bench >&2
+bench="$("$SWIFT" build -c release --show-bin-path)/graft-bench"
+
+have_torch=0
+if "$PYTHON" -c "import torch, torchvision" 2>/dev/null; then have_torch=1; else
+  echo "PyTorch not importable with $PYTHON: Graft figures only (set PYTHON=… to compare)." >&2
+fi
+have_ort=0
+if [ $have_torch = 1 ] && "$PYTHON" -c "import onnxruntime" 2>/dev/null; then have_ort=1; fi
+
+echo "sgemm peak…" >&2
+"$bench" sgemm >> "$results"
+
+run_pair() {  # workload [extra options]
+  local w="$1"; shift
+  echo "  $w $*: graft" >&2
+  "$bench" engine "$w" --iterations "$iterations" "$@" >> "$results"
+  if [ $have_torch = 1 ]; then
+    echo "  $w $*: pytorch" >&2
+    "$PYTHON" benchmarks/pytorch.py "$w" --iterations "$iterations" "$@" >> "$results"
+  fi
+}
+
+echo "Workloads ($(nproc) cores, $iterations timed steps each):" >&2
+for w in resnet34-eval resnet34-transfer resnet34-full vanilla-train; do run_pair "$w"; done
+if [ $have_ort = 1 ]; then
+  echo "  resnet34-eval: onnxruntime" >&2
+  "$PYTHON" benchmarks/pytorch.py resnet34-eval --engine onnxruntime --iterations "$iterations" >> "$results" || true
+fi
+
+if [ $sweep = 1 ]; then
+  echo "Transfer-step sweep:" >&2
+  for b in 1 4 16 32 64; do run_pair resnet34-transfer --batch "$b" --size 224; done
+  for s in 64 128 160 256 320; do run_pair resnet34-transfer --batch 32 --size "$s"; done
+fi
+
+if [ $kernels = 1 ]; then
+  echo "Convolution kernels (oneDNN vs im2col + sgemm):" >&2
+  g++ -O2 -std=c++17 benchmarks/kernels/conv_kernels.cpp -ldnnl -lopenblas -o "$out/conv_kernels"
+  "$out/conv_kernels" "$iterations" | tee "$out/kernels.jsonl" >&2
+fi
+
+python3 benchmarks/table.py "$results"

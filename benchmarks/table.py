@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Formats the JSON lines of benchmarks/run.sh as Markdown tables: Graft beside PyTorch (and
+ONNX Runtime), with the speed and peak-memory ratios and the fraction of the sgemm peak reached."""
+import json
+import sys
+
+
+def key(r):
+    return (r["workload"], r.get("batch"), r.get("image_size"))
+
+
+def main(path):
+    rows = [json.loads(line) for line in open(path) if line.strip().startswith("{")]
+    peak = next((r["gflops"] for r in rows if r.get("workload") == "sgemm"), None)
+    graft = {key(r): r for r in rows if r.get("engine") == "graft"}
+    torch = {key(r): r for r in rows if r.get("engine") == "pytorch"}
+    ort = {key(r): r for r in rows if r.get("engine") == "onnxruntime"}
+    if peak:
+        print(f"sgemm peak (OpenBLAS, all cores): {peak:.1f} GFLOP/s\n")
+    print("| workload | batch | size | Graft img/s | PyTorch img/s | speed ratio | Graft peak MB | PyTorch peak MB "
+          "| memory ratio | Graft % sgemm peak | PyTorch % sgemm peak |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k, g in graft.items():
+        t = torch.get(k)
+        gflop = g.get("gflop_per_image", 0)
+
+        def frac(ips):
+            return f"{100 * ips * gflop / peak:.0f}%" if peak and gflop else "–"
+
+        cells = [k[0], str(k[1]), str(k[2]), f"{g['images_per_s']:.2f}"]
+        if t:
+            cells += [f"{t['images_per_s']:.2f}", f"**{g['images_per_s'] / t['images_per_s']:.2f}×**",
+                      f"{g['peak_mb']:.0f}", f"{t['peak_mb']:.0f}", f"{g['peak_mb'] / t['peak_mb']:.2f}×",
+                      frac(g["images_per_s"]), frac(t["images_per_s"])]
+        else:
+            cells += ["–", "–", f"{g['peak_mb']:.0f}", "–", "–", frac(g["images_per_s"]), "–"]
+        print("| " + " | ".join(cells) + " |")
+    for k, o in ort.items():
+        g = graft.get(k)
+        ratio = f"{g['images_per_s'] / o['images_per_s']:.2f}×" if g else "–"
+        print(f"\nONNX Runtime {k[0]} (batch {k[1]}, {k[2]}²): {o['images_per_s']:.2f} img/s, "
+              f"peak {o['peak_mb']:.0f} MB; Graft/ONNX Runtime speed {ratio}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
