@@ -8,6 +8,8 @@
 #     --kernels  also the convolution-kernel comparison (oneDNN vs im2col + OpenBLAS sgemm)
 #   PYTHON=/path/to/python   interpreter with torch (default python3)
 #   SWIFT=swift              Swift toolchain driver
+#   GRAFT_BENCH=path         an already built graft-bench (skips the build)
+#   BENCH_RESULTS=file       also keep the raw JSON lines there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,9 +31,13 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 results="$out/results.jsonl"
 
-echo "Building graft-bench (release)…" >&2
-"$SWIFT" build -c release --product graft-bench >&2
-bench="$("$SWIFT" build -c release --show-bin-path)/graft-bench"
+if [ -n "${GRAFT_BENCH:-}" ]; then
+  bench="$GRAFT_BENCH"
+else
+  echo "Building graft-bench (release)…" >&2
+  "$SWIFT" build -c release --product graft-bench >&2
+  bench="$("$SWIFT" build -c release --show-bin-path)/graft-bench"
+fi
 
 have_torch=0
 if "$PYTHON" -c "import torch, torchvision" 2>/dev/null; then have_torch=1; else
@@ -73,3 +79,4 @@ if [ $kernels = 1 ]; then
 fi
 
 python3 benchmarks/table.py "$results"
+if [ -n "${BENCH_RESULTS:-}" ]; then cp "$results" "$BENCH_RESULTS"; fi

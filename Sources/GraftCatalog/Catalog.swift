@@ -31,18 +31,22 @@ public struct Catalog: Sendable {
 
     /// Opens (creating if needed) the catalog file at `path` and migrates it to the current schema.
     /// - Throws: `CatalogError.newerSchema` when the file was written by a newer Graft (it is left
-    ///   untouched), or the SQLite error naming the problem.
+    ///   untouched), `CatalogError.cannotOpen` naming the file when SQLite cannot open it.
     public static func open(at path: String) throws -> Catalog {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        // Refuse a newer catalog before DatabasePool touches it (it would switch it to WAL).
-        if FileManager.default.fileExists(atPath: url.path) {
-            try refuseNewerSchema(url: url)
+        do {
+            // Refuse a newer catalog before DatabasePool touches it (it would switch it to WAL).
+            if FileManager.default.fileExists(atPath: url.path) {
+                try refuseNewerSchema(url: url)
+            }
+            let pool = try DatabasePool(path: url.path, configuration: makeConfiguration())
+            let catalog = Catalog(writer: pool, baseDirectory: url.deletingLastPathComponent(), location: url.path)
+            try catalog.migrate()
+            return catalog
+        } catch let error as DatabaseError {
+            throw CatalogError.cannotOpen(path: url.path, reason: error.message ?? error.description)
         }
-        let pool = try DatabasePool(path: url.path, configuration: makeConfiguration())
-        let catalog = Catalog(writer: pool, baseDirectory: url.deletingLastPathComponent(), location: url.path)
-        try catalog.migrate()
-        return catalog
     }
 
     /// Opens the catalog at `--catalog`, else `$GRAFT_CATALOG`, else `Catalog/catalog.sqlite`.

@@ -4,6 +4,8 @@ import Foundation
 public enum CatalogError: Error, LocalizedError, Equatable, Sendable {
     /// The catalog was written by a newer Graft: it knows migrations this build does not.
     case newerSchema(path: String, unknownMigrations: [String])
+    /// The catalog file could not be opened (not a SQLite file, no permission, …).
+    case cannotOpen(path: String, reason: String)
     /// A file operation failed.
     case io(path: String, operation: String, errno: Int32)
     /// No row with this id in this table.
@@ -24,6 +26,8 @@ public enum CatalogError: Error, LocalizedError, Equatable, Sendable {
         case .newerSchema(let path, let unknown):
             return "catalog \(path) was written by a newer Graft (unknown schema migrations: "
                 + "\(unknown.joined(separator: ", "))); it was not modified. Upgrade Graft to open it."
+        case .cannotOpen(let path, let reason):
+            return "cannot open catalog \(path): \(reason)"
         case .io(let path, let operation, let code):
             return "\(operation) failed for \(path): \(String(cString: strerror(code)))"
         case .notFound(let table, let id):

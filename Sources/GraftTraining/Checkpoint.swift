@@ -1,5 +1,6 @@
 import Foundation
 import GraftNN
+import GraftCatalog
 import GraftOptim
 import GraftTensor
 import GraftWeights
@@ -123,5 +124,24 @@ public enum CheckpointError: LocalizedError, Equatable {
         case .unreadableField(let path, let field, let reason): "\(path): checkpoint field '\(field)' is unreadable: \(reason)"
         case .noOptimizerState(let path): "\(path): optimizer state was stripped; this checkpoint cannot resume training exactly"
         }
+    }
+}
+
+extension TrainingCheckpoint {
+    /// Writes catalog checkpoint `id` as a plain weights file (no optimizer or training state),
+    /// after verifying its checksum, for `graft predict` or as starting weights.
+    /// - Returns: the attributes written.
+    @discardableResult
+    public static func export(checkpoint id: Int64, from catalog: Catalog, to url: URL) throws -> WeightsAttributes {
+        let record = try catalog.checkpoint(id: id)
+        let source = try catalog.verifiedFile(for: record)
+        let (state, attributes) = try WeightsFile.read(source)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var exported = attributes
+        exported.sourceFile = source.lastPathComponent
+        exported.sourceSHA256 = record.sha256
+        exported.convertedAt = WeightsAttributes.now()
+        try WeightsFile.write(state, attributes: exported, to: url)
+        return exported
     }
 }

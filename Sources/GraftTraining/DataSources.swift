@@ -18,7 +18,10 @@ public struct DataSources {
     /// Bytes of decoded, resized images kept in memory across epochs.
     public static let cacheBytes = 1 << 30
 
-    public static func make(_ spec: DataSpecification, batchSize: Int, seed: UInt64) throws -> DataSources {
+    /// - Parameter splitDirectory: where the split file goes (the catalog's `splits/`); nil
+    ///   writes `.graft-split.json` into the dataset folder.
+    public static func make(_ spec: DataSpecification, batchSize: Int, seed: UInt64,
+                            splitDirectory: URL? = nil) throws -> DataSources {
         let base: any Dataset
         let splitHash: String
         var train: [Int], val: [Int]
@@ -31,7 +34,9 @@ public struct DataSources {
             let root = URL(fileURLWithPath: spec.source)
             let folder = try ImageFolder(root: root)
             base = folder
-            let splitURL = DataSplit.defaultURL(for: root)
+            let splitURL = splitDirectory.map {
+                $0.appendingPathComponent("\(root.lastPathComponent)-\(SHA256.hex(root.standardizedFileURL.path).prefix(12)).json")
+            } ?? DataSplit.defaultURL(for: root)
             var split: DataSplit? = nil
             if let existing = try? DataSplit.read(from: splitURL), existing.matches(folder),
                existing.seed == spec.splitSeed, existing.valFraction == spec.validationFraction {
@@ -39,7 +44,9 @@ public struct DataSources {
             }
             if split == nil {
                 split = try DataSplit.make(folder, root: root, valFraction: spec.validationFraction, seed: spec.splitSeed)
-                // A read-only dataset still trains: the split is then only in memory and the catalog.
+                // A read-only location still trains: the split is then only in memory and the catalog.
+                try? FileManager.default.createDirectory(at: splitURL.deletingLastPathComponent(),
+                                                         withIntermediateDirectories: true)
                 try? split!.write(to: splitURL)
             }
             (train, val) = try split!.indices(in: folder, splitPath: splitURL.path)

@@ -35,7 +35,8 @@ public struct LRFindJob {
     }
 
     public func run(catalog: Catalog?, plotPath: String, showProgress: Bool = true) throws -> Output {
-        let prepared = try TrainingRun.prepare(configuration, zoo: TrainingRun.defaultZoo)
+        let prepared = try TrainingRun.prepare(configuration, zoo: TrainingRun.defaultZoo,
+                                               splitDirectory: catalog?.splitsDirectory)
         let stepCount = steps ?? max(10, Int((Double(prepared.train.batchesPerEpoch) * epochs).rounded()))
         var testConfig = LRRangeTestConfig(steps: stepCount, startLR: startLR, endLR: endLR,
                                            sweep: linear ? .linear : .exponential)

@@ -28,6 +28,11 @@ public struct PreparedRun {
     public var skippedOnLoad: [String]
 }
 
+extension Catalog {
+    /// Split files of the datasets this catalog's runs used.
+    public var splitsDirectory: URL { baseDirectory.appendingPathComponent("splits", isDirectory: true) }
+}
+
 /// Runs a training configuration end to end: the model and its starting weights, the data, the
 /// catalog run row, per-epoch metrics, checkpoints by the save policy, retention, a metrics JSON
 /// file, and a progress bar. Resumes exactly from a checkpoint.
@@ -47,12 +52,14 @@ public final class TrainingRun {
 
     /// Builds the model (loading starting weights, replacing the head when the class count
     /// differs) and the data sources.
-    public static func prepare(_ configuration: RunConfiguration, zoo: Zoo? = nil) throws -> PreparedRun {
+    public static func prepare(_ configuration: RunConfiguration, zoo: Zoo? = nil,
+                               splitDirectory: URL? = nil) throws -> PreparedRun {
         let card = try? zoo?.card(id: configuration.modelId)
         var data = configuration.data
         if data.mean == nil, let card { data.mean = card.mean.map(Float.init) }
         if data.std == nil, let card { data.std = card.std.map(Float.init) }
-        let sources = try DataSources.make(data, batchSize: configuration.batchSize, seed: configuration.seed)
+        let sources = try DataSources.make(data, batchSize: configuration.batchSize, seed: configuration.seed,
+                                           splitDirectory: splitDirectory)
         let model = try ModelFactory.make(architecture: configuration.architecture, numClasses: sources.classNames.count,
                                           seed: configuration.seed)
         if let dropout = configuration.dropout {
@@ -106,7 +113,7 @@ public final class TrainingRun {
     /// Trains from scratch (or from the configured weights) as a new catalog run.
     @discardableResult
     public func start(prepared: PreparedRun? = nil, comparisonId: Int64? = nil) throws -> RunSummary {
-        let prepared = try prepared ?? Self.prepare(configuration, zoo: Self.defaultZoo)
+        let prepared = try prepared ?? Self.prepare(configuration, zoo: Self.defaultZoo, splitDirectory: catalog.splitsDirectory)
         var record = RunRecord(
             name: configuration.name, modelId: configuration.modelId, sourceWeights: configuration.weights,
             optimizer: configuration.optimizer.kind.rawValue,
@@ -143,7 +150,7 @@ public final class TrainingRun {
         if let extraEpochs { configuration.epochs = max(configuration.epochs, checkpoint.position.epoch + extraEpochs) }
         let trainingRun = TrainingRun(configuration: configuration, catalog: catalog)
         trainingRun.showProgress = showProgress
-        let prepared = try prepare(configuration, zoo: defaultZoo)
+        let prepared = try prepare(configuration, zoo: defaultZoo, splitDirectory: catalog.splitsDirectory)
         let continuing = epoch == nil && run.status != .finished
         let targetRun: Int64
         if continuing {
@@ -235,7 +242,6 @@ public final class TrainingRun {
             let file = runDirectory.appendingPathComponent(
                 String(format: "epoch%03d-step%07d.h5", epoch, trainer.position.globalStep))
             let snapshot = TrainingCheckpoint(trainer: trainer, configuration: configuration, attributes: attributes)
-            try snapshot.write(to: file)
             let lr = configuration.schedule.schedule.learningRate(at: max(0, trainer.position.globalStep - 1))
             let draft = CheckpointRecord(
                 runId: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep), lr: lr,
@@ -243,7 +249,9 @@ public final class TrainingRun {
                 trainLoss: moment.isEpochEnd ? last?.trainLoss : nil, trainAcc: moment.isEpochEnd ? last?.trainAccuracy : nil,
                 valLoss: moment.isEpochEnd ? last?.validationLoss : nil, valAcc: moment.isEpochEnd ? last?.validationAccuracy : nil,
                 hasOptimizerState: true, reasons: reasons)
-            checkpointIds.append(try catalog.registerCheckpoint(draft, fileAt: file).id!)
+            // Intent row, temporary file, fsync, rename, then the row: a crash leaves a complete
+            // registered checkpoint or none.
+            checkpointIds.append(try catalog.saveCheckpoint(draft, to: file) { try snapshot.write(to: $0) }.id!)
         }
 
         do {

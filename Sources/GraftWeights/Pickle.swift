@@ -29,22 +29,6 @@ enum StorageDType: String {
     case bfloat16 = "BFloat16Storage"
     case int64 = "LongStorage", int32 = "IntStorage", int16 = "ShortStorage", int8 = "CharStorage"
     case uint8 = "ByteStorage", bool = "BoolStorage"
-
-    var byteSize: Int {
-        switch self {
-        case .float64, .int64: 8
-        case .float32, .int32: 4
-        case .float16, .bfloat16, .int16: 2
-        case .int8, .uint8, .bool: 1
-        }
-    }
-
-    var isFloatingPoint: Bool {
-        switch self {
-        case .float32, .float64, .float16, .bfloat16: true
-        default: false
-        }
-    }
 }
 
 /// A storage named by a persistent id: `('storage', torch.FloatStorage, '0', 'cpu', numel)`.
@@ -218,8 +202,7 @@ struct Unpickler {
     // MARK: - Object construction
 
     private func global(_ module: String, _ name: String) throws -> PickleValue {
-        if module == "torch", let dtype = StorageDType(rawValue: name) {
-            _ = dtype
+        if module == "torch", StorageDType(rawValue: name) != nil {
             return .global(module: module, name: name)
         }
         let full = "\(module).\(name)"

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import GraftCatalog
+import GraftTraining
 
-/// `graft ckpt list|best|show|prune`: the checkpoints recorded in the catalog.
+/// `graft ckpt list|best|show|prune|export`: the checkpoints recorded in the catalog.
 struct CkptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ckpt",
         abstract: "Query, inspect and prune checkpoints.",
-        subcommands: [List.self, Best.self, Show.self, Prune.self],
+        subcommands: [List.self, Best.self, Show.self, Prune.self, CkptExport.self],
         defaultSubcommand: List.self)
 
     /// Filters shared by `list` and `best`.
@@ -116,17 +117,14 @@ struct CkptCommand: ParsableCommand {
 
         func validate() throws {
             do { _ = try KeepSpec(parsing: keep) } catch { throw ValidationError(error.localizedDescription) }
-            if stripOptimizer && !dryRun {
-                // Rewriting a checkpoint needs the checkpoint file format, which lives outside the catalog.
-                throw ValidationError("--strip-optimizer is not available in this build yet (use --dry-run to preview)")
-            }
         }
 
         func run() throws {
             let db = try catalog.openExisting()
             let spec = try KeepSpec(parsing: keep)
-            let noStrip: ((URL, URL) throws -> Void)? = stripOptimizer ? { _, _ in } : nil
-            let plan = try db.prune(run: runId, keep: spec, stripOptimizer: noStrip, dryRun: dryRun)
+            let strip: ((URL, URL) throws -> Void)? = stripOptimizer
+                ? { try TrainingCheckpoint.stripOptimizerState(from: $0, to: $1) } : nil
+            let plan = try db.prune(run: runId, keep: spec, stripOptimizer: strip, dryRun: dryRun)
             print(CatalogListing.prunePlan(plan).render(output.format), terminator: "")
             if output.format == .table {
                 let mib = Double(plan.bytesFreed) / 1_048_576

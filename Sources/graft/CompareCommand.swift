@@ -59,6 +59,9 @@ struct CompareCommand: ParsableCommand {
         runner.jobs = max(1, jobs)
         runner.executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         let outcome = try runner.run()
+        for entry in planWithRates.optimizers {
+            print("runs \(entry): \((outcome.runIds[entry] ?? []).map(String.init).joined(separator: " "))")
+        }
         print("comparison \(outcome.comparisonId) done: graft report --compare \(outcome.comparisonId)")
     }
 }

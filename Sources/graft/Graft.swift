@@ -6,8 +6,12 @@ struct Graft: ParsableCommand {
         commandName: "graft",
         abstract: "Checkpoint-centric transfer learning on images.",
         subcommands: [
-            ModelsCommand.self, ConvertCommand.self, WeightsCommand.self,
-            DataCommand.self, TrainCommand.self, LRFindCommand.self, PredictCommand.self, CompareCommand.self, ReportCommand.self,
+            // The zoo and weights
+            ModelsCommand.self, ConvertCommand.self, WeightsCommand.self, PredictCommand.self,
+            // Data and training
+            DataCommand.self, LRFindCommand.self, TrainCommand.self, CompareCommand.self, EnsembleCommand.self,
+            ReportCommand.self,
+            // The catalog
             RunsCommand.self, CkptCommand.self, CatalogCommand.self,
         ]
     )

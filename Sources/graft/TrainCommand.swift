@@ -70,7 +70,7 @@ struct TrainCommand: ParsableCommand {
         config.save.keep = keep
         config.name = name
         if let keep { _ = try KeepSpec(parsing: keep) }
-        let prepared = try TrainingRun.prepare(config, zoo: TrainingRun.defaultZoo)
+        let prepared = try TrainingRun.prepare(config, zoo: TrainingRun.defaultZoo, splitDirectory: db.splitsDirectory)
         let perEpoch = prepared.train.batchesPerEpoch
         config.schedule = try schedule.config(defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
                                               totalSteps: perEpoch * epochs)

@@ -113,3 +113,18 @@ struct SchemaTests {
         #expect(Catalog.resolvedPath(explicit: "y.sqlite", environment: ["GRAFT_CATALOG": "/x.sqlite"]) == "y.sqlite")
     }
 }
+
+@Suite("Catalog open errors")
+struct OpenErrorTests {
+    @Test("a file that is not a catalog is refused, naming it")
+    func notADatabase() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let file = dir.path("notes.sqlite")
+        try Data(String(repeating: "not sqlite ", count: 100).utf8).write(to: file)
+        #expect { try Catalog.open(at: file.path) } throws: { error in
+            guard case .cannotOpen(let path, _) = error as? CatalogError else { return false }
+            return path == file.path && (error as? CatalogError)?.errorDescription?.contains(file.path) == true
+        }
+    }
+}

@@ -137,12 +137,21 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
     }
 
     @Test func nonFiniteLossStopsWithAClearError() throws {
-        let trainer = try makeTrainer()
-        let source = syntheticSource()
-        var images = source.images
-        images.withUnsafeMutableBufferPointer { $0[0] = .nan }
-        let bad = InMemoryBatchSource(images: images, labels: source.labels, batchSize: 64, shuffle: false)
-        #expect(throws: TrainingError.self) { try trainer.fit(train: bad, validation: nil, epochs: 1) }
+        // A learning rate far too high makes the weights, then the loss, overflow.
+        let model = VanillaCNN(numClasses: 2, dropout: 0, seed: 0)
+        var config = try OptimizerConfig(parsing: "sgd")
+        config.learningRate = 1e12
+        let trainer = try Trainer(model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
+                                  schedule: ConstantLR(lr: 1e12), trainableBlocks: model.blockNames)
+        do {
+            try trainer.fit(train: syntheticSource(), validation: nil, epochs: 5)
+            Issue.record("training with lr 1e12 should stop on a non-finite loss")
+        } catch let error as TrainingError {
+            guard case .nonFiniteLoss(_, let step, let value) = error else { throw error }
+            #expect(!value.isFinite)
+            #expect(step > 0)
+            #expect(error.localizedDescription.contains("lower the learning rate"))
+        }
     }
 }
 

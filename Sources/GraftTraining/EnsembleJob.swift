@@ -1,0 +1,234 @@
+import Foundation
+import GraftCatalog
+import GraftData
+import GraftReport
+import GraftTensor
+import GraftWeights
+
+/// `graft ensemble` as a library call: members from the catalog (or files), data from the run's
+/// own configuration, evaluation, catalog rows, table and plot.
+public struct EnsembleJob {
+    /// The run whose checkpoints form the ensemble.
+    public var run: Int64?
+    /// Only checkpoints taken at a schedule minimum (snapshot-ensemble members).
+    public var minimaOnly = false
+    /// Explicit members: catalog checkpoint ids, or paths of weights/checkpoint files.
+    public var checkpoints: [String] = []
+    /// Keep only the last M members (in checkpoint order).
+    public var last: Int?
+    public var methods: [EnsembleMethod] = [.probs]
+    public var greedy = false
+    /// Another ImageFolder directory (or `fashion-mnist`) instead of the run's own data.
+    public var dataSource: String?
+    /// `val` (the run's validation split) or `test` (Fashion-MNIST's test set).
+    public var split = "val"
+    public var log: ((String) -> Void)?
+
+    public init() {}
+
+    /// What the job produced.
+    public struct Result {
+        public var evaluation: EnsembleEvaluation
+        /// Catalog ids of the stored ensemble rows, one per outcome.
+        public var ensembleIds: [Int64]
+        /// The SWA model, when `.swa` was evaluated.
+        public var averagedModel: (state: StateDict, attributes: WeightsAttributes)?
+    }
+
+    /// Resolves members, evaluates them and stores one `ensemble` row per outcome.
+    /// - Throws: `EnsembleError`, `CatalogError` (missing file, checksum mismatch), data errors.
+    public func execute(catalog: Catalog) throws -> Result {
+        let members = try resolveMembers(catalog: catalog)
+        let (validation, training) = try dataSources(for: members, catalog: catalog)
+        let evaluator = EnsembleEvaluator(members: members, methods: methods, greedy: greedy)
+        evaluator.log = log
+        let evaluation = try evaluator.evaluate(validation: validation, training: methods.contains(.swa) ? training : nil)
+        let runId = run ?? Self.commonRun(members, catalog: catalog)
+        let ids = try Self.save(evaluation, to: catalog, runId: runId, evaluatedOn: split)
+        return Result(evaluation: evaluation, ensembleIds: ids, averagedModel: evaluator.averagedModel)
+    }
+
+    /// The members in checkpoint order (run, epoch, step), files verified against the catalog.
+    /// - Throws: `EnsembleError.noMembers` when nothing matches; `CatalogError` for a missing or
+    ///   altered file.
+    public func resolveMembers(catalog: Catalog) throws -> [EnsembleMember] {
+        var records: [CheckpointRecord] = []
+        var files: [EnsembleMember] = []
+        if !checkpoints.isEmpty {
+            for item in checkpoints {
+                if let id = Int64(item) {
+                    let record = try catalog.checkpoint(id: id)
+                    if let run, record.runId != run { throw EnsembleError.unknownCheckpoint(run: run, id: id) }
+                    records.append(record)
+                } else {
+                    let url = URL(fileURLWithPath: item)
+                    guard FileManager.default.fileExists(atPath: url.path) else {
+                        throw EnsembleError.noMembers("no checkpoint id or file '\(item)'")
+                    }
+                    files.append(EnsembleMember(name: url.lastPathComponent, url: url))
+                }
+            }
+            if minimaOnly { records = records.filter(\.isMinimum) }
+        } else if let run {
+            records = try catalog.checkpoints(filter: CheckpointFilter(run: run, minimaOnly: minimaOnly)).map(\.checkpoint)
+        } else {
+            throw EnsembleError.noMembers("give --run, or --checkpoints")
+        }
+        var members = try records.map { r in
+            EnsembleMember(name: "ckpt \(r.id!)", checkpointId: r.id, url: try catalog.verifiedFile(for: r),
+                           epoch: r.epoch, cycleIndex: r.cycleIndex)
+        } + files
+        if let last, last > 0, members.count > last { members = Array(members.suffix(last)) }
+        guard !members.isEmpty else {
+            let what = minimaOnly ? "checkpoints at a schedule minimum" : "checkpoints"
+            throw EnsembleError.noMembers("run \(run.map(String.init) ?? "?") has no \(what) (see `graft ckpt list`)")
+        }
+        return members
+    }
+
+    /// Validation and training batch sources: the first member's run configuration (its data
+    /// split, image size, normalisation and class subset), with `dataSource` replacing the
+    /// images when given. A plain weights file carries no configuration: then `dataSource` is
+    /// required and the file's input size and normalisation are used. ImageFolder splits are
+    /// read from the catalog's `splits/` folder, where training wrote them.
+    public func dataSources(for members: [EnsembleMember], catalog: Catalog?) throws -> (validation: BatchSource, training: BatchSource) {
+        let first = members[0].url
+        let attributes = try WeightsFile.read(first).attributes
+        let configuration = try? TrainingCheckpoint.read(first).runConfiguration
+        var spec: DataSpecification
+        if let configuration {
+            spec = configuration.data
+            if let dataSource { spec.source = dataSource }
+        } else {
+            guard let dataSource else {
+                throw EnsembleError.noMembers("\(first.path) is a plain weights file: give --data to evaluate it")
+            }
+            spec = DataSpecification(source: dataSource, imageSize: attributes.inputSize.last ?? 224)
+        }
+        if spec.mean == nil, attributes.mean.count == 3 { spec.mean = attributes.mean.map(Float.init) }
+        if spec.std == nil, attributes.std.count == 3 { spec.std = attributes.std.map(Float.init) }
+        let batchSize = configuration?.batchSize ?? 64
+        let sources = try DataSources.make(spec, batchSize: batchSize, seed: configuration?.seed ?? 0,
+                                           splitDirectory: catalog?.splitsDirectory)
+        switch split.lowercased() {
+        case "val", "validation":
+            return (sources.validation, sources.train)
+        case "test" where spec.source == DataSpecification.fashionMNIST:
+            return (try Self.fashionMNISTTest(spec, batchSize: max(batchSize, 64)), sources.train)
+        default:
+            throw EnsembleError.unsupportedSplit(split, source: spec.source)
+        }
+    }
+
+    /// Fashion-MNIST's 10,000 test images with the evaluation transform and class subset of `spec`.
+    static func fashionMNISTTest(_ spec: DataSpecification, batchSize: Int) throws -> BatchSource {
+        let test = try FashionMNIST(split: .test)
+        var indices = Array(0..<test.count)
+        var classNames = test.classNames
+        var labelMap: [Int: Int]?
+        if let wanted = spec.classes {
+            var map: [Int: Int] = [:]
+            for (newLabel, name) in wanted.enumerated() {
+                guard let old = DataSources.classIndex(name, in: test) else {
+                    throw DataError.invalidArgument("fashion-mnist: no class '\(name)'")
+                }
+                map[old] = newLabel
+            }
+            labelMap = map
+            classNames = wanted
+            indices = indices.filter { map[test.label($0)] != nil }
+        }
+        let dataset = RelabelledDataset(base: test, labelMap: labelMap, classNames: classNames)
+        let transform = try TransformPipeline(ops: [.resizeTo(width: spec.imageSize, height: spec.imageSize)],
+                                              mean: spec.mean ?? [0.5, 0.5, 0.5], std: spec.std ?? [0.5, 0.5, 0.5])
+        let loader = try BatchLoader(dataset: dataset, indices: indices, transform: transform,
+                                     options: .init(batchSize: batchSize, shuffle: false))
+        return LoaderSource(loader)
+    }
+
+    /// The run all catalog members belong to, if there is exactly one.
+    static func commonRun(_ members: [EnsembleMember], catalog: Catalog) -> Int64? {
+        let runs = Set(members.compactMap { m in m.checkpointId.flatMap { try? catalog.checkpoint(id: $0).runId } })
+        return runs.count == 1 ? runs.first : nil
+    }
+
+    /// Stores one `ensemble` row per outcome with its `ensemble_member` rows: for methods in
+    /// checkpoint order, every member with the ensemble's accuracy once it was added; for a
+    /// greedy selection, the chosen members in the order they were added, then the others
+    /// (`selected` false). Returns the new ensemble ids.
+    @discardableResult
+    public static func save(_ evaluation: EnsembleEvaluation, to catalog: Catalog, runId: Int64?,
+                            evaluatedOn: String) throws -> [Int64] {
+        var ids: [Int64] = []
+        for outcome in evaluation.outcomes {
+            let rest = evaluation.members.indices.filter { !outcome.selected.contains($0) }
+            var rows: [EnsembleMemberRecord] = []
+            for (position, index) in (outcome.selected + rest).enumerated() {
+                let m = evaluation.members[index]
+                let isSelected = position < outcome.selected.count
+                var size: Double?
+                if isSelected {
+                    if outcome.method == .swa {
+                        size = position == outcome.selected.count - 1 ? outcome.accuracy : nil
+                    } else if position < outcome.accuracyBySize.count {
+                        size = outcome.accuracyBySize[position]
+                    }
+                }
+                rows.append(EnsembleMemberRecord(position: position, checkpointId: m.member.checkpointId,
+                                                 accuracy: m.accuracy, loss: m.loss.isFinite ? m.loss : nil,
+                                                 ensembleAccuracy: size, selected: isSelected))
+            }
+            let record = EnsembleRecord(
+                runId: runId, method: outcome.label,
+                memberCheckpointIds: outcome.selected.compactMap { evaluation.members[$0].member.checkpointId },
+                accuracy: outcome.accuracy, loss: outcome.loss, bestSingleAccuracy: outcome.bestSingleAccuracy,
+                gain: outcome.gain, evaluatedOn: evaluatedOn, samples: evaluation.samples)
+            ids.append(try catalog.saveEnsemble(record, members: rows).ensemble.id!)
+        }
+        return ids
+    }
+
+    /// Accuracy against ensemble size: one line per prediction method with members added in
+    /// checkpoint order, dashed lines for greedy selections, the best single member as a
+    /// horizontal line and SWA as a point at the full size.
+    public static func plot(_ evaluation: EnsembleEvaluation) -> LinePlot {
+        var plot = LinePlot(title: "Ensemble accuracy against size (\(evaluation.samples) validation images)",
+                            xLabel: "members", yLabel: "accuracy")
+        plot.yPercent = true
+        for outcome in evaluation.outcomes {
+            let y = outcome.accuracyBySize
+            if outcome.method == .swa {
+                plot.markers.append(.point(x: Double(outcome.selected.count), y: outcome.accuracy,
+                                           label: "SWA \(Format.percent(outcome.accuracy))"))
+            } else {
+                let name = outcome.greedy ? "\(outcome.method.rawValue), greedy order" : "\(outcome.method.rawValue), checkpoint order"
+                plot.series.append(PlotSeries(name: name, x: y.indices.map { Double($0 + 1) }, y: y, showPoints: true,
+                                              dashed: outcome.greedy))
+            }
+        }
+        let best = evaluation.members[evaluation.bestMember]
+        plot.markers.append(.horizontal(y: best.accuracy, label: "best single (\(best.member.name)) \(Format.percent(best.accuracy))"))
+        return plot
+    }
+
+    /// Two tables: every member on its own, and every ensemble with its gain.
+    public static func tables(_ evaluation: EnsembleEvaluation, ensembleIds: [Int64] = []) -> [TableSection] {
+        let members = TextTable(
+            columns: ["#", "member", "checkpoint", "epoch", "cycle", "accuracy", "loss", "best"],
+            rows: evaluation.members.enumerated().map { i, m in
+                [.int(Int64(i + 1)), .text(m.member.name), .optional(m.member.checkpointId), .optional(m.member.epoch),
+                 .optional(m.member.cycleIndex), .number(m.accuracy, digits: 4),
+                 m.loss.isFinite ? .number(m.loss, digits: 4) : .null, .text(i == evaluation.bestMember ? "*" : "")]
+            },
+            rightAligned: ["#", "checkpoint", "epoch", "cycle", "accuracy", "loss"])
+        let ensembles = TextTable(
+            columns: ["id", "method", "members", "accuracy", "loss", "best single", "gain"],
+            rows: evaluation.outcomes.enumerated().map { i, o in
+                [i < ensembleIds.count ? .int(ensembleIds[i]) : .null, .text(o.label),
+                 .text(o.selected.map { String($0 + 1) }.joined(separator: ",")), .number(o.accuracy, digits: 4),
+                 .optional(o.loss, digits: 4), .number(o.bestSingleAccuracy, digits: 4), .number(o.gain, digits: 4)]
+            },
+            rightAligned: ["id", "accuracy", "loss", "best single", "gain"])
+        return [TableSection("members", members), TableSection("ensembles", ensembles)]
+    }
+}

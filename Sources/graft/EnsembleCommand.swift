@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import GraftCatalog
+import GraftTraining
+import GraftWeights
+
+struct EnsembleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ensemble",
+        abstract: "Evaluate checkpoints as an ensemble: averaged probabilities or logits, votes, or SWA.",
+        discussion: """
+            Members are a run's checkpoints (all, or --minima: those taken at schedule minima), or --checkpoints
+            (catalog ids or files), optionally only the --last M. Each member is evaluated alone and added to the
+            ensemble one at a time, so memory does not grow with the number of members. Votes break ties by summed
+            probability. SWA averages the members' weights and recomputes BatchNorm statistics with one pass over the
+            training split. --greedy adds members by validation gain, starting from the best single one.
+            Results go to the catalog (graft runs show) and are printed as a table.
+            """)
+
+    @Option(name: .customLong("run"), help: "The run whose checkpoints form the ensemble.") var runId: Int64?
+    @Flag(help: "Only checkpoints taken at a schedule minimum (snapshot ensemble).") var minima = false
+    @Option(help: "Members: catalog checkpoint ids or weights files, comma-separated.") var checkpoints: String?
+    @Option(help: "Keep only the last M members.") var last: Int?
+    @Option(help: "probs, logits, vote, swa, or all (comma-separated).") var method: String = "probs"
+    @Flag(help: "Also select members greedily by validation gain.") var greedy = false
+    @Option(help: "Evaluate on this ImageFolder directory (or 'fashion-mnist') instead of the run's data.") var data: String?
+    @Option(help: "val (the run's validation split), or test (Fashion-MNIST only).") var split: String = "val"
+    @Option(help: "Write the SWA model to this weights file (HDF5) for graft predict.") var output: String?
+    @Option(help: "Write accuracy against ensemble size as an SVG plot.") var plot: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "No progress lines.") var quiet = false
+    @OptionGroup var catalog: CatalogOptions
+
+    func validate() throws {
+        if runId == nil && checkpoints == nil { throw ValidationError("give --run R, or --checkpoints ID,…") }
+        if let last, last < 1 { throw ValidationError("--last must be at least 1") }
+        _ = try EnsembleMethod.parseList(method)
+        if output != nil, !(try EnsembleMethod.parseList(method)).contains(.swa) {
+            throw ValidationError("--output writes the SWA model: add swa to --method")
+        }
+    }
+
+    mutating func run() throws {
+        var job = EnsembleJob()
+        job.run = runId
+        job.minimaOnly = minima
+        job.checkpoints = checkpoints?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
+        job.last = last
+        job.methods = try EnsembleMethod.parseList(method)
+        job.greedy = greedy
+        job.dataSource = data
+        job.split = split
+        if !quiet { job.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
+
+        let result = try job.execute(catalog: try catalog.openExisting())
+        if let output, let swa = result.averagedModel {
+            var attributes = swa.attributes
+            attributes.sourceFile = ""
+            attributes.sourceSHA256 = ""
+            attributes.convertedAt = WeightsAttributes.now()
+            try WeightsFile.write(swa.state, attributes: attributes, to: URL(fileURLWithPath: output))
+            if !quiet { FileHandle.standardError.write(Data("wrote the SWA model to \(output)\n".utf8)) }
+        }
+        if let plot {
+            try EnsembleJob.plot(result.evaluation).write(to: URL(fileURLWithPath: plot))
+            if !quiet { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) }
+        }
+        printSections(EnsembleJob.tables(result.evaluation, ensembleIds: result.ensembleIds), format: json ? .json : .table)
+    }
+}
