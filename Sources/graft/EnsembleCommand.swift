@@ -9,12 +9,13 @@ struct EnsembleCommand: ParsableCommand {
         commandName: "ensemble",
         abstract: "Evaluate checkpoints as an ensemble: averaged probabilities or logits, votes, or SWA.",
         discussion: """
-            Members are a run's checkpoints (all, or --minima: those taken at schedule minima), or --checkpoints
-            (catalog ids or files), optionally only the --last M. Each member is evaluated alone and added to the
-            ensemble one at a time, so memory does not grow with the number of members. Votes break ties by summed
-            probability. SWA averages the members' weights and recomputes BatchNorm statistics with one pass over the
+            Members are a run's checkpoints (all, or --minima: those taken at schedule minima), or --checkpoints \
+            (catalog ids or files), optionally only the --last M. Each member is evaluated alone and added to the \
+            ensemble one at a time, so memory does not grow with the number of members. Votes break ties by summed \
+            probability. SWA averages the members' weights and recomputes BatchNorm statistics with one pass over the \
             training split. --greedy adds members by validation gain, starting from the best single one.
-            Results go to the catalog (graft runs show) and are printed as a table.
+
+            Results are stored in the catalog (tables ensemble and ensemble_member) and printed as a table.
             """)
 
     @Option(name: .customLong("run"), help: "The run whose checkpoints form the ensemble.") var runId: Int64?
