@@ -3,7 +3,8 @@
 # same cores, each in its own process (so peak memory is its own), then one table of medians and
 # ratios. ONNX Runtime's ResNet34 eval figure is added when `onnxruntime` is importable.
 #
-#   benchmarks/run.sh [--iterations N] [--sweep] [--kernels]
+#   benchmarks/run.sh [--iterations N] [--rounds R] [--sweep] [--kernels]
+#     --rounds   repeat the Graft/PyTorch pairs R times (a noisy machine); the table shows medians
 #     --sweep    also the transfer step against batch size (1…64) and image size (64…320)
 #     --kernels  also the convolution-kernel comparison (oneDNN vs im2col + OpenBLAS sgemm)
 #   PYTHON=/path/to/python   interpreter with torch (default python3)
@@ -14,14 +15,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 iterations=5
+rounds=1
 sweep=0
 kernels=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --iterations) iterations="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --sweep) sweep=1; shift ;;
     --kernels) kernels=1; shift ;;
-    *) echo "usage: $0 [--iterations N] [--sweep] [--kernels]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--iterations N] [--rounds R] [--sweep] [--kernels]" >&2; exit 2 ;;
   esac
 done
 
@@ -59,8 +62,10 @@ run_pair() {  # workload [extra options]
   fi
 }
 
-echo "Workloads ($(nproc) cores, $iterations timed steps each):" >&2
-for w in resnet34-eval resnet34-transfer resnet34-full vanilla-train; do run_pair "$w"; done
+echo "Workloads ($(nproc) cores, $iterations timed steps each, $rounds round(s)):" >&2
+for _ in $(seq "$rounds"); do
+  for w in resnet34-eval resnet34-transfer resnet34-full vanilla-train; do run_pair "$w"; done
+done
 if [ $have_ort = 1 ]; then
   echo "  resnet34-eval: onnxruntime" >&2
   "$PYTHON" benchmarks/pytorch.py resnet34-eval --engine onnxruntime --iterations "$iterations" >> "$results" || true

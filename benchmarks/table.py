@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Formats the JSON lines of benchmarks/run.sh as Markdown tables: Graft beside PyTorch (and
-ONNX Runtime), with the speed and peak-memory ratios and the fraction of the sgemm peak reached."""
+ONNX Runtime), with the speed and peak-memory ratios and the fraction of the sgemm peak reached.
+A workload measured in several rounds shows the median of its rounds."""
 import json
+import statistics
 import sys
 
 
@@ -9,14 +11,30 @@ def key(r):
     return (r["workload"], r.get("batch"), r.get("image_size"))
 
 
+def medians(rows, engine):
+    """Per workload key, the median images/s and peak memory over its rounds."""
+    groups = {}
+    for r in rows:
+        if r.get("engine") == engine:
+            groups.setdefault(key(r), []).append(r)
+    out = {}
+    for k, rs in groups.items():
+        m = dict(rs[0])
+        m["images_per_s"] = statistics.median(r["images_per_s"] for r in rs)
+        m["peak_mb"] = statistics.median(r["peak_mb"] for r in rs)
+        m["rounds"] = len(rs)
+        out[k] = m
+    return out
+
+
 def main(path):
     rows = [json.loads(line) for line in open(path) if line.strip().startswith("{")]
-    peak = next((r["gflops"] for r in rows if r.get("workload") == "sgemm"), None)
-    graft = {key(r): r for r in rows if r.get("engine") == "graft"}
-    torch = {key(r): r for r in rows if r.get("engine") == "pytorch"}
-    ort = {key(r): r for r in rows if r.get("engine") == "onnxruntime"}
+    sgemm = max((r for r in rows if r.get("workload") == "sgemm"), key=lambda r: r["gflops"], default=None)
+    peak = sgemm["gflops"] if sgemm else None
+    graft, torch, ort = (medians(rows, e) for e in ("graft", "pytorch", "onnxruntime"))
     if peak:
-        print(f"sgemm peak (OpenBLAS, all cores): {peak:.1f} GFLOP/s\n")
+        print(f"sgemm peak, all cores: {peak:.1f} GFLOP/s (OpenBLAS {sgemm.get('openblas_gflops', '?')}, "
+              f"oneDNN {sgemm.get('onednn_gflops', '?')})\n")
     print("| workload | batch | size | Graft img/s | PyTorch img/s | speed ratio | Graft peak MB | PyTorch peak MB "
           "| memory ratio | Graft % sgemm peak | PyTorch % sgemm peak |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

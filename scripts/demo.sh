@@ -16,8 +16,8 @@ size=${DEMO_SIZE:-32}
 data=data/fashion-mnist-jpeg
 out=out/demo
 mkdir -p "$out" Weights
-classes_a="T-shirt/top,Trouser,Pullover,Dress,Coat"
-classes_b="Sandal,Shirt,Sneaker,Bag,Ankle boot"
+classes_a="t-shirt-top,trouser,pullover,dress,coat"
+classes_b="sandal,shirt,sneaker,bag,ankle-boot"
 common=(--model vanilla-cnn --image-size "$size" --batch 64 --seed 0)
 
 step() { printf '\n== %s\n' "$*"; }
@@ -36,8 +36,11 @@ step "2/6 LR range test: vanilla CNN, SGD with momentum, classes A ($classes_a)"
 "$graft" lr-find "${common[@]}" --data "$data" --classes "$classes_a" --optimizer sgd --momentum 0.9 \
   --epochs 2 --plot "$out/lr-find.svg" | tee "$out/lr-find.txt"
 
-step "3/6 Comparison on classes A: SGD with a triangular CLR vs Adam, snapshots at every CLR minimum"
-"$graft" compare "${common[@]}" --data "$data" --classes "$classes_a" --optimizers sgd-clr,adam --runs 1 \
+# The study's rule: the upper bound is the lr at the minimum loss / 10, the lower bound a sixth of it.
+clr_max=$(sed -n 's/^  min_loss_div10: lr \([0-9.e+-]*\).*/\1/p' "$out/lr-find.txt" | head -1)
+
+step "3/6 Comparison on classes A: SGD with a triangular CLR (max ${clr_max:-from a range test}) vs Adam, snapshots at every CLR minimum"
+"$graft" compare ${clr_max:+--clr-max "$clr_max"} "${common[@]}" --data "$data" --classes "$classes_a" --optimizers sgd-clr,adam --runs 1 \
   --epochs "$epochs" --clr-step 1 --name "demo: SGD+CLR vs Adam" | tee "$out/compare.txt"
 comparison=$(sed -n 's/^comparison \([0-9]*\) done.*/\1/p' "$out/compare.txt" | tail -1)
 sgd_run=$(sed -n 's/^runs sgd-clr: \([0-9]*\).*/\1/p' "$out/compare.txt" | tail -1)

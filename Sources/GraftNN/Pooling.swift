@@ -25,6 +25,23 @@ public final class MaxPool2d: Module {
             Elementwise.forUnits(n * c, workPerUnit: h * w) { firstPlane, lastPlane in
                 for plane in firstPlane..<lastPlane {
                     let src = x + plane * h * w, dst = y + plane * oh * ow
+                    if kernel == 2 && stride == 2 && padding == 0 {
+                        // The common 2×2 window without bounds checks; same order and NaN rule.
+                        for oy in 0..<oh {
+                            let r0 = src + 2 * oy * w, r1 = r0 + w
+                            for ox in 0..<ow {
+                                let i0 = 2 * ox
+                                var best = r0[i0], bestIndex = 2 * oy * w + i0
+                                let v1 = r0[i0 + 1], v2 = r1[i0], v3 = r1[i0 + 1]
+                                if v1 > best || v1.isNaN { best = v1; bestIndex = 2 * oy * w + i0 + 1 }
+                                if v2 > best || v2.isNaN { best = v2; bestIndex = (2 * oy + 1) * w + i0 }
+                                if v3 > best || v3.isNaN { best = v3; bestIndex = (2 * oy + 1) * w + i0 + 1 }
+                                dst[oy * ow + ox] = best
+                                if keep { idx![plane * oh * ow + oy * ow + ox] = Int32(bestIndex) }
+                            }
+                        }
+                        continue
+                    }
                     for oy in 0..<oh {
                         let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
                         for ox in 0..<ow {

@@ -1,4 +1,5 @@
 import CBLAS
+import CDNNL
 
 /// The one place Graft calls BLAS. Row-major sgemm: `C = alpha·op(A)·op(B) + beta·C`.
 public enum BLAS {
@@ -25,5 +26,17 @@ public enum BLAS {
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }
+    }
+
+    /// The same product through oneDNN's JIT sgemm (AVX-512 where the CPU has it). Only the
+    /// benchmarks use it, to measure the machine's sgemm peak beside OpenBLAS's.
+    /// Returns false when oneDNN is unavailable.
+    public static func oneDNNGemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
+        graft_dnnl_sgemm(CChar(UInt8(ascii: transA ? "T" : "N")), CChar(UInt8(ascii: transB ? "T" : "N")),
+                         m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
     }
 }

@@ -63,7 +63,11 @@ public enum Elementwise {
     public static func reluBackward(output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>,
                                     into dx: UnsafeMutablePointer<Float>, count: Int) {
         forChunks(count) { s, e in
-            for i in s..<e { dx[i] = y[i] > 0 ? dy[i] : 0 }
+            // Both loads unconditional, so the select vectorises.
+            for i in s..<e {
+                let g = dy[i]
+                dx[i] = y[i] > 0 ? g : 0
+            }
         }
     }
 

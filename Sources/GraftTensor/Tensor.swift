@@ -6,9 +6,12 @@ public final class TensorStorage: @unchecked Sendable {
 
     public init(count: Int) {
         self.count = count
-        // 64-byte alignment keeps BLAS and vector loads on their fast paths.
+        // 64-byte alignment keeps BLAS and vector loads on their fast paths; large buffers are
+        // 2 MB-aligned and backed by transparent huge pages where the kernel offers them.
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
         let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+            byteCount: bytes, alignment: bytes >= HugePages.threshold ? HugePages.size : 64)
+        HugePages.advise(raw, bytes: bytes)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 

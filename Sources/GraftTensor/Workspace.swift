@@ -10,7 +10,10 @@ public final class Workspace: @unchecked Sendable {
     public func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
         if count > capacity || storage == nil {
             if let old = storage { UnsafeMutableRawPointer(old).deallocate() }
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+            let bytes = max(count, 1) * 4
+            let raw = UnsafeMutableRawPointer.allocate(
+                byteCount: bytes, alignment: bytes >= HugePages.threshold ? HugePages.size : 64)
+            HugePages.advise(raw, bytes: bytes)
             storage = raw.bindMemory(to: Float.self, capacity: max(count, 1))
             capacity = max(count, 1)
         }

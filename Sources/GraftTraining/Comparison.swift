@@ -56,7 +56,8 @@ public final class ComparisonRunner {
     public let plan: ComparisonPlan
     public let catalog: Catalog
     public var showProgress = true
-    public var log: (String) -> Void = { print($0) }
+    /// Progress lines; unbuffered so they interleave with the progress bars when piped.
+    public var log: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
     /// How many runs to train at once in separate processes (`graft train --comparison`).
     public var jobs = 1
     /// The `graft` executable used for parallel jobs.

@@ -17,6 +17,7 @@ typedef struct graft_conv_shape {
     int out_channels, kernel, stride, padding;
     int has_bias;   /* forward adds a bias; backward-weights also produces its gradient */
     int fuse_relu;  /* forward applies max(0, ·) to its output */
+    int winograd;   /* try Winograd F(4,3) first (3×3 stride 1); direct when it is unavailable */
 } graft_conv_shape;
 
 /* 1 when oneDNN is usable on this machine (an engine could be created). */
@@ -32,6 +33,11 @@ int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, con
 /* dw[O,C,k,k] (and dbias[O] when has_bias) are overwritten with this batch's gradient. */
 int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *dw,
                                 float *dbias);
+
+/* Row-major C = alpha·op(A)·op(B) + beta·C with oneDNN's JIT sgemm (for measuring the machine's
+ * peak beside OpenBLAS). */
+int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *b, long ldb, float beta, float *c, long ldc);
 
 /* Frees this thread's reorder arena (it grows back on the next call). */
 void graft_dnnl_release_arena(void);
