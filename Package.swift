@@ -24,14 +24,15 @@ let package = Package(
 
         // oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
+        .target(name: "GraftSupport"),
         .target(name: "GraftTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN"]),
-        .target(name: "GraftWeights", dependencies: ["GraftModels", "CHDF5"],
+        .target(name: "GraftWeights", dependencies: ["GraftModels", "GraftSupport", "CHDF5"],
                 resources: []),
-        .target(name: "GraftData", dependencies: ["GraftTensor", "CJPEG"]),
+        .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
         .target(name: "GraftOptim", dependencies: ["GraftNN"]),
-        .target(name: "GraftCatalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "GraftCatalog", dependencies: ["GraftSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "GraftReport"),
         .target(name: "GraftTraining", dependencies: [
             "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog", "GraftReport",
@@ -46,10 +47,10 @@ let package = Package(
         .testTarget(name: "GraftTensorTests", dependencies: ["GraftTensor", "TestSupport"]),
         .testTarget(name: "GraftNNTests", dependencies: ["GraftNN", "TestSupport"]),
         .testTarget(name: "GraftModelsTests", dependencies: ["GraftModels", "GraftWeights", "TestSupport"]),
-        .testTarget(name: "GraftWeightsTests", dependencies: ["GraftWeights", "TestSupport"]),
-        .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "TestSupport"]),
+        .testTarget(name: "GraftWeightsTests", dependencies: ["GraftWeights", "GraftSupport", "TestSupport"]),
+        .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "GraftSupport", "TestSupport"]),
         .testTarget(name: "GraftOptimTests", dependencies: ["GraftOptim", "GraftModels", "GraftWeights", "TestSupport"]),
-        .testTarget(name: "GraftCatalogTests", dependencies: ["GraftCatalog", "TestSupport"]),
+        .testTarget(name: "GraftCatalogTests", dependencies: ["GraftCatalog", "GraftSupport", "TestSupport"]),
         .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
         .testTarget(name: "GraftTrainingTests", dependencies: ["GraftTraining", "TestSupport"]),
     ]

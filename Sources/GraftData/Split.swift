@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import GraftTensor
 
 /// A stratified train/validation split, written to a JSON file so every run of a comparison sees

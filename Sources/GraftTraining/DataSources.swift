@@ -1,5 +1,6 @@
 import Foundation
 import GraftData
+import GraftSupport
 import GraftTensor
 
 /// Training and validation batch sources for a data specification.

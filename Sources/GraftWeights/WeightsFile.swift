@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import GraftSupport
 import GraftTensor
 
 /// What a Graft weights file says about its model and where the weights came from. Stored as

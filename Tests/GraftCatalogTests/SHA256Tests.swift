@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import Testing
 @testable import GraftCatalog
 
@@ -22,7 +23,7 @@ struct SHA256Tests {
         var rng = SystemRandomNumberGenerator()
         let bytes = (0..<(3 * 1_048_576 + 17)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let data = Data(bytes)
-        var hasher = SHA256Hasher()
+        var hasher = SHA256()
         var offset = 0
         var step = 1
         while offset < data.count {
@@ -31,7 +32,7 @@ struct SHA256Tests {
             offset = end
             step = step * 3 % 1000 + 1
         }
-        let streamed = hasher.finalizeHex()
+        let streamed = SHA256.hexString(hasher.finalize())
         #expect(streamed == FileDigest.sha256(data))
 
         let file = dir.path("blob.bin")

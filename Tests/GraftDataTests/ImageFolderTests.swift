@@ -1,5 +1,6 @@
 import Foundation
 import GraftData
+import GraftSupport
 import Testing
 import TestSupport
 
@@ -34,7 +35,7 @@ struct ImageFolderTests {
         #expect(folder.unreadable.isEmpty)
         for (i, s) in expected.samples.enumerated() {
             let data = try Data(contentsOf: folder.url(i))
-            #expect(SHA256.hex(data) == s.sha256, "\(s.path)")
+            #expect(SHA256.hex(of: data) == s.sha256, "\(s.path)")
         }
         let image = try folder.loadImage(1)
         #expect(image.width == 160 && image.height == 120)

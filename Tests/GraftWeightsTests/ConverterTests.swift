@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import GraftModels
 import GraftNN
 import GraftTensor

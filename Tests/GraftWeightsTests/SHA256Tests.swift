@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import Testing
 import TestSupport
 @testable import GraftWeights

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import GraftTensor
 import Testing
 import TestSupport
