@@ -60,8 +60,15 @@ public enum ConvKernels {
                          width: Int32(width), out_channels: Int32(g.outChannels), kernel: Int32(g.kernel),
                          stride: Int32(g.stride), padding: Int32(g.padding), has_bias: bias ? 1 : 0,
                          fuse_relu: relu ? 1 : 0,
-                         winograd: usesWinograd && g.kernel == 3 && g.stride == 1 ? 1 : 0)
+                         winograd: usesWinograd && g.kernel == 3 && g.stride == 1
+                             && height * width >= winogradMinimumPixels ? 1 : 0)
     }
+
+    /// Smallest feature map (H·W) given to Winograd; `GRAFT_CONV_WINOGRAD_MIN_PIXELS` overrides.
+    static let winogradMinimumPixels: Int = {
+        if let v = getenv("GRAFT_CONV_WINOGRAD_MIN_PIXELS"), let n = Int(String(cString: v)) { return n }
+        return 28 * 28
+    }()
 
     /// Floats allowed for one group's column matrix (16 MB).
     static let columnBudget = 4 << 20

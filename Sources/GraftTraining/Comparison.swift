@@ -105,7 +105,7 @@ public final class ComparisonRunner {
         for entry in plan.optimizers {
             for r in 0..<plan.runs {
                 let config = try plan.configuration(entry: entry, run: r, clrMax: bound, stepsPerEpoch: stepsPerEpoch)
-                if let done = existing.first(where: { $0.name == config.name }) {
+                if let done = existing.last(where: { $0.name == config.name }) {
                     runIds[entry, default: []].append(done.id!)
                     if done.status == .finished {
                         log("\(config.name!): finished earlier (run \(done.id!))")

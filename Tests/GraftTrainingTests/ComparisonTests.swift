@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import GraftCatalog
+import GraftOptim
+import TestSupport
+@testable import GraftTraining
+
+/// `graft compare` through the library on the fixture ImageFolder: every (optimizer, run) is a
+/// catalog run of one comparison; running it again redoes nothing; the report shows them all.
+@Suite(.serialized) struct ComparisonTests {
+    func makePlan() throws -> ComparisonPlan {
+        var data = DataSpecification(source: Fixtures.url("imagefolder").path, imageSize: 32)
+        data.validationFraction = 0.25
+        let base = RunConfiguration(
+            modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
+            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
+            trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 2, batchSize: 4, seed: 7)
+        return ComparisonPlan(optimizers: ["sgd-clr", "adam"], runs: 2, base: base, clrMax: 6e-3, clrStepEpochs: 1,
+                              name: "test comparison")
+    }
+
+    @Test func finishedRunsAreNotRedoneAndTheReportShowsEveryOptimizer() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-compare-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
+        let plan = try makePlan()
+
+        let runner = ComparisonRunner(plan: plan, catalog: catalog)
+        runner.showProgress = false
+        runner.log = { _ in }
+        let first = try runner.run()
+        let runs = try catalog.runs(filter: RunFilter(comparisonId: first.comparisonId))
+        #expect(runs.count == 4)
+        #expect(runs.allSatisfy { $0.status == .finished })
+        #expect(Set(runs.map(\.seed)) == [7, 8], "seed = base seed + run index")
+        #expect(Set(runs.map(\.splitId)).count == 1 || runs.allSatisfy { $0.splitId == nil })
+        // The cyclical entry cycles between max/6 and max; Adam keeps PyTorch's default rate.
+        let sgd = runs.filter { $0.optimizer == "sgd" }
+        #expect(sgd.count == 2 && sgd.allSatisfy { $0.schedule == "triangular" })
+        let minima = try catalog.checkpoints(filter: CheckpointFilter(run: sgd[0].id!, minimaOnly: true))
+        #expect(minima.count == 1, "a 2-epoch run with 1-epoch half cycles ends one cycle")
+
+        let again = ComparisonRunner(plan: plan, catalog: catalog)
+        again.showProgress = false
+        again.log = { _ in }
+        let second = try again.run()
+        #expect(second.comparisonId == first.comparisonId)
+        #expect(try catalog.runs(filter: RunFilter(comparisonId: first.comparisonId)).count == 4)
+
+        let html = try ReportBuilder(catalog: catalog).comparisonReport(id: first.comparisonId).html()
+        #expect(html.contains("sgd-clr") && html.contains("adam"))
+        #expect(html.contains("<svg"))
+        let best = try runs.flatMap { try catalog.epochMetrics(run: $0.id!) }.compactMap(\.valAcc).max()!
+        #expect(html.contains(String(format: "%.1f%%", best * 100)) || html.contains(String(format: "%.2f%%", best * 100)))
+    }
+}
