@@ -28,6 +28,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# Both engines run oneDNN on OpenMP; idle OpenMP threads sleep rather than spin (graft-bench sets
+# this for itself too), so a busy machine slows both the same way instead of stalling every layer.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 SWIFT="${SWIFT:-swift}"
 PYTHON="${PYTHON:-python3}"
 out="$(mktemp -d)"
@@ -81,6 +84,24 @@ if [ $kernels = 1 ]; then
   echo "Convolution kernels (oneDNN vs im2col + sgemm):" >&2
   g++ -O2 -std=c++17 benchmarks/kernels/conv_kernels.cpp -ldnnl -lopenblas -o "$out/conv_kernels"
   "$out/conv_kernels" "$iterations" | tee "$out/kernels.jsonl" >&2
+fi
+
+# The JPEG pipeline: a folder of real photos (the fixture photos, copied to make a few hundred
+# files) through decode + Resize(256) + CenterCrop(224) + Normalize, Graft and Pillow.
+photos="$out/photos"
+if [ ! -d "$photos" ] && [ -d ../shared/fixtures/images ]; then
+  mkdir -p "$photos"
+  for i in $(seq 1 60); do
+    for f in flower china rocket; do cp "../shared/fixtures/images/$f.jpg" "$photos/$f-$i.jpg"; done
+  done
+fi
+if [ -d "$photos" ]; then
+  echo "JPEG pipeline ($(ls "$photos" | wc -l) photos): graft" >&2
+  "$bench" data "$photos" --batch 32 | tee -a "$out/jpeg.jsonl" >&2
+  if "$PYTHON" -c "import PIL" 2>/dev/null; then
+    echo "JPEG pipeline: pillow" >&2
+    "$PYTHON" benchmarks/pillow.py "$photos" --batch 32 | tee -a "$out/jpeg.jsonl" >&2
+  fi
 fi
 
 python3 benchmarks/table.py "$results"

@@ -46,12 +46,14 @@ public enum ConvKernels {
         return graft_dnnl_available() != 0 ? .oneDNN : .im2col
     }()
 
-    /// Winograd F(4,3) for 3×3 stride-1 convolutions: 1.5–3× faster than oneDNN's direct
-    /// kernels on ResNet34's layers (README, "Design: convolution kernels"), at the cost of a
-    /// rounding error a few times larger (still ~1e-5 relative). `GRAFT_CONV_WINOGRAD=0` turns it off.
+    /// Winograd F(4,3) for 3×3 stride-1 convolutions on feature maps of at least
+    /// `GRAFT_CONV_WINOGRAD_MIN_PIXELS` (default 28²). Opt-in with `GRAFT_CONV_WINOGRAD=1`: alone
+    /// on one layer it is 1.5–3× faster than the direct kernel, but inside the networks, where
+    /// its weights are transformed on every call, it has not won yet (README, "Design:
+    /// convolution kernels").
     public static let usesWinograd: Bool = {
-        if let v = getenv("GRAFT_CONV_WINOGRAD"), String(cString: v) == "0" { return false }
-        return true
+        if let v = getenv("GRAFT_CONV_WINOGRAD"), String(cString: v) == "1" { return true }
+        return false
     }()
 
     static func dnnlShape(_ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GraftTensor
 
 @main
 struct Graft: ParsableCommand {
@@ -15,4 +16,11 @@ struct Graft: ParsableCommand {
             RunsCommand.self, CkptCommand.self, CatalogCommand.self,
         ]
     )
+
+    static func main() {
+        // Idle OpenMP threads must sleep, not spin: on two shared cores the data-loading threads
+        // and the engine's team would otherwise stall each other at every layer.
+        Threading.preferPassiveOpenMPWaiting()
+        main(nil)
+    }
 }

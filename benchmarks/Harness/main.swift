@@ -1,12 +1,22 @@
 import Foundation
+import GraftTensor
+
+Threading.preferPassiveOpenMPWaiting()
 
 /// `graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]` prints one
 /// JSON line: images/s (median step), peak memory and the step's GFLOP per image.
 /// `graft-bench sgemm [--iterations N]` prints the machine's sgemm rate (GFLOP/s).
+/// `graft-bench data FOLDER [--batch B]`: decode + Resize(256) + CenterCrop(224) + Normalize
+/// images/s over a folder of JPEGs (Pillow's side: `benchmarks/pillow.py`).
+/// `graft-bench catalog [--rows N]`: catalog query times over N checkpoint rows.
+/// `graft-bench ensemble`: peak memory of streaming ensemble evaluation for 1, 2, 4, 8 members.
 /// `benchmarks/run.sh` runs every workload here and in PyTorch and prints the ratios.
 let usage = """
     usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
            graft-bench sgemm [--iterations N]
+           graft-bench data FOLDER [--batch B]
+           graft-bench catalog [--rows N]
+           graft-bench ensemble
     workloads: \(EngineWorkload.allCases.map(\.rawValue).joined(separator: ", "))
     """
 
@@ -14,6 +24,27 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> Int? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return Int(arguments[i + 1])
+}
+
+switch arguments.first {
+case "data" where arguments.count >= 2:
+    do {
+        let r = try runDataBenchmark(folder: URL(fileURLWithPath: arguments[1]), batch: option("--batch") ?? 32)
+        print(String(format: "{\"engine\":\"graft\",\"workload\":\"jpeg-pipeline\",\"images_per_s\":%.1f,\"images\":%d,\"seconds\":%.3f,\"failed\":%d}",
+                     r.imagesPerSecond, r.images, r.seconds, r.failed))
+    } catch {
+        FileHandle.standardError.write(Data("graft-bench data: \(error.localizedDescription)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+case "catalog":
+    print(runCatalogBenchmark(rows: option("--rows") ?? 100_000))
+    exit(0)
+case "ensemble":
+    print(runEnsembleMemoryBenchmark())
+    exit(0)
+default:
+    break
 }
 
 if arguments.first == "sgemm" {
