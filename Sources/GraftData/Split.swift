@@ -81,25 +81,9 @@ public struct DataSplit: Codable, Sendable, Equatable {
     /// Whether the dataset still lists exactly the files the split was made from.
     public func matches(_ dataset: any Dataset) -> Bool { Self.fileListHash(dataset) == fileListHash }
 
-    public func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do {
-            try encoder.encode(self).write(to: url, options: .atomic)
-        } catch {
-            throw DataError.io(path: url.path, detail: "cannot write split: \(error.localizedDescription)")
-        }
-    }
-
-    public static func read(from url: URL) throws -> DataSplit {
-        let data = try JPEG.readFile(url)
-        do {
-            return try JSONDecoder().decode(DataSplit.self, from: data)
-        } catch {
-            throw DataError.badSplitFile(path: url.path, detail: "\(error)")
-        }
-    }
 }
+
+extension DataSplit: JSONFile { public static let fileKind = "split" }
 
 /// Per-channel mean and standard deviation of pixel values in [0, 1] over a set of images (the
 /// `Normalize` constants a dataset's own statistics give).
@@ -168,20 +152,30 @@ public struct ChannelStats: Codable, Sendable, Equatable {
         return ChannelStats(mean: mean, std: std, images: images, pixels: Int(sums[6]), resize: resize, splitHash: nil)
     }
 
+}
+
+extension ChannelStats: JSONFile { public static let fileKind = "stats" }
+
+/// The split and stats files: pretty, sorted JSON written atomically; read errors name the file.
+public protocol JSONFile: Codable {
+    static var fileKind: String { get }
+}
+
+extension JSONFile {
     public func write(to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
             try encoder.encode(self).write(to: url, options: .atomic)
         } catch {
-            throw DataError.io(path: url.path, detail: "cannot write stats: \(error.localizedDescription)")
+            throw DataError.io(path: url.path, detail: "cannot write \(Self.fileKind): \(error.localizedDescription)")
         }
     }
 
-    public static func read(from url: URL) throws -> ChannelStats {
+    public static func read(from url: URL) throws -> Self {
         let data = try JPEG.readFile(url)
         do {
-            return try JSONDecoder().decode(ChannelStats.self, from: data)
+            return try JSONDecoder().decode(Self.self, from: data)
         } catch {
             throw DataError.badSplitFile(path: url.path, detail: "\(error)")
         }
