@@ -46,16 +46,17 @@ public enum Elementwise {
     }
 
     /// `x = max(0, x)` in place.
+    /// Written `x < 0 ? 0 : x` so a NaN passes through, as PyTorch's ReLU lets it.
     public static func relu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         forChunks(count) { s, e in
-            for i in s..<e { x[i] = x[i] > 0 ? x[i] : 0 }
+            for i in s..<e { x[i] = x[i] < 0 ? 0 : x[i] }
         }
     }
 
     /// `y = max(0, x)`.
     public static func relu(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         forChunks(count) { s, e in
-            for i in s..<e { y[i] = x[i] > 0 ? x[i] : 0 }
+            for i in s..<e { y[i] = x[i] < 0 ? 0 : x[i] }
         }
     }
 
@@ -83,7 +84,7 @@ public enum Elementwise {
         forChunks(count) { s, e in
             for i in s..<e {
                 let v = y[i] + x[i]
-                y[i] = v > 0 ? v : 0
+                y[i] = v < 0 ? 0 : v
             }
         }
     }

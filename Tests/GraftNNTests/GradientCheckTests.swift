@@ -75,6 +75,13 @@ import TestSupport
         check(AdaptiveAvgPool2d(3, 2), input: x)
     }
 
+    /// PyTorch's ReLU lets NaN through (so a broken input shows up as a non-finite loss).
+    @Test func reluPropagatesNaN() {
+        let y = ReLU()(Tensor(shape: [4], scalars: [-1, 0, 2, .nan]))
+        #expect(Array(y.scalars.prefix(3)) == [0, 0, 2])
+        #expect(y.scalars[3].isNaN)
+    }
+
     @Test func dropoutIsInvertedAndSeeded() {
         var rng = self.rng
         let x = Tensor(shape: [4, 1000], repeating: 1)

@@ -136,6 +136,15 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         #expect(trainer.optimizer.stateDict() == state)
     }
 
+    @Test func aNaNInTheDataStopsTraining() throws {
+        let trainer = try makeTrainer()
+        let source = syntheticSource()
+        var images = source.images
+        images.withUnsafeMutableBufferPointer { $0[5] = .nan }
+        let bad = InMemoryBatchSource(images: images, labels: source.labels, batchSize: 64, shuffle: false)
+        #expect(throws: TrainingError.self) { try trainer.fit(train: bad, validation: nil, epochs: 1) }
+    }
+
     @Test func nonFiniteLossStopsWithAClearError() throws {
         // A learning rate far too high makes the weights, then the loss, overflow.
         let model = VanillaCNN(numClasses: 2, dropout: 0, seed: 0)
