@@ -153,15 +153,4 @@ extension Module {
     public func zeroGrad() {
         for (_, p) in namedParameters() { p.grad = nil }
     }
-
-    /// The module at a dotted path (`"layer4.1"`), or nil.
-    public func module(at path: String) -> Module? {
-        if path.isEmpty { return self }
-        var current: Module = self
-        for part in path.split(separator: ".") {
-            guard let next = current.children.first(where: { $0.name == part })?.module else { return nil }
-            current = next
-        }
-        return current
-    }
 }

@@ -240,15 +240,10 @@ public enum ConvKernels {
                 }
             }
         }
-        var gradInput: Tensor? = nil
-        var gx: UnsafeMutablePointer<Float>? = nil
-        if needInput {
-            var t = Tensor(shape: input.shape, repeating: 0)
-            gx = t.mutablePointer()
-            gradInput = t
-            // Keep the pointer valid: gradInput holds the only reference to the storage.
-            gx = gradInput!.storage.pointer
-        }
+        // col2im accumulates, so the input gradient starts at zero. `gradInput` is the only
+        // reference to its storage, so writing through `gx` needs no copy.
+        let gradInput: Tensor? = needInput ? Tensor(shape: input.shape, repeating: 0) : nil
+        let gx = gradInput?.storage.pointer
         if weightGradient == nil && !needInput { return nil }
 
         let group = groupSize(g, outHW: outHW, batch: n)

@@ -216,15 +216,4 @@ public enum Evaluation {
         }
         return Result(loss: lossSum / Double(max(1, seen)), accuracy: Double(correct) / Double(max(1, seen)), count: seen)
     }
-
-    /// Eval-mode logits for every sample, in source order: `[count, classes]`.
-    public static func logits(_ model: Module, on source: BatchSource) -> (logits: [Tensor], labels: [Int]) {
-        model.eval()
-        var all: [Tensor] = [], labels: [Int] = []
-        for batch in source.batches(epoch: 0, startingAt: 0) {
-            all.append(model(batch.images))
-            labels += batch.labels
-        }
-        return (all, labels)
-    }
 }

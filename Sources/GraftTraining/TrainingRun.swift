@@ -26,6 +26,8 @@ public struct PreparedRun {
     public var attributes: WeightsAttributes
     /// Keys left out when loading the starting weights (a replaced head), for the record.
     public var skippedOnLoad: [String]
+    /// Fingerprint of the train/validation split (hash of the file list it was made from).
+    public var splitHash: String
 }
 
 extension Catalog {
@@ -92,7 +94,8 @@ public final class TrainingRun {
             sourceFile: configuration.weights.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "",
             sourceSHA256: "")
         return PreparedRun(model: model, train: sources.train, validation: sources.validation,
-                           classNames: sources.classNames, attributes: attributes, skippedOnLoad: skipped)
+                           classNames: sources.classNames, attributes: attributes, skippedOnLoad: skipped,
+                           splitHash: sources.splitHash)
     }
 
     /// Maps each parameter to a learning-rate factor from its block's entry.
@@ -122,6 +125,15 @@ public final class TrainingRun {
             freezeSpec: configuration.trainable.joined(separator: ","), bnPolicy: configuration.batchNormPolicy.rawValue,
             seed: Int64(configuration.seed), batchSize: configuration.batchSize, epochsPlanned: configuration.epochs,
             status: .running, comparisonId: comparisonId, startedAt: Date())
+        // The dataset and its split, so "runs on this split" is a catalog query.
+        let data = configuration.data
+        let dataset = try catalog.registerDataset(root: data.source, classNames: prepared.classNames,
+                                                  contentHash: prepared.splitHash)
+        let split = try catalog.registerSplit(SplitRecord(
+            datasetId: dataset.id!, seed: Int64(data.splitSeed), valFraction: data.validationFraction,
+            fileListHash: prepared.splitHash))
+        record.datasetId = dataset.id
+        record.splitId = split.id
         record = try catalog.createRun(record)
         return try execute(prepared, runId: record.id!, checkpoint: nil)
     }

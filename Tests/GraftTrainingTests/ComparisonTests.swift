@@ -34,7 +34,8 @@ import TestSupport
         #expect(runs.count == 4)
         #expect(runs.allSatisfy { $0.status == .finished })
         #expect(Set(runs.map(\.seed)) == [7, 8], "seed = base seed + run index")
-        #expect(Set(runs.map(\.splitId)).count == 1 || runs.allSatisfy { $0.splitId == nil })
+        let splits = Set(runs.map(\.splitId))
+        #expect(splits.count == 1 && splits.first! != nil, "every run records the same split")
         // The cyclical entry cycles between max/6 and max; Adam keeps PyTorch's default rate.
         let sgd = runs.filter { $0.optimizer == "sgd" }
         #expect(sgd.count == 2 && sgd.allSatisfy { $0.schedule == "triangular" })
