@@ -351,6 +351,16 @@ int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, c
     return execute(p, user);
 }
 
+const char *graft_conv_implementation(const graft_conv_shape *shape, int pass) {
+    graft_conv_shape s = *shape;
+    if (pass > 0) s.fuse_relu = 0;
+    if (pass == 1) s.has_bias = 0;
+    op_plan *p = plan(&s, pass);
+    const char *name = NULL;
+    if (p && dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success) name = NULL;
+    return name;
+}
+
 /* OpenMP runtime entry points, looked up in the libgomp that libdnnl loaded. */
 typedef void (*gomp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
 typedef int (*omp_int_fn)(void);

@@ -42,6 +42,11 @@ public final class MaxPool2d: Module {
                         }
                         continue
                     }
+                    if kernel == 3 && stride == 2 && padding == 1 {
+                        Self.pool3x3Stride2(src, h: h, w: w, into: dst, oh: oh, ow: ow,
+                                            indices: keep ? idx! + plane * oh * ow : nil)
+                        continue
+                    }
                     for oy in 0..<oh {
                         let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
                         for ox in 0..<ow {
@@ -62,6 +67,51 @@ public final class MaxPool2d: Module {
         }
         savedInputShape = input.shape
         return output
+    }
+
+    /// ResNet's stem pooling (3×3, stride 2, padding 1) for one plane: windows wholly inside the
+    /// image skip the bounds checks. Same scan order and NaN rule as the general loop, so the
+    /// same values and arg-max indices.
+    private static func pool3x3Stride2(
+        _ src: UnsafePointer<Float>, h: Int, w: Int, into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
+        indices: UnsafeMutablePointer<Int32>?
+    ) {
+        // Output columns whose window columns 2·ox−1 … 2·ox+1 are all inside the row.
+        let innerStart = 1, innerEnd = max(1, min(ow, (w - 2) / 2 + 1))
+        for oy in 0..<oh {
+            let y0 = max(0, 2 * oy - 1), y1 = min(h, 2 * oy + 2)
+            func window(_ ox: Int) {
+                let x0 = max(0, 2 * ox - 1), x1 = min(w, 2 * ox + 2)
+                var best = -Float.infinity, bestIndex = y0 * w + x0
+                for iy in y0..<y1 {
+                    for ix in x0..<x1 {
+                        let v = src[iy * w + ix]
+                        if v > best || v.isNaN { best = v; bestIndex = iy * w + ix }
+                    }
+                }
+                dst[oy * ow + ox] = best
+                indices?[oy * ow + ox] = Int32(bestIndex)
+            }
+            window(0)
+            if y1 - y0 == 3 {
+                let r0 = src + y0 * w, r1 = r0 + w, r2 = r1 + w
+                for ox in innerStart..<innerEnd {
+                    let x0 = 2 * ox - 1
+                    var best = r0[x0], at = x0
+                    @inline(__always) func visit(_ v: Float, _ i: Int) {
+                        if v > best || v.isNaN { best = v; at = i }
+                    }
+                    visit(r0[x0 + 1], x0 + 1); visit(r0[x0 + 2], x0 + 2)
+                    visit(r1[x0], w + x0); visit(r1[x0 + 1], w + x0 + 1); visit(r1[x0 + 2], w + x0 + 2)
+                    visit(r2[x0], 2 * w + x0); visit(r2[x0 + 1], 2 * w + x0 + 1); visit(r2[x0 + 2], 2 * w + x0 + 2)
+                    dst[oy * ow + ox] = best
+                    indices?[oy * ow + ox] = Int32(y0 * w + at)
+                }
+            } else {
+                for ox in innerStart..<innerEnd { window(ox) }
+            }
+            for ox in max(innerStart, innerEnd)..<ow { window(ox) }
+        }
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {

@@ -19,7 +19,7 @@ public enum BLAS {
     /// OpenBLAS thread then, so its spinning workers never compete with oneDNN's OpenMP team.
     /// With `GRAFT_CONV=im2col`, OpenBLAS keeps its default threads.
     static let threadPolicy: Void = {
-        if ConvKernels.defaultBackend == .oneDNN { openblas_set_num_threads(1) }
+        if ConvKernels.defaultBackend.isOneDNN { openblas_set_num_threads(1) }
     }()
 
     /// Threads OpenBLAS may use for one call.

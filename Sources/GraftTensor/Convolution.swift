@@ -37,40 +37,46 @@ public struct ConvGeometry: Sendable, Equatable {
 public enum ConvKernels {
     /// Which implementation runs convolutions.
     public enum Backend: String, Sendable {
-        case oneDNN = "onednn", im2col
+        /// oneDNN, with the algorithm chosen per layer (`usesWinograd`).
+        case oneDNN = "onednn"
+        /// oneDNN's direct convolution on every layer (the reference for the Winograd choice).
+        case oneDNNDirect = "direct"
+        case im2col
+
+        public var isOneDNN: Bool { self != .im2col }
     }
 
-    /// oneDNN when it is available, unless the environment sets `GRAFT_CONV=im2col`.
+    /// oneDNN when it is available; `GRAFT_CONV=direct` or `GRAFT_CONV=im2col` pick the others.
     public static let defaultBackend: Backend = {
-        if let v = getenv("GRAFT_CONV"), String(cString: v) == Backend.im2col.rawValue { return .im2col }
-        return graft_dnnl_available() != 0 ? .oneDNN : .im2col
+        guard graft_dnnl_available() != 0 else { return .im2col }
+        if let v = getenv("GRAFT_CONV"), let backend = Backend(rawValue: String(cString: v)) { return backend }
+        return .oneDNN
     }()
 
-    /// Winograd F(4,3) for 3×3 stride-1 convolutions on feature maps of at least
-    /// `GRAFT_CONV_WINOGRAD_MIN_PIXELS` (default 28²). Opt-in with `GRAFT_CONV_WINOGRAD=1`: alone
-    /// on one layer it is 1.5–3× faster than the direct kernel, but inside the networks, where
-    /// its weights are transformed on every call, it has not won yet (README, "Design:
-    /// convolution kernels").
-    public static let usesWinograd: Bool = {
-        if let v = getenv("GRAFT_CONV_WINOGRAD"), String(cString: v) == "1" { return true }
-        return false
-    }()
+    /// Winograd F(4,3) for 3×3 stride-1 convolutions with at least 16 input channels, in every
+    /// pass. Measured per layer (`benchmarks/run.sh --kernels`): on every such layer of ResNet34 and
+    /// the vanilla CNN it is 1.6–2.2× faster than the direct kernel forward and for input
+    /// gradients, 1.2–1.9× for weight gradients; with 3 input channels (a first layer) it is 3–7×
+    /// slower, so the direct kernel keeps those.
+    public static func usesWinograd(_ g: ConvGeometry, backend: Backend) -> Bool {
+        backend == .oneDNN && g.kernel == 3 && g.stride == 1 && g.inChannels >= 16
+    }
+
+    /// oneDNN's name for the kernel a pass runs (0 forward, 1 input gradient, 2 weight
+    /// gradient), e.g. `jit_wino_4x3:avx512_core`; nil when oneDNN cannot run the shape.
+    public static func implementation(_ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
+                                      pass: Int, backend: Backend = defaultBackend) -> String? {
+        var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: bias, relu: false, backend: backend)
+        return graft_conv_implementation(&shape, Int32(pass)).map { String(cString: $0) }
+    }
 
     static func dnnlShape(_ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
-                          relu: Bool) -> graft_conv_shape {
+                          relu: Bool, backend: Backend) -> graft_conv_shape {
         graft_conv_shape(batch: Int32(batch), in_channels: Int32(g.inChannels), height: Int32(height),
                          width: Int32(width), out_channels: Int32(g.outChannels), kernel: Int32(g.kernel),
                          stride: Int32(g.stride), padding: Int32(g.padding), has_bias: bias ? 1 : 0,
-                         fuse_relu: relu ? 1 : 0,
-                         winograd: usesWinograd && g.kernel == 3 && g.stride == 1
-                             && height * width >= winogradMinimumPixels ? 1 : 0)
+                         fuse_relu: relu ? 1 : 0, winograd: usesWinograd(g, backend: backend) ? 1 : 0)
     }
-
-    /// Smallest feature map (H·W) given to Winograd; `GRAFT_CONV_WINOGRAD_MIN_PIXELS` overrides.
-    static let winogradMinimumPixels: Int = {
-        if let v = getenv("GRAFT_CONV_WINOGRAD_MIN_PIXELS"), let n = Int(String(cString: v)) { return n }
-        return 28 * 28
-    }()
 
     /// Floats allowed for one group's column matrix (16 MB).
     static let columnBudget = 4 << 20
@@ -161,8 +167,8 @@ public enum ConvKernels {
         var output = Tensor(uninitializedShape: [n, M, oh, ow])
         let out = output.mutablePointer()
         let x = input.pointer, wt = weight.pointer
-        if backend == .oneDNN {
-            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU)
+        if backend.isOneDNN {
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
             if graft_conv_forward(&shape, x, wt, bias?.pointer, out) == 0 { return output }
         }
         let group = groupSize(g, outHW: outHW, batch: n)
@@ -224,9 +230,9 @@ public enum ConvKernels {
         let (oh, ow) = g.outputSize(h, w)
         let outHW = oh * ow, inCHW = g.inChannels * h * w, K = g.patchSize, M = g.outChannels
         let x = input.pointer, wt = weight.pointer, dy = gy.pointer
-        if backend == .oneDNN,
-           let result = dnnlBackward(input: input, weight: weight, outputGradient: gy, g,
-                                     weightGradient: weightGradient, biasGradient: biasGradient, needInput: needInput) {
+        if backend.isOneDNN,
+           let result = dnnlBackward(input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
+                                     biasGradient: biasGradient, needInput: needInput, backend: backend) {
             return result
         }
 
@@ -315,18 +321,20 @@ public enum ConvKernels {
     /// Gradients are accumulated into the given buffers, as the im2col path does.
     static func dnnlBackward(
         input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
-        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool
+        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool,
+        backend: Backend
     ) -> Tensor?? {
         let n = input.size(0), h = input.size(2), w = input.size(3)
         var gradInput: Tensor? = nil
         if needInput {
-            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false)
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, backend: backend)
             var t = Tensor(uninitializedShape: input.shape)
             guard graft_conv_backward_data(&shape, gy.pointer, weight.pointer, t.mutablePointer()) == 0 else { return nil }
             gradInput = t
         }
         if let dw = weightGradient {
-            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false)
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false,
+                                  backend: backend)
             var gw = Tensor(uninitializedShape: weight.shape)
             var gb = Tensor(uninitializedShape: [g.outChannels])
             guard graft_conv_backward_weights(&shape, input.pointer, gy.pointer, gw.mutablePointer(),

@@ -6,12 +6,17 @@ public final class TensorStorage: @unchecked Sendable {
 
     public init(count: Int) {
         self.count = count
-        // 64-byte alignment keeps BLAS and vector loads on their fast paths; large buffers are
-        // 2 MB-aligned and backed by transparent huge pages where the kernel offers them.
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: bytes, alignment: bytes >= HugePages.threshold ? HugePages.size : 64)
-        HugePages.advise(raw, bytes: bytes)
+        let raw: UnsafeMutableRawPointer
+        if let recycled = BufferPool.shared.take(bytes: bytes) {
+            raw = recycled
+        } else {
+            // 64-byte alignment keeps BLAS and vector loads on their fast paths; large buffers are
+            // 2 MB-aligned and backed by transparent huge pages where the kernel offers them.
+            raw = UnsafeMutableRawPointer.allocate(
+                byteCount: bytes, alignment: bytes >= HugePages.threshold ? HugePages.size : 64)
+            HugePages.advise(raw, bytes: bytes)
+        }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -20,7 +25,10 @@ public final class TensorStorage: @unchecked Sendable {
         pointer.update(from: source, count: count)
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        let raw = UnsafeMutableRawPointer(pointer)
+        if !BufferPool.shared.give(raw, bytes: max(count, 1) * MemoryLayout<Float>.stride) { raw.deallocate() }
+    }
 }
 
 /// A dense float32 tensor in row-major (C) order. Images are NCHW, convolution weights OIHW,

@@ -70,11 +70,15 @@ static void report(const char* layer, const char* kernel, const char* pass, doub
 
 int main(int argc, char** argv) {
     int reps = argc > 1 ? std::atoi(argv[1]) : 5;
+    // "algorithms": only oneDNN direct against Winograd, on every 3x3 stride-1 shape of ResNet34
+    // (batch 32) and the vanilla CNN (batch 64) -- the measurements behind Graft's per-layer choice.
+    bool algorithmsOnly = argc > 2 && std::strcmp(argv[2], "algorithms") == 0;
     std::mt19937 gen(1);
     std::normal_distribution<float> nd;
 
     // sgemm peak: square products, the best of a few sizes.
     for (int s : {1024, 2048}) {
+        if (algorithmsOnly) break;
         std::vector<float> a(size_t(s) * s), b(size_t(s) * s), c(size_t(s) * s);
         for (auto& v : a) v = nd(gen);
         for (auto& v : b) v = nd(gen);
@@ -92,11 +96,22 @@ int main(int argc, char** argv) {
 
     engine eng(engine::kind::cpu, 0);
     stream strm(eng);
-    Layer layers[] = {
+    std::vector<Layer> layers = {
         {"layer1 3x3 64->64 56x56", 32, 64, 64, 56, 1},
         {"layer3 3x3 256->256 14x14", 32, 256, 256, 14, 1},
         {"layer4 3x3 512->512 7x7", 32, 512, 512, 7, 1},
     };
+    if (algorithmsOnly)
+        layers = {
+            {"layer1 3x3 64->64 56x56", 32, 64, 64, 56, 1},
+            {"layer2 3x3 128->128 28x28", 32, 128, 128, 28, 1},
+            {"layer3 3x3 256->256 14x14", 32, 256, 256, 14, 1},
+            {"layer4 3x3 512->512 7x7", 32, 512, 512, 7, 1},
+            {"vanilla1 3x3 3->32 128x128", 64, 3, 32, 128, 1},
+            {"vanilla2 3x3 32->64 64x64", 64, 32, 64, 64, 1},
+            {"vanilla3 3x3 64->128 32x32", 64, 64, 128, 32, 1},
+            {"vanilla4 3x3 128->256 16x16", 64, 128, 256, 16, 1},
+        };
     for (const Layer& L : layers) {
         int oh = (L.h + 2 - 3) / L.stride + 1, ow = oh;
         int K = L.c * 9, HW = oh * ow;
@@ -107,8 +122,10 @@ int main(int argc, char** argv) {
         for (auto& v : w) v = nd(gen) * 0.05f;
         for (auto& v : y) v = nd(gen);
 
+        double t = 0;
         // im2col + sgemm, one image at a time.
-        double t = median_seconds([&] {
+        if (!algorithmsOnly) {
+        t = median_seconds([&] {
             for (int i = 0; i < L.n; i++) {
                 im2col(x.data() + size_t(i) * L.c * L.h * L.h, L.c, L.h, L.h, oh, ow, L.stride, col.data());
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L.k, HW, K, 1, w.data(), K, col.data(), HW,
@@ -133,6 +150,7 @@ int main(int argc, char** argv) {
             }
         }, reps);
         report(L.name, "im2col+sgemm", "backward-weights", t, gflop);
+        }
 
         // oneDNN: user memory NCHW/OIHW, primitive picks its blocked layouts; the reorders to and
         // from them are timed separately (a network keeps activations blocked between layers).
@@ -143,7 +161,7 @@ int main(int argc, char** argv) {
         memory user_wei(md(wei_d, memory::format_tag::oihw), eng, w.data());
         memory user_dst(md(dst_d, memory::format_tag::nchw), eng, y.data());
         auto any = memory::format_tag::any;
-        for (int variant = 0; variant < 3; variant++) {
+        for (int variant = 0; variant < (algorithmsOnly ? 2 : 3); variant++) {
             auto alg = variant == 1 ? algorithm::convolution_winograd : algorithm::convolution_direct;
             const char* kname = variant == 0 ? "onednn-direct" : variant == 1 ? "onednn-winograd" : "onednn-nchw";
             auto act = variant == 2 ? memory::format_tag::nchw : any;

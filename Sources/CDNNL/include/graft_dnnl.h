@@ -34,6 +34,10 @@ int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, con
 int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *dw,
                                 float *dbias);
 
+/* oneDNN's name for the kernel that runs (shape, pass), pass 0 forward, 1 backward-data,
+ * 2 backward-weights (e.g. "jit_wino_4x3:avx512_core"); NULL when oneDNN cannot run it. */
+const char *graft_conv_implementation(const graft_conv_shape *shape, int pass);
+
 /* Row-major C = alpha·op(A)·op(B) + beta·C with oneDNN's JIT sgemm (for measuring the machine's
  * peak beside OpenBLAS). */
 int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
