@@ -212,6 +212,9 @@ int graft_jpeg_decode(const uint8_t *data, size_t size, const graft_jpeg_options
     int orient = apply ? info->orientation : 1;
     info->width = orient >= 5 ? oh : ow;
     info->height = orient >= 5 ? ow : oh;
+    info->region_x = info->region_y = 0;
+    info->region_width = info->width;
+    info->region_height = info->height;
 
     if (out == NULL) {
         jpeg_destroy_decompress(&cinfo);
@@ -231,6 +234,33 @@ int graft_jpeg_decode(const uint8_t *data, size_t size, const graft_jpeg_options
         jpeg_destroy_decompress(&cinfo);
         return GRAFT_JPEG_UNSUPPORTED;
     }
+    /* Rows [row_first, row_end) and columns [col_first, col_first + ow) are decoded. */
+    JDIMENSION row_first = 0, row_end = (JDIMENSION)oh, col_first = 0;
+    if (options && options->crop_width > 0 && options->crop_height > 0 && orient == 1) {
+        /* Two iMCUs of margin: fancy upsampling reads one chroma sample beyond each edge. */
+        int margin = 2 * cinfo.max_h_samp_factor * DCTSIZE;
+        int x0 = options->crop_x - margin, x1 = options->crop_x + options->crop_width + margin;
+        int y0 = options->crop_y - 2 * cinfo.max_v_samp_factor * DCTSIZE;
+        int y1 = options->crop_y + options->crop_height + 2 * cinfo.max_v_samp_factor * DCTSIZE;
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 > ow) x1 = ow;
+        if (y1 > oh) y1 = oh;
+        if (x0 < x1 && y0 < y1) {
+            JDIMENSION xoff = (JDIMENSION)x0, cw = (JDIMENSION)(x1 - x0);
+            if (x0 > 0 || x1 < ow) jpeg_crop_scanline(&cinfo, &xoff, &cw);
+            col_first = xoff;
+            ow = (int)cinfo.output_width;
+            row_end = (JDIMENSION)y1;
+            if (y0 > 0) row_first = jpeg_skip_scanlines(&cinfo, (JDIMENSION)y0);
+        }
+    }
+    if (orient == 1) {
+        info->region_x = (int)col_first;
+        info->region_y = (int)row_first;
+        info->region_width = ow;
+        info->region_height = (int)(row_end - row_first);
+    }
     uint8_t *target = out;
     if (orient != 1) {
         err.temp = (uint8_t *)malloc(needed);
@@ -241,8 +271,8 @@ int graft_jpeg_decode(const uint8_t *data, size_t size, const graft_jpeg_options
         err.row = (uint8_t *)malloc((size_t)ow * 4);
         if (err.row == NULL) { err.status = GRAFT_JPEG_NOMEM; strcpy(err.message, "out of memory"); longjmp(err.jump, 1); }
     }
-    while (cinfo.output_scanline < cinfo.output_height) {
-        size_t y = cinfo.output_scanline;
+    while (cinfo.output_scanline < row_end) {
+        size_t y = cinfo.output_scanline - row_first;
         uint8_t *dest_row = target + y * (size_t)ow * 3;
         if (cmyk) {
             JSAMPROW rows[1] = {err.row};
@@ -250,13 +280,13 @@ int graft_jpeg_decode(const uint8_t *data, size_t size, const graft_jpeg_options
             cmyk_inverted_to_rgb(err.row, dest_row, ow);
         } else {
             JSAMPROW rows[4];
-            JDIMENSION n = cinfo.output_height - cinfo.output_scanline;
+            JDIMENSION n = row_end - cinfo.output_scanline;
             if (n > 4) n = 4;
             for (JDIMENSION i = 0; i < n; i++) rows[i] = dest_row + (size_t)i * ow * 3;
             if (jpeg_read_scanlines(&cinfo, rows, n) == 0) break;
         }
     }
-    if (cinfo.output_scanline < cinfo.output_height) {
+    if (cinfo.output_scanline < row_end) {
         /* Suspension cannot happen with a memory source; treat it as truncation anyway. */
         err.status = GRAFT_JPEG_TRUNCATED;
         strcpy(err.message, "Premature end of JPEG file");

@@ -195,8 +195,15 @@ public final class BatchLoader: Sendable {
             image = hit
         } else {
             var unused = RandomGenerator(seed: 0)
-            image = transform.applyOps(try dataset.loadImage(datasetIndex, options: decodeOptions),
-                                       range: 0..<prefix, rng: &unused)
+            // A leading Resize + CenterCrop runs inside the decoder, which then decodes only the
+            // part of the photo the crop needs (same pixels).
+            var options = decodeOptions, first = 0
+            if dataset.decodesJPEG, let fused = transform.leadingResizeAndCenterCrop, prefix >= 2 {
+                options.resizeAndCenterCrop = fused
+                first = 2
+            }
+            image = transform.applyOps(try dataset.loadImage(datasetIndex, options: options),
+                                       range: first..<prefix, rng: &unused)
             cache?.put(datasetIndex, image)
         }
         var rng = RandomGenerator.stream(options.seed, UInt64(truncatingIfNeeded: epoch),

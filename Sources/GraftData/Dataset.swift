@@ -10,11 +10,16 @@ public protocol Dataset: Sendable {
     func loadImage(_ index: Int, options: JPEGDecodeOptions) throws -> RGB8Image
     /// A name for the item in messages and split files (for a folder, its relative path).
     func itemName(_ index: Int) -> String
+    /// True when `loadImage` decodes JPEG files with every option it is given, including
+    /// `resizeAndCenterCrop` (a decode fused with those two transforms); false (the default)
+    /// when it ignores the options.
+    var decodesJPEG: Bool { get }
 }
 
 extension Dataset {
     public func loadImage(_ index: Int) throws -> RGB8Image { try loadImage(index, options: .init()) }
     public func itemName(_ index: Int) -> String { "#\(index)" }
+    public var decodesJPEG: Bool { false }
     /// All labels, in order.
     public var labels: [Int] { (0..<count).map(label) }
 }

@@ -52,6 +52,8 @@ public struct ImageFolder: Dataset {
         try JPEG.decode(contentsOf: url(index), options: options)
     }
 
+    public var decodesJPEG: Bool { true }
+
     /// Scans `root`.
     /// - Parameters:
     ///   - probe: read each file's JPEG header (parallel, 2 threads) and leave out unreadable ones.

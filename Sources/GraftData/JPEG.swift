@@ -30,9 +30,27 @@ public struct JPEGDecodeOptions: Sendable, Equatable, Codable {
     /// much faster for photos far larger than the training size, at a small difference in pixels.
     public var minimumShortSide: Int
 
-    public init(applyOrientation: Bool = true, minimumShortSide: Int = 0) {
+    /// Resize(shorterSide) → CenterCrop(width × height) fused into the decode: only the part of the
+    /// photo the crop's filter taps read is decoded (columns outside it skip the IDCT, upsampling
+    /// and colour conversion; rows below it are not decoded at all), and the result is the
+    /// cropped image — pixel for pixel what decoding everything and then running the two
+    /// transforms gives.
+    public var resizeAndCenterCrop: ResizeAndCenterCrop?
+
+    public struct ResizeAndCenterCrop: Sendable, Equatable, Codable {
+        public var shorterSide: Int, width: Int, height: Int
+        public init(shorterSide: Int, width: Int, height: Int) {
+            self.shorterSide = shorterSide
+            self.width = width
+            self.height = height
+        }
+    }
+
+    public init(applyOrientation: Bool = true, minimumShortSide: Int = 0,
+                resizeAndCenterCrop: ResizeAndCenterCrop? = nil) {
         self.applyOrientation = applyOrientation
         self.minimumShortSide = minimumShortSide
+        self.resizeAndCenterCrop = resizeAndCenterCrop
     }
 }
 
@@ -84,7 +102,8 @@ public enum JPEG {
 
     private static func cOptions(_ options: JPEGDecodeOptions) -> graft_jpeg_options {
         graft_jpeg_options(apply_orientation: options.applyOrientation ? 1 : 0,
-                           min_short_side: Int32(clamping: max(0, options.minimumShortSide)))
+                           min_short_side: Int32(clamping: max(0, options.minimumShortSide)),
+                           crop_x: 0, crop_y: 0, crop_width: 0, crop_height: 0)
     }
 
     private static func info(_ c: graft_jpeg_info) -> JPEGInfo {
@@ -122,19 +141,64 @@ public enum JPEG {
     public static func decode(_ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions = .init(),
                               path: String = "<memory>") throws -> RGB8Image {
         let header = try probe(data, options: options, path: path)
+        guard let fused = options.resizeAndCenterCrop else {
+            return try decode(data, header: header, options: options, crop: nil, path: path)
+        }
+        let (w, h) = RGB8Image.resizedSize(width: header.width, height: header.height, shorterSide: fused.shorterSide)
+        let upright = header.orientation == 1 || !options.applyOrientation
+        guard upright, fused.width <= w, fused.height <= h else {
+            // The crop pads, or the pixels get rotated: decode everything, then the plain transforms.
+            let full = try decode(data, header: header, options: options, crop: nil, path: path)
+            return full.resized(shorterSide: fused.shorterSide).centerCropped(width: fused.width, height: fused.height)
+        }
+        let o = RGB8Image.centerCropOrigin(width: w, height: h, cropWidth: fused.width, cropHeight: fused.height)
+        let window = (x: o.x, y: o.y, width: fused.width, height: fused.height)
+        let needed = RGB8Image.sourceRectangle(width: header.width, height: header.height, outW: w, outH: h,
+                                               window: window)
+        // The decoded part is used once, right away: decode into this thread's reusable buffer
+        // rather than fresh memory for every photo.
+        let bytes = header.width * header.height * 3
+        let scratch = DecodeScratch.buffer(bytes: bytes)
+        let c = try decode(data, options: options, crop: needed, into: scratch, capacity: bytes, path: path)
+        return RGB8Image.resizedBilinear(
+            scratch, width: Int(c.region_width), height: Int(c.region_height), to: w, h,
+            region: (0, 0, header.width, header.height), window: window,
+            origin: (Int(c.region_x), Int(c.region_y)), frame: (header.width, header.height))
+    }
+
+    /// Decodes the image, or with `crop` a rectangle at least that large; returns the pixels and
+    /// where they lie in the whole image.
+    private static func decode(_ data: UnsafeRawBufferPointer, header: JPEGInfo, options: JPEGDecodeOptions,
+                               crop: (x: Int, y: Int, width: Int, height: Int)?, path: String) throws -> RGB8Image {
+        var c = graft_jpeg_info()
+        let bytes = header.width * header.height * 3
+        let pixels = try [UInt8](unsafeUninitializedCapacity: max(bytes, 1)) { buffer, initialized in
+            c = try decode(data, options: options, crop: crop, into: buffer.baseAddress!, capacity: bytes, path: path)
+            initialized = Int(c.region_width) * Int(c.region_height) * 3
+        }
+        return RGB8Image(width: Int(c.region_width), height: Int(c.region_height), pixels: pixels)
+    }
+
+    /// Decodes into `out` (room for the whole image), or with `crop` a rectangle at least that
+    /// large; the info's region fields say which part of the image `out` holds.
+    private static func decode(_ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions,
+                               crop: (x: Int, y: Int, width: Int, height: Int)?, into out: UnsafeMutablePointer<UInt8>,
+                               capacity: Int, path: String) throws -> graft_jpeg_info {
         var c = graft_jpeg_info()
         var opts = cOptions(options)
-        var message = [CChar](repeating: 0, count: 256)
-        var status: Int32 = 0
-        let image = RGB8Image(width: header.width, height: header.height) { out in
-            status = graft_jpeg_decode(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-                                       &opts, &c, out, header.width * header.height * 3,
-                                       &message, message.count)
+        if let crop {
+            opts.crop_x = Int32(crop.x)
+            opts.crop_y = Int32(crop.y)
+            opts.crop_width = Int32(crop.width)
+            opts.crop_height = Int32(crop.height)
         }
+        var message = [CChar](repeating: 0, count: 256)
+        let status = graft_jpeg_decode(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+                                       &opts, &c, out, capacity, &message, message.count)
         guard status == 0 else {
             throw error(status: status, message: cMessage(message), path: path, bytes: data)
         }
-        return image
+        return c
     }
 
     public static func decode(_ data: Data, options: JPEGDecodeOptions = .init(), path: String = "<memory>") throws -> RGB8Image {
@@ -196,6 +260,31 @@ public enum JPEG {
         }
         defer { graft_free(out) }
         return Data(bytes: out, count: size)
+    }
+}
+
+/// Per-thread reusable memory for decoded photos that are consumed at once (a decode fused with
+/// resize and crop): a fresh buffer per photo would fault fresh zeroed pages in every time
+/// (~10% of the JPEG pipeline).
+enum DecodeScratch {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { free($0) }
+        return key
+    }()
+
+    private static let header = 64
+
+    /// At least `bytes` of memory owned by the calling thread, valid until its next call.
+    static func buffer(bytes: Int) -> UnsafeMutablePointer<UInt8> {
+        if let block = pthread_getspecific(key) {
+            if block.load(as: Int.self) >= bytes { return (block + header).assumingMemoryBound(to: UInt8.self) }
+            free(block)
+        }
+        guard let block = malloc(bytes + header) else { fatalError("out of memory for a \(bytes)-byte decode") }
+        block.storeBytes(of: bytes, as: Int.self)
+        pthread_setspecific(key, block)
+        return (block + header).bindMemory(to: UInt8.self, capacity: bytes)
     }
 }
 

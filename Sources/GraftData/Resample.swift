@@ -62,16 +62,39 @@ extension RGB8Image {
     public func resizedBilinear(width outW: Int, height outH: Int,
                                 region: (x: Int, y: Int, width: Int, height: Int)? = nil,
                                 window: (x: Int, y: Int, width: Int, height: Int)? = nil) -> RGB8Image {
-        let r = region ?? (0, 0, width, height)
+        pixels.withUnsafeBufferPointer { source in
+            Self.resizedBilinear(source.baseAddress!, width: width, height: height, to: outW, outH,
+                                 region: region ?? (0, 0, width, height), window: window,
+                                 origin: (0, 0), frame: (width, height))
+        }
+    }
+
+    /// The same on raw pixels (`width × height`, HWC) that may be only part of a larger `frame`
+    /// (a region decode): pixel (0, 0) of `src` is the frame's `origin`, and `region` is in frame
+    /// coordinates.
+    /// - Precondition: every pixel the window's filter taps read lies inside `src`.
+    static func resizedBilinear(_ src: UnsafePointer<UInt8>, width: Int, height: Int, to outW: Int, _ outH: Int,
+                                region r: (x: Int, y: Int, width: Int, height: Int),
+                                window: (x: Int, y: Int, width: Int, height: Int)?,
+                                origin: (x: Int, y: Int), frame: (width: Int, height: Int)) -> RGB8Image {
         let win = window ?? (0, 0, outW, outH)
         precondition(outW > 0 && outH > 0 && r.width > 0 && r.height > 0, "resize to \(outW)x\(outH) from \(r)")
-        precondition(r.x >= 0 && r.y >= 0 && r.x + r.width <= width && r.y + r.height <= height,
-                     "region \(r) outside a \(width)x\(height) image")
+        precondition(r.x >= 0 && r.y >= 0 && r.x + r.width <= frame.width && r.y + r.height <= frame.height,
+                     "region \(r) outside a \(frame.width)x\(frame.height) image")
         precondition(win.x >= 0 && win.y >= 0 && win.width > 0 && win.height > 0
                      && win.x + win.width <= outW && win.y + win.height <= outH,
                      "window \(win) outside a \(outW)x\(outH) output")
+        // From here on, `r` is in this image's own coordinates.
+        let r = (x: r.x - origin.x, y: r.y - origin.y, width: r.width, height: r.height)
         if outW == r.width && outH == r.height {
-            return cropped(x: r.x + win.x, y: r.y + win.y, width: win.width, height: win.height)
+            precondition(r.x + win.x >= 0 && r.y + win.y >= 0 && r.x + win.x + win.width <= width
+                         && r.y + win.y + win.height <= height, "the window lies outside the decoded part")
+            return RGB8Image(width: win.width, height: win.height) { out in
+                for row in 0..<win.height {
+                    (out + row * win.width * 3).update(from: src + ((r.y + win.y + row) * width + r.x + win.x) * 3,
+                                                       count: win.width * 3)
+                }
+            }
         }
         let half = Int32(1 << (Self.precisionBits - 1))
         let shift = Int32(Self.precisionBits)
@@ -84,16 +107,20 @@ extension RGB8Image {
         let tempH = rowLast - rowFirst
         let needHorizontal = outW != r.width
         let tempW = win.width
+        let hTaps = needHorizontal ? Self.bilinearTaps(inSize: r.width, outSize: outW) : nil
+        let colFirst = hTaps.map { $0.first[win.x] } ?? win.x
+        let colLast = hTaps.map { $0.first[win.x + win.width - 1] + $0.count[win.x + win.width - 1] }
+            ?? win.x + win.width
+        precondition(r.x + colFirst >= 0 && r.y + rowFirst >= 0 && r.x + colLast <= width && r.y + rowLast <= height,
+                     "the resize reads outside the decoded \(width)x\(height) part")
 
         // Horizontal pass into `temp` (tempW x tempH), or a plain copy of the window's columns.
         var temp = [UInt8](repeating: 0, count: tempW * tempH * 3)
         let srcStride = width * 3
-        pixels.withUnsafeBufferPointer { srcBuf in
-            let src = srcBuf.baseAddress!
+        do {
             temp.withUnsafeMutableBufferPointer { tmpBuf in
                 let tmp = tmpBuf.baseAddress!
-                if needHorizontal {
-                    let hTaps = Self.bilinearTaps(inSize: r.width, outSize: outW)
+                if let hTaps {
                     hTaps.weights.withUnsafeBufferPointer { wBuf in
                       hTaps.first.withUnsafeBufferPointer { firstBuf in
                         hTaps.count.withUnsafeBufferPointer { countBuf in
@@ -114,9 +141,9 @@ extension RGB8Image {
                                     s2 &+= Int32(p[2]) &* w
                                     p += 3
                                 }
-                                out[ox * 3] = Self.clip8(s0 >> shift)
-                                out[ox * 3 + 1] = Self.clip8(s1 >> shift)
-                                out[ox * 3 + 2] = Self.clip8(s2 >> shift)
+                                out[ox * 3] = clip8(s0 >> shift)
+                                out[ox * 3 + 1] = clip8(s1 >> shift)
+                                out[ox * 3 + 2] = clip8(s2 >> shift)
                             }
                         }
                         }
@@ -153,7 +180,7 @@ extension RGB8Image {
                                 for i in 0..<rowLen { a[i] &+= Int32(row[i]) &* w }
                             }
                             let o = out + oy * rowLen
-                            for i in 0..<rowLen { o[i] = Self.clip8(a[i] >> shift) }
+                            for i in 0..<rowLen { o[i] = clip8(a[i] >> shift) }
                         }
                     }
                 }
@@ -163,6 +190,24 @@ extension RGB8Image {
 
     @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
         v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(truncatingIfNeeded: v))
+    }
+
+    /// Which rectangle `(x, y, width, height)` of a `width × height` image the windowed resize to
+    /// `outW × outH` reads: the filter taps of the window's first and last rows and columns.
+    static func sourceRectangle(width: Int, height: Int, outW: Int, outH: Int,
+                                window win: (x: Int, y: Int, width: Int, height: Int))
+        -> (x: Int, y: Int, width: Int, height: Int)
+    {
+        func span(_ inSize: Int, _ outSize: Int, _ first: Int, _ count: Int) -> (Int, Int) {
+            guard outSize != inSize else { return (first, count) }
+            let taps = bilinearTaps(inSize: inSize, outSize: outSize)
+            let last = first + count - 1
+            let start = taps.first[first]
+            return (start, taps.first[last] + taps.count[last] - start)
+        }
+        let (x, w) = span(width, outW, win.x, win.width)
+        let (y, h) = span(height, outH, win.y, win.height)
+        return (x, y, w, h)
     }
 
     /// torchvision's `Resize(size)` with an int: the shorter side becomes `size`, the longer

@@ -210,6 +210,13 @@ public struct TransformPipeline: Sendable, Equatable, Codable {
         return 0
     }
 
+    /// The first two ops when they are Resize(shorter side) → CenterCrop, which the JPEG decoder
+    /// can run itself (`JPEGDecodeOptions.resizeAndCenterCrop`).
+    public var leadingResizeAndCenterCrop: JPEGDecodeOptions.ResizeAndCenterCrop? {
+        guard ops.count >= 2, case .resize(let s) = ops[0], case .centerCrop(let w, let h) = ops[1] else { return nil }
+        return .init(shorterSide: s, width: w, height: h)
+    }
+
     /// Runs `ops[range]`.
     public func applyOps(_ image: RGB8Image, range: Range<Int>? = nil, rng: inout RandomGenerator) -> RGB8Image {
         let range = range ?? 0..<ops.count
@@ -285,8 +292,14 @@ public struct EvalTransform: Sendable, Equatable {
         return pipeline(image, rng: &rng)
     }
 
-    /// Decodes a JPEG file and transforms it.
+    /// Decodes a JPEG file and transforms it (resize and crop inside the decoder, which then
+    /// decodes only the part of the photo the crop needs; same pixels).
     public func callAsFunction(contentsOf url: URL) throws -> Tensor {
-        self(try JPEG.decode(contentsOf: url, options: decodeOptions))
+        var options = decodeOptions
+        options.resizeAndCenterCrop = pipeline.leadingResizeAndCenterCrop
+        let image = try JPEG.decode(contentsOf: url, options: options)
+        var t = Tensor(uninitializedShape: [3, image.height, image.width])
+        pipeline.normalize(image, into: t.mutablePointer())
+        return t
     }
 }

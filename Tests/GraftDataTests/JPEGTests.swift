@@ -17,6 +17,40 @@ struct JPEGTests {
         #expect(diff.max == 0, "\(name): max |Δ| \(diff.max), mean \(diff.mean)")
     }
 
+    /// The decoder fused with Resize → CenterCrop decodes only part of the photo; the result must
+    /// be exactly the full decode followed by the two transforms, for every sampling layout, with
+    /// EXIF rotation, with DCT scaling, upscaling, crops that pad, and odd sizes.
+    @Test("decode fused with Resize + CenterCrop equals decode then the transforms",
+          arguments: exact + ["flower_exif_rot6"])
+    func fusedResizeAndCenterCrop(name: String) throws {
+        let data = try Data(contentsOf: Fixtures.url("images/\(name).jpg"))
+        var photos: [(String, Data)] = [(name, data)]
+        if name == "flower" {
+            // Odd sizes, colour (4:2:0) and gray, re-encoded from a fixture photo.
+            let base = try JPEG.decode(data)
+            for (w, h) in [(333, 517), (517, 333), (101, 67), (640, 31)] {
+                let part = base.resizedBilinear(width: w, height: h)
+                photos.append(("\(w)x\(h)", try JPEG.encode(part, quality: 85)))
+                photos.append(("\(w)x\(h) gray", try JPEG.encode(part, quality: 85, grayscale: true)))
+            }
+        }
+        let transforms = [(256, 224, 224), (64, 48, 60), (160, 160, 100), (300, 224, 224), (32, 40, 40)]
+        for (label, bytes) in photos {
+            for (resize, cw, ch) in transforms {
+                for (orientation, minimumShortSide) in [(true, 0), (false, 0), (true, 2 * resize)] {
+                    let plain = JPEGDecodeOptions(applyOrientation: orientation, minimumShortSide: minimumShortSide)
+                    var fused = plain
+                    fused.resizeAndCenterCrop = .init(shorterSide: resize, width: cw, height: ch)
+                    let expected = try JPEG.decode(bytes, options: plain).resized(shorterSide: resize)
+                        .centerCropped(width: cw, height: ch)
+                    let got = try JPEG.decode(bytes, options: fused)
+                    #expect(got == expected,
+                            "\(label): resize \(resize), crop \(cw)x\(ch), orientation \(orientation), min side \(minimumShortSide)")
+                }
+            }
+        }
+    }
+
     @Test("EXIF orientation: ignored on request, applied by default")
     func exifOrientation() throws {
         let url = Fixtures.url("images/flower_exif_rot6.jpg")

@@ -11,6 +11,7 @@ struct JPEGFileList: Dataset {
     func loadImage(_ index: Int, options: JPEGDecodeOptions) throws -> RGB8Image {
         try JPEG.decode(contentsOf: urls[index], options: options)
     }
+    var decodesJPEG: Bool { true }
 
     init(folder: URL) {
         let jpegExtensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif"]

@@ -42,6 +42,13 @@ typedef struct {
     /* 0: full size. Otherwise decode with the largest DCT scale 1/8, 1/4 or 1/2 whose shorter
        side is still at least this many pixels. */
     int min_short_side;
+    /* When crop_width > 0: the caller needs only this rectangle of the (scaled) image, and the
+       decoder may skip the rest -- IDCT, upsampling and colour conversion of columns outside it
+       (jpeg_crop_scanline), all work on rows below it. What it decodes is a slightly larger
+       rectangle (iMCU-aligned, with a margin so that fancy upsampling sees the same neighbours as
+       in a full decode), reported in the info's region fields; its pixels equal the full decode's.
+       Ignored when an EXIF orientation is applied. */
+    int crop_x, crop_y, crop_width, crop_height;
 } graft_jpeg_options;
 
 typedef struct {
@@ -52,10 +59,13 @@ typedef struct {
     int orientation;                  /* EXIF orientation 1...8; 1 when absent or invalid */
     int scale_denom;                  /* 1, 2, 4 or 8: the DCT scale chosen */
     int width, height;                /* output size after scaling and orientation */
+    int region_x, region_y;           /* the decoded rectangle within that output: */
+    int region_width, region_height;  /* the whole image unless a crop was honoured */
 } graft_jpeg_info;
 
 /*
- * Decodes `data` to RGB, 3 bytes per pixel, rows top to bottom (HWC), into `out`.
+ * Decodes `data` to RGB, 3 bytes per pixel, rows top to bottom (HWC), into `out` (the decoded
+ * region: region_width pixels a row; `out` must hold width * height * 3 bytes in any case).
  * With out == NULL only the header is read and `info` filled in (a probe).
  * Grayscale is copied into R, G and B; CMYK and YCCK are treated as Adobe-inverted and converted
  * as Pillow does. A file that ends early is an error (never a partly grey image).
