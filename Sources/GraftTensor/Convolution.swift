@@ -53,14 +53,23 @@ public enum ConvKernels {
         return .oneDNN
     }()
 
-    /// Winograd F(4,3) for 3×3 stride-1 convolutions with at least 16 input channels, in every
-    /// pass. Measured per layer (`benchmarks/run.sh --kernels`): on every such layer of ResNet34 and
-    /// the vanilla CNN it is 1.6–2.2× faster than the direct kernel forward and for input
-    /// gradients, 1.2–1.9× for weight gradients; with 3 input channels (a first layer) it is 3–7×
-    /// slower, so the direct kernel keeps those.
-    public static func usesWinograd(_ g: ConvGeometry, backend: Backend) -> Bool {
-        backend == .oneDNN && g.kernel == 3 && g.stride == 1 && g.inChannels >= 16
+    /// Winograd F(4,3) for 3×3 stride-1 convolutions with at least 16 input channels over at least
+    /// `winogradMinimumPixels` output positions (batch × height × width), in every pass. Measured
+    /// per layer (`benchmarks/run.sh --kernels`; README, "Design: convolution kernels"): on such
+    /// layers of ResNet34 and the vanilla CNN it is 1.2–3× faster than the direct kernel. Below
+    /// that size its per-call weight transform (∝ channels², like the work it saves per
+    /// position) is not paid back — ResNet34's layer4 at batch 1 runs 4–6× slower with it — and
+    /// with 3 input channels (a first layer) it is 3–7× slower at any size.
+    public static func usesWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int,
+                                    backend: Backend) -> Bool {
+        guard backend == .oneDNN, g.kernel == 3, g.stride == 1, g.inChannels >= 16 else { return false }
+        let (oh, ow) = g.outputSize(height, width)
+        return batch * oh * ow >= winogradMinimumPixels
     }
+
+    /// Break-even measured on 2 cores: 1.0–1.3× at 784 positions (layer3 at batch 4, layer4 at
+    /// batch 16), 1.1–1.8× at 1024 (the vanilla CNN's last block at batch 4).
+    public static let winogradMinimumPixels = 1024
 
     /// oneDNN's name for the kernel a pass runs (0 forward, 1 input gradient, 2 weight
     /// gradient), e.g. `jit_wino_4x3:avx512_core`; nil when oneDNN cannot run the shape.
@@ -75,7 +84,8 @@ public enum ConvKernels {
         graft_conv_shape(batch: Int32(batch), in_channels: Int32(g.inChannels), height: Int32(height),
                          width: Int32(width), out_channels: Int32(g.outChannels), kernel: Int32(g.kernel),
                          stride: Int32(g.stride), padding: Int32(g.padding), has_bias: bias ? 1 : 0,
-                         fuse_relu: relu ? 1 : 0, winograd: usesWinograd(g, backend: backend) ? 1 : 0)
+                         fuse_relu: relu ? 1 : 0,
+                         winograd: usesWinograd(g, batch: batch, height: height, width: width, backend: backend) ? 1 : 0)
     }
 
     /// Floats allowed for one group's column matrix (16 MB).

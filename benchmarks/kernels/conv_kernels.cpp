@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
         {"layer3 3x3 256->256 14x14", 32, 256, 256, 14, 1},
         {"layer4 3x3 512->512 7x7", 32, 512, 512, 7, 1},
     };
+    // A third argument sets the batch of every layer (small batches change the choice).
+    int batchOverride = argc > 3 ? std::atoi(argv[3]) : 0;
     if (algorithmsOnly)
         layers = {
             {"layer1 3x3 64->64 56x56", 32, 64, 64, 56, 1},
@@ -112,6 +114,8 @@ int main(int argc, char** argv) {
             {"vanilla3 3x3 64->128 32x32", 64, 64, 128, 32, 1},
             {"vanilla4 3x3 128->256 16x16", 64, 128, 256, 16, 1},
         };
+    if (batchOverride > 0)
+        for (Layer& L : layers) L.n = batchOverride;
     for (const Layer& L : layers) {
         int oh = (L.h + 2 - 3) / L.stride + 1, ow = oh;
         int K = L.c * 9, HW = oh * ow;
