@@ -6,7 +6,8 @@
 #   benchmarks/run.sh [--iterations N] [--rounds R] [--sweep] [--kernels]
 #     --rounds   repeat the Graft/PyTorch pairs R times (a noisy machine); the table shows medians
 #     --sweep    also the transfer step against batch size (1…64) and image size (64…320)
-#     --kernels  also the convolution-kernel comparison (oneDNN vs im2col + OpenBLAS sgemm)
+#     --kernels  also the convolution-kernel comparisons (oneDNN vs im2col + OpenBLAS sgemm; oneDNN
+#                direct vs Winograd per layer and batch size)
 #   PYTHON=/path/to/python   interpreter with torch (default python3)
 #   SWIFT=swift              Swift toolchain driver
 #   GRAFT_BENCH=path         an already built graft-bench (skips the build)
@@ -84,6 +85,12 @@ if [ $kernels = 1 ]; then
   echo "Convolution kernels (oneDNN vs im2col + sgemm):" >&2
   g++ -O2 -std=c++17 benchmarks/kernels/conv_kernels.cpp -ldnnl -lopenblas -o "$out/conv_kernels"
   "$out/conv_kernels" "$iterations" | tee "$out/kernels.jsonl" >&2
+  # oneDNN direct vs Winograd on every 3x3 stride-1 shape, at the workloads' batch and small ones:
+  # the measurements behind ConvKernels.usesWinograd.
+  for b in 0 1 4 16; do
+    echo "Direct vs Winograd, batch ${b/#0/of the workloads}:" >&2
+    "$out/conv_kernels" "$iterations" algorithms "$b" | tee -a "$out/kernels.jsonl" >&2
+  done
 fi
 
 # The JPEG pipeline: a folder of real photos (the fixture photos, copied to make a few hundred
