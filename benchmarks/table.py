@@ -15,7 +15,7 @@ def medians(rows, engine):
     """Per workload key, the median images/s and peak memory over its rounds."""
     groups = {}
     for r in rows:
-        if r.get("engine") == engine:
+        if r.get("engine") == engine and "peak_mb" in r:
             groups.setdefault(key(r), []).append(r)
     out = {}
     for k, rs in groups.items():
@@ -58,6 +58,16 @@ def main(path):
         ratio = f"{g['images_per_s'] / o['images_per_s']:.2f}×" if g else "–"
         print(f"\nONNX Runtime {k[0]} (batch {k[1]}, {k[2]}²): {o['images_per_s']:.2f} img/s, "
               f"peak {o['peak_mb']:.0f} MB; Graft/ONNX Runtime speed {ratio}")
+
+    jpeg_graft = [r["images_per_s"] for r in rows if r.get("workload") == "jpeg-pipeline"]
+    jpeg_pillow = [r["images_per_second"] for r in rows if r.get("benchmark") == "jpeg_eval_pipeline"]
+    if jpeg_graft:
+        g = statistics.median(jpeg_graft)
+        line = f"\nJPEG folder → normalised 224² batches: Graft {g:.0f} img/s (median of {len(jpeg_graft)})"
+        if jpeg_pillow:
+            p = statistics.median(jpeg_pillow)
+            line += f", Pillow + torchvision {p:.0f} img/s (median of {len(jpeg_pillow)}): **{g / p:.2f}×** (target ≥ 2×)"
+        print(line)
 
 
 if __name__ == "__main__":
