@@ -31,6 +31,8 @@ public protocol BlockStructured: Module {
     var blocks: [(name: String, modules: [Module])] { get }
     /// Key prefix of the classifier head in the state dict (`fc.` / `classifier.5.`).
     var headKeyPrefix: String { get }
+    /// The layers of the forward pass in order, each with its block (see `Stage`).
+    var stages: [Stage] { get }
     func replaceHead(numClasses: Int, seed: UInt64)
 }
 

@@ -135,6 +135,7 @@ struct RelabelledDataset: Dataset {
         try base.loadImage(index, options: options)
     }
     func itemName(_ index: Int) -> String { base.itemName(index) }
+    var decodesJPEG: Bool { base.decodesJPEG }
 }
 
 /// A `BatchLoader` as the trainer's batch source.
@@ -150,7 +151,24 @@ public final class LoaderSource: BatchSource {
         let epochBatches = loader.batches(epoch: epoch, from: batch)
         return AnyIterator {
             guard let b = epochBatches.next() else { return nil }
-            return LabeledBatch(images: b.images, labels: b.labels)
+            return LabeledBatch(images: b.images, labels: b.labels, ids: b.indices)
         }
+    }
+
+    public var samplesAreDeterministic: Bool {
+        loader.transform.deterministicPrefixCount == loader.transform.ops.count
+    }
+
+    public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? {
+        let order = loader.order(epoch: epoch), size = loader.options.batchSize
+        return (0..<batchesPerEpoch).map { b in
+            let ids = Array(order[(b * size)..<min(order.count, (b + 1) * size)])
+            return (ids, ids.map(loader.dataset.label))
+        }
+    }
+
+    public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
+        let b = try loader.makeBatch(epoch: epoch, index: index)
+        return LabeledBatch(images: b.images, labels: b.labels, ids: b.indices)
     }
 }

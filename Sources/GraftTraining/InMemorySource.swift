@@ -33,19 +33,37 @@ public final class InMemoryBatchSource: BatchSource {
 
     public func batches(epoch: Int, startingAt batch: Int) -> AnyIterator<LabeledBatch> {
         let order = order(epoch: epoch)
-        let per = images.count / max(1, images.size(0))
-        let sampleShape = Array(images.shape.dropFirst())
         var b = batch
         let total = batchesPerEpoch
         return AnyIterator { [self] in
             guard b < total else { return nil }
-            let indices = order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)]
-            b += 1
-            var x = Tensor(uninitializedShape: [indices.count] + sampleShape)
-            let dst = x.mutablePointer(), src = images.pointer
-            for (j, i) in indices.enumerated() { (dst + j * per).update(from: src + i * per, count: per) }
-            return LabeledBatch(images: x, labels: indices.map { labels[$0] })
+            defer { b += 1 }
+            return makeBatch(Array(order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)]))
         }
+    }
+
+    /// The images are used as they are: the same every epoch.
+    public var samplesAreDeterministic: Bool { true }
+
+    public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? {
+        let order = order(epoch: epoch)
+        return (0..<batchesPerEpoch).map { b in
+            let ids = Array(order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)])
+            return (ids, ids.map { labels[$0] })
+        }
+    }
+
+    public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
+        let order = order(epoch: epoch)
+        return makeBatch(Array(order[(index * batchSize)..<min(order.count, (index + 1) * batchSize)]))
+    }
+
+    private func makeBatch(_ indices: [Int]) -> LabeledBatch {
+        let per = images.count / max(1, images.size(0))
+        var x = Tensor(uninitializedShape: [indices.count] + Array(images.shape.dropFirst()))
+        let dst = x.mutablePointer(), src = images.pointer
+        for (j, i) in indices.enumerated() { (dst + j * per).update(from: src + i * per, count: per) }
+        return LabeledBatch(images: x, labels: indices.map { labels[$0] }, ids: indices)
     }
 }
 

@@ -61,6 +61,9 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var trainable: [String]
     public var batchNormPolicy: BatchNormPolicy = .eval
     public var gradualUnfreezeEvery: Int? = nil
+    /// Megabytes of frozen-trunk output to keep across epochs (`FeatureCache`); nil means the
+    /// default (2048), 0 turns the cache off.
+    public var featureCacheMB: Int? = nil
     /// Learning-rate factor per block name (discriminative learning rates).
     public var blockLearningRateFactors: [String: Double] = [:]
     public var epochs: Int

@@ -4,13 +4,16 @@ import GraftNN
 import GraftOptim
 import GraftTensor
 
-/// One mini-batch: NCHW float32 images and their class indices.
+/// One mini-batch: NCHW float32 images, their class indices and, when the source has them, the
+/// samples' stable identities (dataset indices).
 public struct LabeledBatch: @unchecked Sendable {
     public var images: Tensor
     public var labels: [Int]
-    public init(images: Tensor, labels: [Int]) {
+    public var ids: [Int]?
+    public init(images: Tensor, labels: [Int], ids: [Int]? = nil) {
         self.images = images
         self.labels = labels
+        self.ids = ids
     }
 }
 
@@ -21,6 +24,23 @@ public protocol BatchSource: AnyObject {
     var sampleCount: Int { get }
     var batchesPerEpoch: Int { get }
     func batches(epoch: Int, startingAt batch: Int) -> AnyIterator<LabeledBatch>
+    /// True when a sample (by its id) comes out the same every time: no random augmentation.
+    var samplesAreDeterministic: Bool { get }
+    /// Ids and labels of every batch of `epoch`, without loading any image; nil when unknown.
+    func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]?
+    /// Batch `index` of `epoch` on its own.
+    func batch(epoch: Int, index: Int) throws -> LabeledBatch
+}
+
+extension BatchSource {
+    public var samplesAreDeterministic: Bool { false }
+    public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }
+    public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
+        guard let batch = batches(epoch: epoch, startingAt: index).next() else {
+            throw TrainingError.emptyDataset("batch \(index) of epoch \(epoch + 1)")
+        }
+        return batch
+    }
 }
 
 /// Metrics of one finished epoch.
@@ -90,6 +110,11 @@ public final class Trainer {
     public var gradualUnfreezeEvery: Int?
     public var initialTrainableBlocks: [String]
 
+    /// Bytes of frozen-trunk output kept across epochs (`FeatureCache`); 0 turns the cache off.
+    public var featureCacheBytes = 2 << 30
+    /// The cache in use this epoch, nil when it does not apply.
+    public private(set) var featureCache: FeatureCache?
+
     public var onStep: ((_ position: TrainingPosition, _ loss: Float, _ accuracy: Double, _ lr: Double) -> Void)?
     public var onCheckpoint: ((_ moment: CheckpointMoment, _ trainer: Trainer) throws -> Void)?
     public var onEpoch: ((_ metrics: EpochMetrics, _ trainer: Trainer) throws -> Void)?
@@ -131,11 +156,28 @@ public final class Trainer {
         guard train.batchesPerEpoch > 0 else { throw TrainingError.emptyDataset("the training split") }
         while position.epoch < epochs {
             try applyTrainable(epoch: position.epoch)
+            updateFeatureCache(for: train)
             let started = Date()
             var lastLR = optimizer.learningRate
-            for batch in train.batches(epoch: position.epoch, startingAt: position.batchInEpoch) {
+            // Once the cache holds every sample, batches are made from it without loading images.
+            let listing = featureCache.flatMap { $0.count >= train.sampleCount ? train.sampleIdentities(epoch: position.epoch) : nil }
+            let loaded = listing == nil ? train.batches(epoch: position.epoch, startingAt: position.batchInEpoch) : nil
+            while true {
+                let batch: LabeledBatch
+                var cachedFeatures: Tensor?
+                if let listing, let cache = featureCache {
+                    let b = position.batchInEpoch
+                    guard b < listing.count else { break }
+                    cachedFeatures = cache.batch(listing[b].ids)
+                    batch = cachedFeatures == nil ? try train.batch(epoch: position.epoch, index: b)
+                        : LabeledBatch(images: Tensor(shape: [0]), labels: listing[b].labels, ids: listing[b].ids)
+                } else {
+                    guard let next = loaded?.next() else { break }
+                    batch = next
+                }
                 lastLR = applySchedule()
-                let (loss, correct) = trainStep(batch)
+                let (loss, correct) = cachedFeatures.map { trainOnTrunkOutput($0, labels: batch.labels) }
+                    ?? trainStep(batch)
                 guard loss.isFinite else {
                     throw TrainingError.nonFiniteLoss(epoch: position.epoch, step: position.globalStep, value: loss)
                 }
@@ -175,13 +217,45 @@ public final class Trainer {
     /// The cycle the last step belonged to.
     private func endedCycle() -> Int { schedule.cycleIndex(at: position.globalStep - 1) ?? 0 }
 
+    /// Sets up, keeps or drops the feature cache for this epoch's trainable blocks.
+    private func updateFeatureCache(for source: BatchSource) {
+        let lowest = model.blocks.firstIndex { $0.modules.contains { $0.hasTrainableParameters } } ?? 0
+        guard featureCacheBytes > 0, lowest > 0, source.samplesAreDeterministic,
+              model.isDeterministicTrunk(below: lowest) else {
+            featureCache = nil
+            return
+        }
+        if featureCache?.firstTrainableBlock != lowest || featureCache?.byteLimit != featureCacheBytes {
+            featureCache = FeatureCache(firstTrainableBlock: lowest, byteLimit: featureCacheBytes)
+        }
+    }
+
     /// Forward, backward and one optimizer step. Returns the batch's mean loss and correct count.
+    /// With the feature cache in use and the batch's sample ids known, the trunk's output comes
+    /// from (or goes into) the cache and only the blocks above it run.
     public func trainStep(_ batch: LabeledBatch) -> (loss: Float, correct: Int) {
+        if let cache = featureCache, let ids = batch.ids {
+            return trainOnTrunkOutput(cache.output(of: model, images: batch.images, ids: ids), labels: batch.labels)
+        }
         optimizer.zeroGrad()
         let logits = model.forward(batch.images, mode: .parameters)
         let (loss, gradient, correct) = CrossEntropy.lossAndGradient(logits: logits, labels: batch.labels)
         guard loss.isFinite else { return (loss, correct) }
         _ = model.backward(gradient)
+        model.clearSaved()
+        optimizer.step()
+        return (loss, correct)
+    }
+
+    /// A step of the blocks above the cached trunk, on the trunk's output `features`.
+    private func trainOnTrunkOutput(_ features: Tensor, labels: [Int]) -> (loss: Float, correct: Int) {
+        guard let cache = featureCache else { preconditionFailure("no feature cache") }
+        optimizer.zeroGrad()
+        var head = model.chain(from: cache.firstTrainableBlock)
+        let logits = head.forward(features, mode: .parameters)
+        let (loss, gradient, correct) = CrossEntropy.lossAndGradient(logits: logits, labels: labels)
+        guard loss.isFinite else { return (loss, correct) }
+        _ = head.backward(gradient)
         model.clearSaved()
         optimizer.step()
         return (loss, correct)

@@ -196,6 +196,7 @@ public final class TrainingRun {
         let trainer = try Trainer(model: model, optimizer: optimizer, schedule: configuration.schedule.schedule,
                                   trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
+        if let mb = configuration.featureCacheMB { trainer.featureCacheBytes = max(0, mb) << 20 }
         if let checkpoint {
             guard checkpoint.optimizer != nil else { throw CheckpointError.noOptimizerState(path: "run \(runId)") }
             try checkpoint.restore(into: trainer)
@@ -221,12 +222,19 @@ public final class TrainingRun {
                 ("loss", Format.compact(Double(loss))), ("acc", Format.percent(accuracy)), ("lr", Format.lr(lr)),
             ])
         }
-        trainer.onEpoch = { [showProgress] metrics, _ in
+        let trainSamples = prepared.train.sampleCount
+        var cacheReported: FeatureCache?
+        trainer.onEpoch = { [showProgress] metrics, trainer in
             var line = "epoch \(metrics.epoch)/\(configuration.epochs): train loss \(Format.compact(metrics.trainLoss)) acc \(Format.percent(metrics.trainAccuracy))"
             if let vl = metrics.validationLoss, let va = metrics.validationAccuracy {
                 line += ", val loss \(Format.compact(vl)) acc \(Format.percent(va))"
             }
             line += ", lr \(Format.lr(metrics.learningRate)), \(Format.duration(metrics.seconds))"
+            // Say once per cache (and again if gradual unfreezing replaces it) what later epochs skip.
+            if let cache = trainer.featureCache, cache !== cacheReported, metrics.epoch < configuration.epochs {
+                line += "\n  " + cache.summary(blockNames: trainer.model.blockNames, samples: trainSamples)
+                cacheReported = cache
+            }
             if showProgress {
                 bar?.finish(summary: line)
                 bar = nil

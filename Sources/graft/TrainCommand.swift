@@ -23,6 +23,10 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var catalog: CatalogOptions
     @Option(help: "Epochs to train.") var epochs: Int = 10
     @Option(help: "Unfreeze one more block every K epochs.") var gradualUnfreeze: Int?
+    @Option(help: ArgumentHelp(
+        "Megabytes of frozen-trunk output kept across epochs (0: off).",
+        discussion: "With the blocks below the trainable ones frozen (BatchNorm in eval mode) and no random augmentation, each image's trunk output is computed once; later epochs train only the trainable blocks on it."))
+    var featureCacheMb: Int = 2048
     @Option(help: "Learning-rate factors per block, e.g. layer3=0.1,layer4=0.3.") var lrFactors: String?
     @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
     @Option(help: "Also save a checkpoint every N epochs.") var saveEvery: Int?
@@ -62,6 +66,8 @@ struct TrainCommand: ParsableCommand {
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         config.batchNormPolicy = try modelData.batchNorm()
         config.gradualUnfreezeEvery = gradualUnfreeze
+        guard featureCacheMb >= 0 else { throw ValidationError("--feature-cache-mb must be 0 or more, got \(featureCacheMb)") }
+        config.featureCacheMB = featureCacheMb
         config.blockLearningRateFactors = try parseFactors(lrFactors)
         config.dropout = dropout
         config.save.everyEpochs = saveEvery

@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+import GraftData
+import GraftModels
+import GraftNN
+import GraftOptim
+import GraftTensor
+import TestSupport
+@testable import GraftTraining
+
+/// The frozen-trunk feature cache: the same training as without it, with the trunk run once per
+/// sample, and off wherever the trunk's output could change between epochs.
+@Suite(.serialized) struct FeatureCacheTests {
+    /// ResNet18 at 32², stem…layer3 frozen with BatchNorm in eval mode, layer4 + head trained.
+    func resnetTrainer(cacheBytes: Int, trainable: [String] = ["layer4", "head"],
+                       policy: BatchNormPolicy = .eval) throws -> Trainer {
+        let model = ResNet(depth: .resnet18, numClasses: 2, seed: 5)
+        var config = try OptimizerConfig(parsing: "sgd")
+        config.learningRate = 0.02
+        config.momentum = 0.9
+        let optimizer = try Optimizer(config, parameters: model.namedParameters())
+        let trainer = try Trainer(model: model, optimizer: optimizer, schedule: ConstantLR(lr: 0.02),
+                                  trainableBlocks: trainable, batchNormPolicy: policy)
+        trainer.featureCacheBytes = cacheBytes
+        return trainer
+    }
+
+    func run(_ trainer: Trainer, _ source: BatchSource, epochs: Int) throws -> [Float] {
+        var losses: [Float] = []
+        trainer.onStep = { _, loss, _, _ in losses.append(loss) }
+        try trainer.fit(train: source, validation: nil, epochs: epochs)
+        return losses
+    }
+
+    @Test func cachedTrainingMatchesThePlainPath() throws {
+        // 40 images in batches of 16: the last batch (8) is smaller, as in real epochs.
+        let source = syntheticSource(count: 40, size: 32, batch: 16)
+        let plain = try resnetTrainer(cacheBytes: 0)
+        let cached = try resnetTrainer(cacheBytes: 1 << 30)
+        let plainLosses = try run(plain, source, epochs: 4)
+        let cachedLosses = try run(cached, source, epochs: 4)
+        #expect(plain.featureCache == nil)
+        let cache = try #require(cached.featureCache)
+        #expect(cache.firstTrainableBlock == 4 && cache.count == 40)
+        // The trunk ran on the first epoch's 3 batches only.
+        #expect(cache.trunkPasses == 3)
+        #expect(plainLosses.count == 12 && cachedLosses.count == 12)
+        // Epoch 1 computes exactly what the plain path computes.
+        #expect(Array(cachedLosses.prefix(3)) == Array(plainLosses.prefix(3)))
+        for (a, b) in zip(plainLosses, cachedLosses) {
+            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "loss \(a) plain, \(b) cached")
+        }
+        let plainWeights = plain.model.stateDict(), cachedWeights = cached.model.stateDict()
+        for key in plainWeights.keys {
+            guard case .float(let a) = plainWeights[key]!, case .float(let b) = cachedWeights[key]! else { continue }
+            #expect(Compare.relToMax(a, b) < 1e-4, "\(key)")
+        }
+    }
+
+    @Test func aBudgetTooSmallRecomputesTheRest() throws {
+        let source = syntheticSource(count: 40, size: 32, batch: 16)
+        // layer3's output at 32² is 256×2×2 floats = 4 KB a sample: room for 10.
+        let trainer = try resnetTrainer(cacheBytes: 10 * 4096)
+        let losses = try run(trainer, source, epochs: 3)
+        let reference = try run(try resnetTrainer(cacheBytes: 0), source, epochs: 3)
+        let cache = try #require(trainer.featureCache)
+        #expect(cache.count == 10 && cache.bytes == 10 * 4096)
+        #expect(cache.trunkPasses > 3)
+        for (a, b) in zip(reference, losses) { #expect(abs(a - b) <= 1e-5 * max(1, abs(a))) }
+    }
+
+    @Test func offWhenTheTrunkOrTheDataChange() throws {
+        let source = syntheticSource(count: 32, size: 32, batch: 16)
+        // BatchNorm of the frozen blocks on batch statistics: the trunk's output depends on the batch.
+        let batchStatistics = try resnetTrainer(cacheBytes: 1 << 30, policy: .train)
+        _ = try run(batchStatistics, source, epochs: 1)
+        #expect(batchStatistics.featureCache == nil)
+        // Everything trainable: nothing to cache.
+        let full = try resnetTrainer(cacheBytes: 1 << 30, trainable: ["stem", "layer1", "layer2", "layer3", "layer4", "head"])
+        _ = try run(full, source, epochs: 1)
+        #expect(full.featureCache == nil)
+        // Random augmentation: a sample is not the same image twice.
+        let folder = try ImageFolderFixture.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let dataset = try ImageFolder(root: folder)
+        let augmented = try BatchLoader(dataset: dataset, transform: .train(size: 32),
+                                        options: .init(batchSize: 4, workers: 1))
+        let fixed = try BatchLoader(dataset: dataset, transform: .eval(resize: 36, crop: 32),
+                                    options: .init(batchSize: 4, workers: 1))
+        #expect(!LoaderSource(augmented).samplesAreDeterministic)
+        #expect(LoaderSource(fixed).samplesAreDeterministic)
+        let trainer = try resnetTrainer(cacheBytes: 1 << 30)
+        _ = try run(trainer, LoaderSource(augmented), epochs: 1)
+        #expect(trainer.featureCache == nil)
+    }
+
+    /// Once every sample is cached, later epochs load no image at all; a folder source's ids and
+    /// listing agree with its batches.
+    @Test func laterEpochsLoadNoImages() throws {
+        let folder = try ImageFolderFixture.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let counting = CountingDataset(try ImageFolder(root: folder))
+        let loader = try BatchLoader(dataset: counting, transform: .eval(resize: 36, crop: 32),
+                                     options: .init(batchSize: 4, workers: 1))
+        let source = LoaderSource(loader)
+        let listing = try #require(source.sampleIdentities(epoch: 1))
+        var seen: [[Int]] = []
+        for batch in source.batches(epoch: 1, startingAt: 0) { seen.append(batch.ids ?? []) }
+        #expect(listing.map(\.ids) == seen)
+        #expect(listing.map(\.labels) == listing.map { $0.ids.map(counting.label) })
+
+        let trainer = try resnetTrainer(cacheBytes: 1 << 30)
+        let loadsBefore = counting.loads.value
+        _ = try run(trainer, source, epochs: 3)
+        #expect(counting.loads.value - loadsBefore == counting.count)
+        #expect(trainer.featureCache?.count == counting.count)
+    }
+
+    /// Gradual unfreezing moves the lowest trainable block: the cache is rebuilt for the new cut.
+    @Test func gradualUnfreezingRebuildsTheCache() throws {
+        let source = syntheticSource(count: 32, size: 32, batch: 16)
+        let trainer = try resnetTrainer(cacheBytes: 1 << 30)
+        trainer.gradualUnfreezeEvery = 2
+        var cuts: [Int] = []
+        trainer.onEpoch = { _, t in cuts.append(t.featureCache?.firstTrainableBlock ?? -1) }
+        try trainer.fit(train: source, validation: nil, epochs: 4)
+        #expect(cuts == [4, 4, 3, 3])
+    }
+}
+
+/// A dataset that counts image loads.
+final class CountingDataset: Dataset, @unchecked Sendable {
+    let base: ImageFolder
+    let loads = Counter()
+    init(_ base: ImageFolder) { self.base = base }
+    var count: Int { base.count }
+    var classNames: [String] { base.classNames }
+    func label(_ index: Int) -> Int { base.label(index) }
+    func loadImage(_ index: Int, options: JPEGDecodeOptions) throws -> RGB8Image {
+        loads.increment()
+        return try base.loadImage(index, options: options)
+    }
+    var decodesJPEG: Bool { true }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    var value: Int { lock.withLock { n } }
+    func increment() { lock.withLock { n += 1 } }
+}
+
+/// A tiny JPEG folder: 2 classes × 4 photos of 40×48.
+enum ImageFolderFixture {
+    static func make() throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("graft-cache-\(UUID().uuidString)")
+        var rng = RandomGenerator(seed: 17)
+        for (c, name) in ["cats", "dogs"].enumerated() {
+            let dir = root.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for i in 0..<4 {
+                let pixels = (0..<(40 * 48 * 3)).map { _ in UInt8(truncatingIfNeeded: Int(rng.next() % 128) + c * 100) }
+                let data = try JPEG.encode(RGB8Image(width: 40, height: 48, pixels: pixels), quality: 90)
+                try data.write(to: dir.appendingPathComponent("\(i).jpg"))
+            }
+        }
+        return root
+    }
+}
