@@ -24,7 +24,11 @@ WORKLOADS = {
     "resnet34-transfer": (32, 224),
     "resnet34-full": (32, 224),
     "vanilla-train": (64, 128),
+    "resnet34-transfer-epochs": (32, 224),
 }
+# resnet34-transfer-epochs: a whole fine-tuning run of EPOCHS epochs over EPOCH_BATCHES batches,
+# SGD steps included, as a plain PyTorch training loop runs it.
+EPOCH_BATCHES, EPOCHS = 3, 4
 
 
 def vanilla_cnn(torch, num_classes):
@@ -54,7 +58,7 @@ def build(torch, workload):
         return model
     model.fc = torch.nn.Linear(512, 5)
     model.train()
-    if workload == "resnet34-transfer":
+    if workload in ("resnet34-transfer", "resnet34-transfer-epochs"):
         for name, p in model.named_parameters():
             p.requires_grad = name.startswith("layer4.") or name.startswith("fc.")
         # Frozen blocks' BatchNorm in eval mode, as Graft's default BatchNormPolicy.eval.
@@ -78,6 +82,19 @@ def run_torch(args, batch, size):
         def step():
             with torch.inference_mode():
                 model(x)
+    elif args.workload == "resnet34-transfer-epochs":
+        images = torch.randn(EPOCH_BATCHES * batch, 3, size, size)
+        targets = torch.arange(EPOCH_BATCHES * batch) % 5
+
+        def step():
+            optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+            for _ in range(EPOCHS):
+                order = torch.randperm(len(images))
+                for b in range(EPOCH_BATCHES):
+                    idx = order[b * batch:(b + 1) * batch]
+                    optimizer.zero_grad(set_to_none=True)
+                    loss_fn(model(images[idx]), targets[idx]).backward()
+                    optimizer.step()
     else:
         def step():
             model.zero_grad(set_to_none=True)
@@ -135,11 +152,12 @@ def main():
         times = run_onnxruntime(args, batch, size)
     else:
         times = run_torch(args, batch, size)
+    images_per_step = batch * EPOCH_BATCHES * EPOCHS if args.workload == "resnet34-transfer-epochs" else batch
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({
         "engine": "pytorch" if args.engine == "torch" else "onnxruntime",
         "workload": args.workload, "batch": batch, "image_size": size,
-        "images_per_s": round(batch / statistics.median(times), 3), "peak_mb": round(peak_mb, 1),
+        "images_per_s": round(images_per_step / statistics.median(times), 3), "peak_mb": round(peak_mb, 1),
         "step_s": [round(t, 4) for t in times],
     }, separators=(",", ":")))
 

@@ -58,17 +58,21 @@ echo "sgemm peak…" >&2
 
 run_pair() {  # workload [extra options]
   local w="$1"; shift
+  # A step of resnet34-transfer-epochs is a whole 4-epoch run: fewer timed repetitions.
+  local n="$iterations"
+  if [ "$w" = resnet34-transfer-epochs ]; then n=2; fi
   echo "  $w $*: graft" >&2
-  "$bench" engine "$w" --iterations "$iterations" "$@" >> "$results"
+  "$bench" engine "$w" --iterations "$n" "$@" >> "$results"
   if [ $have_torch = 1 ]; then
     echo "  $w $*: pytorch" >&2
-    "$PYTHON" benchmarks/pytorch.py "$w" --iterations "$iterations" "$@" >> "$results"
+    "$PYTHON" benchmarks/pytorch.py "$w" --iterations "$n" "$@" >> "$results"
   fi
 }
 
 echo "Workloads ($(nproc) cores, $iterations timed steps each, $rounds round(s)):" >&2
 for _ in $(seq "$rounds"); do
   for w in resnet34-eval resnet34-transfer resnet34-full vanilla-train; do run_pair "$w"; done
+  run_pair resnet34-transfer-epochs
 done
 if [ $have_ort = 1 ]; then
   echo "  resnet34-eval: onnxruntime" >&2

@@ -1,7 +1,9 @@
 import Foundation
 import GraftModels
 import GraftNN
+import GraftOptim
 import GraftTensor
+import GraftTraining
 
 /// The engine workloads `make bench` compares with PyTorch. Each runs in its own process so
 /// that peak memory (VmHWM) belongs to one workload.
@@ -10,11 +12,17 @@ enum EngineWorkload: String, CaseIterable {
     case resnet34Transfer = "resnet34-transfer"  // 224², batch 32, layer4 + 5-class head trainable
     case resnet34Full = "resnet34-full"          // 224², batch 32, everything trainable
     case vanillaTrain = "vanilla-train"          // 128², batch 64, train step
+    /// A whole transfer fine-tuning run, as `graft train` does it: 3 batches of 32 images for 4
+    /// epochs, SGD steps included, through the trainer and its frozen-trunk feature cache.
+    case resnet34TransferEpochs = "resnet34-transfer-epochs"
+
+    /// For `resnet34-transfer-epochs`: batches per epoch and epochs per timed run.
+    static let epochBatches = 3, epochs = 4
 
     var batch: Int {
         switch self {
         case .resnet34Eval: 16
-        case .resnet34Transfer, .resnet34Full: 32
+        case .resnet34Transfer, .resnet34Full, .resnet34TransferEpochs: 32
         case .vanillaTrain: 64
         }
     }
@@ -101,8 +109,27 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
             let logits = m.forward(x, mode: .parameters)
             _ = m.backward(CrossEntropy.lossAndGradient(logits: logits, labels: labels).gradient)
         }
+    case .resnet34TransferEpochs:
+        let m = ResNet(depth: .resnet34)
+        m.replaceHead(numClasses: 5)
+        model = m
+        let samples = EngineWorkload.epochBatches * n
+        let images = Tensor.normal([samples, 3, size, size], std: 1, using: &rng)
+        let source = InMemoryBatchSource(images: images, labels: (0..<samples).map { $0 % 5 }, batchSize: n,
+                                         shuffle: true, seed: 1)
+        var config = try! OptimizerConfig(parsing: "sgd")
+        config.learningRate = 0.01
+        config.momentum = 0.9
+        step = {
+            // A fresh trainer each time: its feature cache starts empty, as in a new run.
+            let optimizer = try! Optimizer(config, parameters: m.namedParameters())
+            let trainer = try! Trainer(model: m, optimizer: optimizer, schedule: ConstantLR(lr: 0.01),
+                                       trainableBlocks: ["layer4", "head"])
+            try! trainer.fit(train: source, validation: nil, epochs: EngineWorkload.epochs)
+        }
     }
     _ = model
+    let imagesPerStep = workload == .resnet34TransferEpochs ? EngineWorkload.epochBatches * EngineWorkload.epochs * n : n
     for _ in 0..<warmup { step() }
     var times: [Double] = []
     for _ in 0..<iterations {
@@ -111,7 +138,7 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
         times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
     return EngineResult(workload: workload.rawValue, batch: n, imageSize: size,
-                        imagesPerSecond: Double(n) / median(times), stepSeconds: times,
+                        imagesPerSecond: Double(imagesPerStep) / median(times), stepSeconds: times,
                         peakMegabytes: peakResidentMegabytes(), gflopPerImage: workload.gflopPerImage(size: size))
 }
 
@@ -135,6 +162,8 @@ extension EngineWorkload {
             s = out
         }
         switch self {
+        case .resnet34TransferEpochs:
+            return 0  // most steps skip the trunk: no fixed count per image
         case .resnet34Eval, .resnet34Transfer, .resnet34Full:
             let all = self == .resnet34Full, eval = self == .resnet34Eval
             var s = size
