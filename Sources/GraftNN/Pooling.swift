@@ -51,15 +51,9 @@ public final class MaxPool2d: Module {
                         let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernel)
                         for ox in 0..<ow {
                             let x0 = max(0, ox * stride - padding), x1 = min(w, ox * stride - padding + kernel)
-                            var best = -Float.infinity, bestIndex = y0 * w + x0
-                            for iy in y0..<y1 {
-                                for ix in x0..<x1 {
-                                    let v = src[iy * w + ix]
-                                    if v > best || v.isNaN { best = v; bestIndex = iy * w + ix }
-                                }
-                            }
+                            let (best, at) = Self.windowMaximum(src, width: w, rows: y0..<y1, columns: x0..<x1)
                             dst[oy * ow + ox] = best
-                            if keep { idx![plane * oh * ow + oy * ow + ox] = Int32(bestIndex) }
+                            if keep { idx![plane * oh * ow + oy * ow + ox] = Int32(at) }
                         }
                     }
                 }
@@ -67,6 +61,21 @@ public final class MaxPool2d: Module {
         }
         savedInputShape = input.shape
         return output
+    }
+
+    /// The maximum of a window and its position (row-major scan: the first maximum wins, NaN
+    /// propagates as in PyTorch).
+    @inline(__always)
+    private static func windowMaximum(_ src: UnsafePointer<Float>, width w: Int, rows: Range<Int>,
+                                      columns: Range<Int>) -> (Float, Int) {
+        var best = -Float.infinity, at = rows.lowerBound * w + columns.lowerBound
+        for iy in rows {
+            for ix in columns {
+                let v = src[iy * w + ix]
+                if v > best || v.isNaN { best = v; at = iy * w + ix }
+            }
+        }
+        return (best, at)
     }
 
     /// ResNet's stem pooling (3×3, stride 2, padding 1) for one plane: windows wholly inside the
@@ -81,16 +90,9 @@ public final class MaxPool2d: Module {
         for oy in 0..<oh {
             let y0 = max(0, 2 * oy - 1), y1 = min(h, 2 * oy + 2)
             func window(_ ox: Int) {
-                let x0 = max(0, 2 * ox - 1), x1 = min(w, 2 * ox + 2)
-                var best = -Float.infinity, bestIndex = y0 * w + x0
-                for iy in y0..<y1 {
-                    for ix in x0..<x1 {
-                        let v = src[iy * w + ix]
-                        if v > best || v.isNaN { best = v; bestIndex = iy * w + ix }
-                    }
-                }
+                let (best, at) = windowMaximum(src, width: w, rows: y0..<y1, columns: max(0, 2 * ox - 1)..<min(w, 2 * ox + 2))
                 dst[oy * ow + ox] = best
-                indices?[oy * ow + ox] = Int32(bestIndex)
+                indices?[oy * ow + ox] = Int32(at)
             }
             window(0)
             if y1 - y0 == 3 {
