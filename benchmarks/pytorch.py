@@ -3,6 +3,7 @@
 
     python3 benchmarks/pytorch.py WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
                                            [--threads T] [--engine torch|onnxruntime]
+                                           [--images N --epochs E]   (resnet34-transfer-epochs)
 
 Prints one JSON line in the harness's format: images/s of the median step and the process's peak
 resident memory (ru_maxrss). Run one workload per process so that peak memory is its own.
@@ -11,6 +12,10 @@ Each step matches the Swift harness exactly: same shapes, same trainable set (la
 5-class head for the transfer step, with the frozen layers' BatchNorm in eval mode), zero_grad,
 forward, cross-entropy, backward; no optimizer step in either. Weights are random (speed does not
 depend on their values), the input is a fixed normal batch.
+
+resnet34-transfer-epochs is a whole fine-tuning run instead: layer4 + head trained for --epochs
+epochs over a fixed set of --images images, shuffled every epoch, with SGD steps, as a plain
+PyTorch loop runs it (frozen trunk in eval mode, requires_grad=False). One step is the whole run.
 """
 import argparse
 import json
@@ -26,9 +31,8 @@ WORKLOADS = {
     "vanilla-train": (64, 128),
     "resnet34-transfer-epochs": (32, 224),
 }
-# resnet34-transfer-epochs: a whole fine-tuning run of EPOCHS epochs over EPOCH_BATCHES batches,
-# SGD steps included, as a plain PyTorch training loop runs it.
-EPOCH_BATCHES, EPOCHS = 3, 4
+# resnet34-transfer-epochs: images in the set and epochs of one timed run (--images, --epochs).
+RUN_IMAGES, RUN_EPOCHS = 128, 4
 
 
 def vanilla_cnn(torch, num_classes):
@@ -83,14 +87,15 @@ def run_torch(args, batch, size):
             with torch.inference_mode():
                 model(x)
     elif args.workload == "resnet34-transfer-epochs":
-        images = torch.randn(EPOCH_BATCHES * batch, 3, size, size)
-        targets = torch.arange(EPOCH_BATCHES * batch) % 5
+        images = torch.randn(args.images, 3, size, size)
+        targets = torch.arange(args.images) % 5
+        batches = (args.images + batch - 1) // batch  # the last one partial, as Graft's source
 
         def step():
             optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
-            for _ in range(EPOCHS):
+            for _ in range(args.epochs):
                 order = torch.randperm(len(images))
-                for b in range(EPOCH_BATCHES):
+                for b in range(batches):
                     idx = order[b * batch:(b + 1) * batch]
                     optimizer.zero_grad(set_to_none=True)
                     loss_fn(model(images[idx]), targets[idx]).backward()
@@ -142,6 +147,8 @@ def main():
     parser.add_argument("--size", type=int)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--engine", choices=["torch", "onnxruntime"], default="torch")
+    parser.add_argument("--images", type=int, default=RUN_IMAGES)
+    parser.add_argument("--epochs", type=int, default=RUN_EPOCHS)
     args = parser.parse_args()
     batch, size = WORKLOADS[args.workload]
     batch, size = args.batch or batch, args.size or size
@@ -152,14 +159,18 @@ def main():
         times = run_onnxruntime(args, batch, size)
     else:
         times = run_torch(args, batch, size)
-    images_per_step = batch * EPOCH_BATCHES * EPOCHS if args.workload == "resnet34-transfer-epochs" else batch
+    is_run = args.workload == "resnet34-transfer-epochs"
+    images_per_step = args.images * args.epochs if is_run else batch
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({
+    result = {
         "engine": "pytorch" if args.engine == "torch" else "onnxruntime",
         "workload": args.workload, "batch": batch, "image_size": size,
         "images_per_s": round(images_per_step / statistics.median(times), 3), "peak_mb": round(peak_mb, 1),
-        "step_s": [round(t, 4) for t in times],
-    }, separators=(",", ":")))
+    }
+    if is_run:
+        result.update(images=args.images, epochs=args.epochs)
+    result["step_s"] = [round(t, 4) for t in times]
+    print(json.dumps(result, separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ echo "sgemm peak…" >&2
 
 run_pair() {  # workload [extra options]
   local w="$1"; shift
-  # A step of resnet34-transfer-epochs is a whole 4-epoch run: fewer timed repetitions.
+  # A step of resnet34-transfer-epochs is a whole run (128 images × 4 epochs, the harness's
+  # --images/--epochs defaults): fewer timed repetitions.
   local n="$iterations"
   if [ "$w" = resnet34-transfer-epochs ]; then n=2; fi
   echo "  $w $*: graft" >&2

@@ -42,18 +42,20 @@ extension BlockStructured {
 /// for inference with BatchNorm in eval mode, as `ResNet.forward` does.
 final class ResNetStem: Module {
     let conv: Conv2d, batchNorm: BatchNorm2d
+    let fuses: Bool
     private var layers: Chain
 
-    init(conv: Conv2d, batchNorm: BatchNorm2d, relu: ReLU) {
+    init(conv: Conv2d, batchNorm: BatchNorm2d, relu: ReLU, fuses: Bool) {
         self.conv = conv
         self.batchNorm = batchNorm
+        self.fuses = fuses
         layers = Chain([conv, batchNorm, relu])
     }
 
     override var children: [(name: String, module: Module)] { [("conv1", conv), ("bn1", batchNorm)] }
 
     override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
-        if mode == .none && !batchNorm.isTraining {
+        if mode == .none && fuses && !batchNorm.isTraining {
             return conv.inferenceForward(input, foldingBatchNorm: batchNorm, relu: true)
         }
         return layers.forward(input, mode: mode)
@@ -63,8 +65,11 @@ final class ResNetStem: Module {
 }
 
 extension ResNet {
+    /// The max-pool after the stem belongs to the stem block: a model trained from `layer1` up
+    /// caches the pooled map, the input `layer1` sees.
     public var stages: [Stage] {
-        [Stage(block: 0, module: ResNetStem(conv: conv1, batchNorm: bn1, relu: relu)), Stage(block: 0, module: maxpool),
+        [Stage(block: 0, module: ResNetStem(conv: conv1, batchNorm: bn1, relu: relu, fuses: fusesInference)),
+         Stage(block: 0, module: maxpool),
          Stage(block: 1, module: layer1), Stage(block: 2, module: layer2), Stage(block: 3, module: layer3),
          Stage(block: 4, module: layer4), Stage(block: 5, module: avgpool), Stage(block: 5, module: Flatten()),
          Stage(block: 5, module: fc)]

@@ -108,6 +108,7 @@ public struct TrainingCheckpoint {
         if let optimizer { try trainer.optimizer.load(stateDict: optimizer) }
         trainer.position = position
         ModelRandomState.restore(randomState, into: trainer.model)
+        trainer.resetFeatureCache()
     }
 }
 

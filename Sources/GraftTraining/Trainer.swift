@@ -114,6 +114,8 @@ public final class Trainer {
     public var featureCacheBytes = 2 << 30
     /// The cache in use this epoch, nil when it does not apply.
     public private(set) var featureCache: FeatureCache?
+    /// True while this epoch's batches come from the feature cache alone, no image loaded.
+    public private(set) var epochRunsOnCachedFeatures = false
 
     public var onStep: ((_ position: TrainingPosition, _ loss: Float, _ accuracy: Double, _ lr: Double) -> Void)?
     public var onCheckpoint: ((_ moment: CheckpointMoment, _ trainer: Trainer) throws -> Void)?
@@ -156,27 +158,34 @@ public final class Trainer {
         guard train.batchesPerEpoch > 0 else { throw TrainingError.emptyDataset("the training split") }
         while position.epoch < epochs {
             try applyTrainable(epoch: position.epoch)
-            updateFeatureCache(for: train)
+            let identities = featureCacheBytes > 0 ? train.sampleIdentities(epoch: position.epoch) : nil
+            try updateFeatureCache(for: train, hasIdentities: identities != nil)
             let started = Date()
             var lastLR = optimizer.learningRate
-            // Once the cache holds every sample, batches are made from it without loading images.
-            let listing = featureCache.flatMap { $0.count >= train.sampleCount ? train.sampleIdentities(epoch: position.epoch) : nil }
+            // When the cache holds every sample of the rest of the epoch, batches are assembled
+            // from it with the source's ids and labels: no image is loaded. The order is the
+            // source's either way, so the run sees the same batches as without the cache.
+            var listing = featureCache == nil ? nil : identities
+            if let l = listing, let cache = featureCache, !l.dropFirst(position.batchInEpoch).allSatisfy({ cache.holds($0.ids) }) {
+                listing = nil
+            }
+            epochRunsOnCachedFeatures = listing != nil
             let loaded = listing == nil ? train.batches(epoch: position.epoch, startingAt: position.batchInEpoch) : nil
             while true {
                 let batch: LabeledBatch
-                var cachedFeatures: Tensor?
+                var features: Tensor?
                 if let listing, let cache = featureCache {
                     let b = position.batchInEpoch
                     guard b < listing.count else { break }
-                    cachedFeatures = cache.batch(listing[b].ids)
-                    batch = cachedFeatures == nil ? try train.batch(epoch: position.epoch, index: b)
+                    features = cache.batch(listing[b].ids)
+                    batch = features == nil ? try train.batch(epoch: position.epoch, index: b)
                         : LabeledBatch(images: Tensor(shape: [0]), labels: listing[b].labels, ids: listing[b].ids)
                 } else {
                     guard let next = loaded?.next() else { break }
                     batch = next
                 }
                 lastLR = applySchedule()
-                let (loss, correct) = cachedFeatures.map { trainOnTrunkOutput($0, labels: batch.labels) }
+                let (loss, correct) = features.map { trainOnTrunkOutput($0, labels: batch.labels) }
                     ?? trainStep(batch)
                 guard loss.isFinite else {
                     throw TrainingError.nonFiniteLoss(epoch: position.epoch, step: position.globalStep, value: loss)
@@ -217,16 +226,51 @@ public final class Trainer {
     /// The cycle the last step belonged to.
     private func endedCycle() -> Int { schedule.cycleIndex(at: position.globalStep - 1) ?? 0 }
 
-    /// Sets up, keeps or drops the feature cache for this epoch's trainable blocks.
-    private func updateFeatureCache(for source: BatchSource) {
+    /// Sets up, keeps or drops the feature cache for this epoch's trainable blocks: on when the
+    /// blocks below the lowest trainable one are frozen and deterministic, the source's samples
+    /// are the same every epoch and have ids, and the budget is not 0.
+    private func updateFeatureCache(for source: BatchSource, hasIdentities: Bool) throws {
         let lowest = model.blocks.firstIndex { $0.modules.contains { $0.hasTrainableParameters } } ?? 0
-        guard featureCacheBytes > 0, lowest > 0, source.samplesAreDeterministic,
+        guard featureCacheBytes > 0, lowest > 0, hasIdentities, source.samplesAreDeterministic,
               model.isDeterministicTrunk(below: lowest) else {
             featureCache = nil
             return
         }
-        if featureCache?.firstTrainableBlock != lowest || featureCache?.byteLimit != featureCacheBytes {
-            featureCache = FeatureCache(firstTrainableBlock: lowest, byteLimit: featureCacheBytes)
+        if let cache = featureCache, cache.firstTrainableBlock == lowest, cache.byteLimit == featureCacheBytes { return }
+        // A new cut (gradual unfreezing) needs the new trunk's output: start over.
+        let cache = FeatureCache(firstTrainableBlock: lowest, byteLimit: featureCacheBytes)
+        featureCache = cache
+        try refill(cache, from: source)
+    }
+
+    /// Drops the cached features; the next epoch builds the cache anew. Call it after changing
+    /// the model's weights from outside (`TrainingCheckpoint.restore` does).
+    public func resetFeatureCache() {
+        featureCache = nil
+        epochRunsOnCachedFeatures = false
+    }
+
+    /// Index of the lowest block trainable during `epoch`.
+    private func lowestTrainableBlock(epoch: Int) -> Int? {
+        let names = trainableBlocks(epoch: epoch)
+        return model.blockNames.firstIndex { names.contains($0) }
+    }
+
+    /// Brings a cache created after its cut's first batch (a resumed run) to exactly what an
+    /// uninterrupted run's cache holds at this point: the trunk run on the same batches, in the
+    /// same order, since a sample's features can differ in the last bits with the batch they
+    /// were computed in. Only batches that stored something are run again (the first epoch of
+    /// the cut, and any sample seen later), so resuming costs about one trunk pass.
+    private func refill(_ cache: FeatureCache, from source: BatchSource) throws {
+        var first = position.epoch
+        while first > 0 && lowestTrainableBlock(epoch: first - 1) == cache.firstTrainableBlock { first -= 1 }
+        for epoch in first...position.epoch {
+            let end = epoch == position.epoch ? position.batchInEpoch : source.batchesPerEpoch
+            guard end > 0, let listing = source.sampleIdentities(epoch: epoch) else { continue }
+            for index in 0..<min(end, listing.count) where cache.wouldStore(listing[index].ids) {
+                let batch = try source.batch(epoch: epoch, index: index)
+                _ = cache.output(of: model, images: batch.images, ids: batch.ids ?? listing[index].ids)
+            }
         }
     }
 

@@ -213,10 +213,12 @@ public final class TrainingRun {
 
         var bar: ProgressBar?
         let batches = prepared.train.batchesPerEpoch
-        trainer.onStep = { [showProgress] position, loss, accuracy, lr in
+        trainer.onStep = { [showProgress, unowned trainer] position, loss, accuracy, lr in
             guard showProgress else { return }
             if bar == nil || position.batchInEpoch == 1 && bar?.total != batches {
-                bar = ProgressBar(total: batches, label: "epoch \(position.epoch + 1)/\(configuration.epochs)")
+                // An epoch served from the feature cache says so: it loads no image and skips the trunk.
+                let cached = trainer.epochRunsOnCachedFeatures ? " (cached features)" : ""
+                bar = ProgressBar(total: batches, label: "epoch \(position.epoch + 1)/\(configuration.epochs)\(cached)")
             }
             bar?.update(step: position.batchInEpoch, metrics: [
                 ("loss", Format.compact(Double(loss))), ("acc", Format.percent(accuracy)), ("lr", Format.lr(lr)),

@@ -27,6 +27,8 @@ struct TrainCommand: ParsableCommand {
         "Megabytes of frozen-trunk output kept across epochs (0: off).",
         discussion: "With the blocks below the trainable ones frozen (BatchNorm in eval mode) and no random augmentation, each image's trunk output is computed once; later epochs train only the trainable blocks on it."))
     var featureCacheMb: Int = 2048
+    @Flag(help: "Run the frozen trunk on every image every epoch (same as --feature-cache-mb 0).")
+    var noFeatureCache = false
     @Option(help: "Learning-rate factors per block, e.g. layer3=0.1,layer4=0.3.") var lrFactors: String?
     @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
     @Option(help: "Also save a checkpoint every N epochs.") var saveEvery: Int?
@@ -67,7 +69,7 @@ struct TrainCommand: ParsableCommand {
         config.batchNormPolicy = try modelData.batchNorm()
         config.gradualUnfreezeEvery = gradualUnfreeze
         guard featureCacheMb >= 0 else { throw ValidationError("--feature-cache-mb must be 0 or more, got \(featureCacheMb)") }
-        config.featureCacheMB = featureCacheMb
+        config.featureCacheMB = noFeatureCache ? 0 : featureCacheMb
         config.blockLearningRateFactors = try parseFactors(lrFactors)
         config.dropout = dropout
         config.save.everyEpochs = saveEvery

@@ -5,6 +5,7 @@ import GraftModels
 import GraftNN
 import GraftOptim
 import GraftTensor
+import GraftWeights
 import TestSupport
 @testable import GraftTraining
 
@@ -32,6 +33,20 @@ import TestSupport
         return losses
     }
 
+    /// Per-step losses within float32 rounding (rel 1e-5), and the final weights too.
+    func expectSameTraining(_ plainLosses: [Float], _ cachedLosses: [Float], _ plain: Trainer, _ cached: Trainer) {
+        #expect(plainLosses.count == cachedLosses.count)
+        for (a, b) in zip(plainLosses, cachedLosses) {
+            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "loss \(a) plain, \(b) cached")
+        }
+        let plainWeights = plain.model.stateDict(), cachedWeights = cached.model.stateDict()
+        #expect(plainWeights.keys.sorted() == cachedWeights.keys.sorted())
+        for key in plainWeights.keys {
+            guard case .float(let a) = plainWeights[key]!, case .float(let b) = cachedWeights[key]! else { continue }
+            #expect(Compare.relToMax(b, a) < 1e-4, "\(key)")
+        }
+    }
+
     @Test func cachedTrainingMatchesThePlainPath() throws {
         // 40 images in batches of 16: the last batch (8) is smaller, as in real epochs.
         let source = syntheticSource(count: 40, size: 32, batch: 16)
@@ -44,17 +59,76 @@ import TestSupport
         #expect(cache.firstTrainableBlock == 4 && cache.count == 40)
         // The trunk ran on the first epoch's 3 batches only.
         #expect(cache.trunkPasses == 3)
+        #expect(cache.trunkSamples == 40 && cached.epochRunsOnCachedFeatures)
         #expect(plainLosses.count == 12 && cachedLosses.count == 12)
         // Epoch 1 computes exactly what the plain path computes.
-        #expect(Array(cachedLosses.prefix(3)) == Array(plainLosses.prefix(3)))
-        for (a, b) in zip(plainLosses, cachedLosses) {
-            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "loss \(a) plain, \(b) cached")
+        #expect(cachedLosses.prefix(3).map(\.bitPattern) == plainLosses.prefix(3).map(\.bitPattern))
+        expectSameTraining(plainLosses, cachedLosses, plain, cached)
+        // The frozen trunk did not move.
+        #expect(plain.model.stateDict()["layer3.1.conv2.weight"] == cached.model.stateDict()["layer3.1.conv2.weight"])
+    }
+
+    /// The vanilla CNN, dropout active in its head, cut below block4 and below the head (the
+    /// cache then holds the pooled 256 × 2 × 2 features).
+    @Test(arguments: [["block4", "head"], ["head"]])
+    func vanillaCachedTrainingMatchesThePlainPath(trainable: [String]) throws {
+        func trainer(cacheBytes: Int) throws -> Trainer {
+            let model = VanillaCNN(numClasses: 2, dropout: 0.3, seed: 4)
+            var config = try OptimizerConfig(parsing: "adam")
+            config.learningRate = 1e-3
+            let optimizer = try Optimizer(config, parameters: model.namedParameters())
+            let trainer = try Trainer(model: model, optimizer: optimizer, schedule: ConstantLR(lr: 1e-3),
+                                      trainableBlocks: trainable)
+            trainer.featureCacheBytes = cacheBytes
+            return trainer
         }
-        let plainWeights = plain.model.stateDict(), cachedWeights = cached.model.stateDict()
-        for key in plainWeights.keys {
-            guard case .float(let a) = plainWeights[key]!, case .float(let b) = cachedWeights[key]! else { continue }
-            #expect(Compare.relToMax(a, b) < 1e-4, "\(key)")
+        let source = syntheticSource(count: 24, size: 32, batch: 10)  // batches of 10, 10, 4
+        let plain = try trainer(cacheBytes: 0), cached = try trainer(cacheBytes: 1 << 30)
+        let plainLosses = try run(plain, source, epochs: 4)
+        let cachedLosses = try run(cached, source, epochs: 4)
+        let cache = try #require(cached.featureCache)
+        #expect(cache.firstTrainableBlock == (trainable.count == 1 ? 4 : 3))
+        #expect(cache.trunkPasses == 3 && cache.trunkSamples == 24)
+        #expect(cachedLosses.prefix(3).map(\.bitPattern) == plainLosses.prefix(3).map(\.bitPattern))
+        expectSameTraining(plainLosses, cachedLosses, plain, cached)
+    }
+
+    /// A run resumed from a snapshot — inside the epoch that fills the cache (step 2) or after it
+    /// (step 8) — rebuilds exactly the cache the uninterrupted run holds: same losses and
+    /// weights, bit for bit, as without the cache.
+    @Test(arguments: [2, 8]) func resumingWithTheCacheIsExact(atStep: Int) throws {
+        let source = syntheticSource(count: 40, size: 32, batch: 16)
+        let straight = try resnetTrainer(cacheBytes: 1 << 30)
+        var losses: [Float] = []
+        var snapshot: (TrainingPosition, StateDict, StateDict)?
+        straight.onStep = { [unowned straight] position, loss, _, _ in
+            losses.append(loss)
+            if position.globalStep == atStep {
+                snapshot = (position, straight.model.stateDict(), straight.optimizer.stateDict())
+            }
         }
+        try straight.fit(train: source, validation: nil, epochs: 4)
+        let (position, weights, optimizerState) = try #require(snapshot)
+        #expect(position.batchInEpoch == 2)
+
+        let resumed = try resnetTrainer(cacheBytes: 1 << 30)
+        var tail: [Float] = []
+        resumed.onStep = { _, loss, _, _ in tail.append(loss) }
+        try TrainingCheckpoint(model: weights, optimizer: optimizerState, position: position, randomState: [:],
+                               runConfiguration: RunConfiguration(
+                                   modelId: "resnet18", architecture: "resnet18", weights: nil,
+                                   data: DataSpecification(source: "synthetic", imageSize: 32),
+                                   optimizer: resumed.optimizer.config, schedule: .constant(ConstantLR(lr: 0.02)),
+                                   trainable: ["layer4", "head"], epochs: 4, batchSize: 16, seed: 0),
+                               attributes: WeightsAttributes(modelID: "resnet18", architecture: "resnet18", numClasses: 2,
+                                                             inputSize: [3, 32, 32], mean: [0, 0, 0], std: [1, 1, 1]))
+            .restore(into: resumed)
+        try resumed.fit(train: source, validation: nil, epochs: 4)
+        #expect(tail.count == 12 - atStep)
+        #expect(tail.map(\.bitPattern) == losses.suffix(tail.count).map(\.bitPattern))
+        #expect(resumed.model.stateDict() == straight.model.stateDict())
+        // The refill ran the trunk on the first epoch's batches only (3), never on later ones.
+        #expect(resumed.featureCache?.count == 40 && resumed.featureCache?.trunkPasses == 3)
     }
 
     @Test func aBudgetTooSmallRecomputesTheRest() throws {
@@ -64,9 +138,14 @@ import TestSupport
         let losses = try run(trainer, source, epochs: 3)
         let reference = try run(try resnetTrainer(cacheBytes: 0), source, epochs: 3)
         let cache = try #require(trainer.featureCache)
-        #expect(cache.count == 10 && cache.bytes == 10 * 4096)
-        #expect(cache.trunkPasses > 3)
+        #expect(cache.count == 10 && cache.bytes == 10 * 4096 && cache.isFull)
+        // Epoch 1 runs all 40 images through the trunk; later epochs only the 30 not stored.
+        #expect(cache.trunkSamples == 40 + 2 * 30)
+        #expect(!trainer.epochRunsOnCachedFeatures)
+        #expect(reference.count == losses.count)
         for (a, b) in zip(reference, losses) { #expect(abs(a - b) <= 1e-5 * max(1, abs(a))) }
+        #expect(cache.summary(blockNames: trainer.model.blockNames, samples: 40)
+            == "features after layer3 cached for 10 of 40 images (40 KB), its limit (--feature-cache-mb): the other images run through layer3 every epoch")
     }
 
     @Test func offWhenTheTrunkOrTheDataChange() throws {
@@ -121,10 +200,24 @@ import TestSupport
         let source = syntheticSource(count: 32, size: 32, batch: 16)
         let trainer = try resnetTrainer(cacheBytes: 1 << 30)
         trainer.gradualUnfreezeEvery = 2
-        var cuts: [Int] = []
-        trainer.onEpoch = { _, t in cuts.append(t.featureCache?.firstTrainableBlock ?? -1) }
+        var cuts: [Int] = [], passes: [Int] = []
+        trainer.onEpoch = { _, t in
+            cuts.append(t.featureCache?.firstTrainableBlock ?? -1)
+            passes.append(t.featureCache?.trunkPasses ?? -1)
+        }
+        var losses: [Float] = []
+        trainer.onStep = { _, loss, _, _ in losses.append(loss) }
         try trainer.fit(train: source, validation: nil, epochs: 4)
         #expect(cuts == [4, 4, 3, 3])
+        // Each cache fills in its cut's first epoch (2 batches) and serves the next.
+        #expect(passes == [2, 2, 2, 2])
+        #expect(trainer.featureCache?.summary(blockNames: trainer.model.blockNames, samples: 32)
+            == "features after layer2 cached for 32 of 32 images (256 KB): later epochs run only layer3, layer4, head")
+
+        let plain = try resnetTrainer(cacheBytes: 0)
+        plain.gradualUnfreezeEvery = 2
+        let plainLosses = try run(plain, source, epochs: 4)
+        expectSameTraining(plainLosses, losses, plain, trainer)
     }
 }
 

@@ -12,12 +12,13 @@ enum EngineWorkload: String, CaseIterable {
     case resnet34Transfer = "resnet34-transfer"  // 224², batch 32, layer4 + 5-class head trainable
     case resnet34Full = "resnet34-full"          // 224², batch 32, everything trainable
     case vanillaTrain = "vanilla-train"          // 128², batch 64, train step
-    /// A whole transfer fine-tuning run, as `graft train` does it: 3 batches of 32 images for 4
-    /// epochs, SGD steps included, through the trainer and its frozen-trunk feature cache.
+    /// A whole transfer fine-tuning run, as `graft train` does it: layer4 + head trained on a
+    /// fixed set of images (128 by default) for 4 epochs in batches of 32, SGD steps included,
+    /// through the trainer and its frozen-trunk feature cache.
     case resnet34TransferEpochs = "resnet34-transfer-epochs"
 
-    /// For `resnet34-transfer-epochs`: batches per epoch and epochs per timed run.
-    static let epochBatches = 3, epochs = 4
+    /// For `resnet34-transfer-epochs`: images in the set and epochs per timed run.
+    static let defaultImages = 128, defaultEpochs = 4
 
     var batch: Int {
         switch self {
@@ -38,13 +39,16 @@ struct EngineResult {
     var stepSeconds: [Double]
     var peakMegabytes: Double
     var gflopPerImage: Double
+    /// For whole runs (`resnet34-transfer-epochs`): the set's size and the epochs of one step.
+    var run: (images: Int, epochs: Int)? = nil
 
     var json: String {
         let steps = stepSeconds.map { String(format: "%.4f", $0) }.joined(separator: ",")
+        let runFields = run.map { "\"images\":\($0.images),\"epochs\":\($0.epochs)," } ?? ""
         return """
             {"engine":"graft","workload":"\(workload)","batch":\(batch),"image_size":\(imageSize),\
             "images_per_s":\(String(format: "%.3f", imagesPerSecond)),"peak_mb":\(String(format: "%.1f", peakMegabytes)),\
-            "gflop_per_image":\(String(format: "%.3f", gflopPerImage)),\
+            "gflop_per_image":\(String(format: "%.3f", gflopPerImage)),\(runFields)\
             "step_s":[\(steps)]}
             """
     }
@@ -65,9 +69,12 @@ func median(_ xs: [Double]) -> Double {
     return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
 }
 
+/// Times `iterations` steps of `workload` after `warmup` untimed ones. A step is one batch, or
+/// for `resnet34-transfer-epochs` a whole run of `epochs` epochs over `images` images.
 func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int, batch: Int? = nil,
-                        imageSize: Int? = nil) -> EngineResult {
+                        imageSize: Int? = nil, images: Int? = nil, epochs: Int? = nil) -> EngineResult {
     let n = batch ?? workload.batch, size = imageSize ?? workload.imageSize
+    let samples = images ?? EngineWorkload.defaultImages, epochs = epochs ?? EngineWorkload.defaultEpochs
     var rng = RandomGenerator(seed: 1)
     let x = Tensor.normal([n, 3, size, size], std: 1, using: &rng)
     let labels = (0..<n).map { $0 % 5 }
@@ -113,7 +120,6 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
         let m = ResNet(depth: .resnet34)
         m.replaceHead(numClasses: 5)
         model = m
-        let samples = EngineWorkload.epochBatches * n
         let images = Tensor.normal([samples, 3, size, size], std: 1, using: &rng)
         let source = InMemoryBatchSource(images: images, labels: (0..<samples).map { $0 % 5 }, batchSize: n,
                                          shuffle: true, seed: 1)
@@ -125,11 +131,12 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
             let optimizer = try! Optimizer(config, parameters: m.namedParameters())
             let trainer = try! Trainer(model: m, optimizer: optimizer, schedule: ConstantLR(lr: 0.01),
                                        trainableBlocks: ["layer4", "head"])
-            try! trainer.fit(train: source, validation: nil, epochs: EngineWorkload.epochs)
+            try! trainer.fit(train: source, validation: nil, epochs: epochs)
         }
     }
     _ = model
-    let imagesPerStep = workload == .resnet34TransferEpochs ? EngineWorkload.epochBatches * EngineWorkload.epochs * n : n
+    let isRun = workload == .resnet34TransferEpochs
+    let imagesPerStep = isRun ? samples * epochs : n
     for _ in 0..<warmup { step() }
     var times: [Double] = []
     for _ in 0..<iterations {
@@ -139,7 +146,8 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
     }
     return EngineResult(workload: workload.rawValue, batch: n, imageSize: size,
                         imagesPerSecond: Double(imagesPerStep) / median(times), stepSeconds: times,
-                        peakMegabytes: peakResidentMegabytes(), gflopPerImage: workload.gflopPerImage(size: size))
+                        peakMegabytes: peakResidentMegabytes(), gflopPerImage: workload.gflopPerImage(size: size),
+                        run: isRun ? (samples, epochs) : nil)
 }
 
 /// One convolution or linear layer of a workload: its multiply-adds per image, whether it

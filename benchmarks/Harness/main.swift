@@ -5,6 +5,7 @@ Threading.preferPassiveOpenMPWaiting()
 
 /// `graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]` prints one
 /// JSON line: images/s (median step), peak memory and the step's GFLOP per image.
+/// `resnet34-transfer-epochs` also takes `--images N --epochs E`: a step is a whole run.
 /// `graft-bench sgemm [--iterations N]` prints the machine's sgemm rate (GFLOP/s).
 /// `graft-bench data FOLDER [--batch B]`: decode + Resize(256) + CenterCrop(224) + Normalize
 /// images/s over a folder of JPEGs (Pillow's side: `benchmarks/pillow.py`).
@@ -13,6 +14,7 @@ Threading.preferPassiveOpenMPWaiting()
 /// `benchmarks/run.sh` runs every workload here and in PyTorch and prints the ratios.
 let usage = """
     usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
+                                      [--images N --epochs E]   (resnet34-transfer-epochs)
            graft-bench sgemm [--iterations N]
            graft-bench data FOLDER [--batch B]
            graft-bench catalog [--rows N]
@@ -56,5 +58,6 @@ guard arguments.count >= 2, arguments[0] == "engine", let workload = EngineWorkl
     exit(2)
 }
 let result = runEngineBenchmark(workload, iterations: option("--iterations") ?? 5, warmup: option("--warmup") ?? 1,
-                                batch: option("--batch"), imageSize: option("--size"))
+                                batch: option("--batch"), imageSize: option("--size"),
+                                images: option("--images"), epochs: option("--epochs"))
 print(result.json)
