@@ -67,6 +67,14 @@ public enum ConvKernels {
         return batch * oh * ow >= winogradMinimumPixels
     }
 
+    /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512); where it has
+    /// none, the layers `usesWinograd` picks run the direct kernel.
+    public static let winogradIsAvailable: Bool = {
+        let probe = ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1)
+        return implementation(probe, batch: 1, height: 56, width: 56, bias: false, pass: 0, backend: .oneDNN)?
+            .contains("wino") ?? false
+    }()
+
     /// Break-even measured on 2 cores: 1.0–1.3× at 784 positions (layer3 at batch 4, layer4 at
     /// batch 16), 1.1–1.8× at 1024 (the vanilla CNN's last block at batch 4).
     public static let winogradMinimumPixels = 1024
