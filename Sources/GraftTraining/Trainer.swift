@@ -114,6 +114,9 @@ public final class Trainer {
     public var featureCacheBytes = 2 << 30
     /// The cache in use this epoch, nil when it does not apply.
     public private(set) var featureCache: FeatureCache?
+    /// The validation samples' trunk output (see `evaluate`), and which source it belongs to.
+    public private(set) var validationCache: FeatureCache?
+    private var validationSource: ObjectIdentifier?
     /// True while this epoch's batches come from the feature cache alone, no image loaded.
     public private(set) var epochRunsOnCachedFeatures = false
 
@@ -247,6 +250,7 @@ public final class Trainer {
     /// the model's weights from outside (`TrainingCheckpoint.restore` does).
     public func resetFeatureCache() {
         featureCache = nil
+        validationCache = nil
         epochRunsOnCachedFeatures = false
     }
 
@@ -306,10 +310,42 @@ public final class Trainer {
     }
 
     /// Mean loss and accuracy in eval mode; the model goes back to training mode afterwards.
+    /// While the feature cache is in use, validation reuses the trunk's output too: the frozen
+    /// trunk computes the same in eval mode, and the validation batches are the same every epoch,
+    /// so the stored features are exactly what the trunk would compute again.
     public func evaluate(_ source: BatchSource) -> (loss: Double, accuracy: Double) {
-        let result = Evaluation.run(model, on: source)
-        try? applyTrainable(epoch: position.epoch)
-        return (result.loss, result.accuracy)
+        defer { try? applyTrainable(epoch: position.epoch) }
+        guard let trainCache = featureCache, source.samplesAreDeterministic,
+              let listing = source.sampleIdentities(epoch: 0) else {
+            let result = Evaluation.run(model, on: source)
+            return (result.loss, result.accuracy)
+        }
+        let cut = trainCache.firstTrainableBlock
+        if validationCache?.firstTrainableBlock != cut || validationCache?.byteLimit != featureCacheBytes
+            || validationSource != ObjectIdentifier(source) {
+            validationCache = FeatureCache(firstTrainableBlock: cut, byteLimit: featureCacheBytes)
+            validationSource = ObjectIdentifier(source)
+        }
+        let cache = validationCache!
+        model.eval()
+        var head = model.chain(from: cut)
+        var lossSum = 0.0, correct = 0, seen = 0
+        func score(_ features: Tensor, _ labels: [Int]) {
+            let (loss, _, c) = CrossEntropy.lossAndGradient(logits: head.forward(features, mode: .none), labels: labels)
+            lossSum += Double(loss) * Double(labels.count)
+            correct += c
+            seen += labels.count
+        }
+        if listing.allSatisfy({ cache.holds($0.ids) }) {
+            for entry in listing { score(cache.batch(entry.ids)!, entry.labels) }
+        } else {
+            for batch in source.batches(epoch: 0, startingAt: 0) {
+                let features = batch.ids.map { cache.output(of: model, images: batch.images, ids: $0) }
+                    ?? model.trunkOutput(batch.images, below: cut)
+                score(features, batch.labels)
+            }
+        }
+        return (lossSum / Double(max(1, seen)), Double(correct) / Double(max(1, seen)))
     }
 }
 

@@ -33,6 +33,33 @@ import TestSupport
         return losses
     }
 
+    /// Validation reuses the trunk's output too: the trunk runs once per validation batch over
+    /// the whole run, and every epoch's validation metrics equal the plain path's exactly for the
+    /// first epoch (same computation) and to float32 rounding after (the heads differ by that).
+    @Test func validationReusesTheTrunkOutput() throws {
+        let train = syntheticSource(count: 40, size: 32, batch: 16)
+        let validation = syntheticSource(count: 24, size: 32, batch: 8, seed: 9)
+        var metrics: [[EpochMetrics]] = []
+        for bytes in [0, 1 << 30] {
+            let trainer = try resnetTrainer(cacheBytes: bytes)
+            try trainer.fit(train: train, validation: validation, epochs: 3)
+            metrics.append(trainer.position.history)
+            if bytes > 0 {
+                let cache = try #require(trainer.validationCache)
+                #expect(cache.count == 24 && cache.trunkPasses == 3)
+            } else {
+                #expect(trainer.validationCache == nil)
+            }
+        }
+        let (plain, cached) = (metrics[0], metrics[1])
+        #expect(plain.count == 3 && cached.count == 3)
+        #expect(plain[0].validationLoss == cached[0].validationLoss)
+        for (a, b) in zip(plain, cached) {
+            #expect(abs((a.validationLoss ?? 0) - (b.validationLoss ?? 1)) <= 1e-5 * max(1, abs(a.validationLoss ?? 0)))
+            #expect(a.validationAccuracy == b.validationAccuracy)
+        }
+    }
+
     /// Per-step losses within float32 rounding (rel 1e-5), and the final weights too.
     func expectSameTraining(_ plainLosses: [Float], _ cachedLosses: [Float], _ plain: Trainer, _ cached: Trainer) {
         #expect(plainLosses.count == cachedLosses.count)
