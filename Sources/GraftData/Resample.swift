@@ -115,7 +115,8 @@ extension RGB8Image {
                      "the resize reads outside the decoded \(width)x\(height) part")
 
         // Horizontal pass into `temp` (tempW x tempH), or a plain copy of the window's columns.
-        var temp = [UInt8](repeating: 0, count: tempW * tempH * 3)
+        // Every byte is written below (horizontal pass or copy): no need to zero it first.
+        var temp = [UInt8](unsafeUninitializedCapacity: max(1, tempW * tempH * 3)) { _, n in n = tempW * tempH * 3 }
         let srcStride = width * 3
         do {
             temp.withUnsafeMutableBufferPointer { tmpBuf in
