@@ -1,3 +1,4 @@
+import CJPEG
 import Foundation
 
 /// Geometric operations on `RGB8Image`, written to give Pillow's results.
@@ -118,37 +119,19 @@ extension RGB8Image {
         // Every byte is written below (horizontal pass or copy): no need to zero it first.
         var temp = [UInt8](unsafeUninitializedCapacity: max(1, tempW * tempH * 3)) { _, n in n = tempW * tempH * 3 }
         let srcStride = width * 3
-        do {
-            temp.withUnsafeMutableBufferPointer { tmpBuf in
+        temp.withUnsafeMutableBufferPointer { tmpBuf in
                 let tmp = tmpBuf.baseAddress!
                 if let hTaps {
                     hTaps.weights.withUnsafeBufferPointer { wBuf in
-                      hTaps.first.withUnsafeBufferPointer { firstBuf in
-                        hTaps.count.withUnsafeBufferPointer { countBuf in
-                        let wts = wBuf.baseAddress!, firsts = firstBuf.baseAddress!, counts = countBuf.baseAddress!
-                        for yy in 0..<tempH {
-                            let row = src + (r.y + rowFirst + yy) * srcStride + r.x * 3
-                            let out = tmp + yy * tempW * 3
-                            for ox in 0..<tempW {
-                                let xx = win.x + ox
-                                let xmin = firsts[xx], n = counts[xx]
-                                let k = wts + xx * hTaps.size
-                                var s0 = half, s1 = half, s2 = half
-                                var p = row + xmin * 3
-                                for x in 0..<n {
-                                    let w = k[x]
-                                    s0 &+= Int32(p[0]) &* w
-                                    s1 &+= Int32(p[1]) &* w
-                                    s2 &+= Int32(p[2]) &* w
-                                    p += 3
-                                }
-                                out[ox * 3] = clip8(s0 >> shift)
-                                out[ox * 3 + 1] = clip8(s1 >> shift)
-                                out[ox * 3 + 2] = clip8(s2 >> shift)
+                        hTaps.first.withUnsafeBufferPointer { firstBuf in
+                            hTaps.count.withUnsafeBufferPointer { countBuf in
+                                graft_resample_rows(
+                                    src + (r.y + rowFirst) * srcStride + r.x * 3, srcStride, src + width * height * 3,
+                                    Int32(tempH), tmp, Int32(tempW), firstBuf.baseAddress! + win.x,
+                                    countBuf.baseAddress! + win.x, wBuf.baseAddress! + win.x * hTaps.size,
+                                    Int32(hTaps.size), shift)
                             }
                         }
-                        }
-                      }
                     }
                 } else {
                     for yy in 0..<tempH {
@@ -156,7 +139,6 @@ extension RGB8Image {
                                                       count: tempW * 3)
                     }
                 }
-            }
         }
         if !needVertical {
             return RGB8Image(width: tempW, height: tempH, pixels: temp)

@@ -89,6 +89,22 @@ int graft_gunzip(const uint8_t *data, size_t size, uint8_t **out, size_t *out_si
 
 void graft_free(void *pointer);
 
+/* The horizontal pass of Pillow's 8-bit resample on RGB rows, in C so that it can use SSE4.1
+ * where the CPU has it (checked at run time; the package builds for baseline x86-64).
+ * For each of `rows` rows and each output column x < out_width:
+ *   sum_c = 2^(shift-1) + Σ_{k < count[x]} src[row][(first[x] + k)·3 + c] · weights[x·taps + k]
+ *   dst[row][x·3 + c] = clamp(sum_c >> shift, 0, 255)
+ * in wrapping 32-bit integer arithmetic, exactly as Pillow computes it. `src` rows are
+ * `src_stride` bytes apart, `dst` rows `out_width·3`; no byte at or past `src_end` is read. */
+void graft_resample_rows(const uint8_t *src, size_t src_stride, const uint8_t *src_end, int rows,
+                         uint8_t *dst, int out_width, const long *first, const long *count,
+                         const int32_t *weights, int taps, int shift);
+
+/* The same without SIMD (what CPUs without SSE4.1 run; tests compare the two). */
+void graft_resample_rows_portable(const uint8_t *src, size_t src_stride, int rows, uint8_t *dst, int out_width,
+                                  const long *first, const long *count, const int32_t *weights, int taps,
+                                  int shift);
+
 #ifdef __cplusplus
 }
 #endif
