@@ -78,6 +78,14 @@ public final class ImageCache: @unchecked Sendable {
         defer { lock.unlock() }
         return images.count
     }
+
+    /// Frees every image (the cache fills again as images are loaded).
+    public func removeAll() {
+        lock.lock()
+        defer { lock.unlock() }
+        images = [:]
+        bytes = 0
+    }
 }
 
 /// A batch: images `[N, 3, H, W]` (normalised), labels and the dataset indices they came from.

@@ -171,4 +171,7 @@ public final class LoaderSource: BatchSource {
         let b = try loader.makeBatch(epoch: epoch, index: index)
         return LabeledBatch(images: b.images, labels: b.labels, ids: b.indices)
     }
+
+    /// Empties the loader's decoded-image cache.
+    public func releaseKeptImages() { loader.cache?.removeAll() }
 }

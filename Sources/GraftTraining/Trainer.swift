@@ -30,9 +30,13 @@ public protocol BatchSource: AnyObject {
     func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]?
     /// Batch `index` of `epoch` on its own.
     func batch(epoch: Int, index: Int) throws -> LabeledBatch
+    /// Frees images kept for later epochs: the trainer no longer needs them (its feature cache
+    /// holds what it makes of every sample).
+    func releaseKeptImages()
 }
 
 extension BatchSource {
+    public func releaseKeptImages() {}
     public var samplesAreDeterministic: Bool { false }
     public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }
     public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
@@ -173,6 +177,7 @@ public final class Trainer {
                 listing = nil
             }
             epochRunsOnCachedFeatures = listing != nil
+            if epochRunsOnCachedFeatures { train.releaseKeptImages() }
             let loaded = listing == nil ? train.batches(epoch: position.epoch, startingAt: position.batchInEpoch) : nil
             while true {
                 let batch: LabeledBatch

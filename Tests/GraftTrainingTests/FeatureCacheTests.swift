@@ -222,6 +222,23 @@ import TestSupport
         #expect(trainer.featureCache?.count == counting.count)
     }
 
+    /// Once every sample's features are cached, the loader's decoded images are dead weight: the
+    /// first epoch served from the feature cache frees them.
+    @Test func aCompleteCacheFreesTheDecodedImages() throws {
+        let folder = try ImageFolderFixture.make()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let loader = try BatchLoader(dataset: try ImageFolder(root: folder), transform: .eval(resize: 36, crop: 32),
+                                     options: .init(batchSize: 4, workers: 1, cacheBytes: 1 << 20))
+        let source = LoaderSource(loader)
+        let trainer = try resnetTrainer(cacheBytes: 1 << 30)
+        _ = try run(trainer, source, epochs: 1)
+        #expect(loader.cache?.count == 8)
+        #expect(!trainer.epochRunsOnCachedFeatures)
+        _ = try run(trainer, source, epochs: 2)
+        #expect(trainer.epochRunsOnCachedFeatures)
+        #expect(loader.cache?.count == 0 && loader.cache?.bytes == 0)
+    }
+
     /// Gradual unfreezing moves the lowest trainable block: the cache is rebuilt for the new cut.
     @Test func gradualUnfreezingRebuildsTheCache() throws {
         let source = syntheticSource(count: 32, size: 32, batch: 16)
