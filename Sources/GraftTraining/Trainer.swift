@@ -180,29 +180,29 @@ public final class Trainer {
             if epochRunsOnCachedFeatures { train.releaseKeptImages() }
             let loaded = listing == nil ? train.batches(epoch: position.epoch, startingAt: position.batchInEpoch) : nil
             while true {
-                let batch: LabeledBatch
-                var features: Tensor?
+                let labels: [Int], result: (loss: Float, correct: Int)
                 if let listing, let cache = featureCache {
                     let b = position.batchInEpoch
                     guard b < listing.count else { break }
-                    features = cache.batch(listing[b].ids)
-                    batch = features == nil ? try train.batch(epoch: position.epoch, index: b)
-                        : LabeledBatch(images: Tensor(shape: [0]), labels: listing[b].labels, ids: listing[b].ids)
+                    labels = listing[b].labels
+                    lastLR = applySchedule()
+                    // Every remaining batch was found in the cache above.
+                    result = trainOnTrunkOutput(cache.batch(listing[b].ids)!, labels: labels)
                 } else {
-                    guard let next = loaded?.next() else { break }
-                    batch = next
+                    guard let batch = loaded?.next() else { break }
+                    labels = batch.labels
+                    lastLR = applySchedule()
+                    result = trainStep(batch)
                 }
-                lastLR = applySchedule()
-                let (loss, correct) = features.map { trainOnTrunkOutput($0, labels: batch.labels) }
-                    ?? trainStep(batch)
+                let (loss, correct) = result
                 guard loss.isFinite else {
                     throw TrainingError.nonFiniteLoss(epoch: position.epoch, step: position.globalStep, value: loss)
                 }
                 position.globalStep += 1
                 position.batchInEpoch += 1
-                position.epochLossSum += Double(loss) * Double(batch.labels.count)
+                position.epochLossSum += Double(loss) * Double(labels.count)
                 position.epochCorrect += correct
-                position.epochSeen += batch.labels.count
+                position.epochSeen += labels.count
                 onStep?(position, loss, Double(position.epochCorrect) / Double(max(1, position.epochSeen)), lastLR)
                 if schedule.isMinimum(at: position.globalStep), position.batchInEpoch < train.batchesPerEpoch {
                     try onCheckpoint?(CheckpointMoment(isEpochEnd: false, minimumOfCycle: endedCycle()), self)

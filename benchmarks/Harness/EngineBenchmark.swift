@@ -78,6 +78,12 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
     var rng = RandomGenerator(seed: 1)
     let x = Tensor.normal([n, 3, size, size], std: 1, using: &rng)
     let labels = (0..<n).map { $0 % 5 }
+    /// Zero-grad, forward, cross-entropy and backward on the fixed batch (no optimizer step).
+    func trainStep(_ m: Module) {
+        m.zeroGrad()
+        let logits = m.forward(x, mode: .parameters)
+        _ = m.backward(CrossEntropy.lossAndGradient(logits: logits, labels: labels).gradient)
+    }
     let model: Module
     var step: () -> Void
     switch workload {
@@ -92,30 +98,18 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
         m.train()
         try! m.setTrainable(["layer4", "head"], batchNorm: .eval)
         model = m
-        step = {
-            m.zeroGrad()
-            let logits = m.forward(x, mode: .parameters)
-            _ = m.backward(CrossEntropy.lossAndGradient(logits: logits, labels: labels).gradient)
-        }
+        step = { trainStep(m) }
     case .resnet34Full:
         let m = ResNet(depth: .resnet34)
         m.replaceHead(numClasses: 5)
         m.train()
         model = m
-        step = {
-            m.zeroGrad()
-            let logits = m.forward(x, mode: .parameters)
-            _ = m.backward(CrossEntropy.lossAndGradient(logits: logits, labels: labels).gradient)
-        }
+        step = { trainStep(m) }
     case .vanillaTrain:
         let m = VanillaCNN(numClasses: 5)
         m.train()
         model = m
-        step = {
-            m.zeroGrad()
-            let logits = m.forward(x, mode: .parameters)
-            _ = m.backward(CrossEntropy.lossAndGradient(logits: logits, labels: labels).gradient)
-        }
+        step = { trainStep(m) }
     case .resnet34TransferEpochs:
         let m = ResNet(depth: .resnet34)
         m.replaceHead(numClasses: 5)
