@@ -262,7 +262,7 @@ public final class BatchLoader: Sendable {
 
 /// The batches of one epoch, in order. Worker threads fill a bounded queue ahead of `next()`;
 /// dropping the iterator stops them. Batches whose images all failed to load are skipped.
-public final class EpochBatches: Sequence, IteratorProtocol {
+public final class EpochBatches {
     private let state: PrefetchState
     public let epoch: Int
     /// The next batch index `next()` will look at: with `epoch`, the loader position to save.
@@ -302,9 +302,6 @@ public final class EpochBatches: Sequence, IteratorProtocol {
         }
         return nil
     }
-
-    /// `Sequence` conformance; stops (returning nil) on an error. Use `nextBatch()` to see errors.
-    public func next() -> Batch? { try? nextBatch() }
 }
 
 /// Shared state of one epoch's workers: which batch to build next, finished batches waiting for

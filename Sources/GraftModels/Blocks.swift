@@ -1,3 +1,4 @@
+import Foundation
 import GraftNN
 import GraftTensor
 
@@ -11,9 +12,12 @@ public enum BatchNormPolicy: String, Sendable, Codable, CaseIterable {
 }
 
 /// Errors in block names and freeze specifications.
-public enum ModelError: Error, Equatable, CustomStringConvertible {
+public enum ModelError: LocalizedError, Equatable, CustomStringConvertible {
     case unknownBlock(String, available: [String])
     case unknownArchitecture(String)
+    case inputTooSmall(architecture: String, size: Int, minimum: Int)
+
+    public var errorDescription: String? { description }
 
     public var description: String {
         switch self {
@@ -21,6 +25,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             "unknown block '\(name)'; this model has \(available.joined(separator: ", "))"
         case .unknownArchitecture(let name):
             "unknown architecture '\(name)'; known: resnet18, resnet34, vanilla-cnn"
+        case .inputTooSmall(let architecture, let size, let minimum):
+            "image size \(size) is too small for \(architecture): it needs at least \(minimum)×\(minimum)"
         }
     }
 }
@@ -103,5 +109,22 @@ public enum ModelFactory {
         case "vanilla-cnn", "vanilla_cnn", "vanillacnn": VanillaCNN(numClasses: numClasses, seed: seed)
         default: throw ModelError.unknownArchitecture(architecture)
         }
+    }
+
+    /// The smallest square input an architecture takes. The vanilla CNN's four 2×2 max-pools
+    /// need 16 pixels (each halves the image); a ResNet's five stride-2 stages need 32, below
+    /// which layer4's windows see nothing but padding.
+    public static func minimumInputSize(architecture: String) throws -> Int {
+        switch architecture.lowercased() {
+        case "resnet18", "resnet34": 32
+        case "vanilla-cnn", "vanilla_cnn", "vanillacnn": 16
+        default: throw ModelError.unknownArchitecture(architecture)
+        }
+    }
+
+    /// - Throws: `ModelError.inputTooSmall` when `size` is below the architecture's minimum.
+    public static func checkInputSize(_ size: Int, architecture: String) throws {
+        let minimum = try minimumInputSize(architecture: architecture)
+        guard size >= minimum else { throw ModelError.inputTooSmall(architecture: architecture, size: size, minimum: minimum) }
     }
 }

@@ -44,7 +44,10 @@ public final class Flatten: Module {
 /// Inverted dropout: in train mode zeroes each element with probability `p` and scales the rest
 /// by 1/(1−p); identity in eval mode. Seeded, so runs are reproducible.
 public final class Dropout: Module {
-    public var p: Float
+    /// The drop probability, in [0, 1): 1 would scale the kept activations by infinity.
+    public var p: Float {
+        didSet { precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1), got \(p)") }
+    }
     public var rng: RandomGenerator
     private var savedMask: Tensor?
 

@@ -14,6 +14,10 @@ public final class MaxPool2d: Module {
 
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
         let n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3)
+        // A window larger than the padded plane has no output; Swift's division would round
+        // (h − k)/s up to 0 and give one window reaching outside the plane.
+        precondition(h + 2 * padding >= kernel && w + 2 * padding >= kernel,
+                     "MaxPool2d: a \(h)×\(w) input is smaller than the \(kernel)×\(kernel) window (padding \(padding))")
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         var output = Tensor(uninitializedShape: [n, c, oh, ow])
         let keep = mode != .none

@@ -207,6 +207,17 @@ public struct ScheduleArguments: Sendable, Equatable {
         self.stepSize = stepSize
     }
 
+    /// Half-cycle length of `triangular`, `triangular2` and `exp_range` when none is given:
+    /// PyTorch's `CyclicLR(step_size_up=2000)` default, in optimizer steps.
+    public static let defaultCyclicStepSize = 2000
+
+    /// Defaults this schedule takes for values not given, in words, for the user to see.
+    public var defaultsUsed: [String] {
+        guard stepSize == nil, let kind = try? ScheduleKind(parsing: name),
+              [.triangular, .triangular2, .expRange].contains(kind) else { return [] }
+        return ["no --step-size given: half cycles of \(Self.defaultCyclicStepSize) steps, PyTorch CyclicLR's step_size_up default (Smith suggests 2-10 epochs, e.g. --step-size 4ep)"]
+    }
+
     /// - Parameters:
     ///   - stepsPerEpoch: optimizer steps per epoch, for `ep` step counts.
     ///   - totalSteps: steps in the whole run (one-cycle and range sweeps span it).
@@ -254,7 +265,7 @@ public struct ScheduleArguments: Sendable, Equatable {
         case .triangular, .triangular2, .expRange:
             let (base, high) = try range()
             let mode: CyclicLR.Mode = kind == .triangular ? .triangular : kind == .triangular2 ? .triangular2 : .expRange
-            let up = try steps(stepSize, "step size")
+            let up = try steps(stepSize ?? String(Self.defaultCyclicStepSize), "step size")
             let down = try stepSizeDown.map { try StepCount.parse($0, stepsPerEpoch: stepsPerEpoch, name: "step size down") }
             config = .cyclic(CyclicLR(baseLR: base, maxLR: high, stepSizeUp: up, stepSizeDown: down, mode: mode,
                                       gamma: gamma ?? 1, momentumRange: try momentumRange(default: nil)))

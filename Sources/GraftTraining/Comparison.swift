@@ -79,7 +79,7 @@ public final class ComparisonRunner {
         let (comparison, created) = try catalog.findOrCreateComparison(name: plan.name, config: CatalogJSON.encode(plan))
         let comparisonId = comparison.id!
         log(created ? "comparison \(comparisonId) '\(plan.name)'" : "comparison \(comparisonId) '\(plan.name)': picking up where it stopped")
-        let prepared = try TrainingRun.prepare(plan.base, zoo: TrainingRun.defaultZoo, splitDirectory: catalog.splitsDirectory)
+        let prepared = try TrainingRun.prepare(plan.base, splitDirectory: catalog.splitsDirectory)
         let stepsPerEpoch = prepared.train.batchesPerEpoch
 
         // The cyclical bound: given, or the study's rule from an LR range test with SGD.
@@ -129,7 +129,7 @@ public final class ComparisonRunner {
                 log("\(config.name!): training")
                 let run = TrainingRun(configuration: config, catalog: catalog)
                 run.showProgress = showProgress
-                try run.start(prepared: try TrainingRun.prepare(config, zoo: TrainingRun.defaultZoo, splitDirectory: catalog.splitsDirectory), comparisonId: comparisonId)
+                try run.start(prepared: try TrainingRun.prepare(config, splitDirectory: catalog.splitsDirectory), comparisonId: comparisonId)
             }
         }
         var ids: [String: [Int64]] = [:]

@@ -88,7 +88,9 @@ public struct DataSources {
         }
         let dataset = RelabelledDataset(base: base, labelMap: labelMap, classNames: classNames)
 
-        let mean = spec.mean ?? [0.5, 0.5, 0.5], std = spec.std ?? [0.5, 0.5, 0.5]
+        guard let mean = spec.mean, let std = spec.std else {
+            throw DataError.invalidArgument("\(spec.source): no normalisation (mean and std) given for the images")
+        }
         let size = spec.imageSize
         let isSmall = spec.source == DataSpecification.fashionMNIST
         // Photos: shorter side to size·256/224 then a centre crop, as torchvision's eval recipe.
@@ -147,10 +149,10 @@ public final class LoaderSource: BatchSource {
     public var sampleCount: Int { loader.indices.count }
     public var batchesPerEpoch: Int { loader.batchesPerEpoch }
 
-    public func batches(epoch: Int, startingAt batch: Int) -> AnyIterator<LabeledBatch> {
+    public func batches(epoch: Int, startingAt batch: Int) -> BatchIterator {
         let epochBatches = loader.batches(epoch: epoch, from: batch)
-        return AnyIterator {
-            guard let b = epochBatches.next() else { return nil }
+        return BatchIterator {
+            guard let b = try epochBatches.nextBatch() else { return nil }
             return LabeledBatch(images: b.images, labels: b.labels, ids: b.indices)
         }
     }

@@ -45,7 +45,8 @@ public final class EnsembleEvaluator {
     ///   `WeightsError` for unreadable files.
     public func evaluate(validation: BatchSource, training: BatchSource?) throws -> EnsembleEvaluation {
         guard !members.isEmpty else { throw EnsembleError.noMembers("none were given") }
-        let batches = Array(validation.batches(epoch: 0, startingAt: 0))
+        let validationBatches = validation.batches(epoch: 0, startingAt: 0)
+        let batches = try validationBatches.all()
         let labels = batches.flatMap(\.labels)
         guard !labels.isEmpty else { throw EnsembleError.emptyValidation("the validation data") }
 
@@ -122,7 +123,7 @@ public final class EnsembleEvaluator {
         if wantsSWA, let model, let reference {
             try model.load(average.average(), strict: true)
             if let training {
-                bnBatches = try BatchNormStatistics.recompute(model, batches: IteratorSequence(training.batches(epoch: 0, startingAt: 0)))
+                bnBatches = try BatchNormStatistics.recompute(model, batches: training.batches(epoch: 0, startingAt: 0))
             }
             var single = PredictionSums(labels: labels, classes: reference.numClasses)
             single.add(logits: Self.logits(model, batches: batches, classes: reference.numClasses))

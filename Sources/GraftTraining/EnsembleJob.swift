@@ -122,6 +122,9 @@ public struct EnsembleJob {
 
     /// Fashion-MNIST's 10,000 test images with the evaluation transform and class subset of `spec`.
     static func fashionMNISTTest(_ spec: DataSpecification, batchSize: Int) throws -> BatchSource {
+        guard let mean = spec.mean, let std = spec.std else {
+            throw DataError.invalidArgument("fashion-mnist: no normalisation (mean and std) given for the test images")
+        }
         let test = try FashionMNIST(split: .test)
         var indices = Array(0..<test.count)
         var classNames = test.classNames
@@ -140,7 +143,7 @@ public struct EnsembleJob {
         }
         let dataset = RelabelledDataset(base: test, labelMap: labelMap, classNames: classNames)
         let transform = try TransformPipeline(ops: [.resizeTo(width: spec.imageSize, height: spec.imageSize)],
-                                              mean: spec.mean ?? [0.5, 0.5, 0.5], std: spec.std ?? [0.5, 0.5, 0.5])
+                                              mean: mean, std: std)
         let loader = try BatchLoader(dataset: dataset, indices: indices, transform: transform,
                                      options: .init(batchSize: batchSize, shuffle: false))
         return LoaderSource(loader)

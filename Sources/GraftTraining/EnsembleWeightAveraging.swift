@@ -107,7 +107,7 @@ public enum BatchNormStatistics {
     /// - Throws: `EnsembleError.invalidMomentum` for a layer with momentum 0,
     ///   `EnsembleError.noTrainingData` when `batches` is empty.
     @discardableResult
-    public static func recompute<S: Sequence>(_ model: Module, batches: S) throws -> Int where S.Element == LabeledBatch {
+    public static func recompute(_ model: Module, batches: BatchIterator) throws -> Int {
         let layers = model.namedModules().compactMap { entry in (entry.module as? BatchNorm2d).map { (entry.name, $0) } }
         guard !layers.isEmpty else { return 0 }
         for (name, bn) in layers where bn.momentum == 0 { throw EnsembleError.invalidMomentum(layer: name) }
@@ -119,7 +119,7 @@ public enum BatchNormStatistics {
         var means = layers.map { [Double](repeating: 0, count: $0.1.channels) }
         var variances = means
         var seen = 0
-        for batch in batches {
+        while let batch = try batches.next() {
             for (_, bn) in layers {
                 bn.runningMean.value = .float(Tensor(shape: [bn.channels], repeating: 0))
                 bn.runningVar.value = .float(Tensor(shape: [bn.channels], repeating: 0))

@@ -31,11 +31,11 @@ public final class InMemoryBatchSource: BatchSource {
         SampleOrder.permutation(count: labels.count, seed: seed, epoch: epoch, shuffle: shuffle)
     }
 
-    public func batches(epoch: Int, startingAt batch: Int) -> AnyIterator<LabeledBatch> {
+    public func batches(epoch: Int, startingAt batch: Int) -> BatchIterator {
         let order = order(epoch: epoch)
         var b = batch
         let total = batchesPerEpoch
-        return AnyIterator { [self] in
+        return BatchIterator { [self] in
             guard b < total else { return nil }
             defer { b += 1 }
             return makeBatch(Array(order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)]))

@@ -35,8 +35,7 @@ public struct LRFindJob {
     }
 
     public func run(catalog: Catalog?, plotPath: String, showProgress: Bool = true) throws -> Output {
-        let prepared = try TrainingRun.prepare(configuration, zoo: TrainingRun.defaultZoo,
-                                               splitDirectory: catalog?.splitsDirectory)
+        let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog?.splitsDirectory)
         let stepCount = steps ?? max(10, Int((Double(prepared.train.batchesPerEpoch) * epochs).rounded()))
         var testConfig = LRRangeTestConfig(steps: stepCount, startLR: startLR, endLR: endLR,
                                            sweep: linear ? .linear : .exponential)

@@ -34,7 +34,8 @@ public enum LRFinder {
         var step = 0
         var epoch = 0
         sweep: while step < config.steps {
-            for batch in source.batches(epoch: epoch, startingAt: 0) {
+            let batches = source.batches(epoch: epoch, startingAt: 0)
+            while let batch = try batches.next() {
                 guard step < config.steps else { break sweep }
                 let lr = test.learningRate(at: step)
                 optimizer.learningRate = lr

@@ -23,8 +23,9 @@ public struct Predictor {
     public let transform: EvalTransform
 
     /// Loads a weights file strictly into the architecture of `card` (or of the file's own
-    /// attributes), with the file's class count.
-    public init(weights url: URL, card: ModelCard?) throws {
+    /// attributes), with the file's class count. Class names come from the file, else from the
+    /// card (`zoo.classNames(of:)`), else are `class N`.
+    public init(weights url: URL, card: ModelCard?, zoo: Zoo? = nil) throws {
         let (state, attributes) = try WeightsFile.read(url)
         let architecture = card?.modelArchitecture ?? attributes.architecture
         let model = try ModelFactory.make(architecture: architecture, numClasses: attributes.numClasses)
@@ -37,7 +38,7 @@ public struct Predictor {
         self.model = model
         var names = attributes.classNames
         if names.count != attributes.numClasses {
-            names = (try? card?.resolvedClassNames(cardDirectory: Zoo.defaultDirectory)) ?? []
+            names = try card.flatMap { card in try zoo?.classNames(of: card) } ?? []
         }
         if names.count != attributes.numClasses { names = (0..<attributes.numClasses).map { "class \($0)" } }
         classNames = names
@@ -48,18 +49,38 @@ public struct Predictor {
     }
 
     public func predict(_ images: [URL], top k: Int = 5) throws -> [Prediction] {
-        guard !images.isEmpty else { return [] }
-        let tensors = try images.map { try transform(contentsOf: $0) }
+        try predict(images.map { try transform(contentsOf: $0) }, names: images.map(\.path), top: k)
+    }
+
+    /// Predicts every image that decodes; the others come back as failures, each with its error,
+    /// so one bad photo does not stop the rest.
+    public func predictEach(_ images: [URL], top k: Int = 5) throws
+        -> (predictions: [Prediction], failures: [(image: String, error: any Error)])
+    {
+        var tensors: [Tensor] = [], names: [String] = [], failures: [(image: String, error: any Error)] = []
+        for url in images {
+            do {
+                tensors.append(try transform(contentsOf: url))
+                names.append(url.path)
+            } catch {
+                failures.append((url.path, error))
+            }
+        }
+        return (try predict(tensors, names: names, top: k), failures)
+    }
+
+    func predict(_ tensors: [Tensor], names: [String], top k: Int) throws -> [Prediction] {
+        guard !tensors.isEmpty else { return [] }
         let per = tensors[0].count
         var batch = Tensor(uninitializedShape: [tensors.count] + tensors[0].shape)
         let p = batch.mutablePointer()
         for (i, t) in tensors.enumerated() { (p + i * per).update(from: t.pointer, count: per) }
         let probabilities = CrossEntropy.softmax(model(batch))
         let c = probabilities.size(1)
-        return images.enumerated().map { i, url in
+        return names.enumerated().map { i, name in
             let row = (0..<c).map { Double(probabilities.pointer[i * c + $0]) }
             let order = row.indices.sorted { row[$0] > row[$1] }.prefix(max(1, min(k, c)))
-            return Prediction(image: url.path, top: order.map {
+            return Prediction(image: name, top: order.map {
                 .init(classIndex: $0, className: classNames[$0], probability: row[$0])
             })
         }

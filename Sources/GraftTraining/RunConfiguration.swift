@@ -88,6 +88,34 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         self.seed = seed
     }
 
+    /// Checks every value against its valid range, so a bad option or a hand-edited
+    /// configuration file fails before anything is trained or saved.
+    /// - Throws: `RunConfigurationError.invalid` naming the field and the value.
+    public func validate() throws {
+        func check(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws {
+            guard ok else { throw RunConfigurationError.invalid(field: field, value: "\(value)", reason: reason) }
+        }
+        try check(epochs >= 1, "epochs", epochs, "must be at least 1")
+        try check(batchSize >= 1, "batch size", batchSize, "must be at least 1")
+        if let dropout {
+            try check(dropout.isFinite && dropout >= 0 && dropout < 1, "dropout", dropout, "must be in [0, 1)")
+        }
+        if let every = gradualUnfreezeEvery { try check(every >= 1, "gradual unfreeze", every, "must be at least 1 epoch") }
+        if let mb = featureCacheMB { try check(mb >= 0, "feature cache MB", mb, "must be 0 or more") }
+        for (block, factor) in blockLearningRateFactors.sorted(by: { $0.key < $1.key }) {
+            try check(factor.isFinite && factor >= 0, "lr factor of \(block)", factor, "must be a finite number ≥ 0")
+        }
+        let f = data.validationFraction
+        try check(f.isFinite && f > 0 && f < 1, "validation fraction", f, "must be in (0, 1)")
+        if let n = data.trainPerClass { try check(n >= 1, "train per class", n, "must be at least 1") }
+        try check(data.imageSize >= 1, "image size", data.imageSize, "must be positive")
+        if let mean = data.mean { try check(mean.count == 3 && mean.allSatisfy(\.isFinite), "mean", mean, "needs 3 finite values") }
+        if let std = data.std { try check(std.count == 3 && std.allSatisfy { $0.isFinite && $0 > 0 }, "std", std, "needs 3 positive values") }
+        if let every = save.everyEpochs { try check(every >= 1, "save every", every, "must be at least 1 epoch") }
+        try check(save.snapshotsFromCycle >= 0, "snapshots from cycle", save.snapshotsFromCycle, "must be 0 or more")
+        try check(!trainable.isEmpty, "trainable blocks", trainable, "must name at least one block")
+    }
+
     public var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -107,6 +135,16 @@ extension ScheduleConfig {
         case .blogCyclical: "blog_cyclical"
         case .exponentialSweep: "range_exp"
         case .linearSweep: "range_linear"
+        }
+    }
+}
+
+public enum RunConfigurationError: LocalizedError, Equatable {
+    case invalid(field: String, value: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .invalid(let field, let value, let reason): "\(field) \(value) \(reason)"
         }
     }
 }

@@ -17,13 +17,32 @@ public struct LabeledBatch: @unchecked Sendable {
     }
 }
 
+/// One epoch's batches in order. `next()` throws what building a batch threw (an unreadable
+/// image, an inconsistent batch), so a loader error stops the run instead of ending the epoch
+/// early.
+public struct BatchIterator {
+    private let produce: () throws -> LabeledBatch?
+
+    public init(_ produce: @escaping () throws -> LabeledBatch?) { self.produce = produce }
+
+    /// The next batch, or nil at the end of the epoch.
+    public func next() throws -> LabeledBatch? { try produce() }
+
+    /// Every remaining batch.
+    public func all() throws -> [LabeledBatch] {
+        var batches: [LabeledBatch] = []
+        while let batch = try next() { batches.append(batch) }
+        return batches
+    }
+}
+
 /// Anything that yields the batches of an epoch in a reproducible order. The order of epoch `e`
 /// depends only on the source's seed and `e`, so a run resumed at batch `b` of epoch `e` sees
 /// exactly the batches an uninterrupted run would have seen.
 public protocol BatchSource: AnyObject {
     var sampleCount: Int { get }
     var batchesPerEpoch: Int { get }
-    func batches(epoch: Int, startingAt batch: Int) -> AnyIterator<LabeledBatch>
+    func batches(epoch: Int, startingAt batch: Int) -> BatchIterator
     /// True when a sample (by its id) comes out the same every time: no random augmentation.
     var samplesAreDeterministic: Bool { get }
     /// Ids and labels of every batch of `epoch`, without loading any image; nil when unknown.
@@ -40,7 +59,8 @@ extension BatchSource {
     public var samplesAreDeterministic: Bool { false }
     public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }
     public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
-        guard let batch = batches(epoch: epoch, startingAt: index).next() else {
+        let iterator = batches(epoch: epoch, startingAt: index)
+        guard let batch = try iterator.next() else {
             throw TrainingError.emptyDataset("batch \(index) of epoch \(epoch + 1)")
         }
         return batch
@@ -189,7 +209,7 @@ public final class Trainer {
                     // Every remaining batch was found in the cache above.
                     result = trainOnTrunkOutput(cache.batch(listing[b].ids)!, labels: labels)
                 } else {
-                    guard let batch = loaded?.next() else { break }
+                    guard let batch = try loaded?.next() else { break }
                     labels = batch.labels
                     lastLR = applySchedule()
                     result = trainStep(batch)
@@ -214,7 +234,7 @@ public final class Trainer {
                 trainAccuracy: Double(position.epochCorrect) / Double(max(1, position.epochSeen)),
                 learningRate: lastLR, seconds: 0)
             if let validation {
-                let (loss, accuracy) = evaluate(validation)
+                let (loss, accuracy) = try evaluate(validation)
                 metrics.validationLoss = loss
                 metrics.validationAccuracy = accuracy
             }
@@ -318,11 +338,11 @@ public final class Trainer {
     /// While the feature cache is in use, validation reuses the trunk's output too: the frozen
     /// trunk computes the same in eval mode, and the validation batches are the same every epoch,
     /// so the stored features are exactly what the trunk would compute again.
-    public func evaluate(_ source: BatchSource) -> (loss: Double, accuracy: Double) {
+    public func evaluate(_ source: BatchSource) throws -> (loss: Double, accuracy: Double) {
         defer { try? applyTrainable(epoch: position.epoch) }
         guard let trainCache = featureCache, source.samplesAreDeterministic,
               let listing = source.sampleIdentities(epoch: 0) else {
-            let result = Evaluation.run(model, on: source)
+            let result = try Evaluation.run(model, on: source)
             return (result.loss, result.accuracy)
         }
         let cut = trainCache.firstTrainableBlock
@@ -344,7 +364,8 @@ public final class Trainer {
         if listing.allSatisfy({ cache.holds($0.ids) }) {
             for entry in listing { score(cache.batch(entry.ids)!, entry.labels) }
         } else {
-            for batch in source.batches(epoch: 0, startingAt: 0) {
+            let batches = source.batches(epoch: 0, startingAt: 0)
+            while let batch = try batches.next() {
                 let features = batch.ids.map { cache.output(of: model, images: batch.images, ids: $0) }
                     ?? model.trunkOutput(batch.images, below: cut)
                 score(features, batch.labels)
@@ -363,10 +384,11 @@ public enum Evaluation {
     }
 
     /// Mean cross-entropy and accuracy with the model in eval mode (left in eval mode).
-    public static func run(_ model: Module, on source: BatchSource) -> Result {
+    public static func run(_ model: Module, on source: BatchSource) throws -> Result {
         model.eval()
         var lossSum = 0.0, correct = 0, seen = 0
-        for batch in source.batches(epoch: 0, startingAt: 0) {
+        let batches = source.batches(epoch: 0, startingAt: 0)
+        while let batch = try batches.next() {
             let logits = model(batch.images)
             let (loss, _, c) = CrossEntropy.lossAndGradient(logits: logits, labels: batch.labels)
             lossSum += Double(loss) * Double(batch.labels.count)

@@ -19,6 +19,9 @@ public struct RunSummary: Sendable {
 
 /// A model with the data it trains on, built from a run configuration.
 public struct PreparedRun {
+    /// The configuration with everything the model card supplied filled in (normalisation):
+    /// what checkpoints and the metrics file record, so a resume never looks it up again.
+    public var configuration: RunConfiguration
     public var model: any BlockStructured
     public var train: BatchSource
     public var validation: BatchSource
@@ -49,17 +52,28 @@ public final class TrainingRun {
         self.catalog = catalog
     }
 
-    /// The zoo under `Models/` in the working directory, when present.
-    public static var defaultZoo: Zoo? { try? Zoo.load(directory: Zoo.defaultDirectory) }
+    /// Fills in the normalisation a configuration leaves to its model card, once, so that the
+    /// run's configuration, its checkpoints and a resume all use the same numbers wherever the
+    /// command runs.
+    /// - Throws: `WeightsError` when the configuration has no normalisation and the zoo has no
+    ///   card for its model (never a silent default).
+    public static func resolvingPreprocessing(_ configuration: RunConfiguration,
+                                              zoo: () throws -> Zoo = Zoo.shipped) throws -> RunConfiguration {
+        var resolved = configuration
+        guard resolved.data.mean == nil || resolved.data.std == nil else { return resolved }
+        let card = try zoo().card(id: configuration.modelId)
+        if resolved.data.mean == nil { resolved.data.mean = card.mean.map(Float.init) }
+        if resolved.data.std == nil { resolved.data.std = card.std.map(Float.init) }
+        return resolved
+    }
 
     /// Builds the model (loading starting weights, replacing the head when the class count
     /// differs) and the data sources.
-    public static func prepare(_ configuration: RunConfiguration, zoo: Zoo? = nil,
-                               splitDirectory: URL? = nil) throws -> PreparedRun {
-        let card = try? zoo?.card(id: configuration.modelId)
-        var data = configuration.data
-        if data.mean == nil, let card { data.mean = card.mean.map(Float.init) }
-        if data.std == nil, let card { data.std = card.std.map(Float.init) }
+    public static func prepare(_ configuration: RunConfiguration, splitDirectory: URL? = nil) throws -> PreparedRun {
+        try configuration.validate()
+        let configuration = try resolvingPreprocessing(configuration)
+        try ModelFactory.checkInputSize(configuration.data.imageSize, architecture: configuration.architecture)
+        let data = configuration.data
         let sources = try DataSources.make(data, batchSize: configuration.batchSize, seed: configuration.seed,
                                            splitDirectory: splitDirectory)
         let model = try ModelFactory.make(architecture: configuration.architecture, numClasses: sources.classNames.count,
@@ -90,10 +104,10 @@ public final class TrainingRun {
             modelID: configuration.modelId, architecture: configuration.architecture,
             numClasses: sources.classNames.count, classNames: sources.classNames,
             inputSize: [3, configuration.data.imageSize, configuration.data.imageSize],
-            mean: (data.mean ?? [0.5, 0.5, 0.5]).map(Double.init), std: (data.std ?? [0.5, 0.5, 0.5]).map(Double.init),
+            mean: (data.mean ?? []).map(Double.init), std: (data.std ?? []).map(Double.init),
             sourceFile: configuration.weights.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "",
             sourceSHA256: "")
-        return PreparedRun(model: model, train: sources.train, validation: sources.validation,
+        return PreparedRun(configuration: configuration, model: model, train: sources.train, validation: sources.validation,
                            classNames: sources.classNames, attributes: attributes, skippedOnLoad: skipped,
                            splitHash: sources.splitHash)
     }
@@ -116,7 +130,7 @@ public final class TrainingRun {
     /// Trains from scratch (or from the configured weights) as a new catalog run.
     @discardableResult
     public func start(prepared: PreparedRun? = nil, comparisonId: Int64? = nil) throws -> RunSummary {
-        let prepared = try prepared ?? Self.prepare(configuration, zoo: Self.defaultZoo, splitDirectory: catalog.splitsDirectory)
+        let prepared = try prepared ?? Self.prepare(configuration, splitDirectory: catalog.splitsDirectory)
         var record = RunRecord(
             name: configuration.name, modelId: configuration.modelId, sourceWeights: configuration.weights,
             optimizer: configuration.optimizer.kind.rawValue,
@@ -162,7 +176,7 @@ public final class TrainingRun {
         if let extraEpochs { configuration.epochs = max(configuration.epochs, checkpoint.position.epoch + extraEpochs) }
         let trainingRun = TrainingRun(configuration: configuration, catalog: catalog)
         trainingRun.showProgress = showProgress
-        let prepared = try prepare(configuration, zoo: defaultZoo, splitDirectory: catalog.splitsDirectory)
+        let prepared = try prepare(configuration, splitDirectory: catalog.splitsDirectory)
         let continuing = epoch == nil && run.status != .finished
         let targetRun: Int64
         if continuing {
@@ -208,7 +222,7 @@ public final class TrainingRun {
         var bestAccuracy = trainer.position.history.compactMap(\.validationAccuracy).max()
         let save = configuration.save
         let catalog = self.catalog
-        let configuration = self.configuration
+        let configuration = prepared.configuration
         let attributes = prepared.attributes
 
         var bar: ProgressBar?

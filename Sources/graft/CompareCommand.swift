@@ -39,7 +39,7 @@ struct CompareCommand: ParsableCommand {
         }
         var base = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize), optimizer: try OptimizerConfig(parsing: "sgd"),
+            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card), optimizer: try OptimizerConfig(parsing: "sgd"),
             schedule: .constant(ConstantLR(lr: 0.01)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         base.batchNormPolicy = try modelData.batchNorm()

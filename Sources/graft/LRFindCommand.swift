@@ -28,7 +28,7 @@ struct LRFindCommand: ParsableCommand {
         let optimizerConfig = try optimizer.config()
         let config = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize), optimizer: optimizerConfig,
+            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card), optimizer: optimizerConfig,
             schedule: .constant(ConstantLR(lr: startLR)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: 1, batchSize: modelData.batch, seed: modelData.seed)
         let result = try LRFindJob(configuration: config, startLR: startLR, endLR: endLR, epochs: epochs, steps: steps,

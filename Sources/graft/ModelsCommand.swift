@@ -4,15 +4,14 @@ import GraftWeights
 
 /// Where model cards and converted weights live (shared by `models`, `convert`, `weights`).
 struct ZooOptions: ParsableArguments {
-    @Option(help: "Directory of model cards (default: ./Models or $GRAFT_MODELS).")
+    @Option(help: "Directory of model cards (default: $GRAFT_MODELS, else the zoo installed with graft).")
     var modelsDir: String?
     @Option(help: "Directory of converted weights (default: ./Weights or $GRAFT_WEIGHTS).")
     var weightsDir: String?
 
-    var modelsURL: URL { modelsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultDirectory }
     var weightsURL: URL { weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory }
 
-    func zoo() throws -> Zoo { try Zoo.load(directory: modelsURL) }
+    func zoo() throws -> Zoo { try modelsDir.map { try Zoo.load(directory: URL(fileURLWithPath: $0)) } ?? Zoo.shipped() }
 
     /// The converted weights of a card, when present.
     func weightsFile(for card: ModelCard) -> URL? {

@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
         let model = try modelData.resolveModel()
         var config = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize), optimizer: try optimizer.config(),
+            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card), optimizer: try optimizer.config(),
             schedule: .constant(ConstantLR(lr: 0.01)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         config.batchNormPolicy = try modelData.batchNorm()
@@ -78,7 +78,7 @@ struct TrainCommand: ParsableCommand {
         config.save.keep = keep
         config.name = name
         if let keep { _ = try KeepSpec(parsing: keep) }
-        let prepared = try TrainingRun.prepare(config, zoo: TrainingRun.defaultZoo, splitDirectory: db.splitsDirectory)
+        let prepared = try TrainingRun.prepare(config, splitDirectory: db.splitsDirectory)
         let perEpoch = prepared.train.batchesPerEpoch
         config.schedule = try schedule.config(defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
                                               totalSteps: perEpoch * epochs)

@@ -23,17 +23,27 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: "Mini-batch size.") var batch: Int = 32
     @Option(help: "Seed for initialisation, data order and dropout.") var seed: UInt64 = 0
 
-    func resolveModel() throws -> (id: String, architecture: String, imageSize: Int) {
-        let card = TrainingRun.defaultZoo.flatMap { try? $0.card(id: model) }
-        let architecture = card?.modelArchitecture ?? model
+    /// The zoo card of `--model`: its architecture, input size and normalisation.
+    func resolveModel() throws -> (id: String, architecture: String, imageSize: Int, card: ModelCard) {
+        let card = try Zoo.shipped().card(id: model)
+        let architecture = card.modelArchitecture
         _ = try ModelFactory.make(architecture: architecture, numClasses: 2)
-        let size = imageSize ?? card?.inputSize.last ?? 224
-        return (model, architecture, size)
+        let size = imageSize ?? card.inputSize.last ?? 224
+        do {
+            try ModelFactory.checkInputSize(size, architecture: architecture)
+        } catch {
+            throw ValidationError("--image-size: \(error.localizedDescription)")
+        }
+        return (model, architecture, size, card)
     }
 
-    func dataSpecification(imageSize: Int) throws -> DataSpecification {
+    /// The data options, with the card's normalisation written into the specification so the run
+    /// records the numbers it used.
+    func dataSpecification(imageSize: Int, card: ModelCard) throws -> DataSpecification {
         guard let data else { throw ValidationError("--data is required: an ImageFolder directory or 'fashion-mnist'") }
         var spec = DataSpecification(source: data, imageSize: imageSize)
+        spec.mean = card.mean.map(Float.init)
+        spec.std = card.std.map(Float.init)
         spec.validationFraction = val
         spec.splitSeed = splitSeed
         spec.augment = augment
@@ -108,6 +118,12 @@ struct ScheduleOptions: ParsableArguments {
         args.tMult = tMult
         let config = try args.makeConfig(stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)
         try config.validate()
+        for note in args.defaultsUsed {
+            FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+        }
+        if case .cyclic(let cyclic) = config, cyclic.stepSizeUp + cyclic.stepSizeDown > totalSteps {
+            FileHandle.standardError.write(Data("warning: the run's \(totalSteps) steps end before the first cycle does (\(cyclic.stepSizeUp) up), so no schedule minimum is reached\n".utf8))
+        }
         return config
     }
 }

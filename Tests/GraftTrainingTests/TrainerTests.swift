@@ -191,7 +191,7 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
                                   schedule: ConstantLR(lr: 1e-3), trainableBlocks: model.blockNames)
         try trainer.fit(train: InMemoryBatchSource(images: xTrain, labels: yTrain, batchSize: 32, shuffle: true),
                         validation: nil, epochs: 1)
-        let result = Evaluation.run(model, on: InMemoryBatchSource(images: xTest, labels: yTest, batchSize: 100, shuffle: false))
+        let result = try Evaluation.run(model, on: InMemoryBatchSource(images: xTest, labels: yTest, batchSize: 100, shuffle: false))
         #expect(result.accuracy > 0.5, "test accuracy \(result.accuracy)")
     }
 }
