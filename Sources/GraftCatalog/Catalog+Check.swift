@@ -22,6 +22,8 @@ public struct CheckFinding: Sendable, Equatable {
         case interruptedDelete = "interrupted_delete"
         /// A save or delete another live process is doing right now.
         case inProgress = "in_progress"
+        /// A run still marked `running` whose process is gone: killed, or its machine lost.
+        case interruptedRun = "interrupted_run"
     }
 
     public var kind: Kind
@@ -31,13 +33,14 @@ public struct CheckFinding: Sendable, Equatable {
     public var checkpointId: Int64?
     public var weightsFileId: Int64?
     public var intentId: Int64?
+    public var runId: Int64?
 
     /// Corruption or inconsistency. Leftovers of interrupted writes are not problems: the catalog
     /// never references them, and `repair` only tidies them away.
     public var isProblem: Bool {
         switch kind {
         case .missingFile, .sizeMismatch, .checksumMismatch, .temporaryPathRow, .orphanFile: true
-        case .leftoverTemporary, .interruptedSave, .interruptedDelete, .inProgress: false
+        case .leftoverTemporary, .interruptedSave, .interruptedDelete, .inProgress, .interruptedRun: false
         }
     }
 }
@@ -62,12 +65,22 @@ extension Catalog {
         // Scan before reading the rows: a file a concurrent save creates after the scan is not
         // seen, and one seen by the scan has its intent or row committed by the time of the read.
         let files = Self.regularFiles(under: checkpointsDirectory)
-        let (checkpoints, weights, intents) = try writer.read { db in
+        let (checkpoints, weights, intents, runs) = try writer.read { db in
             (try CheckpointRecord.order(Column("id")).fetchAll(db),
              try WeightsFileRecord.order(Column("id")).fetchAll(db),
-             try FileIntentRecord.order(Column("id")).fetchAll(db))
+             try FileIntentRecord.order(Column("id")).fetchAll(db),
+             try RunRecord.order(Column("id")).fetchAll(db))
         }
         var findings: [CheckFinding] = []
+        for run in runs where run.isAbandoned() {
+            let owner = run.pid.map { "pid \($0) on \(run.host ?? "an unknown host")" } ?? "its process"
+            findings.append(CheckFinding(
+                kind: .interruptedRun, path: checkpointsDirectory.appendingPathComponent(Self.runDirectoryName(run.id!)).path,
+                detail: "run \(run.id!) is marked running but \(owner) is gone: resume it with `graft train --resume \(run.id!)`",
+                runId: run.id))
+        }
+        // Files the catalog writes beside a run's checkpoints (its metrics file).
+        let runIds = Set(runs.compactMap(\.id))
 
         func checkRow(path: String, bytes: Int64, sha256: String, checkpointId: Int64?, weightsId: Int64?) {
             let url = url(forStoredPath: path)
@@ -139,6 +152,8 @@ extension Catalog {
                 continue
             }
             if intentPaths[stored] != nil { continue }
+            if name == Self.metricsFileName, let run = Self.runId(ofDirectory: url.deletingLastPathComponent()),
+               runIds.contains(run) { continue }
             // Deleted by a concurrent `deleteCheckpoint` since the scan: not an orphan.
             if !FileManager.default.fileExists(atPath: url.path) { continue }
             findings.append(CheckFinding(kind: .orphanFile, path: url.path, detail: "no catalog row refers to this file"))
@@ -200,6 +215,10 @@ extension Catalog {
             case .orphanFile:
                 try quarantine(f.path)
                 summary.actions.append("moved orphan \(f.path) to \(lostAndFoundDirectory.path)")
+            case .interruptedRun:
+                guard let runId = f.runId, try run(id: runId).isAbandoned() else { continue }
+                _ = try markRun(runId, status: .interrupted, error: "its process was gone")
+                summary.actions.append("marked run \(runId) interrupted (resume it with `graft train --resume \(runId)`)")
             case .temporaryPathRow:
                 try repairTemporaryPathRow(f, summary: &summary)
             }

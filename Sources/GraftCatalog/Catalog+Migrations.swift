@@ -174,6 +174,15 @@ extension Catalog {
             }
             try db.create(index: "file_intent_on_path", on: "file_intent", columns: ["path"])
         }
+
+        // Who is training a running run, so a killed one can be told from a live one.
+        migrator.registerMigration("v3-run-owner") { db in
+            try db.alter(table: "run") { t in
+                t.add(column: "host", .text)
+                t.add(column: "pid", .integer)
+                t.add(column: "heartbeat_at", .datetime)
+            }
+        }
         return migrator
     }
 }

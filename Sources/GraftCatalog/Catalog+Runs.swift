@@ -34,6 +34,7 @@ extension Catalog {
     public func createRun(_ run: RunRecord) throws -> RunRecord {
         var run = run
         run.id = nil
+        if run.status == .running { run.claimForThisProcess() }
         return try writer.write { db in
             try run.insert(db)
             return run
@@ -53,6 +54,7 @@ extension Catalog {
                 if run.startedAt == nil { run.startedAt = date }
                 run.finishedAt = nil
                 run.errorMessage = nil
+                run.claimForThisProcess(at: date)
             case .finished, .failed, .interrupted:
                 run.finishedAt = date
                 run.errorMessage = message
@@ -98,8 +100,16 @@ extension Catalog {
             try db.execute(sql: "DELETE FROM epoch_metric WHERE run_id = ? AND epoch = ?",
                            arguments: [metric.runId, metric.epoch])
             try metric.insert(db)
+            try db.execute(sql: "UPDATE run SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                           arguments: [Date(), metric.runId])
             return metric
         }
+    }
+
+    /// A run's status as a user should see it: a `running` run whose process is gone (same host,
+    /// no such pid) or that has not reported for `staleAfter` is `interrupted`.
+    public func effectiveStatus(of run: RunRecord) -> RunStatus {
+        run.isAbandoned() ? .interrupted : run.status
     }
 
     /// A run's epoch metrics in epoch order.
@@ -163,5 +173,26 @@ extension Catalog {
         return try writer.read { db in
             try tables.map { ($0, try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)") ?? 0) }
         }
+    }
+}
+
+extension RunRecord {
+    /// This machine's name, as recorded in `host`.
+    public static var currentHost: String { ProcessInfo.processInfo.hostName }
+
+    /// Records this process as the run's trainer.
+    mutating func claimForThisProcess(at date: Date = Date()) {
+        host = Self.currentHost
+        pid = getpid()
+        heartbeatAt = date
+    }
+
+    /// True for a `running` run nobody is training any more: its process is gone from this host,
+    /// or it has not reported for `Catalog.staleAfter` (another host, or no owner recorded).
+    public func isAbandoned(now: Date = Date()) -> Bool {
+        guard status == .running else { return false }
+        if let host, let pid, host == Self.currentHost { return !Catalog.processIsAlive(pid) }
+        let last = heartbeatAt ?? startedAt ?? createdAt
+        return now.timeIntervalSince(last) > Catalog.staleAfter
     }
 }

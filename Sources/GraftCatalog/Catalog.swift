@@ -154,7 +154,26 @@ public struct Catalog: Sendable {
 
     /// Default directory for a run's checkpoints: `<catalog dir>/checkpoints/run-000012/`.
     public func checkpointDirectory(run: Int64) -> URL {
-        checkpointsDirectory.appendingPathComponent(String(format: "run-%06lld", run), isDirectory: true)
+        checkpointsDirectory.appendingPathComponent(Self.runDirectoryName(run), isDirectory: true)
+    }
+
+    /// `run-000012`: the name of a run's folder under `checkpoints/`.
+    public static func runDirectoryName(_ run: Int64) -> String { String(format: "run-%06lld", run) }
+
+    /// The run a folder under `checkpoints/` belongs to (`run-000012`, or `run-12` as older
+    /// versions named it).
+    static func runId(ofDirectory url: URL) -> Int64? {
+        let name = url.lastPathComponent
+        guard name.hasPrefix("run-") else { return nil }
+        return Int64(name.dropFirst(4))
+    }
+
+    /// The per-epoch metrics file the trainer keeps in a run's folder (`metrics.json`).
+    public static let metricsFileName = "metrics.json"
+
+    /// A run's metrics file: `run-000012/metrics.json`.
+    public func metricsFile(run: Int64) -> URL {
+        checkpointDirectory(run: run).appendingPathComponent(Self.metricsFileName)
     }
 
     /// Default file for a checkpoint: `run-000012/epoch-0003-step-00000450.h5`.

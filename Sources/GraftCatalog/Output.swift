@@ -185,6 +185,7 @@ public enum CatalogListing {
             ("parent_run_id", .optional(r.parentRunId)), ("comparison_id", .optional(r.comparisonId)),
             ("error", .optional(r.errorMessage)), ("created_at", date(r.createdAt)),
             ("started_at", date(r.startedAt)), ("finished_at", date(r.finishedAt)),
+            ("host", .optional(r.host)), ("pid", .optional(r.pid.map(Int64.init))), ("heartbeat_at", date(r.heartbeatAt)),
         ]
         return TextTable(columns: ["field", "value"], rows: fields.map { [.text($0.0), $0.1] })
     }

@@ -116,6 +116,11 @@ public struct RunRecord: CatalogRecord, Identifiable, Equatable {
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// The machine and process training the run while it is `running`, and when it last
+    /// reported: a run whose process is gone shows as interrupted (`Catalog.effectiveStatus`).
+    public var host: String?
+    public var pid: Int32?
+    public var heartbeatAt: Date?
 
     public init(
         id: Int64? = nil, name: String? = nil, modelId: String, sourceWeightsId: Int64? = nil,

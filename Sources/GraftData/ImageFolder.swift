@@ -8,7 +8,8 @@ import Foundation
 /// hidden class folders included; files are listed only with image extensions; and every candidate
 /// file's header is probed during the scan, so empty files, text, PNGs with a `.jpg` name and
 /// corrupt headers are reported once (in `unreadable`) and left out. Damage past the header (a
-/// truncated file) shows up at decode time: the loader reports it once and skips it.
+/// truncated file) shows up at decode time, where the loader reports it once and skips it, or
+/// at once with `verify`, which decodes every file through to its last byte.
 public struct ImageFolder: Dataset {
     /// Extensions that are listed as images (lowercased, as torchvision's plus JPEG's aliases).
     public static let imageExtensions: Set<String> = [
@@ -57,9 +58,11 @@ public struct ImageFolder: Dataset {
     /// Scans `root`.
     /// - Parameters:
     ///   - probe: read each file's JPEG header (parallel, 2 threads) and leave out unreadable ones.
+    ///   - verify: also decode each file whole (at libjpeg's 1/8 DCT scale: every byte of entropy-
+    ///     coded data is still read, little IDCT work), so truncated or corrupt data is found now.
     /// - Throws: `DataError.emptyDataset` when there are no class folders or no images at all;
     ///   `DataError.io` when `root` cannot be listed.
-    public init(root: URL, probe: Bool = true, decodeOptions: JPEGDecodeOptions = .init()) throws {
+    public init(root: URL, probe: Bool = true, verify: Bool = false, decodeOptions: JPEGDecodeOptions = .init()) throws {
         self.root = root
         self.decodeOptions = decodeOptions
         let fm = FileManager.default
@@ -111,8 +114,8 @@ public struct ImageFolder: Dataset {
         }
         var samples = candidates.map { Sample(path: $0.dir + "/" + $0.file, label: $0.label, width: 0, height: 0) }
         var unreadable: [Unreadable] = []
-        if probe {
-            let results = Self.probeAll(root: root, samples: samples, options: decodeOptions)
+        if probe || verify {
+            let results = Self.probeAll(root: root, samples: samples, options: decodeOptions, verify: verify)
             var kept: [Sample] = []
             kept.reserveCapacity(samples.count)
             for (i, result) in results.enumerated() {
@@ -138,14 +141,21 @@ public struct ImageFolder: Dataset {
         self.unreadable = unreadable
     }
 
-    private static func probeAll(root: URL, samples: [Sample], options: JPEGDecodeOptions) -> [Result<JPEGInfo, DataError>] {
+    private static func probeAll(root: URL, samples: [Sample], options: JPEGDecodeOptions,
+                                 verify: Bool) -> [Result<JPEGInfo, DataError>] {
+        var scaled = options
+        scaled.minimumShortSide = 1
+        scaled.resizeAndCenterCrop = nil
+        let smallest = scaled
         let results = ResultBox(count: samples.count)
         let workers = 2
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             for i in stride(from: w, to: samples.count, by: workers) {
                 let url = root.appendingPathComponent(samples[i].path)
                 do {
-                    results.set(i, .success(try JPEG.probe(contentsOf: url, options: options)))
+                    let info = try JPEG.probe(contentsOf: url, options: options)
+                    if verify { _ = try JPEG.decode(contentsOf: url, options: smallest) }
+                    results.set(i, .success(info))
                 } catch let e as DataError {
                     results.set(i, .failure(e))
                 } catch {

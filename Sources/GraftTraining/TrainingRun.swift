@@ -215,9 +215,8 @@ public final class TrainingRun {
             guard checkpoint.optimizer != nil else { throw CheckpointError.noOptimizerState(path: "run \(runId)") }
             try checkpoint.restore(into: trainer)
         }
-        let runDirectory = catalog.checkpointsDirectory.appendingPathComponent("run-\(runId)", isDirectory: true)
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-        let metricsFile = runDirectory.appendingPathComponent("metrics.json")
+        try FileManager.default.createDirectory(at: catalog.checkpointDirectory(run: runId), withIntermediateDirectories: true)
+        let metricsFile = catalog.metricsFile(run: runId)
         var checkpointIds: [Int64] = []
         var bestAccuracy = trainer.position.history.compactMap(\.validationAccuracy).max()
         let save = configuration.save
@@ -275,8 +274,7 @@ public final class TrainingRun {
                 }
             }
             guard !reasons.isEmpty else { return }
-            let file = runDirectory.appendingPathComponent(
-                String(format: "epoch%03d-step%07d.h5", epoch, trainer.position.globalStep))
+            let file = catalog.defaultCheckpointURL(run: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep))
             let snapshot = TrainingCheckpoint(trainer: trainer, configuration: configuration, attributes: attributes)
             let lr = configuration.schedule.schedule.learningRate(at: max(0, trainer.position.globalStep - 1))
             let draft = CheckpointRecord(

@@ -23,12 +23,15 @@ struct DataCommand: ParsableCommand {
 
         @Argument(help: "Dataset root: DIR/<class>/<image>.jpg")
         var dir: String
+        @Flag(help: "Decode every file whole, not only its header, to find truncated or corrupt images.")
+        var verify = false
 
         func run() throws {
-            let folder = try ImageFolder(root: URL(fileURLWithPath: dir))
+            let folder = try ImageFolder(root: URL(fileURLWithPath: dir), verify: verify)
             var perClass = [Int](repeating: 0, count: folder.classNames.count)
             for s in folder.samples { perClass[s.label] += 1 }
-            print("\(folder.count) images in \(folder.classNames.count) classes")
+            print("\(folder.count) images in \(folder.classNames.count) classes"
+                  + (verify ? " (every file decoded)" : " (headers read; --verify decodes every file)"))
             for (i, name) in folder.classNames.enumerated() { print("  \(i)\t\(name)\t\(perClass[i])") }
             if !folder.skipped.isEmpty { print("ignored (hidden or not an image): \(folder.skipped.joined(separator: ", "))") }
             if !folder.unreadable.isEmpty {
@@ -53,6 +56,8 @@ struct DataCommand: ParsableCommand {
         var seed: UInt64 = 0
         @Option(help: "Split file to write (default: DIR/.graft-split.json).")
         var output: String?
+        @Flag(help: "Read only each file's header (faster; a truncated image then enters the split).")
+        var noVerify = false
 
         func validate() throws {
             guard val >= 0 && val < 1 else { throw ValidationError("--val must be in [0, 1), got \(val)") }
@@ -60,7 +65,8 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             let root = URL(fileURLWithPath: dir)
-            let folder = try ImageFolder(root: root)
+            // Every file is decoded by default: an image the split holds must be one training can read.
+            let folder = try ImageFolder(root: root, verify: !noVerify)
             DataCommand.reportUnreadable(folder)
             let split = try DataSplit.make(folder, root: root, valFraction: val, seed: seed)
             let url = output.map { URL(fileURLWithPath: $0) } ?? DataSplit.defaultURL(for: root)
@@ -90,27 +96,33 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             let root = URL(fileURLWithPath: dir)
-            let folder = try ImageFolder(root: root)
-            DataCommand.reportUnreadable(folder)
+            var folder = try ImageFolder(root: root)
             let splitURL = split.map { URL(fileURLWithPath: $0) } ?? DataSplit.defaultURL(for: root)
             let dataSplit: DataSplit
             if FileManager.default.fileExists(atPath: splitURL.path) {
                 dataSplit = try DataSplit.read(from: splitURL)
+                // `data split` leaves out files that only a full decode finds unreadable.
+                if !dataSplit.matches(folder) { folder = try ImageFolder(root: root, verify: true) }
+                DataCommand.reportUnreadable(folder)
                 if !dataSplit.matches(folder) {
                     FileHandle.standardError.write(Data("warning: \(splitURL.path): the folder changed since the split was made\n".utf8))
                 }
             } else {
+                DataCommand.reportUnreadable(folder)
                 dataSplit = try DataSplit.make(folder, root: root)
                 try dataSplit.write(to: splitURL)
                 print("no split file: wrote the default split (val 0.2, seed 0) to \(splitURL.path)")
             }
             let (train, _) = try dataSplit.indices(in: folder, splitPath: splitURL.path)
-            var stats = try ChannelStats.compute(folder, indices: train, resize: resize, options: folder.decodeOptions)
+            let failures = FailureLog()
+            var stats = try ChannelStats.compute(folder, indices: train, resize: resize, options: folder.decodeOptions,
+                                                 failures: failures)
             stats.splitHash = dataSplit.fileListHash
             let statsURL = ChannelStats.url(forSplit: splitURL)
             try stats.write(to: statsURL)
             func fmt(_ v: [Double]) -> String { v.map { String(format: "%.4f", $0) }.joined(separator: ", ") }
-            print("\(stats.images) training images, \(stats.pixels) pixels")
+            print("\(stats.images) training images, \(stats.pixels) pixels"
+                  + (failures.entries.isEmpty ? "" : " (\(failures.entries.count) of \(train.count) in the split skipped as unreadable)"))
             print("mean: [\(fmt(stats.mean))]")
             print("std:  [\(fmt(stats.std))]")
             print("written to \(statsURL.path)")

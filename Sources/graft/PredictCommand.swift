@@ -28,7 +28,7 @@ struct PredictCommand: ParsableCommand {
         // says that some failed.
         let (predictions, failures) = try predictor.predictEach(images.map { URL(fileURLWithPath: $0) }, top: top)
         for failure in failures {
-            FileHandle.standardError.write(Data("error: \(failure.image): \(failure.error.localizedDescription)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(failure.error.localizedDescription)\n".utf8))
         }
         if json {
             let encoder = JSONEncoder()

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import GraftCatalog
 
@@ -29,9 +30,14 @@ struct RunsCommand: ParsableCommand {
 
         func run() throws {
             let db = try catalog.openExisting()
+            let wanted = status.flatMap(RunStatus.init)
+            // A killed run is still `running` in the table: filter on the status users see.
+            let stored = wanted == .running || wanted == .interrupted ? nil : wanted
             let runs = try db.runs(filter: RunFilter(optimizer: optimizer, modelId: model, splitId: split,
-                                                     comparisonId: comparison, status: status.flatMap(RunStatus.init)))
+                                                     comparisonId: comparison, status: stored))
+                .map(RunsCommand.asSeen).filter { wanted == nil || $0.status == wanted }
             print(CatalogListing.runs(runs).render(output.format), terminator: "")
+            RunsCommand.offerResume(runs)
         }
     }
 
@@ -44,12 +50,30 @@ struct RunsCommand: ParsableCommand {
 
         func run() throws {
             let db = try catalog.openExisting()
-            let run = try db.run(id: id)
+            let run = RunsCommand.asSeen(try db.run(id: id))
+            RunsCommand.offerResume([run])
             printSections([
                 TableSection("run", CatalogListing.runFields(run), isRecord: true),
                 TableSection("epochs", CatalogListing.epochs(try db.epochMetrics(run: id))),
                 TableSection("checkpoints", CatalogListing.checkpoints(try db.checkpoints(filter: CheckpointFilter(run: id)))),
             ], format: output.format)
+        }
+    }
+}
+
+extension RunsCommand {
+    /// A run with the status a user should see: `interrupted` when it is marked running but its
+    /// process is gone.
+    static func asSeen(_ run: RunRecord) -> RunRecord {
+        var run = run
+        if run.isAbandoned() { run.status = .interrupted }
+        return run
+    }
+
+    /// Tells how to continue each interrupted run that has no successor yet.
+    static func offerResume(_ runs: [RunRecord]) {
+        for run in runs where run.status == .interrupted {
+            FileHandle.standardError.write(Data("run \(run.id!) was interrupted: continue it with `graft train --resume \(run.id!)`\n".utf8))
         }
     }
 }

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `graft` as a new user runs it: from a directory outside the repository, with broken files.
+@Suite(.serialized) struct CommandLineBadInputTests {
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the built `graft` in `directory` (GRAFT_MODELS unset, so the shipped zoo is used).
+    static func graft(_ arguments: [String], in directory: URL) throws -> Outcome {
+        let binary = try #require(graftBinary())
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        p.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "GRAFT_MODELS")
+        environment.removeValue(forKey: "GRAFT_CATALOG")
+        p.environment = environment
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let stderrData = Data(err.fileHandleForReading.readDataToEndOfFile())
+        let stdoutData = Data(out.fileHandleForReading.readDataToEndOfFile())
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                       stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    /// A photo cut after 3,000 bytes: its header reads, its image data ends early.
+    static func writeTruncated(to url: URL) throws {
+        try Data(try Data(contentsOf: Fixtures.url("images/flower_baseline420.jpg")).prefix(3000)).write(to: url)
+    }
+
+    @Test("predict from another directory names ImageNet classes and goes on past a bad photo",
+          .enabled(if: graftBinary() != nil))
+    func predictFromAnywhere() throws {
+        let dir = try TempDir("graft-cli")
+        defer { dir.cleanup() }
+        let converted = try Self.graft(["convert", Fixtures.url("resnet34/resnet34-random-seed0.pth").path,
+                                        "--model", "resnet34", "--output", "r34.h5"], in: dir.url)
+        #expect(converted.status == 0, "\(converted.stderr)")
+        try Self.writeTruncated(to: dir.path("bad.jpg"))
+        let photos = [Fixtures.url("images/flower.jpg").path, "bad.jpg", Fixtures.url("images/china.jpg").path]
+        let text = try Self.graft(["predict", "--model", "resnet34", "--weights", "r34.h5", "--top", "1"] + photos, in: dir.url)
+        #expect(text.status == 1)
+        #expect(text.stderr.contains("bad.jpg") && text.stderr.contains("1 of 3 images could not be read"))
+        #expect(text.stdout.contains("flower.jpg") && text.stdout.contains("china.jpg"))
+        #expect(!text.stdout.contains("class "), "class names, not indices: \(text.stdout)")
+
+        let json = try Self.graft(["predict", "--model", "resnet34", "--weights", "r34.h5", "--json", "--top", "1", photos[0]],
+                                  in: dir.url)
+        #expect(json.status == 0)
+        struct Prediction: Decodable { struct Entry: Decodable { var classIndex: Int; var className: String }; var top: [Entry] }
+        let decoded = try JSONDecoder().decode([Prediction].self, from: Data(json.stdout.utf8))
+        let names = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/imagenet-classes.txt"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let top = try #require(decoded.first?.top.first)
+        #expect(names[top.classIndex] == top.className)
+    }
+
+    @Test("a truncated JPEG is named by scan --verify and kept out of the split; stats says what it skips",
+          .enabled(if: graftBinary() != nil))
+    func truncatedJPEG() throws {
+        let dir = try TempDir("graft-cli-data")
+        defer { dir.cleanup() }
+        for (folder, photo) in [("a", "flower_444"), ("b", "flower_baseline420")] {
+            try FileManager.default.createDirectory(at: dir.path("ds/\(folder)"), withIntermediateDirectories: true)
+            for i in 0..<6 {
+                try FileManager.default.copyItem(at: Fixtures.url("images/\(photo).jpg"), to: dir.path("ds/\(folder)/\(i).jpg"))
+            }
+        }
+        try Self.writeTruncated(to: dir.path("ds/a/cut.jpg"))
+
+        let quick = try Self.graft(["data", "scan", "ds"], in: dir.url)
+        #expect(quick.status == 0 && !quick.stdout.contains("cut.jpg"), "a header scan cannot see it")
+        let verified = try Self.graft(["data", "scan", "ds", "--verify"], in: dir.url)
+        #expect(verified.stdout.contains("unreadable: 1") && verified.stdout.contains("cut.jpg"))
+
+        // An unverified split holds it (a validation fraction this small keeps every image for
+        // training); stats then says it skipped it.
+        _ = try Self.graft(["data", "split", "ds", "--no-verify", "--val", "0.05"], in: dir.url)
+        let stats = try Self.graft(["data", "stats", "ds"], in: dir.url)
+        #expect(stats.stderr.contains("cut.jpg"))
+        #expect(stats.stdout.contains("12 training images, ") && stats.stdout.contains("(1 of 13 in the split skipped as unreadable)"),
+                "\(stats.stdout)")
+
+        // The default split decodes every file and leaves it out.
+        let split = try Self.graft(["data", "split", "ds", "--val", "0.05"], in: dir.url)
+        #expect(split.status == 0 && split.stderr.contains("cut.jpg"))
+        struct SplitFile: Decodable { var train: [String]; var val: [String] }
+        let file = try JSONDecoder().decode(SplitFile.self, from: Data(contentsOf: dir.path("ds/.graft-split.json")))
+        #expect(file.train.count + file.val.count == 12 && !(file.train + file.val).contains("a/cut.jpg"))
+        let clean = try Self.graft(["data", "stats", "ds"], in: dir.url)
+        #expect(clean.status == 0 && clean.stdout.contains("12 training images") && !clean.stdout.contains("skipped"))
+        #expect(!clean.stderr.contains("changed since"), "\(clean.stderr)")
+    }
+
+    @Test("out-of-range options fail with a message naming the option", .enabled(if: graftBinary() != nil),
+          arguments: [
+            (["--image-size", "8"], "image size 8 is too small for vanilla-cnn"),
+            (["--dropout", "1"], "dropout 1.0 must be in [0, 1)"),
+            (["--dropout", "1.5"], "dropout 1.5 must be in [0, 1)"),
+            (["--epochs", "0"], "epochs 0 must be at least 1"),
+            (["--val", "1"], "validation fraction 1.0 must be in (0, 1)"),
+          ])
+    func optionRanges(arguments: [String], message: String) throws {
+        let dir = try TempDir("graft-cli-options")
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(at: dir.path("ds/a"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: dir.path("ds/b"), withIntermediateDirectories: true)
+        for i in 0..<4 {
+            try FileManager.default.copyItem(at: Fixtures.url("images/flower_444.jpg"), to: dir.path("ds/a/\(i).jpg"))
+            try FileManager.default.copyItem(at: Fixtures.url("images/flower_444.jpg"), to: dir.path("ds/b/\(i).jpg"))
+        }
+        let outcome = try Self.graft(["train", "--model", "vanilla-cnn", "--data", "ds", "--image-size", "32", "--quiet"]
+                                     + arguments, in: dir.url)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains(message), "\(outcome.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("Catalog/checkpoints").path), "nothing may be saved")
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import GraftWeights
+
+/// The zoo is found wherever a command runs, and the ResNet cards carry ImageNet's class names.
+@Suite(.serialized) struct ZooLocationTests {
+    @Test("the shipped zoo does not depend on the working directory")
+    func foundFromAnotherDirectory() throws {
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("graft-cwd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let previous = FileManager.default.currentDirectoryPath
+        defer {
+            FileManager.default.changeCurrentDirectoryPath(previous)
+            try? FileManager.default.removeItem(at: elsewhere)
+        }
+        #expect(FileManager.default.changeCurrentDirectoryPath(elsewhere.path))
+        let zoo = try Zoo.shipped()
+        #expect(zoo.ids == ["resnet18", "resnet34", "vanilla-cnn"])
+        #expect(zoo.directory.standardizedFileURL == Fixtures.packageRoot.appendingPathComponent("Models").standardizedFileURL)
+    }
+
+    @Test("ResNet cards name ImageNet's 1,000 classes in torchvision's order")
+    func imageNetClassNames() throws {
+        let zoo = try Zoo.load(directory: Fixtures.packageRoot.appendingPathComponent("Models"))
+        for id in ["resnet18", "resnet34"] {
+            let names = try zoo.classNames(of: try zoo.card(id: id))
+            #expect(names.count == 1000)
+            #expect(names.first == "tench" && names[785] == "seat belt" && names.last == "toilet tissue")
+            #expect(Set(names).count == 1000)
+        }
+        #expect(try zoo.classNames(of: try zoo.card(id: "vanilla-cnn")).isEmpty)
+    }
+
+    @Test("a card whose class-names file is missing or short is refused when the zoo loads")
+    func badClassNamesFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-zoo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var card = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/resnet34.json"), encoding: .utf8)
+        card = card.replacingOccurrences(of: "imagenet-classes.txt", with: "names.txt")
+        try card.write(to: dir.appendingPathComponent("resnet34.json"), atomically: true, encoding: .utf8)
+        #expect { try Zoo.load(directory: dir) } throws: { "\($0.localizedDescription)".contains("names.txt") }
+        try "tench\ngoldfish\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
+        #expect { try Zoo.load(directory: dir) } throws: { error in
+            error.localizedDescription.contains("names.txt") && error.localizedDescription.contains("2 names for 1000 classes")
+        }
+    }
+}
