@@ -124,4 +124,32 @@ import TestSupport
         #expect(outcome.stderr.contains(message), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("Catalog/checkpoints").path), "nothing may be saved")
     }
+
+    @Test("an installed graft reads the cards installed beside it (make install's layout)",
+          .enabled(if: graftBinary() != nil))
+    func installedLayout() throws {
+        let prefix = try TempDir("graft-prefix")
+        defer { prefix.cleanup() }
+        let bin = prefix.path("bin"), models = prefix.path("share/graft/Models")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: try #require(graftBinary()), to: bin.appendingPathComponent("graft"))
+        // Only one card is installed, so the listing shows which zoo was read.
+        try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent("Models/vanilla-cnn.json"),
+                                         to: models.appendingPathComponent("vanilla-cnn.json"))
+        let p = Process()
+        p.executableURL = bin.appendingPathComponent("graft")
+        p.arguments = ["models"]
+        p.currentDirectoryURL = FileManager.default.temporaryDirectory
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "GRAFT_MODELS")
+        p.environment = environment
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let listing = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(listing.contains("vanilla-cnn") && !listing.contains("resnet34"), "\(listing)")
+    }
 }
