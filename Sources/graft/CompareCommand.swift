@@ -30,6 +30,14 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Retention per run, e.g. best:3,minima,last.") var keep: String?
     @Flag(help: "No progress bars.") var quiet = false
 
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        if let clrMax, !(clrMax.isFinite && clrMax > 0) { throw ValidationError("--clr-max must be positive, got \(clrMax)") }
+        if let clrStep, clrStep < 1 { throw ValidationError("--clr-step must be at least 1 epoch, got \(clrStep)") }
+    }
+
     mutating func run() throws {
         let model = try modelData.resolveModel()
         let entries = optimizers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces).lowercased() }
@@ -56,7 +64,7 @@ struct CompareCommand: ParsableCommand {
         }
         let runner = ComparisonRunner(plan: planWithRates, catalog: try catalog.open())
         runner.showProgress = !quiet
-        runner.jobs = max(1, jobs)
+        runner.jobs = jobs
         runner.executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         let outcome = try runner.run()
         for entry in planWithRates.optimizers {

@@ -94,6 +94,10 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Resize the shorter side to this many pixels before counting (0: as decoded).")
         var resize: Int = 0
 
+        func validate() throws {
+            guard resize >= 0 else { throw ValidationError("--resize must be 0 or more, got \(resize)") }
+        }
+
         func run() throws {
             let root = URL(fileURLWithPath: dir)
             var folder = try ImageFolder(root: root)

@@ -23,6 +23,14 @@ struct LRFindCommand: ParsableCommand {
     @Flag(help: "Do not store the curve in the catalog.") var noCatalog = false
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        guard startLR.isFinite, endLR.isFinite, startLR >= 0, endLR > startLR else {
+            throw ValidationError("--start-lr and --end-lr must be finite with 0 ≤ start < end, got \(startLR) and \(endLR)")
+        }
+        guard epochs.isFinite && epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+    }
+
     mutating func run() throws {
         let model = try modelData.resolveModel()
         let optimizerConfig = try optimizer.config()
