@@ -49,7 +49,7 @@ public struct Catalog: Sendable {
         }
     }
 
-    /// Opens the catalog at `--catalog`, else `$GRAFT_CATALOG`, else `Catalog/catalog.sqlite`.
+    /// The catalog path to use: `--catalog`, else `$GRAFT_CATALOG`, else `Catalog/catalog.sqlite`.
     public static func resolvedPath(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
         if let env = environment[environmentVariable], !env.isEmpty { return env }

@@ -67,7 +67,7 @@ public final class InMemoryBatchSource: BatchSource {
     }
 }
 
-/// Reproducible sample orders shared by every batch source.
+/// The seeded sample order of `InMemoryBatchSource` (the loader has its own, `BatchLoader.order`).
 public enum SampleOrder {
     public static func permutation(count: Int, seed: UInt64, epoch: Int, shuffle: Bool) -> [Int] {
         var order = Array(0..<count)

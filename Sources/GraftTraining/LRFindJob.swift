@@ -81,7 +81,8 @@ public struct LRFindJob {
             PlotSeries(name: "smoothed loss", x: result.lrs, y: result.smoothedLosses),
         ]
         plot.markers = result.suggestions.map { .vertical(x: $0.lr, label: "\($0.name) \(Format.lr($0.lr))") }
-        // Diverged tails dwarf the interesting part: cap the y range at 4× the best smoothed loss.
+        // Diverged tails dwarf the interesting part: cap the y range at 1.5× the larger of the first
+        // and the best smoothed loss.
         if let best = result.smoothedLosses.filter(\.isFinite).min(), let first = result.smoothedLosses.first(where: \.isFinite) {
             let top = max(first, best) * 1.5
             plot.yRange = min(best, result.losses.filter(\.isFinite).min() ?? best) * 0.95 ... max(top, best * 1.1)
