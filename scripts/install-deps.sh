@@ -13,6 +13,8 @@ packages=(
   zlib1g-dev           # gzip (Fashion-MNIST IDX files)
   libsqlite3-dev       # the catalog
   dataset-fashion-mnist
+  python3-h5py         # h5py for the interop tests, run with Debian's /usr/bin/python3
+  python3-numpy
 )
 
 missing=()

@@ -22,3 +22,10 @@ public enum Fixtures {
 
     public static var available: Bool { FileManager.default.fileExists(atPath: root.path) }
 }
+
+extension Fixtures {
+    /// The fixtures as a test prerequisite: a suite gated on it is skipped, saying why, when they
+    /// are missing, and fails instead in CI (`CI=true`).
+    public static let prerequisite = Prerequisite(
+        "the PyTorch fixtures", problem: available ? nil : "no fixtures at \(root.path) (set GRAFT_FIXTURES)")
+}

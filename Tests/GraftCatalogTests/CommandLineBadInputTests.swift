@@ -12,6 +12,7 @@ import TestSupport
 
     /// Runs the built `graft` in `directory` (GRAFT_MODELS unset, so the shipped zoo is used).
     static func graft(_ arguments: [String], in directory: URL) throws -> Outcome {
+        try graftBinaryPrerequisite.require()
         let binary = try #require(graftBinary())
         let p = Process()
         p.executableURL = binary
@@ -38,7 +39,7 @@ import TestSupport
     }
 
     @Test("predict from another directory names ImageNet classes and goes on past a bad photo",
-          .enabled(if: graftBinary() != nil))
+          .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func predictFromAnywhere() throws {
         let dir = try TempDir("graft-cli")
         defer { dir.cleanup() }
@@ -65,7 +66,7 @@ import TestSupport
     }
 
     @Test("a truncated JPEG is named by scan --verify and kept out of the split; stats says what it skips",
-          .enabled(if: graftBinary() != nil))
+          .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func truncatedJPEG() throws {
         let dir = try TempDir("graft-cli-data")
         defer { dir.cleanup() }
@@ -101,7 +102,7 @@ import TestSupport
         #expect(!clean.stderr.contains("changed since"), "\(clean.stderr)")
     }
 
-    @Test("out-of-range options fail with a message naming the option", .enabled(if: graftBinary() != nil),
+    @Test("out-of-range options fail with a message naming the option", .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment),
           arguments: [
             (["--image-size", "8"], "image size 8 is too small for vanilla-cnn"),
             (["--dropout", "1"], "dropout 1.0 must be in [0, 1)"),
@@ -126,8 +127,9 @@ import TestSupport
     }
 
     @Test("an installed graft reads the cards installed beside it (make install's layout)",
-          .enabled(if: graftBinary() != nil))
+          .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func installedLayout() throws {
+        try graftBinaryPrerequisite.require()
         let prefix = try TempDir("graft-prefix")
         defer { prefix.cleanup() }
         let bin = prefix.path("bin"), models = prefix.path("share/graft/Models")

@@ -1,11 +1,14 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import GraftCatalog
 
 /// Reliability tests with real processes: the `graft` binary's hidden `catalog stress` command.
-/// Skipped (with a message) when the binary was not built next to the tests.
-@Suite("Catalog with several processes", .serialized)
+/// Skipped, saying why, when the binary was not built next to the tests; with `CI=true` that
+/// fails instead.
+@Suite("Catalog with several processes", .serialized,
+       .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
 struct ProcessTests {
     struct Spawned {
         let process: Process
@@ -33,10 +36,8 @@ struct ProcessTests {
 
     @Test("four processes write to one new catalog at once: nothing locked, no row lost")
     func fourWriters() throws {
-        guard let graft = graftBinary() else {
-            print("skipped: graft binary not found next to the tests (build with --build-tests, or set GRAFT_BIN)")
-            return
-        }
+        try graftBinaryPrerequisite.require()
+        let graft = try #require(graftBinary())
         let dir = try TempDir("graft-4proc")
         defer { dir.cleanup() }
         let path = dir.path("catalog.sqlite").path
@@ -79,10 +80,8 @@ struct ProcessTests {
 
     @Test("a writer killed with SIGKILL during saves, repeatedly: check() finds nothing wrong")
     func killDuringSaves() throws {
-        guard let graft = graftBinary() else {
-            print("skipped: graft binary not found next to the tests (build with --build-tests, or set GRAFT_BIN)")
-            return
-        }
+        try graftBinaryPrerequisite.require()
+        let graft = try #require(graftBinary())
         let dir = try TempDir("graft-kill")
         defer { dir.cleanup() }
         let path = dir.path("catalog.sqlite").path
@@ -108,8 +107,12 @@ struct ProcessTests {
         #expect(report.problems.isEmpty, "\(report.problems)")
         // Every registered checkpoint is complete: check() hashed them all.
         #expect(report.checkpointsChecked == saved.count)
-        // Leftovers are only of the kinds an interrupted write leaves.
-        #expect(report.leftovers.allSatisfy { [.leftoverTemporary, .interruptedSave].contains($0.kind) })
+        // Leftovers are only of the kinds an interrupted write leaves, plus the killed runs themselves.
+        #expect(report.leftovers.allSatisfy { [.leftoverTemporary, .interruptedSave, .interruptedRun].contains($0.kind) })
+        let killedRuns = try catalog.runs().filter { $0.status == .running }
+        #expect(!killedRuns.isEmpty)
+        #expect(report.findings.filter { $0.kind == .interruptedRun }.compactMap(\.runId) == killedRuns.map(\.id!),
+                "each killed writer's run is found")
 
         _ = try catalog.repair(report)
         #expect(try catalog.check().findings.isEmpty)
@@ -119,7 +122,8 @@ struct ProcessTests {
         let killed = try #require(try catalog.runs().last { run in
             try !catalog.checkpoints(filter: CheckpointFilter(run: run.id)).isEmpty
         })
-        #expect(killed.status == .running)
+        // repair() recorded what check() found: the killed writer's run is interrupted.
+        #expect(killed.status == .interrupted)
         let last = try #require(try catalog.checkpoints(filter: CheckpointFilter(run: killed.id)).last?.checkpoint)
         _ = try catalog.verifiedFile(for: last)
         try catalog.markRun(killed.id!, status: .interrupted)
@@ -136,10 +140,8 @@ struct ProcessTests {
 
     @Test("catalog check exits 1 and names the file when a checkpoint was altered")
     func cliCheck() throws {
-        guard let graft = graftBinary() else {
-            print("skipped: graft binary not found next to the tests (build with --build-tests, or set GRAFT_BIN)")
-            return
-        }
+        try graftBinaryPrerequisite.require()
+        let graft = try #require(graftBinary())
         let dir = try TempDir("graft-cli")
         defer { dir.cleanup() }
         let path = dir.path("catalog.sqlite").path

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import GRDB
 @testable import GraftCatalog
 
@@ -47,6 +48,12 @@ func shell(_ executable: String, _ arguments: [String]) throws -> String {
     p.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
 }
+
+/// The `graft` binary for the multi-process tests: skipped, saying why, where it was not built
+/// next to the tests; a failure with `CI=true`.
+let graftBinaryPrerequisite = Prerequisite(
+    "the graft binary",
+    problem: graftBinary() == nil ? "not found next to the tests (build with --build-tests, or set GRAFT_BIN)" : nil)
 
 /// The `graft` binary built next to the test bundle (`swift build --build-tests` builds it), or
 /// `$GRAFT_BIN`.

@@ -26,9 +26,6 @@ func norms(_ t: Tensor) -> (l2: Double, sum: Double) {
     return (sq.squareRoot(), s)
 }
 
-/// rel-to-max without the floor of 1: max|x − ref| / max|ref|.
-func relMax(_ a: Tensor, _ ref: Tensor) -> Double { Compare.relToMax(a, ref, floorOne: false) }
-
 func floatBuffer(_ model: Module, _ key: String) -> Tensor? {
     if case .float(let t)? = model.stateDict()[key] { return t }
     return nil

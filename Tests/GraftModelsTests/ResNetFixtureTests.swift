@@ -28,15 +28,15 @@ import TestSupport
         model.eval()
         let x = try fixtureTensor("resnet34/input.npy")
         var h = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-        #expect(relMax(h, try fixtureTensor("resnet34/eval_stem.npy")) <= 1e-4)
+        #expect(Compare.relToMax(h, try fixtureTensor("resnet34/eval_stem.npy")) <= 1e-4)
         for (i, layer) in [model.layer1, model.layer2, model.layer3, model.layer4].enumerated() {
             h = layer(h)
-            #expect(relMax(h, try fixtureTensor("resnet34/eval_layer\(i + 1).npy")) <= 1e-4, "layer\(i + 1)")
+            #expect(Compare.relToMax(h, try fixtureTensor("resnet34/eval_layer\(i + 1).npy")) <= 1e-4, "layer\(i + 1)")
         }
         let pooled = model.avgpool(h).reshaped([2, 512])
-        #expect(relMax(pooled, try fixtureTensor("resnet34/eval_pool.npy")) <= 1e-4)
+        #expect(Compare.relToMax(pooled, try fixtureTensor("resnet34/eval_pool.npy")) <= 1e-4)
         let logits = model(x)
-        #expect(relMax(logits, try fixtureTensor("resnet34/eval_logits.npy")) <= 1e-4)
+        #expect(Compare.relToMax(logits, try fixtureTensor("resnet34/eval_logits.npy")) <= 1e-4)
     }
 
     /// One forward + backward with layer4 and a new 5-class head trainable.
@@ -60,11 +60,12 @@ import TestSupport
         let base = "resnet34/\(folder)"
         let refLoss = try fixtureTensor("\(base)/loss.npy").scalar
         #expect(abs(loss - refLoss) <= 1e-5 * abs(refLoss))
-        #expect(relMax(logits, try fixtureTensor("\(base)/logits.npy")) <= 1e-4)
+        #expect(Compare.relToMax(logits, try fixtureTensor("\(base)/logits.npy")) <= 1e-4)
         let params = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.parameter) })
         for name in ["fc.weight", "fc.bias", "layer4.0.downsample.0.weight", "layer4.2.bn2.weight", "layer4.2.bn2.bias"] {
             let ref = try fixtureTensor("\(base)/grads/\(name).npy")
-            #expect(relMax(params[name]!.grad!, ref) <= 1e-3, "\(name)")
+            let grad = try #require(params[name]?.grad, "no gradient for \(name)")
+            #expect(Compare.relToMax(grad, ref) <= 1e-3, "\(name)")
         }
         let refNorms = try gradNorms("\(base)/grad_norms.json")
         let trainable = model.trainableParameters()
@@ -79,7 +80,8 @@ import TestSupport
         for key in ["bn1", "layer4.2.bn2"] {
             for stat in ["running_mean", "running_var"] {
                 let ref = try fixtureTensor("\(base)/running/\(key).\(stat).npy")
-                #expect(relMax(floatBuffer(model, "\(key).\(stat)")!, ref) <= 1e-5, "\(key).\(stat)")
+                let ours = try #require(floatBuffer(model, "\(key).\(stat)"))
+                #expect(Compare.relToMax(ours, ref) <= 1e-5, "\(key).\(stat)")
             }
             let count = try NPY.int64(Fixtures.url("\(base)/running/\(key).num_batches_tracked.npy"))[0]
             #expect(intBuffer(model, "\(key).num_batches_tracked") == count)
@@ -104,11 +106,12 @@ import TestSupport
         _ = model.backward(grad)
         let refLoss = try fixtureTensor("resnet34/full_train/loss.npy").scalar
         #expect(abs(loss - refLoss) <= 1e-5 * abs(refLoss))
-        #expect(relMax(logits, try fixtureTensor("resnet34/full_train/logits.npy")) <= 1e-4)
+        #expect(Compare.relToMax(logits, try fixtureTensor("resnet34/full_train/logits.npy")) <= 1e-4)
         let params = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.parameter) })
         for name in ["conv1.weight", "bn1.weight", "layer1.0.conv1.weight", "fc.bias"] {
             let ref = try fixtureTensor("resnet34/full_train/grads/\(name).npy")
-            #expect(relMax(params[name]!.grad!, ref) <= 1e-3, "\(name)")
+            let grad = try #require(params[name]?.grad, "no gradient for \(name)")
+            #expect(Compare.relToMax(grad, ref) <= 1e-3, "\(name)")
         }
         let refNorms = try gradNorms("resnet34/full_train/grad_norms.json")
         #expect(refNorms.count == 110)

@@ -37,6 +37,8 @@ import TestSupport
                 #expect(kernel?.contains("wino") == (winograd && ConvKernels.winogradIsAvailable),
                         "\(g) pass \(pass) runs \(kernel ?? "nothing")")
             }
+            // rel-to-max (the fixture README's notation, no floor); measured at most 1.7e-6 with
+            // Winograd and 1.5e-6 without, over outputs and all three gradients.
             let bound = winograd ? 2e-5 : 1e-5
             let x = Tensor.uniform([n, g.inChannels, size, size], low: -1, high: 1, using: &rng)
             let w = Tensor.uniform([g.outChannels, g.inChannels, g.kernel, g.kernel], low: -0.3, high: 0.3, using: &rng)
@@ -60,9 +62,9 @@ import TestSupport
                 return (gx!, gw, gb)
             }
             let (fx, fw, fb) = gradients(backend), (px, pw, pb) = gradients(.im2col)
-            #expect(Compare.relToMax(fx, px, floorOne: false) < bound, "input gradient \(g)")
-            #expect(Compare.relToMax(fw, pw, floorOne: false) < bound, "weight gradient \(g)")
-            #expect(Compare.relToMax(fb, pb, floorOne: false) < bound, "bias gradient \(g)")
+            #expect(Compare.relToMax(fx, px) < bound, "input gradient \(g)")
+            #expect(Compare.relToMax(fw, pw) < bound, "weight gradient \(g)")
+            #expect(Compare.relToMax(fb, pb) < bound, "bias gradient \(g)")
         }
         #expect(winogradLayers == (backend == .oneDNN ? 3 : 0))
     }
@@ -127,6 +129,7 @@ import TestSupport
             if relu { plain = ReLU()(plain) }
             let fused = conv.inferenceForward(x, foldingBatchNorm: bn, relu: relu)
             #expect(fused.shape == plain.shape)
+            // Folding rounds differently from three passes; measured 1.3e-6.
             #expect(Compare.relToMax(fused, plain) < 1e-5, "bias \(bias) relu \(relu)")
         }
     }

@@ -11,8 +11,20 @@ import TestSupport
 /// (`vanilla_cnn/steps`; tolerances from the fixtures' README, which explains why eval logits
 /// after adaptive optimizers are noise-driven and get loose bounds).
 @Suite struct VanillaStepsTests {
+    /// The README's suggested rel-to-max tolerances for `<name>_eval_logits.npy`.
     static let evalTolerance: [String: Double] = [
         "sgd": 1e-3, "adadelta": 5e-3, "adam": 2e-2, "adamax": 2e-2, "adagrad": 1e-1, "rmsprop": 1e-1,
+    ]
+
+    /// rel-to-max bounds for `<name>_final/classifier.5.weight.npy`, which the README offers "for
+    /// debugging" without a tolerance. Each sits about 10× above how far PyTorch's own float32
+    /// result is from float64 (`checks/vanilla_cnn.json`, steps → final_params): sgd 3.9e-6,
+    /// adadelta 6.2e-6, adam 9.4e-6, adamax 9.0e-5, rmsprop 3.7e-4 — the README's rule for its
+    /// suggested values. Adagrad has none: there float32 and float64 differ by 0.12 (one whole
+    /// lr-sized step on a weight whose gradient sign is rounding noise), so any bound below that
+    /// would test the noise, which the README says not to use as a pass/fail check.
+    static let weightTolerance: [String: Double] = [
+        "sgd": 1e-4, "adadelta": 1e-4, "adam": 1e-4, "adamax": 1e-3, "rmsprop": 5e-3,
     ]
 
     @Test(arguments: ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax"])
@@ -41,17 +53,25 @@ import TestSupport
             optimizer.step()
         }
         let ref = try NPY.float(Fixtures.url("vanilla_cnn/steps/\(name)_losses.npy")).scalars
+        #expect(ref.count == 3)
         for (ours, theirs) in zip(losses, ref) {
             #expect(abs(ours - theirs) <= 1e-3 * abs(theirs), "\(name) losses \(losses) vs \(ref)")
         }
         model.eval()
         let logits = model(x)
         let refLogits = try NPY.float(Fixtures.url("vanilla_cnn/steps/\(name)_eval_logits.npy"))
-        #expect(Compare.relToMax(logits, refLogits, floorOne: false) <= Self.evalTolerance[name]!, "\(name) eval logits")
-        if case .int64(_, let count)? = model.stateDict()["features.1.num_batches_tracked"] { #expect(count == [3]) }
-        // Weights not driven by rounding noise: compare directly.
-        let params = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.parameter) })
-        let w = try NPY.float(Fixtures.url("vanilla_cnn/steps/\(name)_final/classifier.5.weight.npy"))
-        #expect(Compare.relToMax(params["classifier.5.weight"]!.value, w, floorOne: false) <= 1e-2, "\(name) classifier.5.weight")
+        let evalBound = try #require(Self.evalTolerance[name])
+        #expect(Compare.relToMax(logits, refLogits) <= evalBound, "\(name) eval logits")
+        // Three train-mode forwards: the counter is a 0-d int64 buffer holding 3.
+        #expect(model.stateDict()["features.1.num_batches_tracked"] == .int64(shape: [], values: [3]))
+        // The last layer's weights, where rounding noise does not decide the result (all but adagrad).
+        if let bound = Self.weightTolerance[name] {
+            let params = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.parameter) })
+            let ours = try #require(params["classifier.5.weight"]?.value)
+            let w = try NPY.float(Fixtures.url("vanilla_cnn/steps/\(name)_final/classifier.5.weight.npy"))
+            #expect(Compare.relToMax(ours, w) <= bound, "\(name) classifier.5.weight")
+        } else {
+            #expect(name == "adagrad", "\(name) has no bound for classifier.5.weight")
+        }
     }
 }

@@ -183,7 +183,8 @@ import TestSupport
         _ = try model.load(try PyTorchCheckpoint.load(Fixtures.url("vanilla_cnn/vanilla-seed0.pth")))
         model.eval()
         let (x, labels) = try Self.fixtureBatch()
-        let used = try BatchNormStatistics.recompute(model, batches: [LabeledBatch(images: x, labels: labels)])
+        var pending: [LabeledBatch] = [LabeledBatch(images: x, labels: labels)]
+        let used = try BatchNormStatistics.recompute(model, batches: BatchIterator { pending.popLast() })
         #expect(used == 1)
         let rm = try NPY.float(Fixtures.url("vanilla_cnn/running/features.1.running_mean.npy"))
         let rv = try NPY.float(Fixtures.url("vanilla_cnn/running/features.1.running_var.npy"))
@@ -196,7 +197,6 @@ import TestSupport
         let updatedMean = Tensor(shape: [32], scalars: (0..<32).map { Float(0.1 * Double(mean.pointer[$0])) })
         let updatedVar = Tensor(shape: [32], scalars: (0..<32).map { Float(0.9 + 0.1 * Double(variance.pointer[$0])) })
         #expect(Compare.relToMax(updatedMean, rm) <= 1e-5)
-        print("MEASURE bn recompute \(Compare.relToMax(updatedMean, rm)) \(Compare.relToMax(updatedVar, rv))")
         #expect(Compare.relToMax(updatedVar, rv) <= 1e-5)
         #expect(bn.numBatchesTracked.value == .int64(shape: [], values: [1]))
         #expect(model.namedModules().allSatisfy { !$0.module.isTraining }, "eval mode restored")
@@ -290,8 +290,9 @@ import TestSupport
     }
 
     /// A tiny run on Fashion-MNIST with a triangular schedule, then `EnsembleJob` on its minima.
-    @Test(.enabled(if: FashionMNISTAvailability.train))
+    @Test(.enabled(if: FashionMNISTAvailability.train.runs, FashionMNISTAvailability.train.comment))
     func endToEndThroughTheCatalog() throws {
+        try FashionMNISTAvailability.train.require()
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
@@ -347,6 +348,15 @@ import TestSupport
     }
 }
 
+/// Debian's dataset-fashion-mnist (installed by `scripts/install-deps.sh`): tests that need it are
+/// skipped, saying why, without it, and fail instead with `CI=true`.
 enum FashionMNISTAvailability {
-    static let train = FashionMNIST.isAvailable(.train)
+    static let train = Prerequisite(
+        "Fashion-MNIST (train)",
+        problem: FashionMNIST.isAvailable(.train) ? nil
+            : "Debian's dataset-fashion-mnist is not installed (\(FashionMNIST.defaultDirectory.path))")
+    static let trainAndTest = Prerequisite(
+        "Fashion-MNIST (train and test)",
+        problem: FashionMNIST.isAvailable(.train) && FashionMNIST.isAvailable(.test) ? nil
+            : "Debian's dataset-fashion-mnist is not installed (\(FashionMNIST.defaultDirectory.path))")
 }

@@ -55,23 +55,35 @@ import TestSupport
         #expect(plain.count == 3 && cached.count == 3)
         #expect(plain[0].validationLoss == cached[0].validationLoss)
         for (a, b) in zip(plain, cached) {
-            #expect(abs((a.validationLoss ?? 0) - (b.validationLoss ?? 1)) <= 1e-5 * max(1, abs(a.validationLoss ?? 0)))
+            let (x, y) = (try #require(a.validationLoss), try #require(b.validationLoss))
+            #expect(lossesAgree(x, y), "validation loss \(x) plain, \(y) cached")
             #expect(a.validationAccuracy == b.validationAccuracy)
         }
     }
 
-    /// Per-step losses within float32 rounding (rel 1e-5), and the final weights too.
+    /// Two losses of the same training to float32 rounding: relative 1e-5 (the fixture README's
+    /// bound for a loss), and absolute 1e-5 for losses below 1. The absolute part is needed:
+    /// cross-entropy moves by at most 2·max|Δlogit| when the logits move, so the difference of two
+    /// near-zero losses is set by the logits' rounding (relative to the logits' size), not by the
+    /// loss's own size. These runs reach losses of 2.1e-6 that differ by 3.8e-11 (relative 1.8e-5),
+    /// and 1.07e-4 that differ by 2.3e-9 (2.1e-5), while the weights agree to 4.4e-6 rel-to-max.
+    func lossesAgree<T: BinaryFloatingPoint>(_ a: T, _ b: T) -> Bool { abs(a - b) <= T(1e-5) * max(1, abs(a)) }
+
+    /// Per-step losses within float32 rounding (`lossesAgree`), and the final weights: every
+    /// float array rel-to-max 1e-4 against the plain run's
+    /// (the README's notation, no floor; the README allows 1e-4 for logits after one training
+    /// step, and after these 4 epochs the largest difference measured was 4.4e-6, in
+    /// layer4.1.bn1.running_var), integer buffers equal.
     func expectSameTraining(_ plainLosses: [Float], _ cachedLosses: [Float], _ plain: Trainer, _ cached: Trainer) {
         #expect(plainLosses.count == cachedLosses.count)
         for (a, b) in zip(plainLosses, cachedLosses) {
-            #expect(abs(a - b) <= 1e-5 * max(1, abs(a)), "loss \(a) plain, \(b) cached")
+            #expect(lossesAgree(a, b), "loss \(a) plain, \(b) cached")
         }
         let plainWeights = plain.model.stateDict(), cachedWeights = cached.model.stateDict()
         #expect(plainWeights.keys.sorted() == cachedWeights.keys.sorted())
         for key in plainWeights.keys {
             switch (plainWeights[key], cachedWeights[key]) {
             case (.float(let a)?, .float(let b)?):
-                print("MEASURE featurecache \(key) \(Compare.relToMax(b, a)) maxref \(Compare.maxAbs(a))")
                 #expect(Compare.relToMax(b, a) < 1e-4, "\(key)")
             case let (a, b):
                 // Integer buffers (num_batches_tracked) count steps: equal.
@@ -176,7 +188,7 @@ import TestSupport
         #expect(cache.trunkSamples == 40 + 2 * 30)
         #expect(!trainer.epochRunsOnCachedFeatures)
         #expect(reference.count == losses.count)
-        for (a, b) in zip(reference, losses) { #expect(abs(a - b) <= 1e-5 * max(1, abs(a))) }
+        for (a, b) in zip(reference, losses) { #expect(lossesAgree(a, b), "loss \(a) plain, \(b) cached") }
         #expect(cache.summary(blockNames: trainer.model.blockNames, samples: 40)
             == "features after layer3 cached for 10 of 40 images (40 KB), its limit (--feature-cache-mb): the other images run through layer3 every epoch")
     }

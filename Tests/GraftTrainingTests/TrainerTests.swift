@@ -167,9 +167,9 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
 /// A short vanilla-CNN run on real Fashion-MNIST learns: test accuracy well above chance
 /// (10 classes: 10%) after one epoch on a few thousand images.
 @Suite struct FashionMNISTLearningTests {
-    @Test(.enabled(if: FashionMNIST.isAvailable(.train) && FashionMNIST.isAvailable(.test),
-                   "Debian's dataset-fashion-mnist is not installed"))
+    @Test(.enabled(if: FashionMNISTAvailability.trainAndTest.runs, FashionMNISTAvailability.trainAndTest.comment))
     func vanillaCNNLearnsInOneEpoch() throws {
+        try FashionMNISTAvailability.trainAndTest.require()
         let train = try FashionMNIST(split: .train), test = try FashionMNIST(split: .test)
         func tensor(_ data: FashionMNIST, _ indices: [Int]) throws -> (Tensor, [Int]) {
             var x = Tensor(uninitializedShape: [indices.count, 3, 28, 28])

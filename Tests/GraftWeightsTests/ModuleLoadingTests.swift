@@ -67,11 +67,15 @@ struct ModuleLoadingTests {
             try net.load(state)
             Issue.record("strict load accepted mismatching weights")
         } catch let error as WeightLoadingError {
-            guard case .incompatible(let missing, let unexpected, let mismatched) = error else { return }
-            #expect(missing == ["body.running_mean"])
-            #expect(unexpected == ["extra.bias"])
-            #expect(mismatched.map(\.key) == ["body.num_batches_tracked", "fc.weight", "fc.running_mean"])
-            #expect(mismatched[1].expectedShape == [4, 2] && mismatched[1].foundShape == [5, 2])
+            // An exhaustive switch, not `guard case … else { return }`: every error is checked.
+            switch error {
+            case .incompatible(let missing, let unexpected, let mismatched):
+                #expect(missing == ["body.running_mean"])
+                #expect(unexpected == ["extra.bias"])
+                #expect(mismatched.map(\.key) == ["body.num_batches_tracked", "fc.weight", "fc.running_mean"])
+                try #require(mismatched.count == 3)
+                #expect(mismatched[1].expectedShape == [4, 2] && mismatched[1].foundShape == [5, 2])
+            }
             let text = error.localizedDescription
             for key in ["body.running_mean", "extra.bias", "fc.weight", "fc.running_mean", "body.num_batches_tracked"] {
                 #expect(text.contains(key), "message lacks \(key): \(text)")

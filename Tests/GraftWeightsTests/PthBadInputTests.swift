@@ -112,7 +112,7 @@ struct PthBadInputTests {
         }
     }
 
-    @Test(.enabled(if: Fixtures.available))
+    @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
     func truncatedAndForeignFiles() throws {
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }

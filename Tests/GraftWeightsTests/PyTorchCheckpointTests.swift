@@ -25,7 +25,7 @@ func entries(of state: StateDict) -> [ExpectedEntry] {
     state.map { ExpectedEntry(name: $0.key, dtype: $0.value.dtypeName, shape: $0.value.shape) }
 }
 
-@Suite("PyTorch .pth reader", .enabled(if: Fixtures.available))
+@Suite("PyTorch .pth reader", .enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
 struct PyTorchCheckpointTests {
     @Test func resnet34KeysDtypesShapes() throws {
         let state = try PyTorchCheckpoint.load(Fixtures.url("resnet34/resnet34-random-seed0.pth"))

@@ -28,8 +28,9 @@ struct SHA256Tests {
         #expect(SHA256.hexString(hasher.finalize()) == SHA256.hex(of: data))
     }
 
-    @Test(.enabled(if: Fixtures.available && TestFiles.hasSha256sum))
+    @Test(.enabled(if: TestFiles.fixturesAndSha256sum.runs, TestFiles.fixturesAndSha256sum.comment))
     func fixtureFileMatchesSha256sum() throws {
+        try TestFiles.fixturesAndSha256sum.require()
         let url = Fixtures.url("resnet34/resnet34-random-seed0.pth")
         let started = Date(), cpuStarted = clock()
         let ours = try SHA256.hex(of: url)

@@ -6,7 +6,7 @@ import TestSupport
 
 @Suite("safetensors reader")
 struct SafetensorsTests {
-    @Test(.enabled(if: Fixtures.available))
+    @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
     func vanillaEqualsPthBitForBit() throws {
         let st = try Safetensors.load(Fixtures.url("vanilla_cnn/vanilla-seed0.safetensors"))
         let pth = try PyTorchCheckpoint.load(Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))

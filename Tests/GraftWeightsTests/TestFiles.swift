@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Temporary directories and external tools for the weights tests.
 enum TestFiles {
@@ -32,11 +33,32 @@ enum TestFiles {
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
-    static func toolWorks(_ arguments: [String]) -> Bool {
-        (try? run(arguments).status) == 0
+    /// nil when the command exits with status 0, otherwise why not (its last line of stderr).
+    static func problemRunning(_ arguments: [String]) -> String? {
+        do {
+            let result = try run(arguments)
+            if result.status == 0 { return nil }
+            let last = result.err.split(separator: "\n").last.map(String.init) ?? ""
+            return "`\(arguments.joined(separator: " "))` exited with status \(result.status)"
+                + (last.isEmpty ? "" : ": \(last)")
+        } catch {
+            return "cannot run \(arguments[0]): \(error)"
+        }
     }
 
-    static let hasH5dump = toolWorks(["h5dump", "--version"])
-    static let hasH5py = toolWorks(["python3", "-c", "import h5py, numpy"])
-    static let hasSha256sum = toolWorks(["sha256sum", "--version"])
+    /// Debian's interpreter, where `scripts/install-deps.sh` installs python3-h5py and
+    /// python3-numpy. Not the `python3` first on PATH, which may be another one (pyenv, a venv).
+    static let python = "/usr/bin/python3"
+
+    static let fixtures = Fixtures.prerequisite
+    static let h5dump = Prerequisite(
+        "h5dump", problem: problemRunning(["h5dump", "--version"]).map { "\($0) (Debian package hdf5-tools)" })
+    static let sha256sum = Prerequisite("sha256sum", problem: problemRunning(["sha256sum", "--version"]))
+    static let h5py = Prerequisite(
+        "h5py", problem: problemRunning([python, "-c", "import h5py, numpy"]).map {
+            "\($0) (Debian packages python3-h5py and python3-numpy: run scripts/install-deps.sh)"
+        })
+    static let fixturesAndH5py = fixtures.and(h5py)
+    static let fixturesAndH5dump = fixtures.and(h5dump)
+    static let fixturesAndSha256sum = fixtures.and(sha256sum)
 }

@@ -15,7 +15,7 @@ func sampleAttributes(_ id: String = "vanilla-cnn", classes: Int = 5) -> Weights
 
 @Suite("HDF5 weights files")
 struct WeightsFileTests {
-    @Test(.enabled(if: Fixtures.available))
+    @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
     func resnet34RoundTripIsBitExact() throws {
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }
@@ -81,7 +81,7 @@ struct WeightsFileTests {
         #expect(throws: WeightsError.self) { try WeightsFile.write(state, attributes: sampleAttributes(), to: missingDir) }
     }
 
-    @Test(.enabled(if: Fixtures.available))
+    @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
     func badFilesGiveOneClearError() throws {
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }
@@ -108,8 +108,9 @@ struct WeightsFileTests {
         #expect(throws: WeightsError.fileNotFound(path: missing.path)) { try WeightsFile.read(missing) }
     }
 
-    @Test(.enabled(if: Fixtures.available && TestFiles.hasH5dump))
+    @Test(.enabled(if: TestFiles.fixturesAndH5dump.runs, TestFiles.fixturesAndH5dump.comment))
     func h5dumpShowsTheSameNumbers() throws {
+        try TestFiles.fixturesAndH5dump.require()
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }
         let url = dir.appendingPathComponent("vanilla.h5")
