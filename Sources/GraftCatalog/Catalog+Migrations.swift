@@ -183,6 +183,14 @@ extension Catalog {
                 t.add(column: "heartbeat_at", .datetime)
             }
         }
+
+        // How differently an ensemble's members predict (matrices as JSON).
+        migrator.registerMigration("v4-ensemble-diversity") { db in
+            try db.alter(table: "ensemble") { t in
+                t.add(column: "disagreement", .text)
+                t.add(column: "correlation", .text)
+            }
+        }
         return migrator
     }
 }

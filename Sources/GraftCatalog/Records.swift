@@ -327,13 +327,19 @@ public struct EnsembleRecord: CatalogRecord, Identifiable, Equatable {
     public var evaluatedOn: String
     public var samples: Int?
     public var createdAt: Date
+    /// Members × members: the fraction of samples whose predicted class differs, and the
+    /// correlation of the predicted probabilities (JSON arrays; nil in older catalogs).
+    public var disagreement: [[Double]]?
+    public var correlation: [[Double]]?
 
     public init(id: Int64? = nil, runId: Int64? = nil, method: String, memberCheckpointIds: [Int64],
                 accuracy: Double, loss: Double? = nil, bestSingleAccuracy: Double? = nil, gain: Double? = nil,
-                evaluatedOn: String = "val", samples: Int? = nil, createdAt: Date = Date()) {
+                evaluatedOn: String = "val", samples: Int? = nil, createdAt: Date = Date(),
+                disagreement: [[Double]]? = nil, correlation: [[Double]]? = nil) {
         self.id = id; self.runId = runId; self.method = method; self.memberCheckpointIds = memberCheckpointIds
         self.accuracy = accuracy; self.loss = loss; self.bestSingleAccuracy = bestSingleAccuracy
         self.gain = gain; self.evaluatedOn = evaluatedOn; self.samples = samples; self.createdAt = createdAt
+        self.disagreement = disagreement; self.correlation = correlation
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

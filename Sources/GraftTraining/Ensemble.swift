@@ -100,6 +100,8 @@ public struct EnsembleEvaluation: Sendable, Codable {
     public var bestMember: Int
     /// Training batches used to recompute BatchNorm statistics for SWA (0: none or no BatchNorm).
     public var batchNormBatches: Int
+    /// How differently the members predict.
+    public var diversity: EnsembleDiversity
 }
 
 public enum EnsembleError: LocalizedError, Equatable {

@@ -57,6 +57,7 @@ public final class EnsembleEvaluator {
         var results: [EnsembleEvaluation.Member] = []
         var curves: [EnsembleMethod: [Double]] = [:]
         var kept: [[Float]] = []
+        var memberProbabilities: [[Float]] = []
         var average = WeightAverage()
         let predictionMethods = methods.filter(\.combinesPredictions)
         let wantsSWA = methods.contains(.swa)
@@ -95,6 +96,7 @@ public final class EnsembleEvaluator {
             sums!.add(logits: logits)
             for m in predictionMethods { curves[m, default: []].append(sums!.score(m).accuracy) }
             if greedy { kept.append(logits) }
+            memberProbabilities.append(Self.softmax(logits, classes: reference!.numClasses))
             log?("member \(index + 1)/\(members.count) \(member.name): accuracy \(String(format: "%.4f", own.accuracy)), "
                  + "loss \(String(format: "%.4f", own.loss ?? .nan))")
         }
@@ -136,7 +138,21 @@ public final class EnsembleEvaluator {
                  + String(format: "%.4f", s.accuracy))
         }
         return EnsembleEvaluation(members: results, outcomes: outcomes, samples: labels.count,
-                                  classes: reference!.numClasses, bestMember: best, batchNormBatches: bnBatches)
+                                  classes: reference!.numClasses, bestMember: best, batchNormBatches: bnBatches,
+                                  diversity: EnsembleDiversity(probabilities: memberProbabilities, classes: reference!.numClasses))
+    }
+
+    /// Row-wise softmax of `[N, classes]` logits, in float64 before rounding.
+    static func softmax(_ logits: [Float], classes: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: logits.count)
+        for row in stride(from: 0, to: logits.count, by: classes) {
+            var top = logits[row]
+            for c in 1..<classes { top = max(top, logits[row + c]) }
+            var sum = 0.0
+            for c in 0..<classes { sum += exp(Double(logits[row + c] - top)) }
+            for c in 0..<classes { out[row + c] = Float(exp(Double(logits[row + c] - top)) / sum) }
+        }
+        return out
     }
 
     /// Eval-mode logits of every validation sample, `[N, classes]` row-major.

@@ -33,19 +33,64 @@ public struct EnsembleJob {
         public var ensembleIds: [Int64]
         /// The SWA model, when `.swa` was evaluated.
         public var averagedModel: (state: StateDict, attributes: WeightsAttributes)?
+        /// The same members on the validation split, when `evaluation` is on test: what the
+        /// advisor chose with.
+        public var validationEvaluation: EnsembleEvaluation?
+        /// Best single checkpoint, SWA or ensemble, chosen on validation.
+        public var advice: EnsembleAdvice
+        /// Members that are poor snapshot-ensemble members (not taken at a learning-rate minimum).
+        public var warnings: [String]
     }
 
     /// Resolves members, evaluates them and stores one `ensemble` row per outcome.
     /// - Throws: `EnsembleError`, `CatalogError` (missing file, checksum mismatch), data errors.
     public func execute(catalog: Catalog) throws -> Result {
         let members = try resolveMembers(catalog: catalog)
-        let (validation, training) = try dataSources(for: members, catalog: catalog)
+        let warnings = try Self.snapshotWarnings(members, catalog: catalog)
+        for warning in warnings { log?("warning: \(warning)") }
+        let (evaluated, training) = try dataSources(for: members, catalog: catalog)
         let evaluator = EnsembleEvaluator(members: members, methods: methods, greedy: greedy)
         evaluator.log = log
-        let evaluation = try evaluator.evaluate(validation: validation, training: methods.contains(.swa) ? training : nil)
+        let evaluation = try evaluator.evaluate(validation: evaluated, training: methods.contains(.swa) ? training : nil)
+        // The advisor chooses on validation: on a test run the members are evaluated there too.
+        var validationEvaluation: EnsembleEvaluation?
+        if !Self.isValidation(split) {
+            var onValidation = self
+            onValidation.split = "val"
+            let (validation, _) = try onValidation.dataSources(for: members, catalog: catalog)
+            let chooser = EnsembleEvaluator(members: members, methods: methods, greedy: false)
+            chooser.log = log.map { log in { log("validation: " + $0) } }
+            validationEvaluation = try chooser.evaluate(validation: validation, training: methods.contains(.swa) ? training : nil)
+        }
+        let advice = EnsembleAdvice.advise(validation: validationEvaluation ?? evaluation,
+                                           test: validationEvaluation == nil ? nil : evaluation)
         let runId = run ?? Self.commonRun(members, catalog: catalog)
         let ids = try Self.save(evaluation, to: catalog, runId: runId, evaluatedOn: split)
-        return Result(evaluation: evaluation, ensembleIds: ids, averagedModel: evaluator.averagedModel)
+        return Result(evaluation: evaluation, ensembleIds: ids, averagedModel: evaluator.averagedModel,
+                      validationEvaluation: validationEvaluation, advice: advice, warnings: warnings)
+    }
+
+    /// The rows and columns of `indices`, in that order.
+    static func submatrix(_ matrix: [[Double]], _ indices: [Int]) -> [[Double]] {
+        indices.map { i in indices.map { j in matrix[i][j] } }
+    }
+
+    static func isValidation(_ split: String) -> Bool { ["val", "validation"].contains(split.lowercased()) }
+
+    /// Snapshot ensembles gather checkpoints from the ends of learning-rate cycles, where each
+    /// member has settled; a checkpoint saved elsewhere (just after a restart, or by the "best"
+    /// or "periodic" rule) is likely a weaker, less settled member.
+    static func snapshotWarnings(_ members: [EnsembleMember], catalog: Catalog) throws -> [String] {
+        var warnings: [String] = []
+        for member in members {
+            guard let id = member.checkpointId else { continue }
+            let record = try catalog.checkpoint(id: id)
+            guard !record.isMinimum else { continue }
+            let why = record.reasons.map(\.rawValue).sorted().joined(separator: ", ")
+            warnings.append("\(member.name) (run \(record.runId), epoch \(record.epoch), lr \(Format.lr(record.lr))) was not taken at a "
+                + "learning-rate minimum (saved as: \(why.isEmpty ? "unknown" : why)); snapshot members belong at cycle ends (`--minima`)")
+        }
+        return warnings
     }
 
     /// The members in checkpoint order (run, epoch, step), files verified against the catalog.
@@ -185,7 +230,9 @@ public struct EnsembleJob {
                 runId: runId, method: outcome.label,
                 memberCheckpointIds: outcome.selected.compactMap { evaluation.members[$0].member.checkpointId },
                 accuracy: outcome.accuracy, loss: outcome.loss, bestSingleAccuracy: outcome.bestSingleAccuracy,
-                gain: outcome.gain, evaluatedOn: evaluatedOn, samples: evaluation.samples)
+                gain: outcome.gain, evaluatedOn: evaluatedOn, samples: evaluation.samples,
+                disagreement: Self.submatrix(evaluation.diversity.disagreement, outcome.selected),
+                correlation: Self.submatrix(evaluation.diversity.correlation, outcome.selected))
             ids.append(try catalog.saveEnsemble(record, members: rows).ensemble.id!)
         }
         return ids
@@ -233,5 +280,28 @@ public struct EnsembleJob {
             },
             rightAligned: ["id", "accuracy", "loss", "best single", "gain"])
         return [TableSection("members", members), TableSection("ensembles", ensembles)]
+            + diversityTables(evaluation.diversity, names: evaluation.members.map(\.member.name))
+    }
+
+    /// The diversity matrices, one row per member.
+    public static func diversityTables(_ diversity: EnsembleDiversity, names: [String]) -> [TableSection] {
+        func matrix(_ values: [[Double]]) -> TextTable {
+            TextTable(columns: ["member"] + names,
+                      rows: values.enumerated().map { i, row in [.text(names[i])] + row.map { .number($0, digits: 3) } },
+                      rightAligned: Set(names))
+        }
+        return [TableSection("disagreement (fraction of samples whose predicted class differs)", matrix(diversity.disagreement)),
+                TableSection("correlation of predicted probabilities", matrix(diversity.correlation))]
+    }
+
+    /// The advisor's candidates and choice.
+    public static func adviceTable(_ advice: EnsembleAdvice) -> TableSection {
+        TableSection("advice (chosen on validation)", TextTable(
+            columns: ["candidate", "kind", "validation", "test", "chosen"],
+            rows: advice.candidates.map { c in
+                [.text(c.label), .text(c.kind.rawValue), .number(c.validationAccuracy, digits: 4),
+                 .optional(c.testAccuracy, digits: 4), .text(c == advice.choice ? "*" : "")]
+            },
+            rightAligned: ["validation", "test"]))
     }
 }

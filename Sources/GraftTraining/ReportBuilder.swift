@@ -189,6 +189,25 @@ public struct ReportBuilder {
                 ])
             }
             s.table(table)
+            // Diversity once per set of members (the methods of one evaluation share it).
+            var shown = Set<[Int64]>()
+            for e in ensembles {
+                let r = e.ensemble
+                guard r.memberCheckpointIds.count > 1, let disagreement = r.disagreement, let correlation = r.correlation,
+                      disagreement.count == r.memberCheckpointIds.count, correlation.count == disagreement.count,
+                      shown.insert(r.memberCheckpointIds).inserted else { continue }
+                let names = r.memberCheckpointIds.map { "ckpt \($0)" }
+                var matrix = ReportTable(header: ["member"] + names.map { "\($0)" })
+                for (i, name) in names.enumerated() {
+                    matrix.rows.append([.text(name)] + names.indices.map { j in
+                        i == j ? .text("–") : .text(String(format: "%.3f / %.3f", disagreement[i][j], correlation[i][j]))
+                    })
+                }
+                s.paragraph("Member diversity, run \(r.runId.map(String.init) ?? "–") (\(r.evaluatedOn)): each cell is the "
+                    + "fraction of images the two members classify differently / the correlation of their predicted "
+                    + "probabilities. An ensemble can only beat its best member where members disagree.")
+                s.table(matrix)
+            }
             for e in ensembles where e.members.count > 1 {
                 let ordered = e.members.sorted { $0.position < $1.position }
                 let y = ordered.map { $0.ensembleAccuracy ?? .nan }

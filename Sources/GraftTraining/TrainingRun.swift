@@ -221,7 +221,10 @@ public final class TrainingRun {
         var bestAccuracy = trainer.position.history.compactMap(\.validationAccuracy).max()
         let save = configuration.save
         let catalog = self.catalog
-        let configuration = prepared.configuration
+        // What checkpoints and the metrics file record: this run's configuration with the
+        // normalisation `prepare` resolved (a caller may set the schedule after preparing).
+        var configuration = self.configuration
+        configuration.data = prepared.configuration.data
         let attributes = prepared.attributes
 
         var bar: ProgressBar?

@@ -66,6 +66,11 @@ struct EnsembleCommand: ParsableCommand {
             try EnsembleJob.plot(result.evaluation).write(to: URL(fileURLWithPath: plot))
             if !quiet { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) }
         }
-        printSections(EnsembleJob.tables(result.evaluation, ensembleIds: result.ensembleIds), format: json ? .json : .table)
+        printSections(EnsembleJob.tables(result.evaluation, ensembleIds: result.ensembleIds)
+                      + [EnsembleJob.adviceTable(result.advice)], format: json ? .json : .table)
+        if !json { print("\n" + result.advice.summary) }
+        if quiet, !json {
+            for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        }
     }
 }

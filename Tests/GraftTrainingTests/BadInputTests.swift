@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GraftCatalog
 import GraftData
 import GraftModels
 import GraftNN
@@ -142,5 +143,35 @@ import TestSupport
         // The same photos alone give the same probabilities.
         let alone = try predictor.predict([good, other], top: 2)
         #expect(alone.map { $0.top.map(\.probability) } == predictions.map { $0.top.map(\.probability) })
+    }
+
+    @Test("checkpoints record the run's own configuration with the resolved normalisation")
+    func checkpointsRecordTheResolvedConfiguration() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-resolved-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (folder, photo) in [("a", "flower_444"), ("b", "flower_baseline420")] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("ds/\(folder)"), withIntermediateDirectories: true)
+            for i in 0..<4 {
+                try FileManager.default.copyItem(at: Fixtures.url("images/\(photo).jpg"),
+                                                 to: dir.appendingPathComponent("ds/\(folder)/\(i).jpg"))
+            }
+        }
+        var configuration = try Self.configuration(imageSize: 16)
+        configuration.data.source = dir.appendingPathComponent("ds").path
+        configuration.data.validationFraction = 0.25
+        configuration.trainable = ["block1", "block2", "block3", "block4", "head"]
+        let catalog = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
+        // As `graft train` does: prepare first, then set the schedule from the batches per epoch.
+        let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog.splitsDirectory)
+        configuration.schedule = .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: prepared.train.batchesPerEpoch))
+        let run = TrainingRun(configuration: configuration, catalog: catalog)
+        run.showProgress = false
+        let summary = try run.start(prepared: prepared)
+        let saved = try #require(try catalog.checkpoints(filter: CheckpointFilter(run: summary.runId)).first?.checkpoint)
+        let recorded = try TrainingCheckpoint.read(try catalog.verifiedFile(for: saved)).runConfiguration
+        let card = try Zoo.shipped().card(id: "vanilla-cnn")
+        #expect(recorded.schedule == configuration.schedule)
+        #expect(recorded.data.mean == card.mean.map(Float.init) && recorded.data.std == card.std.map(Float.init))
+        #expect(saved.lr < 6e-3, "the checkpoint's learning rate comes from the run's schedule")
     }
 }
