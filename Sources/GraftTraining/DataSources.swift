@@ -72,19 +72,15 @@ public struct DataSources {
             val = val.filter { map[base.label($0)] != nil }
         }
         if let limit = spec.trainPerClass {
-            // The validation split shrinks in proportion, keeping the configured fraction.
-            let f = spec.validationFraction
-            let valLimit = Int((Double(limit) * f / max(1e-9, 1 - f)).rounded(.up))
-            func capped(_ items: [Int], _ cap: Int) -> [Int] {
-                var taken: [Int: Int] = [:]
-                return items.filter { i in
-                    let l = base.label(i)
-                    taken[l, default: 0] += 1
-                    return taken[l]! <= cap
-                }
+            // Few labels for training; validation keeps every image of its split, so a
+            // few-label run is still measured on a large, fixed set (with 25 per class, a
+            // proportionally shrunk validation split would hold 7 images a class).
+            var taken: [Int: Int] = [:]
+            train = train.filter { i in
+                let l = base.label(i)
+                taken[l, default: 0] += 1
+                return taken[l]! <= limit
             }
-            train = capped(train, limit)
-            val = capped(val, valLimit)
         }
         let dataset = RelabelledDataset(base: base, labelMap: labelMap, classNames: classNames)
 

@@ -14,7 +14,7 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: "Validation fraction of a stratified split.") var val: Double = 0.2
     @Option(help: "Seed of the train/validation split.") var splitSeed: UInt64 = 0
     @Option(help: "Only these classes, comma-separated.") var classes: String?
-    @Option(help: "At most this many training images per class.") var trainPerClass: Int?
+    @Option(help: "At most this many training images per class (validation keeps its whole split).") var trainPerClass: Int?
     @Flag(help: "Random resized crop and horizontal flip on training images.") var augment = false
     @Option(help: "Blocks to train, comma-separated (stem/layer1…layer4/head, block1…block4/head).") var trainable: String?
     @Option(help: "Train this block and every block above it.") var freezeTo: String?
