@@ -24,7 +24,7 @@ public enum ModelError: LocalizedError, Equatable, CustomStringConvertible {
         case .unknownBlock(let name, let available):
             "unknown block '\(name)'; this model has \(available.joined(separator: ", "))"
         case .unknownArchitecture(let name):
-            "unknown architecture '\(name)'; known: resnet18, resnet34, vanilla-cnn"
+            "unknown architecture '\(name)'; known: \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))"
         case .inputTooSmall(let architecture, let size, let minimum):
             "image size \(size) is too small for \(architecture): it needs at least \(minimum)×\(minimum)"
         }
@@ -97,34 +97,5 @@ extension BlockStructured {
                 for (_, sub) in m.namedModules() where sub is BatchNorm2d { sub.isTraining = false }
             }
         }
-    }
-}
-
-/// Builds zoo architectures by name.
-public enum ModelFactory {
-    public static func make(architecture: String, numClasses: Int, seed: UInt64 = 0) throws -> any BlockStructured {
-        switch architecture.lowercased() {
-        case "resnet18": ResNet(depth: .resnet18, numClasses: numClasses, seed: seed)
-        case "resnet34": ResNet(depth: .resnet34, numClasses: numClasses, seed: seed)
-        case "vanilla-cnn", "vanilla_cnn", "vanillacnn": VanillaCNN(numClasses: numClasses, seed: seed)
-        default: throw ModelError.unknownArchitecture(architecture)
-        }
-    }
-
-    /// The smallest square input an architecture takes. The vanilla CNN's four 2×2 max-pools
-    /// need 16 pixels (each halves the image); a ResNet's five stride-2 stages need 32, below
-    /// which layer4's windows see nothing but padding.
-    public static func minimumInputSize(architecture: String) throws -> Int {
-        switch architecture.lowercased() {
-        case "resnet18", "resnet34": 32
-        case "vanilla-cnn", "vanilla_cnn", "vanillacnn": 16
-        default: throw ModelError.unknownArchitecture(architecture)
-        }
-    }
-
-    /// - Throws: `ModelError.inputTooSmall` when `size` is below the architecture's minimum.
-    public static func checkInputSize(_ size: Int, architecture: String) throws {
-        let minimum = try minimumInputSize(architecture: architecture)
-        guard size >= minimum else { throw ModelError.inputTooSmall(architecture: architecture, size: size, minimum: minimum) }
     }
 }

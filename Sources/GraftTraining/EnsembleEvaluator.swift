@@ -78,7 +78,7 @@ public final class EnsembleEvaluator {
                     throw EnsembleError.incompatibleMember(
                         path: member.url.path, reason: "the model has \(attributes.numClasses) classes, the data has label \(bad)")
                 }
-                model = try ModelFactory.make(architecture: attributes.architecture, numClasses: attributes.numClasses)
+                model = try Architecture(named: attributes.architecture).make(numClasses: attributes.numClasses)
                 sums = PredictionSums(labels: labels, classes: attributes.numClasses)
             }
             do {

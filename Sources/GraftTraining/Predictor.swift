@@ -28,7 +28,7 @@ public struct Predictor {
     public init(weights url: URL, card: ModelCard?, zoo: Zoo? = nil) throws {
         let (state, attributes) = try WeightsFile.read(url)
         let architecture = card?.modelArchitecture ?? attributes.architecture
-        let model = try ModelFactory.make(architecture: architecture, numClasses: attributes.numClasses)
+        let model = try Architecture(named: architecture).make(numClasses: attributes.numClasses)
         _ = try model.load(state, strict: true)
         let bad = nonFiniteKeys(in: state)
         guard bad.isEmpty else {

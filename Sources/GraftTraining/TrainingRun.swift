@@ -72,12 +72,12 @@ public final class TrainingRun {
     public static func prepare(_ configuration: RunConfiguration, splitDirectory: URL? = nil) throws -> PreparedRun {
         try configuration.validate()
         let configuration = try resolvingPreprocessing(configuration)
-        try ModelFactory.checkInputSize(configuration.data.imageSize, architecture: configuration.architecture)
+        let architecture = try Architecture(named: configuration.architecture)
+        try architecture.checkInputSize(configuration.data.imageSize)
         let data = configuration.data
         let sources = try DataSources.make(data, batchSize: configuration.batchSize, seed: configuration.seed,
                                            splitDirectory: splitDirectory)
-        let model = try ModelFactory.make(architecture: configuration.architecture, numClasses: sources.classNames.count,
-                                          seed: configuration.seed)
+        let model = architecture.make(numClasses: sources.classNames.count, seed: configuration.seed)
         if let dropout = configuration.dropout {
             for (_, m) in model.namedModules() { (m as? Dropout)?.p = dropout }
         }

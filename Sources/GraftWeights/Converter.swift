@@ -33,7 +33,7 @@ public struct ConversionResult: Sendable {
 public enum Converter {
     /// The zoo's models, from GraftModels.
     public static let defaultBuilder: ModelBuilder = { card, numClasses in
-        try ModelFactory.make(architecture: card.modelArchitecture, numClasses: numClasses)
+        try Architecture(named: card.modelArchitecture).make(numClasses: numClasses)
     }
 
     /// Reads a source checkpoint: `.safetensors` by extension (or header), anything else as a

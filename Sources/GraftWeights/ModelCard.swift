@@ -1,4 +1,5 @@
 import Foundation
+import GraftModels
 
 /// A zoo entry: what a model is, how its inputs are prepared, and where its official weights
 /// come from. Cards are JSON files in `Models/`, validated when loaded.
@@ -74,13 +75,20 @@ public struct ModelCard: Codable, Sendable, Equatable {
         notes = try c.decodeIfPresent(String.self, forKey: .notes)
     }
 
-    /// The name `ModelFactory.make(architecture:…)` understands: `resnet34`, `vanilla-cnn`.
+    /// The `Architecture` name: `resnet34`, `vanilla-cnn`.
     public var modelArchitecture: String {
         if let depth, architecture == "resnet" { return "resnet\(depth)" }
         return architecture
     }
 
-    static let knownArchitectures = ["resnet": [18, 34, 50], "vanilla-cnn": []]
+    /// Card families and their depths: exactly what `Architecture` builds.
+    static var knownArchitectures: [String: [Int]] {
+        var known: [String: [Int]] = [:]
+        for a in Architecture.allCases {
+            if let depth = a.resNetDepth { known["resnet", default: []].append(depth.rawValue) } else { known[a.rawValue] = [] }
+        }
+        return known
+    }
 
     /// Checks every field; throws naming the card file and the first bad field.
     public func validate(path: String) throws {

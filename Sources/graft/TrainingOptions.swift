@@ -26,15 +26,14 @@ struct ModelDataOptions: ParsableArguments {
     /// The zoo card of `--model`: its architecture, input size and normalisation.
     func resolveModel() throws -> (id: String, architecture: String, imageSize: Int, card: ModelCard) {
         let card = try Zoo.shipped().card(id: model)
-        let architecture = card.modelArchitecture
-        _ = try ModelFactory.make(architecture: architecture, numClasses: 2)
+        let architecture = try Architecture(named: card.modelArchitecture)
         let size = imageSize ?? card.inputSize.last ?? 224
         do {
-            try ModelFactory.checkInputSize(size, architecture: architecture)
+            try architecture.checkInputSize(size)
         } catch {
             throw ValidationError("--image-size: \(error.localizedDescription)")
         }
-        return (model, architecture, size, card)
+        return (model, architecture.rawValue, size, card)
     }
 
     /// The data options, with the card's normalisation written into the specification so the run
@@ -53,8 +52,9 @@ struct ModelDataOptions: ParsableArguments {
     }
 
     /// The trainable blocks: `--trainable`, or `--freeze-to`, or every block.
-    func trainableBlocks(architecture: String) throws -> [String] {
-        let names = try ModelFactory.make(architecture: architecture, numClasses: 2).blockNames
+    func trainableBlocks(architecture name: String) throws -> [String] {
+        let architecture = try Architecture(named: name)
+        let names = architecture.blockNames
         if let trainable {
             let list = trainable.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             for n in list where !names.contains(n) {
@@ -63,10 +63,11 @@ struct ModelDataOptions: ParsableArguments {
             return list
         }
         if let freezeTo {
-            guard let i = names.firstIndex(of: freezeTo) else {
-                throw ValidationError("unknown block '\(freezeTo)' in --freeze-to; \(model) has \(names.joined(separator: ", "))")
+            do {
+                return try architecture.blocks(from: freezeTo)
+            } catch {
+                throw ValidationError("--freeze-to: \(error.localizedDescription)")
             }
-            return Array(names[i...])
         }
         return names
     }

@@ -51,7 +51,7 @@ import TestSupport
 
     @Test("an image too small for the architecture is refused before the model runs")
     func minimumInputSize() throws {
-        #expect(try ModelFactory.minimumInputSize(architecture: "vanilla-cnn") == 16)
+        #expect(Architecture.vanillaCNN.minimumInputSize == 16 && Architecture.resnet34.minimumInputSize == 32)
         #expect(throws: ModelError.inputTooSmall(architecture: "vanilla-cnn", size: 15, minimum: 16)) {
             _ = try TrainingRun.prepare(try Self.configuration(imageSize: 15))
         }

@@ -340,7 +340,7 @@ import TestSupport
         let file = directory.appendingPathComponent("swa.h5")
         try WeightsFile.write(swa.state, attributes: swa.attributes, to: file)
         let (state, attributes) = try WeightsFile.read(file)
-        let fresh = try ModelFactory.make(architecture: attributes.architecture, numClasses: attributes.numClasses)
+        let fresh = try Architecture(named: attributes.architecture).make(numClasses: attributes.numClasses)
         #expect(try fresh.load(state, strict: true).isComplete)
 
         let svg = EnsembleJob.plot(result.evaluation).svg()

@@ -61,7 +61,7 @@ struct ConverterTests {
 
     @Test func partialLoadIntoAFiveClassHeadSkipsExactlyTheHead() throws {
         let state = try PyTorchCheckpoint.load(Fixtures.url("resnet34/resnet34-random-seed0.pth"))
-        let model = try ModelFactory.make(architecture: "resnet34", numClasses: 5)
+        let model = Architecture.resnet34.make(numClasses: 5)
         let report = try model.load(state, strict: false)
         #expect(report.mismatched.map(\.key) == ["fc.weight", "fc.bias"])
         #expect(report.mismatched[0].expectedShape == [5, 512] && report.mismatched[0].foundShape == [1000, 512])

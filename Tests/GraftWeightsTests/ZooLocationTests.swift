@@ -46,4 +46,21 @@ import TestSupport
             error.localizedDescription.contains("names.txt") && error.localizedDescription.contains("2 names for 1000 classes")
         }
     }
+
+    @Test("a card for an architecture Graft cannot build is refused")
+    func unbuildableArchitecture() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-zoo50-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var card = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/resnet18.json"), encoding: .utf8)
+        card = card.replacingOccurrences(of: "\"depth\": 18", with: "\"depth\": 50")
+        #expect(card.contains("\"depth\": 50"))
+        try card.write(to: dir.appendingPathComponent("resnet50.json"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent("Models/imagenet-classes.txt"),
+                                         to: dir.appendingPathComponent("imagenet-classes.txt"))
+        #expect { try Zoo.load(directory: dir) } throws: { error in
+            error.localizedDescription.contains("resnet50.json") && error.localizedDescription.contains("'depth'")
+                && error.localizedDescription.contains("18, 34, got 50")
+        }
+    }
 }
