@@ -57,9 +57,11 @@ struct CatalogCommand: ParsableCommand {
             if output.format == .table {
                 for a in actions { print("repair: \(a)") }
                 if !report.findings.isEmpty { print(CatalogListing.findings(report.findings).render(.table), terminator: "") }
+                let interruptedRuns = report.leftovers.filter { $0.kind == .interruptedRun }.count
                 print("Checked \(report.checkpointsChecked) checkpoint(s), \(report.weightsFilesChecked) weights file(s), "
                       + "\(report.filesScanned) file(s) on disk: \(report.problems.count) problem(s), "
-                      + "\(report.leftovers.count) leftover(s) of interrupted writes.")
+                      + "\(report.leftovers.count - interruptedRuns) leftover(s) of interrupted writes"
+                      + (interruptedRuns > 0 ? ", \(interruptedRuns) interrupted run(s)." : "."))
             } else {
                 print(CatalogListing.findings(report.findings).render(output.format), terminator: "")
             }
