@@ -55,3 +55,13 @@ let package = Package(
         .testTarget(name: "GraftTrainingTests", dependencies: ["GraftTraining", "TestSupport"]),
     ]
 )
+
+// Fuzz targets (scripts/fuzz.sh, `make fuzz`). Built with -DFUZZING and the fuzzer sanitizer each
+// is a libFuzzer binary; a normal build gives a replay tool that runs files through the same code.
+package.targets += [
+    .target(name: "FuzzSupport", dependencies: ["GraftTensor"], path: "Fuzz/FuzzSupport"),
+    .executableTarget(name: "FuzzPth", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzPth"),
+    .executableTarget(name: "FuzzSafetensors", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzSafetensors"),
+    .executableTarget(name: "FuzzHDF5", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzHDF5"),
+    .executableTarget(name: "FuzzJPEG", dependencies: ["GraftData", "FuzzSupport"], path: "Fuzz/FuzzJPEG"),
+]

@@ -136,11 +136,21 @@ public enum JPEG {
         return info(c)
     }
 
+    /// The most pixels (stored width × height) a JPEG may have to be decoded: Pillow's limit, above
+    /// which `Image.open` raises `DecompressionBombError` (twice its `MAX_IMAGE_PIXELS`). The
+    /// header alone sets the size of the pixel buffer, so a few damaged bytes could otherwise
+    /// ask for up to 12 GiB (65535 × 65535 × 3).
+    public static let maximumPixels = 2 * 89_478_485
+
     /// Decodes to RGB (HWC). Grayscale is copied to three channels; CMYK/YCCK convert as Pillow does.
-    /// - Throws: `DataError` naming `path`: empty, truncated, corrupt, PNG or other non-JPEG.
+    /// - Throws: `DataError` naming `path`: empty, truncated, corrupt, PNG or other non-JPEG, or
+    ///   more than `maximumPixels` pixels.
     public static func decode(_ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions = .init(),
                               path: String = "<memory>") throws -> RGB8Image {
         let header = try probe(data, options: options, path: path)
+        guard header.storedWidth * header.storedHeight <= maximumPixels else {
+            throw DataError.corrupt(path: path, detail: "image of \(header.storedWidth) × \(header.storedHeight) pixels is larger than the limit of \(maximumPixels) pixels (Pillow's decompression-bomb limit); not decoded")
+        }
         guard let fused = options.resizeAndCenterCrop else {
             return try decode(data, header: header, options: options, crop: nil, path: path)
         }

@@ -152,3 +152,16 @@ func gatherStrided(_ storage: UnsafeRawPointer, elementSize: Int, offset: Int,
     }
     return out
 }
+
+/// `times` × the product of `sizes`, or nil when it overflows `Int`. Sizes come from files, so
+/// every step is checked; a zero size makes the result 0, but the other sizes are still checked
+/// (counted as 1), so no later product of them can overflow either.
+func checkedProduct(_ sizes: [Int], times: Int = 1) -> Int? {
+    var product = times
+    for size in sizes {
+        let (next, overflow) = product.multipliedReportingOverflow(by: max(size, 1))
+        if overflow { return nil }
+        product = next
+    }
+    return sizes.contains(0) ? 0 : product
+}

@@ -22,7 +22,7 @@ final class HDF5Lock: @unchecked Sendable {
 
 /// An owned HDF5 identifier, closed with the matching `H5*close` when released.
 final class HDF5Handle {
-    enum Kind { case file, group, dataset, dataspace, datatype, attribute, object }
+    enum Kind { case file, group, dataset, dataspace, datatype, attribute, object, plist }
     let id: hid_t
     let kind: Kind
 
@@ -41,6 +41,7 @@ final class HDF5Handle {
             case .datatype: _ = H5Tclose(id)
             case .attribute: _ = H5Aclose(id)
             case .object: _ = H5Oclose(id)
+            case .plist: _ = H5Pclose(id)
             }
         }
     }
@@ -204,16 +205,12 @@ final class HDF5File {
             let space = HDF5Handle(H5Dget_space(dataset.id), .dataspace)
             let type = HDF5Handle(H5Dget_type(dataset.id), .datatype)
             guard space.id >= 0, type.id >= 0 else { throw error(name, "cannot read the dataset's type or shape") }
-            let rank = H5Sget_simple_extent_ndims(space.id)
-            guard rank >= 0 else { throw error(name, "unreadable dataspace") }
-            var dims = [hsize_t](repeating: 0, count: Int(rank))
-            if rank > 0 { _ = H5Sget_simple_extent_dims(space.id, &dims, nil) }
-            let shape = dims.map { Int($0) }
-            let count = shape.reduce(1, *)
+            let (shape, count) = try shapeAndCount(name: name, space: space)
             let points = H5Sget_simple_extent_npoints(space.id)
             guard points == Int64(count) else {
                 throw error(name, "dataspace holds \(points) elements, shape \(shape) needs \(count)")
             }
+            try checkStoredBytes(name: name, dataset: dataset, type: type, count: count)
             switch H5Tget_class(type.id) {
             case H5T_FLOAT:
                 var tensor = Tensor(uninitializedShape: shape)
@@ -232,6 +229,48 @@ final class HDF5File {
             default:
                 throw error(name, "dataset type is neither floating-point nor integer")
             }
+        }
+    }
+
+    /// The dataspace's shape and element count. Both come from the file: a dimension beyond
+    /// `Int.max`, or a product that overflows, is an error naming the dataset.
+    fileprivate func shapeAndCount(name: String, space: HDF5Handle) throws -> (shape: [Int], count: Int) {
+        let rank = H5Sget_simple_extent_ndims(space.id)
+        guard space.id >= 0, rank >= 0 else { throw error(name, "unreadable dataspace") }
+        var dims = [hsize_t](repeating: 0, count: Int(rank))
+        if rank > 0 { _ = H5Sget_simple_extent_dims(space.id, &dims, nil) }
+        var shape: [Int] = []
+        var count = 1
+        for d in dims {
+            guard let n = Int(exactly: d) else { throw error(name, "dataspace dimension \(d) is too large") }
+            let (product, overflow) = count.multipliedReportingOverflow(by: max(n, 1))
+            guard !overflow else { throw error(name, "dataspace of shape \(dims) has too many elements") }
+            shape.append(n)
+            count = product
+        }
+        return (shape, shape.contains(0) ? 0 : count)
+    }
+
+    /// The most a chunked dataset's data may expand from the bytes it stores: above deflate's
+    /// ceiling (about 1032:1), the best the filters libhdf5 ships with achieve.
+    static let maximumExpansion = 2048
+
+    /// Checks the bytes the file stores for a dataset against what its shape needs, before
+    /// memory for it is allocated: a damaged dimension must not make a small file ask for
+    /// terabytes. Contiguous and compact data must be all there; chunked (possibly compressed)
+    /// data may expand at most `maximumExpansion` times.
+    private func checkStoredBytes(name: String, dataset: HDF5Handle, type: HDF5Handle, count: Int) throws {
+        guard count > 0 else { return }
+        let elementSize = H5Tget_size(type.id)
+        let (needed, overflow) = count.multipliedReportingOverflow(by: max(elementSize, 1))
+        let stored = H5Dget_storage_size(dataset.id)
+        let plist = HDF5Handle(H5Dget_create_plist(dataset.id), .plist)
+        let layout = plist.id >= 0 ? H5Pget_layout(plist.id) : H5D_LAYOUT_ERROR
+        let chunked = layout == H5D_CHUNKED
+        let (limit, limitOverflow) = Int(clamping: stored).multipliedReportingOverflow(by: chunked ? HDF5File.maximumExpansion : 1)
+        guard !overflow, limitOverflow || needed <= limit else {
+            let what = stored == 0 ? "stores no data" : "stores \(stored) bytes"
+            throw error(name, "dataset \(what), too few for its \(count) elements (truncated or damaged file?)")
         }
     }
 
@@ -334,6 +373,15 @@ final class HDF5File {
             let count = Int(H5Sget_simple_extent_npoints(space.id))
             guard rank >= 0, rank <= 1, count >= 0 else { throw error(name, "attribute of rank \(rank) is not supported") }
             let scalar = rank == 0
+            // An empty (null dataspace) attribute has no value: treated as absent.
+            if scalar && count == 0 { return nil }
+            guard !scalar || count == 1 else { throw error(name, "scalar attribute holds \(count) values") }
+            // Each element takes at least one stored byte: a damaged count must not size the
+            // buffers below.
+            let stored = H5Aget_storage_size(attribute.id)
+            guard UInt64(count) <= stored else {
+                throw error(name, "attribute of \(count) elements stores only \(stored) bytes")
+            }
             switch H5Tget_class(type.id) {
             case H5T_INTEGER:
                 var values = [Int64](repeating: 0, count: count)
@@ -353,9 +401,13 @@ final class HDF5File {
                     _ = H5Dvlen_reclaim(memoryType.id, space.id, graft_H5P_DEFAULT(), &pointers)
                 } else {
                     let size = H5Tget_size(type.id)
+                    let (bytes, overflow) = size.multipliedReportingOverflow(by: count)
+                    guard size > 0, !overflow, UInt64(bytes) <= stored else {
+                        throw error(name, "fixed-length string attribute of \(count) × \(size) bytes stores only \(stored) bytes")
+                    }
                     let memoryType = HDF5Handle(H5Tcopy(graft_H5T_C_S1()), .datatype)
                     _ = H5Tset_size(memoryType.id, size)
-                    var buffer = [UInt8](repeating: 0, count: size * count)
+                    var buffer = [UInt8](repeating: 0, count: bytes)
                     guard H5Aread(attribute.id, memoryType.id, &buffer) >= 0 else { throw error(name, "cannot read the attribute") }
                     for i in 0..<count {
                         let slice = buffer[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }
@@ -378,10 +430,8 @@ extension HDF5File {
             guard dataset.id >= 0 else { throw WeightsError.hdf5(path: path, object: name, reason: "cannot open the dataset") }
             let space = HDF5Handle(H5Dget_space(dataset.id), .dataspace)
             let type = HDF5Handle(H5Dget_type(dataset.id), .datatype)
-            let rank = H5Sget_simple_extent_ndims(space.id)
-            guard rank >= 0, type.id >= 0 else { throw WeightsError.hdf5(path: path, object: name, reason: "unreadable dataspace or type") }
-            var dims = [hsize_t](repeating: 0, count: Int(rank))
-            if rank > 0 { _ = H5Sget_simple_extent_dims(space.id, &dims, nil) }
+            guard type.id >= 0 else { throw WeightsError.hdf5(path: path, object: name, reason: "unreadable dataspace or type") }
+            let (shape, _) = try shapeAndCount(name: name, space: space)
             let bits = H5Tget_size(type.id) * 8
             let typeName: String
             switch H5Tget_class(type.id) {
@@ -389,7 +439,7 @@ extension HDF5File {
             case H5T_INTEGER: typeName = (H5Tget_sign(type.id) == H5T_SGN_NONE ? "uint" : "int") + "\(bits)"
             default: typeName = "other"
             }
-            return (dims.map { Int($0) }, typeName)
+            return (shape, typeName)
         }
     }
 }

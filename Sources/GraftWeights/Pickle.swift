@@ -16,6 +16,11 @@ final class PickleDict {
     }
 
     func value(forKey key: String) -> PickleValue? { stringIndex[key].map { entries[$0].value } }
+
+    func removeAll() {
+        entries.removeAll()
+        stringIndex.removeAll()
+    }
 }
 
 /// A mutable Python list built by the unpickler.
@@ -46,7 +51,8 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    /// A tuple and how deeply tuples nest in it (1 for a tuple of scalars).
+    case tuple([PickleValue], depth: Int)
     case list(PickleList)
     case dict(PickleDict)
     /// An allowed callable or class (`collections.OrderedDict`, `torch._utils._rebuild_tensor_v2`, a storage class).
@@ -86,6 +92,10 @@ struct Unpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Every dict and list built, so `releaseContainers` can break reference cycles a pickle
+    /// may build (a list appended to itself).
+    private var dicts: [PickleDict] = []
+    private var lists: [PickleList] = []
 
     init(bytes: UnsafeRawBufferPointer, path: String,
          loadTensor: @escaping (StorageRef, Int, [Int], [Int]) throws -> StateValue) {
@@ -125,25 +135,25 @@ struct Unpickler {
                 stack.append(.float(Double(bitPattern: bits)))
             case 0x58: stack.append(.string(try text(Int(try uint(4)))))   // BINUNICODE
             case 0x8C: stack.append(.string(try text(Int(try byte()))))    // SHORT_BINUNICODE
-            case 0x8D: stack.append(.string(try text(Int(try uint(8)))))   // BINUNICODE8
+            case 0x8D: stack.append(.string(try text(try length(8))))      // BINUNICODE8
             case 0x55: stack.append(.string(try text(Int(try byte()))))    // SHORT_BINSTRING
             case 0x54: stack.append(.string(try text(Int(try uint(4)))))   // BINSTRING
             case 0x43: stack.append(.bytes(Array(try take(Int(try byte())))))  // SHORT_BINBYTES
             case 0x42: stack.append(.bytes(Array(try take(Int(try uint(4))))))  // BINBYTES
-            case 0x29: stack.append(.tuple([]))                         // EMPTY_TUPLE
-            case 0x85: stack.append(.tuple(try pop(1)))                 // TUPLE1
-            case 0x86: stack.append(.tuple(try pop(2)))                 // TUPLE2
-            case 0x87: stack.append(.tuple(try pop(3)))                 // TUPLE3
-            case 0x74: stack.append(.tuple(try popToMark()))            // TUPLE
-            case 0x7D: stack.append(.dict(PickleDict()))                // EMPTY_DICT
-            case 0x5D: stack.append(.list(PickleList()))                // EMPTY_LIST
+            case 0x29: stack.append(.tuple([], depth: 1))               // EMPTY_TUPLE
+            case 0x85: stack.append(try tuple(try pop(1)))              // TUPLE1
+            case 0x86: stack.append(try tuple(try pop(2)))              // TUPLE2
+            case 0x87: stack.append(try tuple(try pop(3)))              // TUPLE3
+            case 0x74: stack.append(try tuple(try popToMark()))         // TUPLE
+            case 0x7D: stack.append(.dict(newDict()))                   // EMPTY_DICT
+            case 0x5D: stack.append(.list(newList()))                   // EMPTY_LIST
             case 0x64:                                                  // DICT
                 let items = try popToMark()
-                let d = PickleDict()
+                let d = newDict()
                 try setItems(d, items)
                 stack.append(.dict(d))
             case 0x6C:                                                  // LIST
-                let l = PickleList()
+                let l = newList()
                 l.items = try popToMark()
                 stack.append(.list(l))
             case 0x73:                                                  // SETITEM
@@ -201,6 +211,43 @@ struct Unpickler {
 
     // MARK: - Object construction
 
+    /// Tuples are values, released recursively: their nesting is limited (a state_dict nests
+    /// three deep), so a pickle of a million nested tuples is an error, not a stack overflow.
+    /// Lists and dicts nest without limit; `releaseContainers` takes them apart without recursion.
+    static let maximumTupleDepth = 100
+
+    private func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        var depth = 1
+        for case .tuple(_, let d) in items { depth = max(depth, d + 1) }
+        guard depth <= Unpickler.maximumTupleDepth else {
+            throw corrupt("tuples nested more than \(Unpickler.maximumTupleDepth) deep")
+        }
+        return .tuple(items, depth: depth)
+    }
+
+    private mutating func newDict() -> PickleDict {
+        let d = PickleDict()
+        dicts.append(d)
+        return d
+    }
+
+    private mutating func newList() -> PickleList {
+        let l = PickleList()
+        lists.append(l)
+        return l
+    }
+
+    /// Empties every dict and list the pickle built, so none outlives the load through a
+    /// reference cycle. Call it once the result has been converted.
+    mutating func releaseContainers() {
+        for d in dicts { d.removeAll() }
+        for l in lists { l.items.removeAll() }
+        dicts.removeAll()
+        lists.removeAll()
+        stack.removeAll()
+        memo.removeAll()
+    }
+
     private func global(_ module: String, _ name: String) throws -> PickleValue {
         if module == "torch", StorageDType(rawValue: name) != nil {
             return .global(module: module, name: name)
@@ -213,7 +260,7 @@ struct Unpickler {
     }
 
     private func persistent(_ pid: PickleValue) throws -> PickleValue {
-        guard case .tuple(let t) = pid, t.count >= 5, case .string("storage") = t[0],
+        guard case .tuple(let t, _) = pid, t.count >= 5, case .string("storage") = t[0],
               case .global("torch", let typeName) = t[1], case .string(let key) = t[2],
               case .int(let count) = t[4] else {
             throw corrupt("persistent id is not a ('storage', type, key, location, size) tuple")
@@ -225,20 +272,20 @@ struct Unpickler {
         return .storage(StorageRef(dtype: dtype, key: key, count: Int(count)))
     }
 
-    private func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
-        guard case .global(let module, let name) = callable, case .tuple(let a) = args else {
+    private mutating func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
+        guard case .global(let module, let name) = callable, case .tuple(let a, _) = args else {
             throw corrupt("REDUCE of a \(callable.typeName) with \(args.typeName) arguments")
         }
         switch "\(module).\(name)" {
         case "collections.OrderedDict", "builtins.dict", "__builtin__.dict":
-            let d = PickleDict()
+            let d = newDict()
             if case .list(let pairs)? = a.first {
-                for case .tuple(let kv) in pairs.items where kv.count == 2 { d.set(kv[0], kv[1]) }
+                for case .tuple(let kv, _) in pairs.items where kv.count == 2 { d.set(kv[0], kv[1]) }
             }
             return .dict(d)
         case "torch._utils._rebuild_tensor_v2":
             guard a.count >= 4, case .storage(let storage) = a[0], case .int(let offset) = a[1],
-                  case .tuple(let sizeValues) = a[2], case .tuple(let strideValues) = a[3] else {
+                  case .tuple(let sizeValues, _) = a[2], case .tuple(let strideValues, _) = a[3] else {
                 throw corrupt("_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, …)")
             }
             let sizes = try ints(sizeValues, "size")
@@ -318,6 +365,16 @@ struct Unpickler {
         guard n >= 0, n <= bytes.count - pos else { throw corrupt("unexpected end of the pickle (needed \(n) more bytes)") }
         defer { pos += n }
         return UnsafeRawBufferPointer(rebasing: bytes[pos..<(pos + n)])
+    }
+
+    /// A length field of `n` bytes, checked against the bytes left (a damaged BINUNICODE8 length
+    /// can exceed `Int.max`).
+    private mutating func length(_ n: Int) throws -> Int {
+        let v = try uint(n)
+        guard v <= UInt64(bytes.count - pos) else {
+            throw corrupt("unexpected end of the pickle (a length field says \(v) more bytes)")
+        }
+        return Int(v)
     }
 
     private mutating func text(_ n: Int) throws -> String {

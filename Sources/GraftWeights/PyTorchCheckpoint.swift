@@ -43,6 +43,7 @@ public enum PyTorchCheckpoint {
             var unpickler = Unpickler(bytes: try zip.data(of: pickleEntry), path: path) { storage, offset, sizes, strides in
                 try rebuildTensor(zip: zip, prefix: prefix, storage: storage, offset: offset, sizes: sizes, strides: strides)
             }
+            defer { unpickler.releaseContainers() }
             return try stateDict(from: try unpickler.run(), path: path)
         }
     }
@@ -56,15 +57,31 @@ public enum PyTorchCheckpoint {
         }
         let bytes = try zip.data(of: entry)
         let type = ElementType(storage.dtype)
-        guard bytes.count >= storage.count * type.byteSize else {
-            throw WeightsError.corrupt(path: path, reason: "storage '\(name)' has \(bytes.count) bytes, \(storage.count) \(type.rawValue) elements need \(storage.count * type.byteSize)")
+        // Sizes, strides and counts come from the file: every product and sum is checked, so a
+        // damaged one is an error rather than an arithmetic overflow.
+        let (storageBytes, storageOverflow) = storage.count.multipliedReportingOverflow(by: type.byteSize)
+        guard !storageOverflow, bytes.count >= storageBytes else {
+            throw WeightsError.corrupt(path: path, reason: "storage '\(name)' has \(bytes.count) bytes, \(storage.count) \(type.rawValue) elements need \(storageOverflow ? "more" : "\(storageBytes)")")
         }
-        let count = sizes.reduce(1, *)
+        guard let count = checkedProduct(sizes) else {
+            throw WeightsError.corrupt(path: path, reason: "tensor of size \(sizes) in storage '\(name)' has too many elements")
+        }
         if count > 0 {
             var last = offset
-            for (s, st) in Swift.zip(sizes, strides) { last += (s - 1) * st }
-            guard offset >= 0, last < storage.count else {
+            var overflow = false
+            for (s, st) in Swift.zip(sizes, strides) where !overflow {
+                let (step, o1) = (s - 1).multipliedReportingOverflow(by: st)
+                let (sum, o2) = last.addingReportingOverflow(step)
+                overflow = o1 || o2
+                last = sum
+            }
+            guard offset >= 0, !overflow, last < storage.count else {
                 throw WeightsError.corrupt(path: path, reason: "tensor of size \(sizes) with stride \(strides) at offset \(offset) reaches past storage '\(name)' of \(storage.count) elements")
+            }
+            // A view that repeats elements (a zero stride, as `expand` makes) would be copied out
+            // to more memory than the file holds: a damaged size could ask for terabytes.
+            guard count <= storage.count else {
+                throw WeightsError.unsupported(path: path, reason: "tensor of size \(sizes) with stride \(strides) repeats elements of storage '\(name)' (\(storage.count) elements); save it after .contiguous()")
             }
         }
         guard let base = bytes.baseAddress, count > 0 else {

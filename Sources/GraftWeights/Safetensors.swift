@@ -42,7 +42,10 @@ public enum Safetensors {
                 guard begin >= 0, begin <= end, end <= dataLength else {
                     throw WeightsError.corrupt(path: path, reason: "tensor '\(name)' has data_offsets [\(begin), \(end)] outside the \(dataLength) data bytes")
                 }
-                let needed = shape.reduce(1, *) * type.byteSize
+                // The shape comes from the file: it is multiplied out with overflow checks.
+                guard let needed = checkedProduct(shape, times: type.byteSize) else {
+                    throw WeightsError.corrupt(path: path, reason: "tensor '\(name)' of \(dtype) \(shape) has too many elements")
+                }
                 guard end - begin == needed else {
                     throw WeightsError.corrupt(path: path, reason: "tensor '\(name)' of \(dtype) \(shape) needs \(needed) bytes, its data_offsets span \(end - begin)")
                 }

@@ -86,8 +86,9 @@ public struct WeightsAttributes: Sendable, Equatable, Codable {
             case nil: return []
             case .int(let v)?: return [v]
             case .ints(let v)?: return v
-            case .double(let v)? where v == v.rounded(): return [Int64(v)]
-            case .doubles(let v)? where v.allSatisfy({ $0 == $0.rounded() }): return v.map { Int64($0) }
+            // Whole numbers stored as floats; NaN, infinities and values beyond Int64 are errors.
+            case .double(let v)? where Int64(exactly: v) != nil: return [Int64(exactly: v) ?? 0]
+            case .doubles(let v)? where v.allSatisfy({ Int64(exactly: $0) != nil }): return v.map { Int64(exactly: $0) ?? 0 }
             default: throw WeightsError.hdf5(path: path, object: name, reason: "attribute should hold integers")
             }
         }

@@ -1,0 +1,22 @@
+import Foundation
+import FuzzSupport
+import GraftWeights
+
+/// Fuzzes `PyTorchCheckpoint.load`: the zip reader, the pickle machine and tensor rebuilding.
+let scratch = FuzzHarness.scratchFile(named: "input.pth")
+
+func fuzzOne(_ input: UnsafeRawBufferPointer) {
+    FuzzHarness.read(input, through: scratch) { FuzzHarness.touch(try PyTorchCheckpoint.load($0)) }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+#if !FUZZING
+@main enum Replay {
+    static func main() { exit(FuzzHarness.replay(CommandLine.arguments.dropFirst(), fuzzOne)) }
+}
+#endif
