@@ -83,7 +83,10 @@ final class HDF5File {
 
     static func create(_ url: URL) throws -> HDF5File {
         try HDF5Lock.shared.run {
-            let id = H5Fcreate(url.path, graft_H5F_ACC_TRUNC(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT())
+            let access = graft_checksummed_file_access()
+            guard access >= 0 else { throw WeightsError.hdf5(path: url.path, object: nil, reason: "cannot set the file format") }
+            defer { H5Pclose(access) }
+            let id = H5Fcreate(url.path, graft_H5F_ACC_TRUNC(), graft_H5P_DEFAULT(), access)
             guard id >= 0 else { throw WeightsError.hdf5(path: url.path, object: nil, reason: "cannot create the file") }
             return HDF5File(path: url.path, file: HDF5Handle(id, .file))
         }
