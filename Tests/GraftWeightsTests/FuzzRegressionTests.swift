@@ -9,23 +9,11 @@ import TestSupport
 /// `WeightsError` that names the file.
 @Suite("Fuzzer regressions: weights readers")
 struct FuzzRegressionTests {
-    func write(_ data: Data, _ name: String, in dir: URL) throws -> URL {
-        let url = dir.appendingPathComponent(name)
-        try data.write(to: url)
-        return url
-    }
+    func write(_ data: Data, _ name: String, in dir: URL) throws -> URL { try TestFiles.write(data, name, in: dir) }
 
     func expectError(_ url: URL, _ fragment: String, _ load: (URL) throws -> Any,
                      sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            _ = try load(url)
-            Issue.record("\(url.lastPathComponent) loaded", sourceLocation: sourceLocation)
-        } catch let error as WeightsError {
-            let message = error.localizedDescription
-            #expect(message.contains(url.path) && message.contains(fragment), "\(message)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("unexpected error type \(error)", sourceLocation: sourceLocation)
-        }
+        TestFiles.expectWeightsError(url, fragment, load, sourceLocation: sourceLocation)
     }
 
     func expectPthError(_ url: URL, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {

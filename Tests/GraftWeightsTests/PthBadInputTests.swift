@@ -58,23 +58,11 @@ enum PthBuilder {
 
 @Suite("PyTorch .pth reader: views and bad input")
 struct PthBadInputTests {
-    func write(_ data: Data, _ name: String, in dir: URL) throws -> URL {
-        let url = dir.appendingPathComponent(name)
-        try data.write(to: url)
-        return url
-    }
+    func write(_ data: Data, _ name: String, in dir: URL) throws -> URL { try TestFiles.write(data, name, in: dir) }
 
     /// Loading must fail with a `WeightsError` whose message names the file and contains `fragment`.
     func expectFailure(_ url: URL, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            _ = try PyTorchCheckpoint.load(url)
-            Issue.record("\(url.lastPathComponent) loaded", sourceLocation: sourceLocation)
-        } catch let error as WeightsError {
-            let message = error.localizedDescription
-            #expect(message.contains(url.path) && message.contains(fragment), "\(message)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("unexpected error type \(error)", sourceLocation: sourceLocation)
-        }
+        TestFiles.expectWeightsError(url, fragment, { try PyTorchCheckpoint.load($0) }, sourceLocation: sourceLocation)
     }
 
     @Test func viewsWithOffsetsAndStridesBecomeContiguous() throws {

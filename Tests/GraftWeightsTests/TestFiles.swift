@@ -1,5 +1,7 @@
 import Foundation
+import Testing
 import TestSupport
+import GraftWeights
 
 /// Temporary directories and external tools for the weights tests.
 enum TestFiles {
@@ -11,6 +13,27 @@ enum TestFiles {
     }
 
     static func cleanup(_ url: URL) { try? FileManager.default.removeItem(at: url) }
+
+    /// Writes `data` as `name` in `dir`.
+    static func write(_ data: Data, _ name: String, in dir: URL) throws -> URL {
+        let url = dir.appendingPathComponent(name)
+        try data.write(to: url)
+        return url
+    }
+
+    /// `load` must fail with a `WeightsError` whose message names the file and contains `fragment`.
+    static func expectWeightsError(_ url: URL, _ fragment: String, _ load: (URL) throws -> Any,
+                                   sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try load(url)
+            Issue.record("\(url.lastPathComponent) loaded", sourceLocation: sourceLocation)
+        } catch let error as WeightsError {
+            let message = error.localizedDescription
+            #expect(message.contains(url.path) && message.contains(fragment), "\(message)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected error type \(error)", sourceLocation: sourceLocation)
+        }
+    }
 
     /// Runs a program found on PATH; returns (exit status, stdout, stderr).
     @discardableResult
