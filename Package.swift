@@ -2,14 +2,15 @@
 import PackageDescription
 
 // C libraries come from Debian packages (scripts/install-deps.sh). Only GraftTensor calls BLAS,
-// only GraftWeights calls HDF5, only GraftData calls libjpeg.
+// only GraftWeights calls HDF5, only GraftData calls libjpeg. Every target lists each target its
+// files import.
 let package = Package(
     name: "Graft",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "graft", targets: ["graft"]),
         .library(name: "Graft", targets: [
-            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim",
+            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
             "GraftCatalog", "GraftTraining", "GraftReport",
         ]),
     ],
@@ -27,32 +28,46 @@ let package = Package(
         .target(name: "GraftSupport"),
         .target(name: "GraftTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
-        .target(name: "GraftModels", dependencies: ["GraftNN"]),
-        .target(name: "GraftWeights", dependencies: ["GraftModels", "GraftSupport", "CHDF5"],
-                resources: []),
+        .target(name: "GraftModels", dependencies: ["GraftNN", "GraftTensor"]),
+        .target(name: "GraftWeights", dependencies: ["GraftTensor", "GraftSupport", "CHDF5"]),
+        .target(name: "GraftZoo", dependencies: ["GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport"]),
         .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
-        .target(name: "GraftOptim", dependencies: ["GraftNN"]),
+        .target(name: "GraftOptim", dependencies: ["GraftNN", "GraftTensor"]),
         .target(name: "GraftCatalog", dependencies: ["GraftSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "GraftReport"),
         .target(name: "GraftTraining", dependencies: [
-            "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog", "GraftReport",
+            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
+            "GraftCatalog", "GraftReport",
         ]),
         .executableTarget(name: "graft", dependencies: [
-            "GraftTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim", "GraftCatalog",
+            "GraftReport", "GraftTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "graft-bench", dependencies: ["GraftTraining"],
-                          path: "benchmarks/Harness"),
+        .executableTarget(name: "graft-bench", dependencies: [
+            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog",
+            "GraftTraining", .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "benchmarks/Harness"),
 
         .target(name: "TestSupport", dependencies: ["GraftTensor"]),
         .testTarget(name: "GraftTensorTests", dependencies: ["GraftTensor", "TestSupport"]),
-        .testTarget(name: "GraftNNTests", dependencies: ["GraftNN", "TestSupport"]),
-        .testTarget(name: "GraftModelsTests", dependencies: ["GraftModels", "GraftWeights", "TestSupport"]),
-        .testTarget(name: "GraftWeightsTests", dependencies: ["GraftWeights", "GraftSupport", "TestSupport"]),
-        .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "GraftSupport", "TestSupport"]),
-        .testTarget(name: "GraftOptimTests", dependencies: ["GraftOptim", "GraftModels", "GraftWeights", "TestSupport"]),
-        .testTarget(name: "GraftCatalogTests", dependencies: ["GraftCatalog", "GraftSupport", "TestSupport"]),
+        .testTarget(name: "GraftNNTests", dependencies: ["GraftNN", "GraftTensor", "TestSupport"]),
+        .testTarget(name: "GraftModelsTests", dependencies: ["GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport"]),
+        .testTarget(name: "GraftWeightsTests", dependencies: ["GraftWeights", "GraftNN", "GraftTensor", "GraftSupport", "TestSupport"]),
+        .testTarget(name: "GraftZooTests", dependencies: [
+            "GraftZoo", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport", "TestSupport",
+        ]),
+        .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "GraftTensor", "GraftSupport", "CJPEG", "TestSupport"]),
+        .testTarget(name: "GraftOptimTests", dependencies: [
+            "GraftOptim", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
+        ]),
+        .testTarget(name: "GraftCatalogTests", dependencies: [
+            "GraftCatalog", "GraftSupport", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
-        .testTarget(name: "GraftTrainingTests", dependencies: ["GraftTraining", "TestSupport"]),
+        .testTarget(name: "GraftTrainingTests", dependencies: [
+            "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN", "GraftOptim", "GraftTensor",
+            "GraftWeights", "GraftZoo", "TestSupport",
+        ]),
     ]
 )
 

@@ -88,17 +88,6 @@ public final class ImageCache: @unchecked Sendable {
     }
 }
 
-/// A batch: images `[N, 3, H, W]` (normalised), labels and the dataset indices they came from.
-/// N is smaller than the batch size for the last batch (unless dropped) and when images failed.
-public struct Batch: Sendable {
-    public var images: Tensor
-    public var labels: [Int]
-    public var indices: [Int]
-    public var epoch: Int
-    /// Position of the batch within its epoch.
-    public var index: Int
-}
-
 /// Where a loader is: the next batch to produce. Restoring it (with the same seed) resumes the
 /// same sequence of batches.
 public struct LoaderPosition: Codable, Sendable, Equatable {
@@ -116,7 +105,7 @@ public struct LoaderPosition: Codable, Sendable, Equatable {
 /// augmentation of the item at position `p` of epoch `e` uses a generator seeded from
 /// `(seed, e, p)`. So the batches do not depend on thread timing, and a run resumed at
 /// `(epoch, batch)` sees exactly what an uninterrupted run would have.
-public final class BatchLoader: Sendable {
+public final class BatchLoader: BatchSource, Sendable {
     public struct Options: Sendable {
         public var batchSize: Int
         public var shuffle: Bool
@@ -187,12 +176,7 @@ public final class BatchLoader: Sendable {
 
     /// The dataset indices in the order epoch `epoch` visits them.
     public func order(epoch: Int) -> [Int] {
-        var order = indices
-        if options.shuffle {
-            var rng = RandomGenerator.stream(options.seed, UInt64(truncatingIfNeeded: epoch), 0x4F52_4445_52)
-            rng.shuffle(&order)
-        }
-        return order
+        options.shuffle ? SampleOrder.shuffled(indices, seed: options.seed, epoch: epoch) : indices
     }
 
     /// One sample through decode (or the cache) and the pipeline. Throws for unreadable images.
@@ -220,9 +204,9 @@ public final class BatchLoader: Sendable {
     }
 
     /// Builds batch `index` of `epoch` on the calling thread. Unreadable images are recorded in
-    /// `failures` (once each) and left out of the batch.
+    /// `failures` (once each) and left out of the batch; `ids` are the dataset indices kept.
     /// - Throws: `DataError.inconsistentBatch` if the pipeline gives images of different sizes.
-    public func makeBatch(epoch: Int, index: Int, order: [Int]? = nil) throws -> Batch {
+    public func makeBatch(epoch: Int, index: Int, order: [Int]? = nil) throws -> LabeledBatch {
         let order = order ?? self.order(epoch: epoch)
         let start = index * options.batchSize
         let end = min(start + options.batchSize, order.count)
@@ -246,26 +230,51 @@ public final class BatchLoader: Sendable {
         var tensor = Tensor(uninitializedShape: [images.count, 3, h, w])
         let base = tensor.mutablePointer()
         for (k, image) in images.enumerated() { transform.normalize(image, into: base + k * 3 * h * w) }
-        return Batch(images: tensor, labels: labels, indices: kept, epoch: epoch, index: index)
+        return LabeledBatch(images: tensor, labels: labels, ids: kept)
     }
 
     /// Batches of `epoch` from batch `start` on, produced ahead by background threads.
-    public func batches(epoch: Int, from start: Int = 0) -> EpochBatches {
+    public func prefetching(epoch: Int, from start: Int = 0) -> EpochBatches {
         EpochBatches(loader: self, epoch: epoch, start: max(0, start))
     }
 
     /// Resumes at a saved position.
-    public func batches(from position: LoaderPosition) -> EpochBatches {
-        batches(epoch: position.epoch, from: position.batch)
+    public func prefetching(from position: LoaderPosition) -> EpochBatches {
+        prefetching(epoch: position.epoch, from: position.batch)
     }
+
+    // MARK: BatchSource
+
+    public var sampleCount: Int { indices.count }
+
+    public func batches(epoch: Int, startingAt batch: Int) -> BatchIterator {
+        let prefetched = prefetching(epoch: epoch, from: batch)
+        return BatchIterator { try prefetched.nextBatch() }
+    }
+
+    /// True when no operation of the pipeline draws random numbers.
+    public var samplesAreDeterministic: Bool { transform.deterministicPrefixCount == transform.ops.count }
+
+    public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? {
+        let order = order(epoch: epoch)
+        return (0..<batchesPerEpoch).map { b in
+            let ids = SampleOrder.slice(order, batch: b, size: options.batchSize)
+            return (ids, ids.map(dataset.label))
+        }
+    }
+
+    public func batch(epoch: Int, index: Int) throws -> LabeledBatch { try makeBatch(epoch: epoch, index: index) }
+
+    /// Empties the decoded-image cache.
+    public func releaseKeptImages() { cache?.removeAll() }
 }
 
-/// The batches of one epoch, in order. Worker threads fill a bounded queue ahead of `next()`;
+/// The batches of one epoch, in order. Worker threads fill a bounded queue ahead of `nextBatch()`;
 /// dropping the iterator stops them. Batches whose images all failed to load are skipped.
 public final class EpochBatches {
     private let state: PrefetchState
     public let epoch: Int
-    /// The next batch index `next()` will look at: with `epoch`, the loader position to save.
+    /// The next batch index `nextBatch()` will look at: with `epoch`, the loader position to save.
     public private(set) var nextIndex: Int
 
     init(loader: BatchLoader, epoch: Int, start: Int) {
@@ -293,7 +302,7 @@ public final class EpochBatches {
 
     /// The next batch, or nil at the end of the epoch.
     /// - Throws: what building the batch threw (the iterator then ends).
-    public func nextBatch() throws -> Batch? {
+    public func nextBatch() throws -> LabeledBatch? {
         while let result = state.take(nextIndex) {
             nextIndex += 1
             let batch = try result.get()
@@ -312,7 +321,7 @@ private final class PrefetchState: @unchecked Sendable {
     private var nextToTake: Int
     private let end: Int
     private let capacity: Int
-    private var ready: [Int: Result<Batch, any Error>] = [:]
+    private var ready: [Int: Result<LabeledBatch, any Error>] = [:]
     private var cancelled = false
 
     init(start: Int, end: Int, capacity: Int) {
@@ -332,7 +341,7 @@ private final class PrefetchState: @unchecked Sendable {
         return nextToClaim
     }
 
-    func deliver(_ index: Int, _ result: Result<Batch, any Error>) {
+    func deliver(_ index: Int, _ result: Result<LabeledBatch, any Error>) {
         condition.lock()
         ready[index] = result
         condition.broadcast()
@@ -340,7 +349,7 @@ private final class PrefetchState: @unchecked Sendable {
     }
 
     /// Waits for batch `index`; nil past the end.
-    func take(_ index: Int) -> Result<Batch, any Error>? {
+    func take(_ index: Int) -> Result<LabeledBatch, any Error>? {
         condition.lock()
         defer { condition.unlock() }
         guard index < end, !cancelled else { return nil }

@@ -159,39 +159,10 @@ public struct EnsembleJob {
         case "val", "validation":
             return (sources.validation, sources.train)
         case "test" where spec.source == DataSpecification.fashionMNIST:
-            return (try Self.fashionMNISTTest(spec, batchSize: max(batchSize, 64)), sources.train)
+            return (try DataSources.fashionMNISTTest(spec, batchSize: max(batchSize, 64)), sources.train)
         default:
             throw EnsembleError.unsupportedSplit(split, source: spec.source)
         }
-    }
-
-    /// Fashion-MNIST's 10,000 test images with the evaluation transform and class subset of `spec`.
-    static func fashionMNISTTest(_ spec: DataSpecification, batchSize: Int) throws -> BatchSource {
-        guard let mean = spec.mean, let std = spec.std else {
-            throw DataError.invalidArgument("fashion-mnist: no normalisation (mean and std) given for the test images")
-        }
-        let test = try FashionMNIST(split: .test)
-        var indices = Array(0..<test.count)
-        var classNames = test.classNames
-        var labelMap: [Int: Int]?
-        if let wanted = spec.classes {
-            var map: [Int: Int] = [:]
-            for (newLabel, name) in wanted.enumerated() {
-                guard let old = DataSources.classIndex(name, in: test) else {
-                    throw DataError.invalidArgument("fashion-mnist: no class '\(name)'")
-                }
-                map[old] = newLabel
-            }
-            labelMap = map
-            classNames = wanted
-            indices = indices.filter { map[test.label($0)] != nil }
-        }
-        let dataset = RelabelledDataset(base: test, labelMap: labelMap, classNames: classNames)
-        let transform = try TransformPipeline(ops: [.resizeTo(width: spec.imageSize, height: spec.imageSize)],
-                                              mean: mean, std: std)
-        let loader = try BatchLoader(dataset: dataset, indices: indices, transform: transform,
-                                     options: .init(batchSize: batchSize, shuffle: false))
-        return LoaderSource(loader)
     }
 
     /// The run all catalog members belong to, if there is exactly one.

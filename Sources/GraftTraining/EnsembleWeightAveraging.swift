@@ -1,4 +1,5 @@
 import Foundation
+import GraftData
 import GraftNN
 import GraftTensor
 

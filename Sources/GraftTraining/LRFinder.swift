@@ -1,3 +1,4 @@
+import GraftData
 import GraftModels
 import GraftNN
 import GraftOptim

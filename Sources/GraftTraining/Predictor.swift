@@ -4,6 +4,7 @@ import GraftModels
 import GraftNN
 import GraftTensor
 import GraftWeights
+import GraftZoo
 
 /// Class probabilities for image files: the eval transform from the weights (or the card), one
 /// batched forward pass in eval mode.

@@ -1,34 +1,7 @@
 import Foundation
 import GraftModels
+import GraftData
 import GraftOptim
-
-/// Which images a run trains and validates on.
-public struct DataSpecification: Codable, Sendable, Equatable {
-    /// An ImageFolder directory, or `fashion-mnist` for Debian's packaged arrays.
-    public var source: String
-    /// Side of the square images the model sees.
-    public var imageSize: Int
-    public var validationFraction: Double = 0.2
-    public var splitSeed: UInt64 = 0
-    /// Random resized crop + horizontal flip on the training split.
-    public var augment: Bool = false
-    /// Keep only these classes (names), in this order; nil keeps all.
-    public var classes: [String]? = nil
-    /// At most this many training images per class (small transfer experiments).
-    public var trainPerClass: Int? = nil
-    /// Normalisation; nil uses the model card's.
-    public var mean: [Float]? = nil
-    public var std: [Float]? = nil
-    /// Keep decoded, resized images in memory after the first epoch.
-    public var cacheDecoded: Bool = true
-
-    public init(source: String, imageSize: Int) {
-        self.source = source
-        self.imageSize = imageSize
-    }
-
-    public static let fashionMNIST = "fashion-mnist"
-}
 
 /// When checkpoints are written and which are kept.
 public struct SavePolicy: Codable, Sendable, Equatable {

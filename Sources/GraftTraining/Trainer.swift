@@ -1,71 +1,9 @@
 import Foundation
+import GraftData
 import GraftModels
 import GraftNN
 import GraftOptim
 import GraftTensor
-
-/// One mini-batch: NCHW float32 images, their class indices and, when the source has them, the
-/// samples' stable identities (dataset indices).
-public struct LabeledBatch: @unchecked Sendable {
-    public var images: Tensor
-    public var labels: [Int]
-    public var ids: [Int]?
-    public init(images: Tensor, labels: [Int], ids: [Int]? = nil) {
-        self.images = images
-        self.labels = labels
-        self.ids = ids
-    }
-}
-
-/// One epoch's batches in order. `next()` throws what building a batch threw (an unreadable
-/// image, an inconsistent batch), so a loader error stops the run instead of ending the epoch
-/// early.
-public struct BatchIterator {
-    private let produce: () throws -> LabeledBatch?
-
-    public init(_ produce: @escaping () throws -> LabeledBatch?) { self.produce = produce }
-
-    /// The next batch, or nil at the end of the epoch.
-    public func next() throws -> LabeledBatch? { try produce() }
-
-    /// Every remaining batch.
-    public func all() throws -> [LabeledBatch] {
-        var batches: [LabeledBatch] = []
-        while let batch = try next() { batches.append(batch) }
-        return batches
-    }
-}
-
-/// Anything that yields the batches of an epoch in a reproducible order. The order of epoch `e`
-/// depends only on the source's seed and `e`, so a run resumed at batch `b` of epoch `e` sees
-/// exactly the batches an uninterrupted run would have seen.
-public protocol BatchSource: AnyObject {
-    var sampleCount: Int { get }
-    var batchesPerEpoch: Int { get }
-    func batches(epoch: Int, startingAt batch: Int) -> BatchIterator
-    /// True when a sample (by its id) comes out the same every time: no random augmentation.
-    var samplesAreDeterministic: Bool { get }
-    /// Ids and labels of every batch of `epoch`, without loading any image; nil when unknown.
-    func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]?
-    /// Batch `index` of `epoch` on its own.
-    func batch(epoch: Int, index: Int) throws -> LabeledBatch
-    /// Frees images kept for later epochs: the trainer no longer needs them (its feature cache
-    /// holds what it makes of every sample).
-    func releaseKeptImages()
-}
-
-extension BatchSource {
-    public func releaseKeptImages() {}
-    public var samplesAreDeterministic: Bool { false }
-    public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }
-    public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
-        let iterator = batches(epoch: epoch, startingAt: index)
-        guard let batch = try iterator.next() else {
-            throw TrainingError.emptyDataset("batch \(index) of epoch \(epoch + 1)")
-        }
-        return batch
-    }
-}
 
 /// Metrics of one finished epoch.
 public struct EpochMetrics: Codable, Sendable, Equatable {

@@ -1,11 +1,13 @@
 import Foundation
 import GraftCatalog
+import GraftData
 import GraftModels
 import GraftNN
 import GraftOptim
 import GraftReport
 import GraftTensor
 import GraftWeights
+import GraftZoo
 
 /// What a finished (or stopped) run reports.
 public struct RunSummary: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Every failure of GraftWeights: reading `.pth`, safetensors and HDF5 files, model cards and
-/// conversion. Each case names the file (and the key, dataset or field) at fault, so the CLI can
+/// Every failure of GraftWeights: reading `.pth` and safetensors files, reading and writing
+/// HDF5 weights. Each case names the file (and the key, dataset or field) at fault, so the CLI can
 /// print one clear line.
 public enum WeightsError: LocalizedError, Equatable, Sendable {
     /// The file does not exist.
@@ -22,12 +22,6 @@ public enum WeightsError: LocalizedError, Equatable, Sendable {
     case notAStateDict(path: String, reason: String)
     /// An HDF5 call failed; `object` is the dataset, group or attribute concerned.
     case hdf5(path: String, object: String?, reason: String)
-    /// A model card is missing a field or holds an invalid value.
-    case invalidCard(path: String, field: String, reason: String)
-    /// No model card has this id.
-    case unknownModel(id: String, known: [String])
-    /// The weights do not fit the model (keys or shapes differ).
-    case modelMismatch(path: String, model: String, problems: [String])
     /// Some tensors hold NaN or infinity.
     case nonFinite(path: String, keys: [String])
 
@@ -51,14 +45,6 @@ public enum WeightsError: LocalizedError, Equatable, Sendable {
         case .hdf5(let path, let object, let reason):
             if let object { return "\(path): HDF5 object '\(object)': \(reason)" }
             return "\(path): HDF5: \(reason)"
-        case .invalidCard(let path, let field, let reason):
-            return "\(path): model card field '\(field)': \(reason)"
-        case .unknownModel(let id, let known):
-            return "unknown model '\(id)' (known: \(known.joined(separator: ", ")))"
-        case .modelMismatch(let path, let model, let problems):
-            let shown = problems.prefix(8).joined(separator: "; ")
-            let more = problems.count > 8 ? "; and \(problems.count - 8) more" : ""
-            return "\(path): does not fit model '\(model)': \(shown)\(more)"
         case .nonFinite(let path, let keys):
             let shown = keys.prefix(8).joined(separator: ", ")
             let more = keys.count > 8 ? " and \(keys.count - 8) more" : ""

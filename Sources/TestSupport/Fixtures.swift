@@ -21,6 +21,12 @@ public enum Fixtures {
     public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
     public static var available: Bool { FileManager.default.fileExists(atPath: root.path) }
+
+    /// The parameter names listed in a fixture's `state_dict_keys.txt` (`name<TAB>dtype<TAB>[shape]`).
+    public static func stateDictKeyNames(_ relative: String) throws -> [String] {
+        try String(contentsOf: url(relative), encoding: .utf8).split(separator: "\n")
+            .map { String($0.prefix { $0 != "\t" }) }
+    }
 }
 
 extension Fixtures {

@@ -1,6 +1,7 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftWeights
+import GraftZoo
 
 /// `graft convert SRC --model ID [--output FILE]`: a `.pth`/`.safetensors` file into HDF5.
 struct ConvertCommand: ParsableCommand {

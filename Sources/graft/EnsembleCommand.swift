@@ -1,6 +1,7 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftCatalog
+import GraftData
 import GraftTraining
 import GraftWeights
 

@@ -1,6 +1,7 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftWeights
+import GraftZoo
 
 /// Where model cards and converted weights live (shared by `models`, `convert`, `weights`).
 struct ZooOptions: ParsableArguments {

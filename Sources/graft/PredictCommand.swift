@@ -1,8 +1,9 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftReport
 import GraftTraining
 import GraftWeights
+import GraftZoo
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,11 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
+import GraftData
 import GraftModels
 import GraftOptim
 import GraftTraining
 import GraftWeights
+import GraftZoo
 
 /// Model, data and optimizer options shared by `train`, `lr-find` and `compare`.
 struct ModelDataOptions: ParsableArguments {

@@ -1,7 +1,8 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftTensor
 import GraftWeights
+import GraftZoo
 
 /// `graft weights inspect|verify`: look inside a Graft HDF5 weights file.
 struct WeightsCommand: ParsableCommand {

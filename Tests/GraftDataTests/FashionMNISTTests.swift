@@ -68,7 +68,7 @@ struct FashionMNISTTests {
         let pipeline = try TransformPipeline(ops: [], mean: [0.286, 0.286, 0.286], std: [0.353, 0.353, 0.353])
         let loader = try BatchLoader(dataset: test, indices: Array(0..<100), transform: pipeline,
                                      options: .init(batchSize: 32, shuffle: false))
-        let batches = try LoaderTests.collect(loader.batches(epoch: 0))
+        let batches = try LoaderTests.collect(loader.prefetching(epoch: 0))
         #expect(batches.map(\.labels.count) == [32, 32, 32, 4])
         #expect(batches[0].images.shape == [32, 3, 28, 28])
         #expect(batches[0].labels[0] == 9)

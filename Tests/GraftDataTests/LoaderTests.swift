@@ -6,15 +6,15 @@ import TestSupport
 
 @Suite("BatchLoader")
 struct LoaderTests {
-    static func collect(_ batches: EpochBatches) throws -> [Batch] {
-        var out: [Batch] = []
+    static func collect(_ batches: EpochBatches) throws -> [LabeledBatch] {
+        var out: [LabeledBatch] = []
         while let b = try batches.nextBatch() { out.append(b) }
         return out
     }
 
-    static func same(_ a: [Batch], _ b: [Batch]) -> Bool {
+    static func same(_ a: [LabeledBatch], _ b: [LabeledBatch]) -> Bool {
         a.count == b.count && zip(a, b).allSatisfy {
-            $0.images.isBitwiseEqual(to: $1.images) && $0.labels == $1.labels && $0.indices == $1.indices
+            $0.images.isBitwiseEqual(to: $1.images) && $0.labels == $1.labels && $0.ids == $1.ids
         }
     }
 
@@ -40,23 +40,23 @@ struct LoaderTests {
         let options = BatchLoader.Options(batchSize: 8, seed: 5, workers: 2, prefetch: 2)
         let a = try BatchLoader(dataset: data, transform: pipeline, options: options)
         let b = try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 5, workers: 1, prefetch: 1))
-        let runA = try Self.collect(a.batches(epoch: 1))
-        let runB = try Self.collect(b.batches(epoch: 1))
+        let runA = try Self.collect(a.prefetching(epoch: 1))
+        let runB = try Self.collect(b.prefetching(epoch: 1))
         #expect(runA.count == 6 && runA.last?.labels.count == 5)
         #expect(runA[0].images.shape == [8, 3, 24, 24])
         #expect(Self.same(runA, runB))
-        #expect(runA.flatMap(\.indices) == a.order(epoch: 1))
+        #expect(runA.flatMap { $0.ids! } == a.order(epoch: 1))
         #expect(runA.flatMap(\.labels) == a.order(epoch: 1).map { $0 % 3 })
         // Resume from a saved position.
-        let first = a.batches(epoch: 1)
+        let first = a.prefetching(epoch: 1)
         _ = try first.nextBatch()
         _ = try first.nextBatch()
         let saved = first.position
         #expect(saved == LoaderPosition(epoch: 1, batch: 2))
-        let resumed = try Self.collect(b.batches(from: saved))
+        let resumed = try Self.collect(b.prefetching(from: saved))
         #expect(Self.same(resumed, Array(runA[2...])))
         // Another epoch differs.
-        let other = try Self.collect(a.batches(epoch: 2))
+        let other = try Self.collect(a.prefetching(epoch: 2))
         #expect(!Self.same(other, runA))
         // A batch equals the same images transformed by hand with the documented seeds.
         let single = try a.makeBatch(epoch: 1, index: 3)
@@ -72,7 +72,7 @@ struct LoaderTests {
         let cached = try BatchLoader(dataset: data, transform: pipeline,
                                      options: .init(batchSize: 6, seed: 2, cacheBytes: 1 << 20))
         for epoch in 0..<2 {
-            #expect(Self.same(try Self.collect(plain.batches(epoch: epoch)), try Self.collect(cached.batches(epoch: epoch))))
+            #expect(Self.same(try Self.collect(plain.prefetching(epoch: epoch)), try Self.collect(cached.prefetching(epoch: epoch))))
         }
         #expect(cached.cache?.count == 20)
         #expect(cached.cache?.get(0)?.height == 20)
@@ -88,9 +88,9 @@ struct LoaderTests {
         let loader = try BatchLoader(dataset: folder, transform: try .eval(resize: 64, crop: 56),
                                      options: .init(batchSize: 2, seed: 0), failures: log)
         for epoch in 0..<3 {
-            let batches = try Self.collect(loader.batches(epoch: epoch))
+            let batches = try Self.collect(loader.prefetching(epoch: epoch))
             #expect(batches.flatMap(\.labels).count == 4)
-            #expect(!batches.flatMap(\.indices).contains(4))
+            #expect(!batches.flatMap { $0.ids! }.contains(4))
         }
         #expect(log.entries.count == 1 && log.entries[0].name == "beta/truncated.jpg")
         #expect(log.entries[0].reason.contains("truncated"))
@@ -103,10 +103,10 @@ struct LoaderTests {
         let loader = try BatchLoader(dataset: data, transform: try .eval(resize: 32, crop: 32),
                                      options: .init(batchSize: 4, prefetch: 2))
         for _ in 0..<5 {
-            let it = loader.batches(epoch: 0)
+            let it = loader.prefetching(epoch: 0)
             _ = try it.nextBatch()
         }
-        #expect(try Self.collect(loader.batches(epoch: 0)).count == 16)
+        #expect(try Self.collect(loader.prefetching(epoch: 0)).count == 16)
     }
 }
 

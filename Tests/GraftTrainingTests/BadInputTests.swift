@@ -1,14 +1,15 @@
 import Foundation
-import Testing
 import GraftCatalog
 import GraftData
 import GraftModels
 import GraftNN
 import GraftOptim
 import GraftTensor
-import GraftWeights
-import TestSupport
 @testable import GraftTraining
+import GraftWeights
+import GraftZoo
+import Testing
+import TestSupport
 
 /// Bad values and bad files: each gives an error that names what is wrong, before anything is
 /// trained or saved, and a loader error reaches the caller instead of ending an epoch early.
@@ -82,7 +83,7 @@ import TestSupport
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("graft-empty-zoo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
-        #expect(throws: WeightsError.unknownModel(id: "vanilla-cnn", known: [])) {
+        #expect(throws: ZooError.unknownModel(id: "vanilla-cnn", known: [])) {
             _ = try TrainingRun.resolvingPreprocessing(configuration, zoo: { try Zoo.load(directory: empty) })
         }
         // Data sources refuse to guess either.
@@ -108,7 +109,7 @@ import TestSupport
         let transform = try TransformPipeline(ops: [], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
         let loader = try BatchLoader(dataset: MixedSizes(), transform: transform,
                                      options: .init(batchSize: 8, shuffle: false))
-        let source = LoaderSource(loader)
+        let source = loader
         #expect(throws: DataError.self) { _ = try source.batches(epoch: 0, startingAt: 0).next() }
 
         let model = VanillaCNN(numClasses: 2)

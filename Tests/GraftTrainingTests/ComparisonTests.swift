@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import GraftCatalog
+import GraftData
 import GraftOptim
+import Testing
 import TestSupport
 @testable import GraftTraining
 

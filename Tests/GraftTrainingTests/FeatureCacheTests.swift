@@ -211,10 +211,10 @@ import TestSupport
                                         options: .init(batchSize: 4, workers: 1))
         let fixed = try BatchLoader(dataset: dataset, transform: .eval(resize: 36, crop: 32),
                                     options: .init(batchSize: 4, workers: 1))
-        #expect(!LoaderSource(augmented).samplesAreDeterministic)
-        #expect(LoaderSource(fixed).samplesAreDeterministic)
+        #expect(!augmented.samplesAreDeterministic)
+        #expect(fixed.samplesAreDeterministic)
         let trainer = try resnetTrainer(cacheBytes: 1 << 30)
-        _ = try run(trainer, LoaderSource(augmented), epochs: 1)
+        _ = try run(trainer, augmented, epochs: 1)
         #expect(trainer.featureCache == nil)
     }
 
@@ -226,7 +226,7 @@ import TestSupport
         let counting = CountingDataset(try ImageFolder(root: folder))
         let loader = try BatchLoader(dataset: counting, transform: .eval(resize: 36, crop: 32),
                                      options: .init(batchSize: 4, workers: 1))
-        let source = LoaderSource(loader)
+        let source = loader
         let listing = try #require(source.sampleIdentities(epoch: 1))
         var seen: [[Int]] = []
         for batch in try source.batches(epoch: 1, startingAt: 0).all() { seen.append(batch.ids ?? []) }
@@ -247,7 +247,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: folder) }
         let loader = try BatchLoader(dataset: try ImageFolder(root: folder), transform: .eval(resize: 36, crop: 32),
                                      options: .init(batchSize: 4, workers: 1, cacheBytes: 1 << 20))
-        let source = LoaderSource(loader)
+        let source = loader
         let trainer = try resnetTrainer(cacheBytes: 1 << 30)
         _ = try run(trainer, source, epochs: 1)
         #expect(loader.cache?.count == 8)

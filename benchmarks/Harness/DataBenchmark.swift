@@ -45,7 +45,7 @@ func runDataBenchmark(folder: URL, batch: Int, dctScaling: Bool = false)
         failures: failures)
     let start = DispatchTime.now().uptimeNanoseconds
     var images = 0
-    let batches = loader.batches(epoch: 0)
+    let batches = loader.prefetching(epoch: 0)
     while let b = try batches.nextBatch() { images += b.labels.count }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     return (Double(images) / seconds, images, seconds, failures.entries.count)

@@ -1,4 +1,5 @@
 import Foundation
+import GraftData
 import GraftModels
 import GraftNN
 import GraftOptim

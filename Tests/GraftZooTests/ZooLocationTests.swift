@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
-@testable import GraftWeights
+@testable import GraftZoo
 
 /// The zoo is found wherever a command runs, and the ResNet cards carry ImageNet's class names.
 @Suite struct ZooLocationTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
-@testable import GraftWeights
+@testable import GraftZoo
 
 @Suite("model cards and the zoo")
 struct ZooTests {
@@ -24,13 +24,13 @@ struct ZooTests {
         #expect(r34.accuracy?.top1 == 73.314)
         #expect(try zoo.card(id: "resnet18").accuracy?.top1 == 69.758)
         #expect(try zoo.card(id: "vanilla-cnn").source == nil)
-        #expect(throws: WeightsError.unknownModel(id: "resnet50", known: zoo.ids)) { try zoo.card(id: "resnet50") }
+        #expect(throws: ZooError.unknownModel(id: "resnet50", known: zoo.ids)) { try zoo.card(id: "resnet50") }
     }
 
     /// Writes a variant of the resnet34 card with one change and returns the load error.
     func error(editing edit: (inout [String: Any]) -> Void) throws -> String {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-zoo")
+        defer { TemporaryDirectory.remove(dir) }
         let original = try Data(contentsOf: Self.modelsDirectory.appendingPathComponent("resnet34.json"))
         var json = try JSONSerialization.jsonObject(with: original) as! [String: Any]
         edit(&json)
@@ -39,7 +39,7 @@ struct ZooTests {
         do {
             _ = try ModelCard.load(url)
             return "loaded"
-        } catch let error as WeightsError {
+        } catch let error as ZooError {
             let message = error.localizedDescription
             #expect(message.contains(url.path), "\(message)")
             return message
@@ -67,11 +67,11 @@ struct ZooTests {
     }
 
     @Test func duplicateIdsAreRejected() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-zoo")
+        defer { TemporaryDirectory.remove(dir) }
         let card = try Data(contentsOf: Self.modelsDirectory.appendingPathComponent("resnet18.json"))
         try card.write(to: dir.appendingPathComponent("a.json"))
         try card.write(to: dir.appendingPathComponent("b.json"))
-        #expect(throws: WeightsError.self) { try Zoo.load(directory: dir) }
+        #expect(throws: ZooError.self) { try Zoo.load(directory: dir) }
     }
 }

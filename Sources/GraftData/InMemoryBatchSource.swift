@@ -1,7 +1,7 @@
 import GraftTensor
 
 /// Images already in memory as one `[N, C, H, W]` tensor (e.g. Fashion-MNIST arrays), served in
-/// a seeded order that depends only on `(seed, epoch)`.
+/// the seeded order of `SampleOrder`.
 public final class InMemoryBatchSource: BatchSource {
     public let images: Tensor
     public let labels: [Int]
@@ -26,9 +26,10 @@ public final class InMemoryBatchSource: BatchSource {
         dropLast ? labels.count / batchSize : (labels.count + batchSize - 1) / batchSize
     }
 
-    /// The sample order of an epoch: a Fisher–Yates shuffle seeded by `(seed, epoch)`.
+    /// The sample order of an epoch.
     public func order(epoch: Int) -> [Int] {
-        SampleOrder.permutation(count: labels.count, seed: seed, epoch: epoch, shuffle: shuffle)
+        let all = Array(0..<labels.count)
+        return shuffle ? SampleOrder.shuffled(all, seed: seed, epoch: epoch) : all
     }
 
     public func batches(epoch: Int, startingAt batch: Int) -> BatchIterator {
@@ -38,7 +39,7 @@ public final class InMemoryBatchSource: BatchSource {
         return BatchIterator { [self] in
             guard b < total else { return nil }
             defer { b += 1 }
-            return makeBatch(Array(order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)]))
+            return makeBatch(SampleOrder.slice(order, batch: b, size: batchSize))
         }
     }
 
@@ -48,14 +49,13 @@ public final class InMemoryBatchSource: BatchSource {
     public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? {
         let order = order(epoch: epoch)
         return (0..<batchesPerEpoch).map { b in
-            let ids = Array(order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)])
+            let ids = SampleOrder.slice(order, batch: b, size: batchSize)
             return (ids, ids.map { labels[$0] })
         }
     }
 
     public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
-        let order = order(epoch: epoch)
-        return makeBatch(Array(order[(index * batchSize)..<min(order.count, (index + 1) * batchSize)]))
+        makeBatch(SampleOrder.slice(order(epoch: epoch), batch: index, size: batchSize))
     }
 
     private func makeBatch(_ indices: [Int]) -> LabeledBatch {
@@ -64,19 +64,5 @@ public final class InMemoryBatchSource: BatchSource {
         let dst = x.mutablePointer(), src = images.pointer
         for (j, i) in indices.enumerated() { (dst + j * per).update(from: src + i * per, count: per) }
         return LabeledBatch(images: x, labels: indices.map { labels[$0] }, ids: indices)
-    }
-}
-
-/// The seeded sample order of `InMemoryBatchSource` (the loader has its own, `BatchLoader.order`).
-public enum SampleOrder {
-    public static func permutation(count: Int, seed: UInt64, epoch: Int, shuffle: Bool) -> [Int] {
-        var order = Array(0..<count)
-        guard shuffle, count > 1 else { return order }
-        var rng = RandomGenerator(seed: seed &+ 0x5EED).derived(UInt64(epoch) &+ 1)
-        for i in stride(from: count - 1, to: 0, by: -1) {
-            let j = Int(rng.next() % UInt64(i + 1))
-            order.swapAt(i, j)
-        }
-        return order
     }
 }

@@ -6,8 +6,9 @@ import GraftTensor
 import Testing
 import TestSupport
 @testable import GraftWeights
+@testable import GraftZoo
 
-@Suite("convert and reload", .enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment), .serialized)
+@Suite("convert and reload", .enabled(if: Fixtures.prerequisite.runs, Fixtures.prerequisite.comment), .serialized)
 struct ConverterTests {
     let zoo: Zoo
 
@@ -21,8 +22,8 @@ struct ConverterTests {
     }
 
     @Test func vanillaPthAndSafetensorsConvertToTheSameWeightsAndLogits() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-zoo")
+        defer { TemporaryDirectory.remove(dir) }
         let card = try zoo.card(id: "vanilla-cnn")
         let fromPth = try Converter.convert(source: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"), card: card,
                                             output: dir.appendingPathComponent("a.h5"))
@@ -33,7 +34,7 @@ struct ConverterTests {
         // Both are stored in the model's state_dict order, which is the .pth order.
         #expect(a.state == b.state)
         #expect(a.state == (try PyTorchCheckpoint.load(Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))))
-        #expect(b.state.keys == (try ExpectedEntry.read("vanilla_cnn/state_dict_keys.txt")).map(\.name))
+        #expect(b.state.keys == (try Fixtures.stateDictKeyNames("vanilla_cnn/state_dict_keys.txt")))
         #expect(a.attributes.sourceSHA256 == (try SHA256.hex(of: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))))
         #expect(a.attributes.architecture == "vanilla-cnn" && a.attributes.numClasses == 5)
         let expected = try NPY.float(Fixtures.url("vanilla_cnn/eval_logits.npy"))
@@ -44,8 +45,8 @@ struct ConverterTests {
     }
 
     @Test func resnet34ConvertsAndReproducesTheFixtureLogits() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-zoo")
+        defer { TemporaryDirectory.remove(dir) }
         let card = try zoo.card(id: "resnet34")
         let result = try Converter.convert(source: Fixtures.url("resnet34/resnet34-random-seed0.pth"), card: card,
                                            output: dir.appendingPathComponent("resnet34.h5"))
@@ -71,15 +72,15 @@ struct ConverterTests {
     }
 
     @Test func wrongModelNaNAndChecksumMismatch() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-zoo")
+        defer { TemporaryDirectory.remove(dir) }
         let r34 = try zoo.card(id: "resnet34")
         // Vanilla weights for a ResNet34: refused, naming keys, nothing written.
         let out = dir.appendingPathComponent("wrong.h5")
         do {
             _ = try Converter.convert(source: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"), card: r34, output: out)
             Issue.record("vanilla weights converted as resnet34")
-        } catch let error as WeightsError {
+        } catch let error as ZooError {
             guard case .modelMismatch(_, let model, let problems) = error else { Issue.record("\(error)"); return }
             #expect(model == "resnet34")
             #expect(problems.count == 2)
@@ -94,7 +95,7 @@ struct ConverterTests {
         t.mutablePointer()[3] = .nan
         state["features.4.weight"] = .float(t)
         let nanFile = dir.appendingPathComponent("nan.h5")
-        try WeightsFile.write(state, attributes: sampleAttributes(), to: nanFile)
+        try WeightsFile.write(state, attributes: WeightsAttributes(modelID: "vanilla-cnn", architecture: "vanilla_cnn", numClasses: 5, inputSize: [3, 128, 128], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: nanFile)
         #expect(throws: WeightsError.nonFinite(path: nanFile.path, keys: ["features.4.weight"])) {
             try Converter.loadModel(weights: nanFile, card: try zoo.card(id: "vanilla-cnn"))
         }
@@ -114,10 +115,10 @@ struct ConverterTests {
     }
 
     @Test func anotherModelsWeightsFileIsRefused() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-zoo")
+        defer { TemporaryDirectory.remove(dir) }
         let vanilla = try Converter.convert(source: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"), card: try zoo.card(id: "vanilla-cnn"),
                                             output: dir.appendingPathComponent("v.h5"))
-        #expect(throws: WeightsError.self) { try Converter.loadModel(weights: vanilla.output, card: try zoo.card(id: "resnet18")) }
+        #expect(throws: ZooError.self) { try Converter.loadModel(weights: vanilla.output, card: try zoo.card(id: "resnet18")) }
     }
 }

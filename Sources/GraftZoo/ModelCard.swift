@@ -92,7 +92,7 @@ public struct ModelCard: Codable, Sendable, Equatable {
 
     /// Checks every field; throws naming the card file and the first bad field.
     public func validate(path: String) throws {
-        func fail(_ field: String, _ reason: String) -> WeightsError {
+        func fail(_ field: String, _ reason: String) -> ZooError {
             .invalidCard(path: path, field: field, reason: reason)
         }
         let idCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -149,23 +149,23 @@ public struct ModelCard: Codable, Sendable, Equatable {
     }
 
     /// Reads and validates a card file.
-    /// - Throws: `WeightsError.invalidCard` naming the file and field, or `.fileNotFound`.
+    /// - Throws: `ZooError.invalidCard` naming the file and field, or `.fileNotFound`.
     public static func load(_ url: URL) throws -> ModelCard {
-        let data = try readFileData(url)
+        let data = try ZooError.readFile(url)
         let card: ModelCard
         do {
             card = try JSONDecoder().decode(ModelCard.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
             let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
-            throw WeightsError.invalidCard(path: url.path, field: path, reason: "is missing")
+            throw ZooError.invalidCard(path: url.path, field: path, reason: "is missing")
         } catch let DecodingError.typeMismatch(type, context) {
-            throw WeightsError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
+            throw ZooError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
                                            reason: "should be \(type)")
         } catch let DecodingError.valueNotFound(type, context) {
-            throw WeightsError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
+            throw ZooError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
                                            reason: "is null, should be \(type)")
         } catch {
-            throw WeightsError.invalidCard(path: url.path, field: "(file)", reason: "not valid JSON")
+            throw ZooError.invalidCard(path: url.path, field: "(file)", reason: "not valid JSON")
         }
         try card.validate(path: url.path)
         return card
@@ -176,108 +176,12 @@ public struct ModelCard: Codable, Sendable, Equatable {
         if !classNames.isEmpty { return classNames }
         guard let classNamesFile else { return [] }
         let url = cardDirectory.appendingPathComponent(classNamesFile)
-        let text = String(decoding: try readFileData(url), as: UTF8.self)
+        let text = String(decoding: try ZooError.readFile(url), as: UTF8.self)
         let names = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             .filter { !$0.isEmpty }
         guard names.count == numClasses else {
-            throw WeightsError.invalidCard(path: url.path, field: "class_names_file", reason: "has \(names.count) names for \(numClasses) classes")
+            throw ZooError.invalidCard(path: url.path, field: "class_names_file", reason: "has \(names.count) names for \(numClasses) classes")
         }
         return names
-    }
-}
-
-/// The model cards of a `Models/` directory.
-public struct Zoo: Sendable {
-    public let directory: URL
-    /// Cards sorted by id.
-    public let cards: [ModelCard]
-
-    /// Loads and validates every `*.json` card in `directory`.
-    /// - Throws: `WeightsError` naming the first bad card, or a duplicate id.
-    public static func load(directory: URL) throws -> Zoo {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        } catch {
-            throw WeightsError.io(path: directory.path, reason: "cannot list the model cards directory")
-        }
-        var cards: [ModelCard] = []
-        var seen: [String: String] = [:]
-        for name in names.sorted() where name.hasSuffix(".json") {
-            let url = directory.appendingPathComponent(name)
-            let card = try ModelCard.load(url)
-            if let other = seen[card.id] {
-                throw WeightsError.invalidCard(path: url.path, field: "id", reason: "'\(card.id)' is also the id of \(other)")
-            }
-            seen[card.id] = name
-            // A missing or short class-names file is the card's fault: say so when the zoo loads.
-            _ = try card.resolvedClassNames(cardDirectory: directory)
-            cards.append(card)
-        }
-        return Zoo(directory: directory, cards: cards.sorted { $0.id < $1.id })
-    }
-
-    public var ids: [String] { cards.map(\.id) }
-
-    /// A card's class names, with `class_names_file` read from this zoo's directory.
-    public func classNames(of card: ModelCard) throws -> [String] {
-        try card.resolvedClassNames(cardDirectory: directory)
-    }
-
-    /// The card with this id.
-    /// - Throws: `WeightsError.unknownModel` listing the known ids.
-    public func card(id: String) throws -> ModelCard {
-        guard let card = cards.first(where: { $0.id == id }) else {
-            throw WeightsError.unknownModel(id: id, known: ids)
-        }
-        return card
-    }
-
-    /// The zoo's cards, wherever `graft` runs from: `$GRAFT_MODELS` when set, else the cards
-    /// installed beside the executable (`PREFIX/share/graft/Models`, see `make install`), else
-    /// the `Models/` folder of the source tree the executable was built from. Never the working
-    /// directory: what a model id means must not depend on where a command is started.
-    public static var defaultDirectory: URL {
-        if let env = ProcessInfo.processInfo.environment["GRAFT_MODELS"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
-        return candidateDirectories.first { isDirectory($0) } ?? candidateDirectories.last!
-    }
-
-    /// Where the shipped cards are looked for, in order (after `$GRAFT_MODELS`).
-    static var candidateDirectories: [URL] {
-        var candidates: [URL] = []
-        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
-            candidates.append(executable.deletingLastPathComponent()
-                .appendingPathComponent("../share/graft/Models").standardizedFileURL)
-        }
-        // Sources/GraftWeights/ModelCard.swift -> the package root's Models/.
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Models").standardizedFileURL)
-        return candidates
-    }
-
-    static func isDirectory(_ url: URL) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue
-    }
-
-    /// The shipped zoo (`defaultDirectory`).
-    /// - Throws: `WeightsError.io` naming every place looked in when no zoo is found.
-    public static func shipped() throws -> Zoo {
-        let directory = defaultDirectory
-        guard isDirectory(directory) else {
-            let looked = ProcessInfo.processInfo.environment["GRAFT_MODELS"].map { [$0] }
-                ?? candidateDirectories.map(\.path)
-            throw WeightsError.io(path: directory.path,
-                                  reason: "no model cards found (looked in \(looked.joined(separator: ", ")); set GRAFT_MODELS to the zoo's Models directory")
-        }
-        return try load(directory: directory)
-    }
-
-    /// `Weights/` under the current directory, or `$GRAFT_WEIGHTS`.
-    public static var defaultWeightsDirectory: URL {
-        if let env = ProcessInfo.processInfo.environment["GRAFT_WEIGHTS"] { return URL(fileURLWithPath: env) }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Weights")
     }
 }

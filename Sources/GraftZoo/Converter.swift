@@ -3,6 +3,7 @@ import GraftSupport
 import GraftModels
 import GraftNN
 import GraftTensor
+import GraftWeights
 
 /// Builds the module tree a card describes, with `numClasses` outputs.
 public typealias ModelBuilder = @Sendable (ModelCard, Int) throws -> Module
@@ -44,7 +45,7 @@ public enum Converter {
     }
 
     /// Checks `state` against a fresh model for `card`: every key, shape and dtype.
-    /// - Throws: `WeightsError.modelMismatch` listing all problems.
+    /// - Throws: `ZooError.modelMismatch` listing all problems.
     public static func check(_ state: StateDict, card: ModelCard, numClasses: Int, path: String,
                              builder: ModelBuilder = defaultBuilder) throws -> Module {
         let model = try builder(card, numClasses)
@@ -60,7 +61,7 @@ public enum Converter {
             }
             let problems = summary(missing, "missing keys") + summary(unexpected, "unexpected keys")
                 + summary(mismatched.map(\.description), "shape mismatches")
-            throw WeightsError.modelMismatch(path: path, model: card.id, problems: problems)
+            throw ZooError.modelMismatch(path: path, model: card.id, problems: problems)
         }
         return model
     }
@@ -128,7 +129,7 @@ public enum Converter {
         let (state, attributes) = try WeightsFile.read(url)
         func normalized(_ name: String) -> String { name.lowercased().replacingOccurrences(of: "_", with: "-") }
         if !attributes.architecture.isEmpty, normalized(attributes.architecture) != normalized(card.modelArchitecture) {
-            throw WeightsError.modelMismatch(path: url.path, model: card.id,
+            throw ZooError.modelMismatch(path: url.path, model: card.id,
                                              problems: ["the file holds \(attributes.architecture) weights (model '\(attributes.modelID)')"])
         }
         let numClasses = headClasses(in: state, card: card, builder: builder) ?? card.numClasses

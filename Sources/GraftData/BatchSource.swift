@@ -1,0 +1,80 @@
+import Foundation
+import GraftTensor
+
+/// One mini-batch: NCHW float32 images, their class indices and, when the source has them, the
+/// samples' stable identities (dataset indices).
+public struct LabeledBatch: @unchecked Sendable {
+    public var images: Tensor
+    public var labels: [Int]
+    public var ids: [Int]?
+    public init(images: Tensor, labels: [Int], ids: [Int]? = nil) {
+        self.images = images
+        self.labels = labels
+        self.ids = ids
+    }
+}
+
+/// One epoch's batches in order. `next()` throws what building a batch threw (an unreadable
+/// image, an inconsistent batch), so a loader error stops the run instead of ending the epoch
+/// early.
+public struct BatchIterator {
+    private let produce: () throws -> LabeledBatch?
+
+    public init(_ produce: @escaping () throws -> LabeledBatch?) { self.produce = produce }
+
+    /// The next batch, or nil at the end of the epoch.
+    public func next() throws -> LabeledBatch? { try produce() }
+
+    /// Every remaining batch.
+    public func all() throws -> [LabeledBatch] {
+        var batches: [LabeledBatch] = []
+        while let batch = try next() { batches.append(batch) }
+        return batches
+    }
+}
+
+/// Anything that yields the batches of an epoch in a reproducible order. The order of epoch `e`
+/// depends only on the source's seed and `e` (`SampleOrder`), so a run resumed at batch `b` of
+/// epoch `e` sees exactly the batches an uninterrupted run would have seen.
+public protocol BatchSource: AnyObject {
+    var sampleCount: Int { get }
+    var batchesPerEpoch: Int { get }
+    func batches(epoch: Int, startingAt batch: Int) -> BatchIterator
+    /// True when a sample (by its id) comes out the same every time: no random augmentation.
+    var samplesAreDeterministic: Bool { get }
+    /// Ids and labels of every batch of `epoch`, without loading any image; nil when unknown.
+    func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]?
+    /// Batch `index` of `epoch` on its own.
+    func batch(epoch: Int, index: Int) throws -> LabeledBatch
+    /// Frees images kept for later epochs: the consumer no longer needs them (a trainer's
+    /// feature cache holds what it makes of every sample).
+    func releaseKeptImages()
+}
+
+extension BatchSource {
+    public func releaseKeptImages() {}
+    public var samplesAreDeterministic: Bool { false }
+    public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }
+    public func batch(epoch: Int, index: Int) throws -> LabeledBatch {
+        guard let batch = try batches(epoch: epoch, startingAt: index).next() else {
+            throw DataError.invalidArgument("there is no batch \(index) in epoch \(epoch + 1)")
+        }
+        return batch
+    }
+}
+
+/// The one seeded shuffle of every batch source: epoch `e`'s order is a Fisher–Yates permutation
+/// seeded by `(seed, e)` alone, the same on every machine and independent of thread timing.
+public enum SampleOrder {
+    public static func shuffled(_ items: [Int], seed: UInt64, epoch: Int) -> [Int] {
+        var order = items
+        var rng = RandomGenerator.stream(seed, UInt64(truncatingIfNeeded: epoch), 0x4F52_4445_52)
+        rng.shuffle(&order)
+        return order
+    }
+
+    /// Consecutive slices of `order` of `size` items: the batches of an epoch.
+    static func slice(_ order: [Int], batch index: Int, size: Int) -> [Int] {
+        Array(order[(index * size)..<min(order.count, (index + 1) * size)])
+    }
+}

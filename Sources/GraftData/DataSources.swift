@@ -1,0 +1,219 @@
+import Foundation
+import GraftSupport
+import GraftTensor
+
+/// Which images a run trains and validates on.
+public struct DataSpecification: Codable, Sendable, Equatable {
+    /// An ImageFolder directory, or `fashion-mnist` for Debian's packaged arrays.
+    public var source: String
+    /// Side of the square images the model sees.
+    public var imageSize: Int
+    public var validationFraction: Double = 0.2
+    public var splitSeed: UInt64 = 0
+    /// Random resized crop + horizontal flip on the training split.
+    public var augment: Bool = false
+    /// Keep only these classes (names), in this order; nil keeps all.
+    public var classes: [String]? = nil
+    /// At most this many training images per class (small transfer experiments).
+    public var trainPerClass: Int? = nil
+    /// Normalisation; nil uses the model card's.
+    public var mean: [Float]? = nil
+    public var std: [Float]? = nil
+    /// Keep decoded, resized images in memory after the first epoch.
+    public var cacheDecoded: Bool = true
+
+    public init(source: String, imageSize: Int) {
+        self.source = source
+        self.imageSize = imageSize
+    }
+
+    public static let fashionMNIST = "fashion-mnist"
+}
+
+/// Training and validation batch sources for a data specification.
+///
+/// Both come from one dataset split by a stratified, seeded split that is written down (the
+/// ImageFolder's `.graft-split.json`), so every run of a comparison sees the same split.
+public struct DataSources {
+    public var train: BatchSource
+    public var validation: BatchSource
+    public var classNames: [String]
+    /// The split's fingerprint (hash of the file list) for the catalog.
+    public var splitHash: String
+    /// Unreadable images met so far (reported once each by the loader).
+    public var failures: FailureLog
+
+    /// Bytes of decoded, resized images kept in memory across epochs.
+    public static let cacheBytes = 1 << 30
+
+    /// - Parameter splitDirectory: where the split file goes (the catalog's `splits/`); nil
+    ///   writes `.graft-split.json` into the dataset folder.
+    public static func make(_ spec: DataSpecification, batchSize: Int, seed: UInt64,
+                            splitDirectory: URL? = nil) throws -> DataSources {
+        let base: any Dataset
+        let splitHash: String
+        var train: [Int], val: [Int]
+        if spec.source == DataSpecification.fashionMNIST {
+            let fm = try FashionMNIST(split: .train)
+            base = fm
+            (train, val) = DataSplit.stratified(labels: fm.labels, valFraction: spec.validationFraction, seed: spec.splitSeed)
+            splitHash = "fashion-mnist-train/\(spec.validationFraction)/\(spec.splitSeed)"
+        } else {
+            let root = URL(fileURLWithPath: spec.source)
+            let folder = try ImageFolder(root: root)
+            base = folder
+            let splitURL = splitDirectory.map {
+                $0.appendingPathComponent("\(root.lastPathComponent)-\(SHA256.hex(root.standardizedFileURL.path).prefix(12)).json")
+            } ?? DataSplit.defaultURL(for: root)
+            var split: DataSplit? = nil
+            if let existing = try? DataSplit.read(from: splitURL), existing.matches(folder),
+               existing.seed == spec.splitSeed, existing.valFraction == spec.validationFraction {
+                split = existing
+            }
+            if split == nil {
+                split = try DataSplit.make(folder, root: root, valFraction: spec.validationFraction, seed: spec.splitSeed)
+                // A read-only location still trains: the split is then only in memory and the catalog.
+                try? FileManager.default.createDirectory(at: splitURL.deletingLastPathComponent(),
+                                                         withIntermediateDirectories: true)
+                try? split!.write(to: splitURL)
+            }
+            (train, val) = try split!.indices(in: folder, splitPath: splitURL.path)
+            splitHash = split!.fileListHash
+        }
+        guard !train.isEmpty else { throw DataError.invalidArgument("\(spec.source): no training images") }
+
+        // Class subset (in the given order) and per-class limits, relabelled 0..<k.
+        let subset = try ClassSubset(spec.classes, of: base, source: spec.source)
+        train = subset.keep(train, of: base)
+        val = subset.keep(val, of: base)
+        if let limit = spec.trainPerClass {
+            // Few labels for training; validation keeps every image of its split, so a
+            // few-label run is still measured on a large, fixed set (with 25 per class, a
+            // proportionally shrunk validation split would hold 7 images a class).
+            var taken: [Int: Int] = [:]
+            train = train.filter { i in
+                let l = base.label(i)
+                taken[l, default: 0] += 1
+                return taken[l]! <= limit
+            }
+        }
+        let dataset = subset.relabelled(base)
+
+        let (mean, std) = try spec.normalisation()
+        let failures = FailureLog()
+        let cache = spec.cacheDecoded ? cacheBytes : 0
+        let trainLoader = try BatchLoader(
+            dataset: dataset, indices: train, transform: try TransformPipeline(ops: spec.trainingOps, mean: mean, std: std),
+            options: .init(batchSize: batchSize, shuffle: true, seed: seed, cacheBytes: cache), failures: failures)
+        let valLoader = try BatchLoader(
+            dataset: dataset, indices: val, transform: try TransformPipeline(ops: spec.evaluationOps, mean: mean, std: std),
+            options: .init(batchSize: max(batchSize, 64), shuffle: false, seed: seed, cacheBytes: cache), failures: failures)
+        return DataSources(train: trainLoader, validation: valLoader, classNames: subset.classNames,
+                           splitHash: splitHash, failures: failures)
+    }
+
+    /// Fashion-MNIST's 10,000 test images with the evaluation transform and class subset of `spec`.
+    public static func fashionMNISTTest(_ spec: DataSpecification, batchSize: Int) throws -> BatchSource {
+        let (mean, std) = try spec.normalisation()
+        let test = try FashionMNIST(split: .test)
+        let subset = try ClassSubset(spec.classes, of: test, source: spec.source)
+        let transform = try TransformPipeline(ops: spec.evaluationOps, mean: mean, std: std)
+        return try BatchLoader(dataset: subset.relabelled(test), indices: subset.keep(Array(0..<test.count), of: test),
+                               transform: transform, options: .init(batchSize: batchSize, shuffle: false))
+    }
+}
+
+extension DataSpecification {
+    /// The mean and std the images are normalised with.
+    /// - Throws: `DataError.invalidArgument` when the specification has none.
+    func normalisation() throws -> (mean: [Float], std: [Float]) {
+        guard let mean, let std else {
+            throw DataError.invalidArgument("\(source): no normalisation (mean and std) given for the images")
+        }
+        return (mean, std)
+    }
+
+    private var isFashionMNIST: Bool { source == Self.fashionMNIST }
+
+    /// Validation and test images: Fashion-MNIST resized to the model's size; photos with
+    /// torchvision's eval recipe, shorter side to size·256/224 then a centre crop.
+    var evaluationOps: [ImageOp] {
+        isFashionMNIST ? [.resizeTo(width: imageSize, height: imageSize)]
+            : [.resize(shorterSide: max(imageSize, imageSize * 256 / 224)), .centerCrop(size: imageSize)]
+    }
+
+    /// Training images: the evaluation ops, or with `augment` a random resized crop (milder on
+    /// Fashion-MNIST's small centred items) and a horizontal flip.
+    var trainingOps: [ImageOp] {
+        guard augment else { return evaluationOps }
+        let size = imageSize
+        let resize: ImageOp = isFashionMNIST ? .resizeTo(width: size, height: size)
+            : .resize(shorterSide: max(size, size * 256 / 224))
+        return [resize,
+                .randomResizedCrop(width: size, height: size, minScale: isFashionMNIST ? 0.6 : 0.08, maxScale: 1,
+                                   minRatio: 3.0 / 4, maxRatio: 4.0 / 3),
+                .horizontalFlip(probability: 0.5)]
+    }
+}
+
+/// A subset of a dataset's classes, in the order given, relabelled 0..<k; nil names keep every
+/// class with its own labels.
+struct ClassSubset {
+    let classNames: [String]
+    /// Old label → new label; nil when every class is kept.
+    let labelMap: [Int: Int]?
+
+    /// - Throws: `DataError.invalidArgument` naming `source` and the unknown class.
+    init(_ names: [String]?, of dataset: any Dataset, source: String) throws {
+        guard let names else {
+            classNames = dataset.classNames
+            labelMap = nil
+            return
+        }
+        var map: [Int: Int] = [:], kept: [String] = []
+        for (newLabel, name) in names.enumerated() {
+            guard let old = Self.classIndex(name, in: dataset) else {
+                throw DataError.invalidArgument("\(source): no class '\(name)' (classes: \(dataset.classNames.joined(separator: ", ")))")
+            }
+            map[old] = newLabel
+            kept.append(dataset.classNames[old])
+        }
+        classNames = kept
+        labelMap = map
+    }
+
+    /// The indices whose class is in the subset, in their order.
+    func keep(_ indices: [Int], of dataset: any Dataset) -> [Int] {
+        guard let labelMap else { return indices }
+        return indices.filter { labelMap[dataset.label($0)] != nil }
+    }
+
+    func relabelled(_ dataset: any Dataset) -> any Dataset {
+        labelMap == nil ? dataset : RelabelledDataset(base: dataset, labelMap: labelMap, classNames: classNames)
+    }
+
+    /// A class by exact name, Fashion-MNIST's short names, or case-insensitively.
+    static func classIndex(_ name: String, in dataset: any Dataset) -> Int? {
+        if let i = dataset.classNames.firstIndex(of: name) { return i }
+        if dataset is FashionMNIST { return FashionMNIST.classIndex(name) }
+        return dataset.classNames.firstIndex { $0.lowercased() == name.lowercased() }
+    }
+}
+
+/// A dataset seen through a class subset: labels renumbered 0..<k in the subset's order.
+struct RelabelledDataset: Dataset {
+    let base: any Dataset
+    let labelMap: [Int: Int]?
+    let classNames: [String]
+
+    var count: Int { base.count }
+    func label(_ index: Int) -> Int {
+        let l = base.label(index)
+        return labelMap.map { $0[l] ?? -1 } ?? l
+    }
+    func loadImage(_ index: Int, options: JPEGDecodeOptions) throws -> RGB8Image {
+        try base.loadImage(index, options: options)
+    }
+    func itemName(_ index: Int) -> String { base.itemName(index) }
+    var decodesJPEG: Bool { base.decodesJPEG }
+}
