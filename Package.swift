@@ -11,7 +11,7 @@ let package = Package(
         .executable(name: "graft", targets: ["graft"]),
         .library(name: "Graft", targets: [
             "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
-            "GraftCatalog", "GraftTraining", "GraftReport",
+            "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
         ]),
     ],
     dependencies: [
@@ -30,43 +30,69 @@ let package = Package(
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN", "GraftTensor"]),
         .target(name: "GraftWeights", dependencies: ["GraftTensor", "GraftSupport", "CHDF5"]),
-        .target(name: "GraftZoo", dependencies: ["GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport"]),
+        .target(name: "GraftZoo", dependencies: [
+            "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
+        ]),
         .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
         .target(name: "GraftOptim", dependencies: ["GraftNN", "GraftTensor"]),
         .target(name: "GraftCatalog", dependencies: ["GraftSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "GraftReport"),
+        .target(name: "GraftReport", dependencies: ["GraftCatalog"]),
         .target(name: "GraftTraining", dependencies: [
             "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
             "GraftCatalog", "GraftReport",
         ]),
+        .target(name: "GraftEnsemble", dependencies: [
+            "GraftTraining", "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData",
+            "GraftCatalog", "GraftReport",
+        ]),
+        .target(name: "GraftStudy", dependencies: [
+            "GraftTraining", "GraftCatalog", "GraftOptim", "GraftReport",
+        ]),
         .executableTarget(name: "graft", dependencies: [
-            "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim", "GraftCatalog",
-            "GraftReport", "GraftTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
+            "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "graft-bench", dependencies: [
             "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog",
-            "GraftTraining", .product(name: "GRDB", package: "GRDB.swift"),
+            "GraftTraining", "GraftEnsemble", .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "benchmarks/Harness"),
 
-        .target(name: "TestSupport", dependencies: ["GraftTensor"]),
+        .target(name: "TestSupport", dependencies: ["GraftTensor", "GraftData"]),
+        // The catalog's stress workload, a separate process for the multi-process catalog tests.
+        .executableTarget(name: "graft-catalog-stress", dependencies: ["GraftCatalog"], path: "Tests/CatalogStress"),
         .testTarget(name: "GraftTensorTests", dependencies: ["GraftTensor", "TestSupport"]),
         .testTarget(name: "GraftNNTests", dependencies: ["GraftNN", "GraftTensor", "TestSupport"]),
-        .testTarget(name: "GraftModelsTests", dependencies: ["GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport"]),
-        .testTarget(name: "GraftWeightsTests", dependencies: ["GraftWeights", "GraftNN", "GraftTensor", "GraftSupport", "TestSupport"]),
+        .testTarget(name: "GraftModelsTests", dependencies: [
+            "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
+        ]),
+        .testTarget(name: "GraftWeightsTests", dependencies: [
+            "GraftWeights", "GraftNN", "GraftTensor", "GraftSupport", "TestSupport",
+        ]),
         .testTarget(name: "GraftZooTests", dependencies: [
             "GraftZoo", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport", "TestSupport",
         ]),
-        .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "GraftTensor", "GraftSupport", "CJPEG", "TestSupport"]),
+        .testTarget(name: "GraftDataTests", dependencies: [
+            "GraftData", "GraftTensor", "GraftSupport", "CJPEG", "TestSupport",
+        ]),
         .testTarget(name: "GraftOptimTests", dependencies: [
             "GraftOptim", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
         ]),
         .testTarget(name: "GraftCatalogTests", dependencies: [
-            "GraftCatalog", "GraftSupport", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            "GraftCatalog", "GraftReport", "GraftSupport", "TestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
         .testTarget(name: "GraftTrainingTests", dependencies: [
-            "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN", "GraftOptim", "GraftTensor",
-            "GraftWeights", "GraftZoo", "TestSupport",
+            "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN", "GraftOptim",
+            "GraftReport", "GraftTensor", "GraftWeights", "GraftZoo", "TestSupport",
+        ]),
+        .testTarget(name: "GraftStudyTests", dependencies: [
+            "GraftStudy", "GraftTraining", "GraftCatalog", "GraftData", "GraftOptim", "GraftReport", "TestSupport",
+        ]),
+        .testTarget(name: "GraftEnsembleTests", dependencies: [
+            "GraftEnsemble", "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN",
+            "GraftOptim", "GraftTensor", "GraftWeights", "TestSupport",
         ]),
     ]
 )

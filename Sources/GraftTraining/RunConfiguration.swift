@@ -3,24 +3,6 @@ import GraftModels
 import GraftData
 import GraftOptim
 
-/// When checkpoints are written and which are kept.
-public struct SavePolicy: Codable, Sendable, Equatable {
-    /// Save every N epochs (nil: never periodically).
-    public var everyEpochs: Int? = nil
-    /// Save at every schedule minimum (snapshot-ensemble members).
-    public var atMinima: Bool = true
-    /// Save when validation accuracy improves.
-    public var best: Bool = true
-    /// Save after the last epoch.
-    public var last: Bool = true
-    /// Cycles to skip before minima are captured (`--snapshots-from-cycle`).
-    public var snapshotsFromCycle: Int = 0
-    /// Retention applied when the run ends, e.g. `best:3,minima,last`; nil keeps everything.
-    public var keep: String? = nil
-
-    public init() {}
-}
-
 /// Everything that defines a training run: enough to rebuild the model, data, optimizer and
 /// schedule when resuming from a checkpoint, and what the catalog records.
 public struct RunConfiguration: Codable, Sendable, Equatable {

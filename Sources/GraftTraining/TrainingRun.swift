@@ -266,19 +266,11 @@ public final class TrainingRun {
             try Self.writeMetrics(trainer.position.history, runId: runId, configuration: configuration, to: metricsFile)
         }
         trainer.onCheckpoint = { moment, trainer in
-            var reasons = Set<CheckpointReason>()
+            let reasons = save.reasons(at: moment, position: trainer.position, plannedEpochs: configuration.epochs,
+                                       bestAccuracy: &bestAccuracy)
+            guard !reasons.isEmpty else { return }
             let epoch = trainer.position.epoch
             let last = trainer.position.history.last
-            if let cycle = moment.minimumOfCycle, save.atMinima, cycle >= save.snapshotsFromCycle { reasons.insert(.minimum) }
-            if moment.isEpochEnd {
-                if let every = save.everyEpochs, every > 0, epoch % every == 0 { reasons.insert(.periodic) }
-                if save.last && epoch == configuration.epochs { reasons.insert(.last) }
-                if save.best, let acc = last?.validationAccuracy, acc > (bestAccuracy ?? -1) {
-                    bestAccuracy = acc
-                    reasons.insert(.best)
-                }
-            }
-            guard !reasons.isEmpty else { return }
             let file = catalog.defaultCheckpointURL(run: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep))
             let snapshot = TrainingCheckpoint(trainer: trainer, configuration: configuration, attributes: attributes)
             let lr = configuration.schedule.schedule.learningRate(at: max(0, trainer.position.globalStep - 1))

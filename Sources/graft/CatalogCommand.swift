@@ -1,13 +1,14 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftCatalog
+import GraftReport
 
 /// `graft catalog info|check`: the catalog itself.
 struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
         abstract: "Inspect and check the catalog.",
-        subcommands: [Info.self, Check.self, Stress.self])
+        subcommands: [Info.self, Check.self])
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Where the catalog is, its schema and its size.")
@@ -17,7 +18,7 @@ struct CatalogCommand: ParsableCommand {
         func run() throws {
             let db = try catalog.openExisting()
             let counts = try db.tableCounts()
-            var rows: [[TableCell]] = [
+            var rows: [[TextCell]] = [
                 [.text("path"), .text(db.location)],
                 [.text("schema"), .text(try db.appliedMigrations().joined(separator: ","))],
             ]
@@ -66,25 +67,6 @@ struct CatalogCommand: ParsableCommand {
                 print(CatalogListing.findings(report.findings).render(output.format), terminator: "")
             }
             if !report.isHealthy { throw ExitCode(1) }
-        }
-    }
-
-    /// Reliability-test workload: many writers on one catalog, or a writer killed mid-save.
-    struct Stress: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Write rows (and checkpoint files) in a loop, for reliability tests.", shouldDisplay: false)
-        @OptionGroup var catalog: CatalogOptions
-        @Option(help: "How many epochs (and checkpoints) to write.") var rows = 100
-        @Option(help: "Name of the run created.") var tag = "stress"
-        @Option(help: "Also save a checkpoint file per row under this directory.") var withFiles: String?
-        @Flag(help: "Print a line after each row.") var progress = false
-
-        func run() throws {
-            let db = try catalog.open()
-            let summary = try CatalogStress.run(
-                catalog: db, rows: rows, tag: tag, filesDirectory: withFiles.map { URL(fileURLWithPath: $0) },
-                progress: { n in if progress { print("row \(n)"); fflush(nil) } })
-            print("run \(summary.runId) \(tag): \(summary.epochRows) epoch rows, \(summary.checkpoints) checkpoints")
         }
     }
 }

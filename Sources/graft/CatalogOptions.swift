@@ -1,6 +1,7 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftCatalog
+import GraftReport
 
 /// `--catalog PATH`, shared by every command that reads or writes the catalog.
 /// Precedence: `--catalog`, then `$GRAFT_CATALOG`, then `Catalog/catalog.sqlite`.

@@ -1,6 +1,7 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftCatalog
+import GraftReport
 import GraftTraining
 
 /// `graft ckpt list|best|show|prune|export`: the checkpoints recorded in the catalog.

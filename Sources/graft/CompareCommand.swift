@@ -1,7 +1,8 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftCatalog
 import GraftOptim
+import GraftStudy
 import GraftTraining
 
 struct CompareCommand: ParsableCommand {
@@ -65,11 +66,29 @@ struct CompareCommand: ParsableCommand {
         let runner = ComparisonRunner(plan: planWithRates, catalog: try catalog.open())
         runner.showProgress = !quiet
         runner.jobs = jobs
-        runner.executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        runner.launcher = TrainCommandLauncher(executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL)
         let outcome = try runner.run()
         for entry in planWithRates.optimizers {
             print("runs \(entry): \((outcome.runIds[entry] ?? []).map(String.init).joined(separator: " "))")
         }
         print("comparison \(outcome.comparisonId) done: graft report --compare \(outcome.comparisonId)")
+    }
+}
+
+/// Runs a comparison's runs as `graft train --config FILE --comparison ID` processes.
+struct TrainCommandLauncher: RunLauncher {
+    let executable: URL
+
+    func launch(configurationFile: URL, comparisonId: Int64, catalogLocation: String, threads: Int) throws -> Process {
+        let p = Process()
+        p.executableURL = executable
+        p.arguments = ["train", "--config", configurationFile.path, "--comparison", String(comparisonId), "--quiet",
+                       "--catalog", catalogLocation]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = String(threads)
+        environment["GRAFT_THREADS"] = String(threads)
+        p.environment = environment
+        try p.run()
+        return p
     }
 }

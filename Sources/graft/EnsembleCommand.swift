@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import GraftCatalog
 import GraftData
+import GraftEnsemble
 import GraftTraining
 import GraftWeights
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GraftEnsemble
 import GraftTensor
 
 @main

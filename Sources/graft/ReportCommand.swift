@@ -1,6 +1,7 @@
-import ArgumentParser
 import Foundation
+import ArgumentParser
 import GraftReport
+import GraftStudy
 import GraftTraining
 
 struct ReportCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import GraftCatalog
+import GraftReport
 
 /// `graft runs list|show`: the training runs recorded in the catalog.
 struct RunsCommand: ParsableCommand {

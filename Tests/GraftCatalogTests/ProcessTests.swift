@@ -4,11 +4,13 @@ import Testing
 import TestSupport
 @testable import GraftCatalog
 
-/// Reliability tests with real processes: the `graft` binary's hidden `catalog stress` command.
+/// Reliability tests with real processes: the stress workload (`graft-catalog-stress`, from
+/// `Tests/CatalogStress`) writing while `graft` reads and checks.
 /// Skipped, saying why, when the binary was not built next to the tests; with `CI=true` that
 /// fails instead.
 @Suite("Catalog with several processes", .serialized,
-       .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
+       .enabled(if: graftBinaryPrerequisite.and(stressBinaryPrerequisite).runs,
+                graftBinaryPrerequisite.and(stressBinaryPrerequisite).comment))
 struct ProcessTests {
     struct Spawned {
         let process: Process
@@ -36,15 +38,16 @@ struct ProcessTests {
 
     @Test("four processes write to one new catalog at once: nothing locked, no row lost")
     func fourWriters() throws {
-        try graftBinaryPrerequisite.require()
+        try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
         let graft = try #require(graftBinary())
+        let stress = try #require(builtExecutable("graft-catalog-stress"))
         let dir = try TempDir("graft-4proc")
         defer { dir.cleanup() }
         let path = dir.path("catalog.sqlite").path
         let rows = 80
         let tags = (0..<4).map { "writer-\($0)" }
         let procs = try tags.map { tag in
-            try Self.spawn(graft, ["catalog", "stress", "--catalog", path, "--rows", "\(rows)", "--tag", tag,
+            try Self.spawn(stress, ["--catalog", path, "--rows", "\(rows)", "--tag", tag,
                                    "--with-files", dir.path("checkpoints").path])
         }
         let results = procs.map { $0.finish() }
@@ -80,8 +83,9 @@ struct ProcessTests {
 
     @Test("a writer killed with SIGKILL during saves, repeatedly: check() finds nothing wrong")
     func killDuringSaves() throws {
-        try graftBinaryPrerequisite.require()
+        try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
         let graft = try #require(graftBinary())
+        let stress = try #require(builtExecutable("graft-catalog-stress"))
         let dir = try TempDir("graft-kill")
         defer { dir.cleanup() }
         let path = dir.path("catalog.sqlite").path
@@ -90,7 +94,7 @@ struct ProcessTests {
         _ = try Catalog.open(at: path)
         var delays: [Double] = []
         for round in 0..<8 {
-            let p = try Self.spawn(graft, ["catalog", "stress", "--catalog", path, "--rows", "1000000",
+            let p = try Self.spawn(stress, ["--catalog", path, "--rows", "1000000",
                                            "--tag", "killed-\(round)", "--with-files", checkpoints])
             let delay = Double.random(in: 0.15...0.7)
             delays.append(delay)
@@ -140,12 +144,13 @@ struct ProcessTests {
 
     @Test("catalog check exits 1 and names the file when a checkpoint was altered")
     func cliCheck() throws {
-        try graftBinaryPrerequisite.require()
+        try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
         let graft = try #require(graftBinary())
+        let stress = try #require(builtExecutable("graft-catalog-stress"))
         let dir = try TempDir("graft-cli")
         defer { dir.cleanup() }
         let path = dir.path("catalog.sqlite").path
-        let p = try Self.spawn(graft, ["catalog", "stress", "--catalog", path, "--rows", "3", "--tag", "t",
+        let p = try Self.spawn(stress, ["--catalog", path, "--rows", "3", "--tag", "t",
                                        "--with-files", dir.path("checkpoints").path])
         #expect(p.finish().status == 0)
         let catalog = try Catalog.open(at: path)

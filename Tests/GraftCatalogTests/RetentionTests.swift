@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 @testable import GraftCatalog
+import GraftReport
+import Testing
 
 @Suite("Retention")
 struct RetentionTests {

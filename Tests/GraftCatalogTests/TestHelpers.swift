@@ -49,16 +49,26 @@ func shell(_ executable: String, _ arguments: [String]) throws -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-/// The `graft` binary for the multi-process tests: skipped, saying why, where it was not built
+/// The `graft` binary for the command-line tests: skipped, saying why, where it was not built
 /// next to the tests; a failure with `CI=true`.
 let graftBinaryPrerequisite = Prerequisite(
     "the graft binary",
     problem: graftBinary() == nil ? "not found next to the tests (build with --build-tests, or set GRAFT_BIN)" : nil)
 
+/// The catalog's stress workload (`Tests/CatalogStress`) for the multi-process tests.
+let stressBinaryPrerequisite = Prerequisite(
+    "the graft-catalog-stress binary",
+    problem: builtExecutable("graft-catalog-stress") == nil ? "not found next to the tests (build with --build-tests)" : nil)
+
 /// The `graft` binary built next to the test bundle (`swift build --build-tests` builds it), or
 /// `$GRAFT_BIN`.
 func graftBinary() -> URL? {
     if let env = ProcessInfo.processInfo.environment["GRAFT_BIN"] { return URL(fileURLWithPath: env) }
+    return builtExecutable("graft")
+}
+
+/// An executable of this package built next to the test bundle.
+func builtExecutable(_ name: String) -> URL? {
     var candidates: [URL] = []
     let arg0 = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
     candidates.append(arg0.deletingLastPathComponent())
@@ -68,7 +78,7 @@ func graftBinary() -> URL? {
         var d = dir
         // Walk up out of an .xctest bundle if needed.
         for _ in 0..<4 {
-            let exe = d.appendingPathComponent("graft")
+            let exe = d.appendingPathComponent(name)
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: exe.path, isDirectory: &isDir), !isDir.boolValue,
                FileManager.default.isExecutableFile(atPath: exe.path) {

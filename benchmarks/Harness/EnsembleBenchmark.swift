@@ -1,5 +1,6 @@
 import Foundation
 import GraftData
+import GraftEnsemble
 import GraftModels
 import GraftTensor
 import GraftTraining

@@ -2,6 +2,7 @@ import Foundation
 import GraftCatalog
 import GraftOptim
 import GraftReport
+import GraftTraining
 
 /// Builds the HTML reports of `graft report` from the catalog: curves per optimizer (mean line
 /// and min–max band over runs), the learning-rate schedule, the LR range test, a summary table,

@@ -1,7 +1,7 @@
 import Foundation
 import GraftCatalog
-import GraftModels
 import GraftOptim
+import GraftTraining
 
 /// A study like the one Graft grew from: the same model and data trained with several
 /// optimizers, several runs each, every run a catalog run of one comparison.
@@ -58,10 +58,10 @@ public final class ComparisonRunner {
     public var showProgress = true
     /// Progress lines; unbuffered so they interleave with the progress bars when piped.
     public var log: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
-    /// How many runs to train at once in separate processes (`graft train --comparison`).
+    /// How many runs to train at once in separate processes.
     public var jobs = 1
-    /// The `graft` executable used for parallel jobs.
-    public var executable: URL?
+    /// Starts those processes; nil trains every run in this process.
+    public var launcher: (any RunLauncher)?
 
     public init(plan: ComparisonPlan, catalog: Catalog) {
         self.plan = plan
@@ -122,8 +122,8 @@ public final class ComparisonRunner {
                 pending.append((entry, r, config))
             }
         }
-        if jobs > 1, let executable, pending.count > 1 {
-            try runInParallel(pending.map(\.2), comparisonId: comparisonId, executable: executable)
+        if jobs > 1, let launcher, pending.count > 1 {
+            try runInParallel(pending.map(\.2), comparisonId: comparisonId, launcher: launcher)
         } else {
             for (_, _, config) in pending {
                 log("\(config.name!): training")
@@ -140,9 +140,9 @@ public final class ComparisonRunner {
         return Outcome(comparisonId: comparisonId, runIds: ids, clrMax: bound, lrTestId: lrTestId)
     }
 
-    /// Trains configurations `jobs` at a time as separate `graft train --config` processes, each
-    /// with a share of the cores for BLAS so the machine is not oversubscribed.
-    func runInParallel(_ configs: [RunConfiguration], comparisonId: Int64, executable: URL) throws {
+    /// Trains configurations `jobs` at a time as separate processes, each with a share of the
+    /// cores so the machine is not oversubscribed.
+    func runInParallel(_ configs: [RunConfiguration], comparisonId: Int64, launcher: any RunLauncher) throws {
         let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         var queue = configs
         var running: [(Process, String)] = []
@@ -153,15 +153,8 @@ public final class ComparisonRunner {
                 let config = queue.removeFirst()
                 let file = directory.appendingPathComponent("graft-run-\(UUID().uuidString).json")
                 try Data(config.json.utf8).write(to: file)
-                let p = Process()
-                p.executableURL = executable
-                p.arguments = ["train", "--config", file.path, "--comparison", String(comparisonId), "--quiet",
-                               "--catalog", catalog.location]
-                var env = ProcessInfo.processInfo.environment
-                env["OPENBLAS_NUM_THREADS"] = String(threads)
-                env["GRAFT_THREADS"] = String(threads)
-                p.environment = env
-                try p.run()
+                let p = try launcher.launch(configurationFile: file, comparisonId: comparisonId,
+                                            catalogLocation: catalog.location, threads: threads)
                 log("\(config.name!): training (process \(p.processIdentifier))")
                 running.append((p, config.name!))
             }
@@ -174,6 +167,14 @@ public final class ComparisonRunner {
         }
         if !failures.isEmpty { throw ComparisonError.runsFailed(failures) }
     }
+}
+
+/// Starts one run of a comparison in a process of its own. The library does not know how: the
+/// command line gives a launcher that runs its own `train` command.
+public protocol RunLauncher {
+    /// Starts training the configuration in `configurationFile` (JSON) as a run of comparison
+    /// `comparisonId` in the catalog at `catalogLocation`, with `threads` threads for its kernels.
+    func launch(configurationFile: URL, comparisonId: Int64, catalogLocation: String, threads: Int) throws -> Process
 }
 
 public enum ComparisonError: LocalizedError, Equatable {

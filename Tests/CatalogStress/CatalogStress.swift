@@ -1,21 +1,21 @@
 import Foundation
+import GraftCatalog
 
-/// The workload behind the hidden `graft catalog stress` command, used by the reliability tests:
-/// several such processes write to one catalog at once, or one is killed at random moments
-/// while saving checkpoint files.
-public enum CatalogStress {
+/// The workload of `graft-catalog-stress`, used by the reliability tests: several such processes
+/// write to one catalog at once, or one is killed at random moments while saving checkpoint files.
+enum CatalogStress {
     /// What a stress run wrote.
-    public struct Summary: Sendable, Equatable {
-        public var runId: Int64
-        public var epochRows: Int
-        public var checkpoints: Int
+    struct Summary: Sendable, Equatable {
+        var runId: Int64
+        var epochRows: Int
+        var checkpoints: Int
     }
 
     /// Creates a run named `tag`, then `rows` times records an epoch and, when `filesDirectory`
     /// is given, saves a checkpoint file of 32–160 KiB of random bytes under
     /// `filesDirectory/<tag>/` through `saveCheckpoint`. Marks the run finished at the end.
     /// - Parameter progress: called after each row (the CLI prints a line per row when asked).
-    public static func run(catalog: Catalog, rows: Int, tag: String, filesDirectory: URL?,
+    static func run(catalog: Catalog, rows: Int, tag: String, filesDirectory: URL?,
                            progress: (Int) -> Void = { _ in }) throws -> Summary {
         let run = try catalog.createRun(RunRecord(
             name: tag, modelId: "stress", optimizer: "sgd", optimizerParams: #"{"lr":0.1}"#,
@@ -50,7 +50,7 @@ public enum CatalogStress {
     /// Writes `bytes` random bytes in 16 KiB chunks (slowly enough for a kill to land mid-write).
     static func writeRandomFile(_ url: URL, bytes: Int, using generator: inout SystemRandomNumberGenerator) throws {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CatalogError.io(path: url.path, operation: "create", errno: errno) }
+        guard fd >= 0 else { throw StressError("\(url.path): cannot create: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let chunk = 16_384
         let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: chunk / 8)
@@ -64,11 +64,16 @@ public enum CatalogStress {
                 let w = Foundation.write(fd, UnsafeRawPointer(buffer) + written, n - written)
                 if w < 0 {
                     if errno == EINTR { continue }
-                    throw CatalogError.io(path: url.path, operation: "write", errno: errno)
+                    throw StressError("\(url.path): cannot write: \(String(cString: strerror(errno)))")
                 }
                 written += w
             }
             remaining -= n
         }
     }
+}
+
+struct StressError: LocalizedError {
+    let errorDescription: String?
+    init(_ message: String) { errorDescription = message }
 }

@@ -2,9 +2,11 @@ import Foundation
 import GraftCatalog
 import GraftData
 import GraftOptim
+import GraftReport
+@testable import GraftStudy
+@testable import GraftTraining
 import Testing
 import TestSupport
-@testable import GraftTraining
 
 /// `graft compare` through the library on the fixture ImageFolder: every (optimizer, run) is a
 /// catalog run of one comparison; running it again redoes nothing; the report shows them all.

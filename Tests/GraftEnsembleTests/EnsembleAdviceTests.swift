@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import GraftCatalog
-@testable import GraftTraining
+@testable import GraftEnsemble
 
 /// Member diversity, the advisor's choice, and the warning for members taken away from a
 /// learning-rate minimum.

@@ -1,14 +1,15 @@
 import Foundation
-import Testing
 import GraftCatalog
 import GraftData
+@testable import GraftEnsemble
 import GraftModels
 import GraftNN
 import GraftOptim
 import GraftTensor
+import GraftTraining
 import GraftWeights
+import Testing
 import TestSupport
-@testable import GraftTraining
 
 /// Ensembles of two fixture models: the vanilla CNN at PyTorch's seed-0 initialisation, and the
 /// same model after the three SGD steps of `vanilla_cnn/steps` (whose eval logits PyTorch
@@ -346,17 +347,4 @@ import TestSupport
         let svg = EnsembleJob.plot(result.evaluation).svg()
         #expect(svg.contains("probs, checkpoint order") && svg.contains("SWA"))
     }
-}
-
-/// Debian's dataset-fashion-mnist (installed by `scripts/install-deps.sh`): tests that need it are
-/// skipped, saying why, without it, and fail instead with `CI=true`.
-enum FashionMNISTAvailability {
-    static let train = Prerequisite(
-        "Fashion-MNIST (train)",
-        problem: FashionMNIST.isAvailable(.train) ? nil
-            : "Debian's dataset-fashion-mnist is not installed (\(FashionMNIST.defaultDirectory.path))")
-    static let trainAndTest = Prerequisite(
-        "Fashion-MNIST (train and test)",
-        problem: FashionMNIST.isAvailable(.train) && FashionMNIST.isAvailable(.test) ? nil
-            : "Debian's dataset-fashion-mnist is not installed (\(FashionMNIST.defaultDirectory.path))")
 }

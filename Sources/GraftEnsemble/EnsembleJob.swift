@@ -3,6 +3,7 @@ import GraftCatalog
 import GraftData
 import GraftReport
 import GraftTensor
+import GraftTraining
 import GraftWeights
 
 /// `graft ensemble` as a library call: members from the catalog (or files), data from the run's
