@@ -36,14 +36,14 @@ let package = Package(
         .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
         .target(name: "GraftOptim", dependencies: ["GraftNN", "GraftTensor"]),
         .target(name: "GraftCatalog", dependencies: ["GraftSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "GraftReport", dependencies: ["GraftCatalog"]),
+        .target(name: "GraftReport", dependencies: ["GraftCatalog", "GraftSupport"]),
         .target(name: "GraftTraining", dependencies: [
             "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
-            "GraftCatalog", "GraftReport",
+            "GraftCatalog", "GraftReport", "GraftSupport",
         ]),
         .target(name: "GraftEnsemble", dependencies: [
             "GraftTraining", "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData",
-            "GraftCatalog", "GraftReport",
+            "GraftCatalog", "GraftReport", "GraftSupport",
         ]),
         .target(name: "GraftStudy", dependencies: [
             "GraftTraining", "GraftCatalog", "GraftOptim", "GraftReport",

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 
 /// Everything that can go wrong reading image data. Each case names the file or value at fault,
 /// so a loader can report a bad file in one line and carry on with the rest.
@@ -15,8 +16,8 @@ public enum DataError: LocalizedError, Equatable, Sendable {
     case corrupt(path: String, detail: String)
     /// The JPEG uses a colour space this loader does not convert.
     case unsupportedColorSpace(path: String, detail: String)
-    /// A file could not be read or written.
-    case io(path: String, detail: String)
+    /// A file could not be read or written; `cause` is the system's error, when there is one.
+    case io(path: String, detail: String, cause: ErrorCause? = nil)
     /// A JPEG could not be written.
     case encodeFailed(path: String, detail: String)
     /// A gzip stream could not be inflated.
@@ -42,7 +43,7 @@ public enum DataError: LocalizedError, Equatable, Sendable {
         case .truncated(let path, let detail): "\(path): truncated JPEG (\(detail)); no partial image is returned"
         case .corrupt(let path, let detail): "\(path): corrupt JPEG: \(detail)"
         case .unsupportedColorSpace(let path, let detail): "\(path): \(detail)"
-        case .io(let path, let detail): "\(path): \(detail)"
+        case .io(let path, let detail, let cause): "\(path): \(detail)" + (cause.map { ": \($0)" } ?? "")
         case .encodeFailed(let path, let detail): "\(path): cannot encode JPEG: \(detail)"
         case .gzip(let path, let detail): "\(path): cannot decompress: \(detail)"
         case .badIDX(let path, let detail): "\(path): bad IDX file: \(detail)"

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 
 /// Fashion-MNIST (Zalando): 28×28 grayscale, 60,000 training and 10,000 test images in 10 classes,
 /// read from the gzip'd IDX files of Debian's `dataset-fashion-mnist`. Held in memory; served to
@@ -141,7 +142,7 @@ public struct FashionMNIST: Dataset {
                 do {
                     try fm.createDirectory(at: folder, withIntermediateDirectories: true)
                 } catch {
-                    throw DataError.io(path: folder.path, detail: "cannot create folder: \(error.localizedDescription)")
+                    throw DataError.io(path: folder.path, detail: "cannot create folder", cause: ErrorCause(error))
                 }
                 made.insert(l)
             }
@@ -152,7 +153,7 @@ public struct FashionMNIST: Dataset {
             do {
                 try data.write(to: url, options: .atomic)
             } catch {
-                throw DataError.io(path: url.path, detail: "cannot write: \(error.localizedDescription)")
+                throw DataError.io(path: url.path, detail: "cannot write", cause: ErrorCause(error))
             }
         }
         return indices.count

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 
 /// A folder of JPEGs with one subfolder per class, read as torchvision's `ImageFolder` reads it:
 /// classes are the subfolder names sorted by code point (label = position), samples are sorted by
@@ -75,7 +76,7 @@ public struct ImageFolder: Dataset {
             do {
                 return try fm.contentsOfDirectory(atPath: url.path).sorted(by: codePointLess)
             } catch {
-                throw DataError.io(path: url.path, detail: "cannot list folder: \(error.localizedDescription)")
+                throw DataError.io(path: url.path, detail: "cannot list folder", cause: ErrorCause(error))
             }
         }
         var classes: [String] = []

@@ -1,5 +1,6 @@
-import CJPEG
 import Foundation
+import CJPEG
+import GraftSupport
 
 /// What a JPEG header says, and the size a decode with the same options produces.
 public struct JPEGInfo: Sendable, Equatable {
@@ -241,7 +242,7 @@ public enum JPEG {
             if let limit { return try handle.read(upToCount: limit) ?? Data() }
             return try handle.readToEnd() ?? Data()
         } catch {
-            throw DataError.io(path: url.path, detail: "cannot read: \(error.localizedDescription)")
+            throw DataError.io(path: url.path, detail: "cannot read", cause: ErrorCause(error))
         }
     }
 

@@ -168,7 +168,7 @@ extension JSONFile {
         do {
             try encoder.encode(self).write(to: url, options: .atomic)
         } catch {
-            throw DataError.io(path: url.path, detail: "cannot write \(Self.fileKind): \(error.localizedDescription)")
+            throw DataError.io(path: url.path, detail: "cannot write \(Self.fileKind)", cause: ErrorCause(error))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import GraftTensor
 
 /// How an ensemble combines its members.
@@ -107,7 +108,7 @@ public struct EnsembleEvaluation: Sendable, Codable {
 public enum EnsembleError: LocalizedError, Equatable {
     case invalidMethod(String)
     case noMembers(String)
-    case incompatibleMember(path: String, reason: String)
+    case incompatibleMember(path: String, reason: String, cause: ErrorCause? = nil)
     case mismatchedKey(path: String, key: String, reason: String)
     case emptyValidation(String)
     case noTrainingData
@@ -121,8 +122,8 @@ public enum EnsembleError: LocalizedError, Equatable {
             "unknown ensemble method '\(word)' (expected probs, logits, vote, swa or all)"
         case .noMembers(let why):
             "no ensemble members: \(why)"
-        case .incompatibleMember(let path, let reason):
-            "\(path): cannot join the ensemble: \(reason)"
+        case .incompatibleMember(let path, let reason, let cause):
+            "\(path): cannot join the ensemble: \(reason)" + (cause.map { ": \($0)" } ?? "")
         case .mismatchedKey(let path, let key, let reason):
             "\(path): weight '\(key)' cannot be averaged with the other members: \(reason)"
         case .emptyValidation(let what):

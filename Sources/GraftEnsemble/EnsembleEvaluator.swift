@@ -2,6 +2,7 @@ import Foundation
 import GraftData
 import GraftModels
 import GraftNN
+import GraftSupport
 import GraftTensor
 import GraftWeights
 
@@ -85,7 +86,8 @@ public final class EnsembleEvaluator {
             do {
                 try model!.load(state, strict: true)
             } catch {
-                throw EnsembleError.incompatibleMember(path: member.url.path, reason: error.localizedDescription)
+                throw EnsembleError.incompatibleMember(path: member.url.path, reason: "its weights do not load",
+                                                       cause: ErrorCause(error))
             }
             if wantsSWA { try average.add(state, source: member.url.path) }
 

@@ -1,19 +1,19 @@
-// GraftReport: self-contained SVG plots, HTML reports and a terminal progress bar.
-//
-// Pure Swift + Foundation, no C dependencies, so every other target (training, CLI, benchmarks)
-// can draw a picture or a progress line without pulling in numerics.
+// GraftReport: SVG plots, HTML reports, text tables (with the catalog's listings) and a terminal
+// progress bar. No numerics: every target above the catalog (training, ensembles, the CLI,
+// benchmarks) can draw a picture, a table or a progress line.
 
 import Foundation
+import GraftSupport
 
 /// Errors raised while writing reports.
 public enum ReportError: Error, LocalizedError, Equatable {
     /// A report or plot file could not be written.
-    case writeFailed(path: String, reason: String)
+    case writeFailed(path: String, cause: ErrorCause)
 
     public var errorDescription: String? {
         switch self {
-        case let .writeFailed(path, reason):
-            return "Could not write report file '\(path)': \(reason)"
+        case let .writeFailed(path, cause):
+            return "Could not write report file '\(path)': \(cause)"
         }
     }
 }
@@ -26,6 +26,6 @@ func writeText(_ text: String, to url: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: url, options: .atomic)
     } catch {
-        throw ReportError.writeFailed(path: url.path, reason: error.localizedDescription)
+        throw ReportError.writeFailed(path: url.path, cause: ErrorCause(error))
     }
 }

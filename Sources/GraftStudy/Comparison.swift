@@ -115,7 +115,7 @@ public final class ComparisonRunner {
                     do {
                         try TrainingRun.resume(runId: done.id!, epoch: nil, catalog: catalog, showProgress: showProgress)
                         continue
-                    } catch ResumeError.noCheckpoint {
+                    } catch TrainingError.noCheckpoint {
                         _ = try catalog.markRun(done.id!, status: .interrupted, error: "restarted from scratch: no checkpoint")
                     }
                 }

@@ -1,7 +1,8 @@
 import Foundation
-import GraftNN
 import GraftCatalog
+import GraftNN
 import GraftOptim
+import GraftSupport
 import GraftTensor
 import GraftWeights
 
@@ -62,19 +63,19 @@ public struct TrainingCheckpoint {
     }
 
     /// Reads a checkpoint written by `write(to:)`.
-    /// - Throws: `WeightsError` for damaged files; `CheckpointError` when the training group is
+    /// - Throws: `WeightsError` for damaged files; `TrainingError` when the training group is
     ///   missing (a plain weights file) or unreadable.
     public static func read(_ url: URL) throws -> TrainingCheckpoint {
         let (state, attributes) = try WeightsFile.read(url)
         let groups = try WeightsFile.groupNames(in: url)
-        guard groups.contains(trainingGroup) else { throw CheckpointError.notACheckpoint(path: url.path) }
+        guard groups.contains(trainingGroup) else { throw TrainingError.notACheckpoint(path: url.path) }
         let training = try WeightsFile.readGroup(trainingGroup, from: url)
         func decode<T: Decodable>(_ key: String, as type: T.Type) throws -> T {
             guard case .string(let text)? = training.attributes[key] else {
-                throw CheckpointError.missingField(path: url.path, field: key)
+                throw TrainingError.missingCheckpointField(path: url.path, field: key)
             }
             do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
-                throw CheckpointError.unreadableField(path: url.path, field: key, reason: "\(error)")
+                throw TrainingError.unreadableCheckpointField(path: url.path, field: key, cause: ErrorCause(error))
             }
         }
         let position = try decode("position", as: TrainingPosition.self)
@@ -112,21 +113,6 @@ public struct TrainingCheckpoint {
     }
 }
 
-public enum CheckpointError: LocalizedError, Equatable {
-    case notACheckpoint(path: String)
-    case missingField(path: String, field: String)
-    case unreadableField(path: String, field: String, reason: String)
-    case noOptimizerState(path: String)
-
-    public var errorDescription: String? {
-        switch self {
-        case .notACheckpoint(let path): "\(path): a weights file, not a training checkpoint (no 'training' group)"
-        case .missingField(let path, let field): "\(path): checkpoint lacks '\(field)'"
-        case .unreadableField(let path, let field, let reason): "\(path): checkpoint field '\(field)' is unreadable: \(reason)"
-        case .noOptimizerState(let path): "\(path): optimizer state was stripped; this checkpoint cannot resume training exactly"
-        }
-    }
-}
 
 extension TrainingCheckpoint {
     /// Writes catalog checkpoint `id` as a plain weights file (no optimizer or training state),

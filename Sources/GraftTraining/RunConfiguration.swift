@@ -45,10 +45,10 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
 
     /// Checks every value against its valid range, so a bad option or a hand-edited
     /// configuration file fails before anything is trained or saved.
-    /// - Throws: `RunConfigurationError.invalid` naming the field and the value.
+    /// - Throws: `TrainingError.invalidConfiguration` naming the field and the value.
     public func validate() throws {
         func check(_ ok: Bool, _ field: String, _ value: Any, _ reason: String) throws {
-            guard ok else { throw RunConfigurationError.invalid(field: field, value: "\(value)", reason: reason) }
+            guard ok else { throw TrainingError.invalidConfiguration(field: field, value: "\(value)", reason: reason) }
         }
         try check(epochs >= 1, "epochs", epochs, "must be at least 1")
         try check(batchSize >= 1, "batch size", batchSize, "must be at least 1")
@@ -90,16 +90,6 @@ extension ScheduleConfig {
         case .blogCyclical: "blog_cyclical"
         case .exponentialSweep: "range_exp"
         case .linearSweep: "range_linear"
-        }
-    }
-}
-
-public enum RunConfigurationError: LocalizedError, Equatable {
-    case invalid(field: String, value: String, reason: String)
-
-    public var errorDescription: String? {
-        switch self {
-        case .invalid(let field, let value, let reason): "\(field) \(value) \(reason)"
         }
     }
 }

@@ -5,19 +5,6 @@ import GraftNN
 import GraftOptim
 import GraftTensor
 
-public enum TrainingError: LocalizedError, Equatable {
-    case nonFiniteLoss(epoch: Int, step: Int, value: Float)
-    case emptyDataset(String)
-
-    public var errorDescription: String? {
-        switch self {
-        case .nonFiniteLoss(let epoch, let step, let value):
-            "training stopped: the loss became \(value) at epoch \(epoch + 1), step \(step) — lower the learning rate or check the data"
-        case .emptyDataset(let what):
-            "\(what) has no images"
-        }
-    }
-}
 
 /// Trains a block-structured model with an optimizer and a per-step learning-rate schedule.
 ///

@@ -170,7 +170,7 @@ public final class TrainingRun {
             chosen = candidates.max { $0.globalStep < $1.globalStep }
         }
         guard let chosen else {
-            throw ResumeError.noCheckpoint(run: runId, epoch: epoch)
+            throw TrainingError.noCheckpoint(run: runId, epoch: epoch)
         }
         let url = try catalog.verifiedFile(for: chosen)
         let checkpoint = try TrainingCheckpoint.read(url)
@@ -214,7 +214,7 @@ public final class TrainingRun {
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
         if let mb = configuration.featureCacheMB { trainer.featureCacheBytes = max(0, mb) << 20 }
         if let checkpoint {
-            guard checkpoint.optimizer != nil else { throw CheckpointError.noOptimizerState(path: "run \(runId)") }
+            guard checkpoint.optimizer != nil else { throw TrainingError.noOptimizerState(path: "run \(runId)") }
             try checkpoint.restore(into: trainer)
         }
         try FileManager.default.createDirectory(at: catalog.checkpointDirectory(run: runId), withIntermediateDirectories: true)
@@ -312,18 +312,5 @@ public final class TrainingRun {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(File(run: runId, configuration: configuration, epochs: history)), to: url)
-    }
-}
-
-public enum ResumeError: LocalizedError, Equatable {
-    case noCheckpoint(run: Int64, epoch: Int?)
-
-    public var errorDescription: String? {
-        switch self {
-        case .noCheckpoint(let run, let epoch?):
-            "run \(run) has no checkpoint with optimizer state at epoch \(epoch) (see `graft ckpt list --run \(run)`)"
-        case .noCheckpoint(let run, nil):
-            "run \(run) has no checkpoint with optimizer state to resume from"
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 
 /// The model cards of a `Models/` directory.
 public struct Zoo: Sendable {
@@ -13,7 +14,8 @@ public struct Zoo: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
-            throw ZooError.unreadable(path: directory.path, reason: "cannot list the model cards directory: \(error.localizedDescription)")
+            throw ZooError.unreadable(path: directory.path, reason: "cannot list the model cards directory",
+                                     cause: ErrorCause(error))
         }
         var cards: [ModelCard] = []
         var seen: [String: String] = [:]

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 
 /// Every failure of the zoo: its cards, and weights that do not fit a card's model. Each case
 /// names the file (and field) at fault. Errors of the weights files themselves stay
@@ -11,7 +12,7 @@ public enum ZooError: LocalizedError, Equatable, Sendable {
     /// The weights do not fit the model (keys or shapes differ).
     case modelMismatch(path: String, model: String, problems: [String])
     /// A card, class-names file or the zoo's folder cannot be read.
-    case unreadable(path: String, reason: String)
+    case unreadable(path: String, reason: String, cause: ErrorCause? = nil)
 
     public var errorDescription: String? {
         switch self {
@@ -23,8 +24,8 @@ public enum ZooError: LocalizedError, Equatable, Sendable {
             let shown = problems.prefix(8).joined(separator: "; ")
             let more = problems.count > 8 ? "; and \(problems.count - 8) more" : ""
             return "\(path): does not fit model '\(model)': \(shown)\(more)"
-        case .unreadable(let path, let reason):
-            return "\(path): \(reason)"
+        case .unreadable(let path, let reason, let cause):
+            return "\(path): \(reason)" + (cause.map { ": \($0)" } ?? "")
         }
     }
 
@@ -36,7 +37,7 @@ public enum ZooError: LocalizedError, Equatable, Sendable {
         do {
             return try Data(contentsOf: url)
         } catch {
-            throw ZooError.unreadable(path: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw ZooError.unreadable(path: url.path, reason: "cannot read", cause: ErrorCause(error))
         }
     }
 }

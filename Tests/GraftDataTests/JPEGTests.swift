@@ -1,5 +1,6 @@
 import Foundation
 import GraftData
+import GraftSupport
 import Testing
 import TestSupport
 
@@ -7,6 +8,22 @@ import TestSupport
 struct JPEGTests {
     static let exact = ["flower", "china", "rocket", "flower_baseline420", "flower_progressive", "flower_gray",
                         "flower_cmyk", "flower_444"]
+
+    @Test("a file that cannot be read: the error names it and carries the system's error")
+    func unreadableFileKeepsTheCause() throws {
+        let dir = try TemporaryDirectory.make("graft-jpeg")
+        defer { TemporaryDirectory.remove(dir) }
+        // A directory opens but cannot be read as a file.
+        do {
+            _ = try JPEG.decode(contentsOf: dir)
+            Issue.record("a directory decoded")
+        } catch let DataError.io(path, detail, cause) {
+            #expect(path == dir.path && detail == "cannot read")
+            let cause = try #require(cause)
+            #expect(!(cause.underlying is DataError), "the cause is the system's error, not ours: \(cause)")
+            #expect(DataError.io(path: path, detail: detail, cause: cause).localizedDescription.hasSuffix(cause.description))
+        }
+    }
 
     @Test("decodes bit-identically to Pillow", arguments: exact)
     func bitExact(name: String) throws {

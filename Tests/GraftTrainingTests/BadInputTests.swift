@@ -43,11 +43,11 @@ import TestSupport
         try configuration.validate()
         let field = Self.breakSetting(setting, of: &configuration)
         #expect { try configuration.validate() } throws: { error in
-            guard case RunConfigurationError.invalid(let named, _, _) = error else { return false }
+            guard case TrainingError.invalidConfiguration(let named, _, _) = error else { return false }
             return named == field && error.localizedDescription.hasPrefix(field)
         }
         // `prepare` checks before it touches the data (the source here does not exist).
-        #expect(throws: RunConfigurationError.self) { _ = try TrainingRun.prepare(configuration) }
+        #expect(throws: TrainingError.self) { _ = try TrainingRun.prepare(configuration) }
     }
 
     @Test("an image too small for the architecture is refused before the model runs")
