@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -24,7 +25,7 @@ let package = Package(
 
         // oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
-        .target(name: "GraftSupport"),
+        .target(name: "GraftSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GraftTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN"]),
@@ -35,7 +36,7 @@ let package = Package(
         .target(name: "GraftCatalog", dependencies: ["GraftSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "GraftReport"),
         .target(name: "GraftTraining", dependencies: [
-            "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog", "GraftReport",
+            "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog", "GraftReport", "GraftSupport",
         ]),
         .executableTarget(name: "graft", dependencies: [
             "GraftTraining", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -50,9 +51,10 @@ let package = Package(
         .testTarget(name: "GraftWeightsTests", dependencies: ["GraftWeights", "GraftSupport", "TestSupport"]),
         .testTarget(name: "GraftDataTests", dependencies: ["GraftData", "GraftSupport", "TestSupport"]),
         .testTarget(name: "GraftOptimTests", dependencies: ["GraftOptim", "GraftModels", "GraftWeights", "TestSupport"]),
+        .testTarget(name: "GraftSupportTests", dependencies: ["GraftSupport"]),
         .testTarget(name: "GraftCatalogTests", dependencies: ["GraftCatalog", "GraftSupport", "TestSupport"]),
         .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
-        .testTarget(name: "GraftTrainingTests", dependencies: ["GraftTraining", "TestSupport"]),
+        .testTarget(name: "GraftTrainingTests", dependencies: ["GraftTraining", "GraftSupport", "TestSupport"]),
     ]
 )
 

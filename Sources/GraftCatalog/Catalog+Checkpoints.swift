@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GraftSupport
 
 /// Which checkpoints `checkpoints(filter:)` returns; nil/false fields do not filter.
 public struct CheckpointFilter: Sendable, Equatable {
@@ -91,9 +92,11 @@ extension Catalog {
             try intent.insert(db)
             return intent.id!
         }
-        var digest: (sha256: String, bytes: Int64) = ("", 0)
+        var digest: (hex: String, bytes: Int64) = ("", 0)
         do {
-            try AtomicFile.write(to: url, beforeRename: { temp in digest = try FileDigest.sha256AndSize(temp) }, write)
+            try CatalogError.translatingFileErrors {
+                try AtomicFile.write(to: url, beforeRename: { temp in digest = try SHA256.hexAndSize(of: temp) }, write)
+            }
         } catch {
             _ = try? writer.write { db in try FileIntentRecord.deleteOne(db, key: intentId) }
             throw error
@@ -101,7 +104,7 @@ extension Catalog {
         var record = draft
         record.id = nil
         record.path = path
-        record.sha256 = digest.sha256
+        record.sha256 = digest.hex
         record.bytes = digest.bytes
         do {
             return try writer.write { db in
@@ -131,8 +134,8 @@ extension Catalog {
         record.id = nil
         record.path = storedPath(for: url)
         if record.sha256.isEmpty {
-            let digest = try FileDigest.sha256AndSize(url)
-            record.sha256 = digest.sha256
+            let digest = try CatalogError.translatingFileErrors { try SHA256.hexAndSize(of: url) }
+            record.sha256 = digest.hex
             record.bytes = digest.bytes
         }
         return try writer.write { db in
@@ -158,7 +161,7 @@ extension Catalog {
     public func verifiedFile(for checkpoint: CheckpointRecord) throws -> URL {
         let url = url(forStoredPath: checkpoint.path)
         guard FileManager.default.fileExists(atPath: url.path) else { throw CatalogError.missingFile(path: url.path) }
-        let actual = try FileDigest.sha256(url)
+        let actual = try CatalogError.translatingFileErrors { try SHA256.hex(of: url) }
         guard actual == checkpoint.sha256 else {
             throw CatalogError.checksumMismatch(path: url.path, expected: checkpoint.sha256, actual: actual)
         }
@@ -289,10 +292,12 @@ extension Catalog {
             try intent.insert(db)
             return intent.id!
         }
-        var digest: (sha256: String, bytes: Int64) = ("", 0)
+        var digest: (hex: String, bytes: Int64) = ("", 0)
         do {
-            try AtomicFile.write(to: newURL, beforeRename: { temp in digest = try FileDigest.sha256AndSize(temp) }) { temp in
-                try strip(oldURL, temp)
+            try CatalogError.translatingFileErrors {
+                try AtomicFile.write(to: newURL, beforeRename: { temp in digest = try SHA256.hexAndSize(of: temp) }) { temp in
+                    try strip(oldURL, temp)
+                }
             }
         } catch {
             _ = try? writer.write { db in try FileIntentRecord.deleteOne(db, key: saveIntent) }
@@ -301,7 +306,7 @@ extension Catalog {
         let (updated, deleteIntent): (CheckpointRecord, Int64) = try writer.write { db in
             guard var c = try CheckpointRecord.fetchOne(db, key: id) else { throw CatalogError.notFound(table: "checkpoint", id: id) }
             c.path = newPath
-            c.sha256 = digest.sha256
+            c.sha256 = digest.hex
             c.bytes = digest.bytes
             c.hasOptimizerState = false
             try c.update(db)

@@ -4,6 +4,7 @@ import GraftModels
 import GraftNN
 import GraftOptim
 import GraftReport
+import GraftSupport
 import GraftTensor
 import GraftWeights
 
