@@ -74,7 +74,9 @@ extension Catalog {
     /// - Parameters:
     ///   - draft: the checkpoint's facts; `path`, `bytes` and `sha256` are filled in here.
     ///   - url: the final file; default `defaultCheckpointURL(run:epoch:globalStep:)`.
-    ///   - write: creates the file at the URL it is given (a temporary name).
+    ///   - write: creates the file at the URL it is given (a temporary name), directly: this is
+    ///     the checkpoint's one atomic replace, so the writer needs none of its own
+    ///     (`WeightsFile.write(…, atomically: false)`).
     /// - Returns: the registered row.
     /// - Throws: what `write` throws, `CatalogError.invalidValue` when the path is already
     ///   registered, or an I/O or database error.
@@ -273,7 +275,8 @@ extension Catalog {
     }
 
     /// Rewrites a checkpoint without its optimizer state (to save space), keeping it registered.
-    /// `strip(source, destination)` must write the reduced file at `destination`. The new file
+    /// `strip(source, destination)` must write the reduced file at `destination` (a temporary
+    /// name, written directly as in `saveCheckpoint`). The new file
     /// gets a new name (`….noopt.h5`), so the old file stays valid until the row points to the new
     /// one; both steps are covered by intents as in `saveCheckpoint`/`deleteCheckpoint`.
     /// - Throws: `CatalogError.notFound`, what `strip` throws, or an I/O error naming the file.

@@ -133,14 +133,20 @@ public struct WeightsEntry: Sendable, Equatable, Codable {
 /// Graft's HDF5 weights files: one dataset per state_dict key at the root, named by the key,
 /// file attributes describing the model and the weights' source, optional extra groups.
 public enum WeightsFile {
-    /// Writes atomically: the file is built under a temporary name in the same directory,
-    /// fsynced, then renamed over `url` (GraftSupport's `AtomicFile`); on failure nothing is left
-    /// behind.
+    /// Writes a weights file. Atomically by default: the file is built under a temporary name
+    /// in the same directory, fsynced, then renamed over `url` (GraftSupport's `AtomicFile`); on
+    /// failure nothing is left behind.
     /// - Parameters:
     ///   - groups: extra groups (e.g. optimizer state) written beside the weights.
+    ///   - atomically: false writes `url` directly, for a caller that already writes a temporary
+    ///     file of its own atomic replace (the catalog's `saveCheckpoint`), so a checkpoint is
+    ///     written, synced and renamed once; that caller removes a partial file on failure.
     /// - Throws: `WeightsError` naming the file and the dataset or attribute that failed.
     public static func write(_ state: StateDict, attributes: WeightsAttributes, groups: [HDF5Group] = [],
-                             to url: URL) throws {
+                             to url: URL, atomically: Bool = true) throws {
+        guard atomically else {
+            return try writeContents(state, attributes: attributes, groups: groups, to: url, reportedAs: url)
+        }
         let directory = url.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
