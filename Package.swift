@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -25,7 +26,7 @@ let package = Package(
 
         // oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
-        .target(name: "GraftSupport"),
+        .target(name: "GraftSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "GraftTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN", "GraftTensor"]),
@@ -78,6 +79,7 @@ let package = Package(
         .testTarget(name: "GraftOptimTests", dependencies: [
             "GraftOptim", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
         ]),
+        .testTarget(name: "GraftSupportTests", dependencies: ["GraftSupport"]),
         .testTarget(name: "GraftCatalogTests", dependencies: [
             "GraftCatalog", "GraftReport", "GraftSupport", "TestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -85,7 +87,7 @@ let package = Package(
         .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
         .testTarget(name: "GraftTrainingTests", dependencies: [
             "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN", "GraftOptim",
-            "GraftReport", "GraftTensor", "GraftWeights", "GraftZoo", "TestSupport",
+            "GraftReport", "GraftSupport", "GraftTensor", "GraftWeights", "GraftZoo", "TestSupport",
         ]),
         .testTarget(name: "GraftStudyTests", dependencies: [
             "GraftStudy", "GraftTraining", "GraftCatalog", "GraftData", "GraftOptim", "GraftReport", "TestSupport",

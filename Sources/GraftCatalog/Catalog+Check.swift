@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GraftSupport
 
 /// One thing `check()` found.
 public struct CheckFinding: Sendable, Equatable {
@@ -104,7 +105,7 @@ extension Catalog {
             }
             if verifyChecksums {
                 do {
-                    let actual = try FileDigest.sha256(url)
+                    let actual = try SHA256.hex(of: url)
                     if actual != sha256 {
                         add(.checksumMismatch, "\(owner): catalog has sha256 \(sha256), file has \(actual)")
                     }
@@ -237,7 +238,7 @@ extension Catalog {
         }
         let verifies = FileManager.default.fileExists(atPath: tempURL.path)
             && !FileManager.default.fileExists(atPath: finalURL.path)
-            && (try? FileDigest.sha256(tempURL)) == expected
+            && (try? SHA256.hex(of: tempURL)) == expected
         if !verifies {
             try deleteRow(of: f)
             summary.actions.append("deleted the row pointing to temporary \(f.path)")

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GraftSupport
 
 /// Which checkpoints `checkpoints(filter:)` returns; nil/false fields do not filter.
 public struct CheckpointFilter: Sendable, Equatable {
@@ -73,7 +74,9 @@ extension Catalog {
     /// - Parameters:
     ///   - draft: the checkpoint's facts; `path`, `bytes` and `sha256` are filled in here.
     ///   - url: the final file; default `defaultCheckpointURL(run:epoch:globalStep:)`.
-    ///   - write: creates the file at the URL it is given (a temporary name).
+    ///   - write: creates the file at the URL it is given (a temporary name), directly: this is
+    ///     the checkpoint's one atomic replace, so the writer needs none of its own
+    ///     (`WeightsFile.write(…, atomically: false)`).
     /// - Returns: the registered row.
     /// - Throws: what `write` throws, `CatalogError.invalidValue` when the path is already
     ///   registered, or an I/O or database error.
@@ -91,9 +94,11 @@ extension Catalog {
             try intent.insert(db)
             return intent.id!
         }
-        var digest: (sha256: String, bytes: Int64) = ("", 0)
+        var digest: (hex: String, bytes: Int64) = ("", 0)
         do {
-            try AtomicFile.write(to: url, beforeRename: { temp in digest = try FileDigest.sha256AndSize(temp) }, write)
+            try CatalogError.translatingFileErrors {
+                try AtomicFile.write(to: url, beforeRename: { temp in digest = try SHA256.hexAndSize(of: temp) }, write)
+            }
         } catch {
             _ = try? writer.write { db in try FileIntentRecord.deleteOne(db, key: intentId) }
             throw error
@@ -101,7 +106,7 @@ extension Catalog {
         var record = draft
         record.id = nil
         record.path = path
-        record.sha256 = digest.sha256
+        record.sha256 = digest.hex
         record.bytes = digest.bytes
         do {
             return try writer.write { db in
@@ -131,8 +136,8 @@ extension Catalog {
         record.id = nil
         record.path = storedPath(for: url)
         if record.sha256.isEmpty {
-            let digest = try FileDigest.sha256AndSize(url)
-            record.sha256 = digest.sha256
+            let digest = try CatalogError.translatingFileErrors { try SHA256.hexAndSize(of: url) }
+            record.sha256 = digest.hex
             record.bytes = digest.bytes
         }
         return try writer.write { db in
@@ -158,7 +163,7 @@ extension Catalog {
     public func verifiedFile(for checkpoint: CheckpointRecord) throws -> URL {
         let url = url(forStoredPath: checkpoint.path)
         guard FileManager.default.fileExists(atPath: url.path) else { throw CatalogError.missingFile(path: url.path) }
-        let actual = try FileDigest.sha256(url)
+        let actual = try CatalogError.translatingFileErrors { try SHA256.hex(of: url) }
         guard actual == checkpoint.sha256 else {
             throw CatalogError.checksumMismatch(path: url.path, expected: checkpoint.sha256, actual: actual)
         }
@@ -270,7 +275,8 @@ extension Catalog {
     }
 
     /// Rewrites a checkpoint without its optimizer state (to save space), keeping it registered.
-    /// `strip(source, destination)` must write the reduced file at `destination`. The new file
+    /// `strip(source, destination)` must write the reduced file at `destination` (a temporary
+    /// name, written directly as in `saveCheckpoint`). The new file
     /// gets a new name (`….noopt.h5`), so the old file stays valid until the row points to the new
     /// one; both steps are covered by intents as in `saveCheckpoint`/`deleteCheckpoint`.
     /// - Throws: `CatalogError.notFound`, what `strip` throws, or an I/O error naming the file.
@@ -289,10 +295,12 @@ extension Catalog {
             try intent.insert(db)
             return intent.id!
         }
-        var digest: (sha256: String, bytes: Int64) = ("", 0)
+        var digest: (hex: String, bytes: Int64) = ("", 0)
         do {
-            try AtomicFile.write(to: newURL, beforeRename: { temp in digest = try FileDigest.sha256AndSize(temp) }) { temp in
-                try strip(oldURL, temp)
+            try CatalogError.translatingFileErrors {
+                try AtomicFile.write(to: newURL, beforeRename: { temp in digest = try SHA256.hexAndSize(of: temp) }) { temp in
+                    try strip(oldURL, temp)
+                }
             }
         } catch {
             _ = try? writer.write { db in try FileIntentRecord.deleteOne(db, key: saveIntent) }
@@ -301,7 +309,7 @@ extension Catalog {
         let (updated, deleteIntent): (CheckpointRecord, Int64) = try writer.write { db in
             guard var c = try CheckpointRecord.fetchOne(db, key: id) else { throw CatalogError.notFound(table: "checkpoint", id: id) }
             c.path = newPath
-            c.sha256 = digest.sha256
+            c.sha256 = digest.hex
             c.bytes = digest.bytes
             c.hasOptimizerState = false
             try c.update(db)

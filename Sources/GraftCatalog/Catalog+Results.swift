@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GraftSupport
 
 extension Catalog {
     // MARK: Weights files, datasets, splits
@@ -9,16 +10,16 @@ extension Catalog {
     /// - Throws: `CatalogError.io` naming the file when it cannot be read.
     @discardableResult
     public func registerWeightsFile(at url: URL, modelId: String, sha256: String? = nil, bytes: Int64? = nil) throws -> WeightsFileRecord {
-        var digest = (sha256: sha256 ?? "", bytes: bytes ?? 0)
-        if sha256 == nil || bytes == nil { digest = try FileDigest.sha256AndSize(url) }
+        var digest = (hex: sha256 ?? "", bytes: bytes ?? 0)
+        if sha256 == nil || bytes == nil { digest = try CatalogError.translatingFileErrors { try SHA256.hexAndSize(of: url) } }
         let path = storedPath(for: url)
         return try writer.write { db in
             if var existing = try WeightsFileRecord.filter(Column("path") == path).fetchOne(db) {
-                existing.modelId = modelId; existing.sha256 = digest.sha256; existing.bytes = digest.bytes
+                existing.modelId = modelId; existing.sha256 = digest.hex; existing.bytes = digest.bytes
                 try existing.update(db)
                 return existing
             }
-            var record = WeightsFileRecord(path: path, modelId: modelId, sha256: digest.sha256, bytes: digest.bytes)
+            var record = WeightsFileRecord(path: path, modelId: modelId, sha256: digest.hex, bytes: digest.bytes)
             try record.insert(db)
             return record
         }

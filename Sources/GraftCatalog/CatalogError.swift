@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 
 /// Everything that can go wrong in the catalog, each case naming the file, id or value at fault.
 public enum CatalogError: Error, LocalizedError, Equatable, Sendable {
@@ -43,6 +44,18 @@ public enum CatalogError: Error, LocalizedError, Equatable, Sendable {
         case .comparisonConfigMismatch(let name):
             return "comparison '\(name)' already exists with a different configuration; "
                 + "choose another name to start a new one"
+        }
+    }
+}
+
+extension CatalogError {
+    /// Runs `body`, rethrowing GraftSupport's `FileError` as `.io` with the same path, operation
+    /// and errno, so catalog calls fail with `CatalogError` whichever layer touched the file.
+    static func translatingFileErrors<T>(_ body: () throws -> T) rethrows -> T {
+        do {
+            return try body()
+        } catch let error as FileError {
+            throw CatalogError.io(path: error.path, operation: error.operation, errno: error.code)
         }
     }
 }

@@ -1,126 +1,58 @@
+import Crypto
 import Foundation
 
-/// SHA-256 (FIPS 180-4), streaming. Identifies weight files (torchvision names its files with the
-/// first 8 hex digits of their SHA-256), checkpoints in the catalog, and dataset file lists.
-public struct SHA256: Sendable {
-    private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
-        (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
-    private var pending = [UInt8](repeating: 0, count: 64)
-    private var pendingCount = 0
-    private var totalBytes: UInt64 = 0
-
-    public init() {}
-
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
-
-    /// Feeds bytes.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        guard var p = bytes.baseAddress else { return }
-        var remaining = bytes.count
-        totalBytes &+= UInt64(remaining)
-        if pendingCount > 0 {
-            let take = min(64 - pendingCount, remaining)
-            pending.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + pendingCount, p, take) }
-            pendingCount += take
-            p += take
-            remaining -= take
-            if pendingCount < 64 { return }
-            let block = pending
-            block.withUnsafeBytes { compress($0.baseAddress!, blocks: 1) }
-            pendingCount = 0
-        }
-        let whole = remaining / 64
-        if whole > 0 {
-            compress(p, blocks: whole)
-            p += whole * 64
-            remaining -= whole * 64
-        }
-        if remaining > 0 {
-            pending.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, p, remaining) }
-            pendingCount = remaining
-        }
-    }
-
-    public mutating func update(_ data: Data) {
-        data.withUnsafeBytes { update($0) }
-    }
-
-    /// Pads, processes the last block(s) and returns the 32-byte digest.
-    public mutating func finalize() -> [UInt8] {
-        let bitLength = totalBytes &* 8
-        var tail: [UInt8] = [0x80]
-        let padding = (pendingCount + 1 + 8 <= 64) ? 64 - pendingCount - 1 - 8 : 128 - pendingCount - 1 - 8
-        tail += [UInt8](repeating: 0, count: padding)
-        for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-        let saved = totalBytes
-        tail.withUnsafeBytes { update($0) }
-        totalBytes = saved
-        let words = [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7]
-        return words.flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (24 - 8 * UInt32($0))) } }
-    }
-
-    @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-
-    private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
-        var (h0, h1, h2, h3, h4, h5, h6, h7) = state
-        let w = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
-        defer { w.deallocate() }
-        Self.k.withUnsafeBufferPointer { kb in
-            let k = kb.baseAddress!
-            for block in 0..<blocks {
-                let base = data + block * 64
-                for i in 0..<16 {
-                    w[i] = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-                }
-                for i in 16..<64 {
-                    let s0 = Self.rotr(w[i - 15], 7) ^ Self.rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-                    let s1 = Self.rotr(w[i - 2], 17) ^ Self.rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-                    w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-                }
-                var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
-                for i in 0..<64 {
-                    let s1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)
-                    let ch = (e & f) ^ (~e & g)
-                    let t1 = h &+ s1 &+ ch &+ k[i] &+ w[i]
-                    let s0 = Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)
-                    let maj = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = s0 &+ maj
-                    h = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
-                }
-                h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
-            }
-        }
-        state = (h0, h1, h2, h3, h4, h5, h6, h7)
+/// SHA-256 digests as lowercase hex, computed by swift-crypto (`Crypto.SHA256`). Identify weight
+/// files (torchvision names its files with the first 8 hex digits of their SHA-256), checkpoints
+/// and weights in the catalog, and dataset file lists.
+public enum SHA256 {
+    /// Lowercase hex digest of some bytes.
+    public static func hex(of data: Data) -> String {
+        hex(Crypto.SHA256.hash(data: data))
     }
 
     /// Lowercase hex digest of a string's UTF-8 bytes.
-    public static func hex(_ string: String) -> String { hex(of: Data(string.utf8)) }
-
-    /// Lowercase hex digest of some bytes.
-    public static func hex(of data: Data) -> String {
-        var hasher = SHA256()
-        hasher.update(data)
-        return hexString(hasher.finalize())
+    public static func hex(_ string: String) -> String {
+        hex(of: Data(string.utf8))
     }
 
-    /// Lowercase hex of digest bytes.
-    public static func hexString(_ bytes: [UInt8]) -> String {
+    /// Lowercase hex digest of the file at `url`.
+    /// - Throws: `FileError` naming the file when it cannot be opened or read.
+    public static func hex(of url: URL) throws -> String {
+        try hexAndSize(of: url).hex
+    }
+
+    /// Lowercase hex digest and byte count of the file at `url`, in one pass of 1 MiB reads, so
+    /// a large checkpoint is never held in memory whole.
+    /// - Throws: `FileError` naming the file when it cannot be opened or read.
+    public static func hexAndSize(of url: URL) throws -> (hex: String, bytes: Int64) {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw FileError(path: url.path, operation: "open", code: errno) }
+        defer { close(fd) }
+        var hasher = Crypto.SHA256()
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = read(fd, buffer.baseAddress, chunk)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: url.path, operation: "read", code: errno)
+            }
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += Int64(n)
+        }
+        return (hex(hasher.finalize()), total)
+    }
+
+    private static func hex(_ digest: Crypto.SHA256.Digest) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
+        out.reserveCapacity(Crypto.SHA256.Digest.byteCount * 2)
+        for byte in digest {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -41,8 +41,10 @@ public struct TrainingCheckpoint {
                   runConfiguration: configuration, attributes: attributes)
     }
 
-    /// Writes the checkpoint atomically (temporary file, fsync, rename).
-    public func write(to url: URL) throws {
+    /// Writes the checkpoint, atomically by default (temporary file, fsync, rename); with
+    /// `atomically: false` straight to `url`, which is then the temporary file of the caller's own
+    /// atomic replace (the catalog's `saveCheckpoint`).
+    public func write(to url: URL, atomically: Bool = true) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         func json<T: Encodable>(_ value: T) throws -> HDF5AttributeValue {
@@ -59,7 +61,7 @@ public struct TrainingCheckpoint {
             groups.append(HDF5Group(name: Self.optimizerGroup, arrays: Self.renamingKeys(optimizer, "/", Self.keySeparator)))
         }
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try WeightsFile.write(model, attributes: attributes, groups: groups, to: url)
+        try WeightsFile.write(model, attributes: attributes, groups: groups, to: url, atomically: atomically)
     }
 
     /// Reads a checkpoint written by `write(to:)`.
@@ -97,10 +99,12 @@ public struct TrainingCheckpoint {
     }
 
     /// Rewrites `source` into `destination` without optimizer state (retention's space saver).
+    /// `destination` is the temporary file of the catalog's atomic replace
+    /// (`Catalog.stripOptimizerState`), so it is written directly.
     public static func stripOptimizerState(from source: URL, to destination: URL) throws {
         var checkpoint = try read(source)
         checkpoint.optimizer = nil
-        try checkpoint.write(to: destination)
+        try checkpoint.write(to: destination, atomically: false)
     }
 
     /// Puts the checkpoint's weights, optimizer state, position and RNGs into `trainer`.

@@ -5,6 +5,7 @@ import GraftModels
 import GraftNN
 import GraftOptim
 import GraftReport
+import GraftSupport
 import GraftTensor
 import GraftWeights
 import GraftZoo
@@ -282,7 +283,7 @@ public final class TrainingRun {
                 hasOptimizerState: true, reasons: reasons)
             // Intent row, temporary file, fsync, rename, then the row: a crash leaves a complete
             // registered checkpoint or none.
-            checkpointIds.append(try catalog.saveCheckpoint(draft, to: file) { try snapshot.write(to: $0) }.id!)
+            checkpointIds.append(try catalog.saveCheckpoint(draft, to: file) { try snapshot.write(to: $0, atomically: false) }.id!)
         }
 
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 
 /// Every failure of GraftWeights: reading `.pth` and safetensors files, reading and writing
 /// HDF5 weights. Each case names the file (and the key, dataset or field) at fault, so the CLI can
@@ -10,7 +11,7 @@ public enum WeightsError: LocalizedError, Equatable, Sendable {
     case io(path: String, reason: String)
     /// The file is truncated or its structure is inconsistent.
     case corrupt(path: String, reason: String)
-    /// The file is valid but uses a feature Graft does not read (compressed zip entry, zip64,
+    /// The file is valid but uses a feature Graft does not read (a legacy torch.save file,
     /// big-endian storages, an unknown dtype).
     case unsupported(path: String, reason: String)
     /// The pickle refers to a Python global other than the few a `state_dict` needs, such as a
@@ -49,6 +50,19 @@ public enum WeightsError: LocalizedError, Equatable, Sendable {
             let shown = keys.prefix(8).joined(separator: ", ")
             let more = keys.count > 8 ? " and \(keys.count - 8) more" : ""
             return "\(path): non-finite values (NaN or infinity) in \(shown)\(more)"
+        }
+    }
+}
+
+extension WeightsError {
+    /// Runs `body`, rethrowing GraftSupport's `FileError` as `.fileNotFound` (a file that
+    /// cannot be opened because it is not there) or `.io`, naming the same file.
+    public static func translatingFileErrors<T>(_ body: () throws -> T) rethrows -> T {
+        do {
+            return try body()
+        } catch let error as FileError {
+            if error.operation == "open" && error.code == ENOENT { throw WeightsError.fileNotFound(path: error.path) }
+            throw WeightsError.io(path: error.path, reason: "\(error.operation) failed: \(error.reason)")
         }
     }
 }

@@ -133,34 +133,54 @@ public struct WeightsEntry: Sendable, Equatable, Codable {
 /// Graft's HDF5 weights files: one dataset per state_dict key at the root, named by the key,
 /// file attributes describing the model and the weights' source, optional extra groups.
 public enum WeightsFile {
-    /// Writes atomically: the file is built under a temporary name in the same directory,
-    /// flushed and fsync'ed, then renamed over `url`; on failure nothing is left behind.
+    /// Writes a weights file. Atomically by default: the file is built under a temporary name
+    /// in the same directory, fsynced, then renamed over `url` (GraftSupport's `AtomicFile`); on
+    /// failure nothing is left behind.
     /// - Parameters:
     ///   - groups: extra groups (e.g. optimizer state) written beside the weights.
+    ///   - atomically: false writes `url` directly, for a caller that already writes a temporary
+    ///     file of its own atomic replace (the catalog's `saveCheckpoint`), so a checkpoint is
+    ///     written, synced and renamed once; that caller removes a partial file on failure.
     /// - Throws: `WeightsError` naming the file and the dataset or attribute that failed.
     public static func write(_ state: StateDict, attributes: WeightsAttributes, groups: [HDF5Group] = [],
-                             to url: URL) throws {
-        try atomicWrite(to: url) { temp in
-            let file = try HDF5File.create(temp)
-            let root = try file.group("/", create: false)
-            for (key, value) in state { try file.writeArray(value, name: key, in: root) }
-            for (name, value) in attributes.hdf5Attributes { try file.writeAttribute(name, value, on: root) }
-            if state.count > 0 { try file.writeAttribute(WeightsAttributes.Name.keyOrder, .strings(state.keys), on: root) }
-            for group in groups {
-                guard !group.name.isEmpty, !state.keys.contains(group.name) else {
-                    throw WeightsError.hdf5(path: url.path, object: group.name, reason: "group name is empty or taken by a dataset")
-                }
-                let handle = try file.group(group.name, create: true)
-                for (key, value) in group.arrays { try file.writeArray(value, name: key, in: handle) }
-                for (name, value) in group.attributes.sorted(by: { $0.key < $1.key }) {
-                    try file.writeAttribute(name, value, on: handle)
-                }
-                if group.arrays.count > 0 {
-                    try file.writeAttribute(WeightsAttributes.Name.keyOrder, .strings(group.arrays.keys), on: handle)
-                }
-            }
-            try file.flush()
+                             to url: URL, atomically: Bool = true) throws {
+        guard atomically else {
+            return try writeContents(state, attributes: attributes, groups: groups, to: url, reportedAs: url)
         }
+        let directory = url.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw WeightsError.io(path: url.path, reason: "directory \(directory.path) does not exist")
+        }
+        try WeightsError.translatingFileErrors {
+            try AtomicFile.write(to: url) { temp in
+                try writeContents(state, attributes: attributes, groups: groups, to: temp, reportedAs: url)
+            }
+        }
+    }
+
+    /// Creates the HDF5 file at `target`; errors name `url`, the path the caller asked for.
+    private static func writeContents(_ state: StateDict, attributes: WeightsAttributes, groups: [HDF5Group],
+                                      to target: URL, reportedAs url: URL) throws {
+        let file = try HDF5File.create(target)
+        let root = try file.group("/", create: false)
+        for (key, value) in state { try file.writeArray(value, name: key, in: root) }
+        for (name, value) in attributes.hdf5Attributes { try file.writeAttribute(name, value, on: root) }
+        if state.count > 0 { try file.writeAttribute(WeightsAttributes.Name.keyOrder, .strings(state.keys), on: root) }
+        for group in groups {
+            guard !group.name.isEmpty, !state.keys.contains(group.name) else {
+                throw WeightsError.hdf5(path: url.path, object: group.name, reason: "group name is empty or taken by a dataset")
+            }
+            let handle = try file.group(group.name, create: true)
+            for (key, value) in group.arrays { try file.writeArray(value, name: key, in: handle) }
+            for (name, value) in group.attributes.sorted(by: { $0.key < $1.key }) {
+                try file.writeAttribute(name, value, on: handle)
+            }
+            if group.arrays.count > 0 {
+                try file.writeAttribute(WeightsAttributes.Name.keyOrder, .strings(group.arrays.keys), on: handle)
+            }
+        }
+        try file.flush()
     }
 
     /// Reads the weights at the root and the file attributes. Floating datasets of any
@@ -242,34 +262,6 @@ public enum WeightsFile {
             state[name] = try file.readArray(name: name, in: group)
         }
         return state
-    }
-
-    /// Runs `body` on a temporary path beside `url`, fsyncs the result and renames it into place.
-    static func atomicWrite(to url: URL, _ body: (URL) throws -> Void) throws {
-        let directory = url.deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw WeightsError.io(path: url.path, reason: "directory \(directory.path) does not exist")
-        }
-        let temp = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
-        do {
-            try body(temp)
-            try fsyncPath(temp)
-            guard rename(temp.path, url.path) == 0 else {
-                throw WeightsError.io(path: url.path, reason: "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
-            }
-            try? fsyncPath(directory)
-        } catch {
-            unlink(temp.path)
-            throw error
-        }
-    }
-
-    private static func fsyncPath(_ url: URL) throws {
-        let fd = open(url.path, O_RDONLY)
-        guard fd >= 0 else { throw WeightsError.io(path: url.path, reason: "cannot open to sync: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw WeightsError.io(path: url.path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
     }
 }
 

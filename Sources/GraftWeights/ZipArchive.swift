@@ -3,6 +3,14 @@ import Foundation
 /// A minimal reader for the zip archives `torch.save` writes: entries are STORED (no
 /// compression), so each entry is a byte range of the file. Compressed entries and zip64
 /// archives are rejected with an error naming the entry.
+///
+/// Why not ZIPFoundation (0.9.20), which reads deflate and zip64: it traps on damaged input.
+/// A zip64 field holding an offset of 2^63 or more, for the central directory or for an entry's
+/// local header, stops the process in `Archive.makeIterator()` ("Not enough bits to represent the
+/// passed value" converting it to `off_t`), and zip64 sizes as large crash `extract` the same
+/// way: a 138-byte file kills `graft convert` instead of being named as damaged (see
+/// `zip64FieldsBeyondTheFileAreRefused`). This reader checks every field against the file and is
+/// fuzzed (Fuzz/FuzzPth); it is also zero-copy, 4x faster than extracting each entry.
 struct ZipArchive {
     struct Entry {
         let name: String

@@ -92,7 +92,7 @@ public enum Converter {
     /// - Throws: `WeightsError` naming the source or output file and the problem.
     public static func convert(source: URL, card: ModelCard, output: URL, classNames: [String]? = nil,
                                builder: ModelBuilder = defaultBuilder) throws -> ConversionResult {
-        let sha = try SHA256.hex(of: source)
+        let sha = try WeightsError.translatingFileErrors { try SHA256.hex(of: source) }
         let state = try loadSource(source)
         var warnings: [String] = []
         let checksum = checksumStatus(sourceFile: source.lastPathComponent, sha256: sha, card: card)

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import GRDB
 import Testing
 @testable import GraftCatalog
@@ -83,8 +84,12 @@ struct RunAPITests {
         try Data("weights".utf8).write(to: file)
         let w = try catalog.registerWeightsFile(at: file, modelId: "resnet34")
         #expect(w.path == "Weights/w.h5")
-        #expect(w.sha256 == FileDigest.sha256(Data("weights".utf8)))
+        #expect(w.sha256 == SHA256.hex(of: Data("weights".utf8)))
         #expect(w.bytes == 7)
+        let missing = dir.path("Weights/missing.h5")
+        #expect(throws: CatalogError.io(path: missing.path, operation: "open", errno: ENOENT)) {
+            try catalog.registerWeightsFile(at: missing, modelId: "resnet34")
+        }
     }
 
     @Test("LR range tests keep their whole curve and every suggestion")
@@ -167,7 +172,7 @@ struct CheckpointAPITests {
         let c = f.all[0]
         let url = f.catalog.url(forStoredPath: c.path)
         let data = try Data(contentsOf: url)
-        #expect(c.sha256 == FileDigest.sha256(data))
+        #expect(c.sha256 == SHA256.hex(of: data))
         #expect(c.bytes == Int64(data.count))
         #expect(c.path == "checkpoints/run-000001/epoch-0000-step-00000000.h5")
         #expect(try f.catalog.writer.read { db in try FileIntentRecord.fetchCount(db) } == 0)
@@ -230,7 +235,7 @@ struct CheckpointAPITests {
         var bytes = try Data(contentsOf: url)
         bytes[0] ^= 0xFF
         try bytes.write(to: url)
-        let actual = FileDigest.sha256(bytes)
+        let actual = SHA256.hex(of: bytes)
 
         #expect { try f.catalog.verifiedFile(for: victim) } throws: { error in
             (error as? CatalogError) == .checksumMismatch(path: url.path, expected: victim.sha256, actual: actual)
@@ -320,7 +325,7 @@ struct CheckpointAPITests {
         let id: Int64 = try f.catalog.writer.write { db in
             var row = CheckpointRecord(runId: 1, epoch: 20, globalStep: 2000, lr: 0.1,
                                        path: f.catalog.storedPath(for: temp), bytes: 4,
-                                       sha256: FileDigest.sha256(Data("late".utf8)))
+                                       sha256: SHA256.hex(of: Data("late".utf8)))
             try row.insert(db)
             return row.id!
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GraftSupport
 import GRDB
 import Testing
 @testable import GraftCatalog
@@ -82,7 +83,7 @@ struct SchemaTests {
         // shared-memory index that any reader rewrites).
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { !$0.hasSuffix("-shm") }.sorted()
         #expect(files.contains("new.sqlite"))
-        let before = try files.map { try FileDigest.sha256(dir.path($0)) }
+        let before = try files.map { try SHA256.hex(of: dir.path($0)) }
 
         #expect { try Catalog.open(at: path) } throws: { error in
             guard case .newerSchema(let p, let unknown) = error as? CatalogError else { return false }
@@ -90,7 +91,7 @@ struct SchemaTests {
             return p.hasSuffix("new.sqlite") && unknown == ["v9-from-the-future"]
                 && message.contains("newer Graft") && message.contains("v9-from-the-future")
         }
-        let after = try files.map { try FileDigest.sha256(dir.path($0)) }
+        let after = try files.map { try SHA256.hex(of: dir.path($0)) }
         #expect(before == after)
         let (futureTable, runCount) = try DatabaseQueue(path: path).read { db in
             (try db.tableExists("future_table"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM run"))

@@ -138,6 +138,38 @@ struct PthBadInputTests {
         expectFailure(try write(PthBuilder.zip([("ckpt/other.txt", [1, 2])]), "nopickle.pth", in: dir), "no data.pkl")
     }
 
+    /// What made ZIPFoundation trap (see `ZipArchive`): zip64 fields that put the central
+    /// directory, or an entry's local header, 2^63 bytes and more into a file of 200 bytes.
+    @Test func zip64FieldsBeyondTheFileAreRefused() throws {
+        let dir = try TestFiles.directory()
+        defer { TestFiles.cleanup(dir) }
+        typealias B = PthBuilder
+        func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        let far: UInt64 = 0xF000_0000_0000_0000
+        let name = Array("a/byteorder".utf8), data = Array("little".utf8)
+        let local = B.le32(0x0403_4b50) + B.le16(45) + B.le16(0) + B.le16(0) + B.le16(0) + B.le16(0) + B.le32(0)
+            + B.le32(data.count) + B.le32(data.count) + B.le16(name.count) + B.le16(0) + name + data
+        func central(localHeader: Int, extra: [UInt8]) -> [UInt8] {
+            B.le32(0x0201_4b50) + B.le16(45) + B.le16(45) + B.le16(0) + B.le16(0) + B.le16(0) + B.le16(0) + B.le32(0)
+                + B.le32(data.count) + B.le32(data.count) + B.le16(name.count) + B.le16(extra.count) + B.le16(0)
+                + B.le16(0) + B.le16(0) + B.le32(0) + B.le32(localHeader) + name + extra
+        }
+        func end(count: Int, size: Int, offset: Int) -> [UInt8] {
+            B.le32(0x0605_4b50) + B.le16(0) + B.le16(0) + B.le16(count) + B.le16(count) + B.le32(size) + B.le32(offset) + B.le16(0)
+        }
+        // A zip64 end record (and its locator) placing the central directory at 2^63+.
+        let directory = central(localHeader: 0, extra: [])
+        let record = B.le32(0x0606_4b50) + le64(44) + B.le16(45) + B.le16(45) + B.le32(0) + B.le32(0) + le64(1) + le64(1)
+            + le64(UInt64(directory.count)) + le64(far)
+        let locator = B.le32(0x0706_4b50) + B.le32(0) + le64(UInt64(local.count + directory.count)) + B.le32(1)
+        let farDirectory = local + directory + record + locator + end(count: 0xFFFF, size: 0xFFFF_FFFF, offset: 0xFFFF_FFFF)
+        // A zip64 extra field placing the entry's local header at 2^63+.
+        let farEntry = central(localHeader: 0xFFFF_FFFF, extra: B.le16(1) + B.le16(8) + le64(far))
+        let farHeader = local + farEntry + end(count: 1, size: farEntry.count, offset: local.count)
+        expectFailure(try write(Data(farDirectory), "far-directory.pth", in: dir), "zip64")
+        expectFailure(try write(Data(farHeader), "far-header.pth", in: dir), "zip64")
+    }
+
     @Test func wrappedCheckpointIsUnwrapped() throws {
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }

@@ -114,6 +114,13 @@ struct ConverterTests {
         #expect(Converter.checksumStatus(sourceFile: "x.pth", sha256: sha, card: card) == .verified)
     }
 
+    @Test func missingSourceIsNamed() throws {
+        let url = URL(fileURLWithPath: "/nonexistent/graft/weights.pth")
+        #expect(throws: WeightsError.fileNotFound(path: url.path)) {
+            try Converter.convert(source: url, card: try zoo.card(id: "vanilla-cnn"), output: URL(fileURLWithPath: "/nonexistent/out.h5"))
+        }
+    }
+
     @Test func anotherModelsWeightsFileIsRefused() throws {
         let dir = try TemporaryDirectory.make("graft-zoo")
         defer { TemporaryDirectory.remove(dir) }
