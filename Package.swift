@@ -9,10 +9,12 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "graft", targets: ["graft"]),
-        .library(name: "Graft", targets: [
-            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
-            "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
-        ]),
+        .library(
+            name: "Graft",
+            targets: [
+                "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
+                "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
+            ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,71 +33,101 @@ let package = Package(
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN", "GraftTensor"]),
         .target(name: "GraftWeights", dependencies: ["GraftTensor", "GraftSupport", "CHDF5"]),
-        .target(name: "GraftZoo", dependencies: [
-            "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
-        ]),
+        .target(
+            name: "GraftZoo",
+            dependencies: [
+                "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
+            ]),
         .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
         .target(name: "GraftOptim", dependencies: ["GraftNN", "GraftTensor"]),
         .target(name: "GraftCatalog", dependencies: ["GraftSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "GraftReport", dependencies: ["GraftCatalog", "GraftSupport"]),
-        .target(name: "GraftTraining", dependencies: [
-            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
-            "GraftCatalog", "GraftReport", "GraftSupport",
-        ]),
-        .target(name: "GraftEnsemble", dependencies: [
-            "GraftTraining", "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData",
-            "GraftCatalog", "GraftReport", "GraftSupport",
-        ]),
-        .target(name: "GraftStudy", dependencies: [
-            "GraftTraining", "GraftCatalog", "GraftOptim", "GraftReport",
-        ]),
-        .executableTarget(name: "graft", dependencies: [
-            "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
-            "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "graft-bench", dependencies: [
-            "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog",
-            "GraftTraining", "GraftEnsemble", .product(name: "GRDB", package: "GRDB.swift"),
-        ], path: "benchmarks/Harness"),
+        .target(
+            name: "GraftTraining",
+            dependencies: [
+                "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
+                "GraftCatalog", "GraftReport", "GraftSupport",
+            ]),
+        .target(
+            name: "GraftEnsemble",
+            dependencies: [
+                "GraftTraining", "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData",
+                "GraftCatalog", "GraftReport", "GraftSupport",
+            ]),
+        .target(
+            name: "GraftStudy",
+            dependencies: [
+                "GraftTraining", "GraftCatalog", "GraftOptim", "GraftReport",
+            ]),
+        .executableTarget(
+            name: "graft",
+            dependencies: [
+                "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
+                "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "graft-bench",
+            dependencies: [
+                "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog",
+                "GraftTraining", "GraftEnsemble", .product(name: "GRDB", package: "GRDB.swift"),
+            ], path: "benchmarks/Harness"),
 
         .target(name: "TestSupport", dependencies: ["GraftTensor", "GraftData"]),
         // The catalog's stress workload, a separate process for the multi-process catalog tests.
         .executableTarget(name: "graft-catalog-stress", dependencies: ["GraftCatalog"], path: "Tests/CatalogStress"),
         .testTarget(name: "GraftTensorTests", dependencies: ["GraftTensor", "TestSupport"]),
         .testTarget(name: "GraftNNTests", dependencies: ["GraftNN", "GraftTensor", "TestSupport"]),
-        .testTarget(name: "GraftModelsTests", dependencies: [
-            "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
-        ]),
-        .testTarget(name: "GraftWeightsTests", dependencies: [
-            "GraftWeights", "GraftNN", "GraftTensor", "GraftSupport", "TestSupport",
-        ]),
-        .testTarget(name: "GraftZooTests", dependencies: [
-            "GraftZoo", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport", "TestSupport",
-        ]),
-        .testTarget(name: "GraftDataTests", dependencies: [
-            "GraftData", "GraftTensor", "GraftSupport", "CJPEG", "TestSupport",
-        ]),
-        .testTarget(name: "GraftOptimTests", dependencies: [
-            "GraftOptim", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
-        ]),
+        .testTarget(
+            name: "GraftModelsTests",
+            dependencies: [
+                "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
+            ]),
+        .testTarget(
+            name: "GraftWeightsTests",
+            dependencies: [
+                "GraftWeights", "GraftNN", "GraftTensor", "GraftSupport", "TestSupport",
+            ]),
+        .testTarget(
+            name: "GraftZooTests",
+            dependencies: [
+                "GraftZoo", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport", "TestSupport",
+            ]),
+        .testTarget(
+            name: "GraftDataTests",
+            dependencies: [
+                "GraftData", "GraftTensor", "GraftSupport", "CJPEG", "TestSupport",
+            ]),
+        .testTarget(
+            name: "GraftOptimTests",
+            dependencies: [
+                "GraftOptim", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
+            ]),
         .testTarget(name: "GraftSupportTests", dependencies: ["GraftSupport"]),
-        .testTarget(name: "GraftCatalogTests", dependencies: [
-            "GraftCatalog", "GraftReport", "GraftSupport", "TestSupport",
-            .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+        .testTarget(
+            name: "GraftCatalogTests",
+            dependencies: [
+                "GraftCatalog", "GraftReport", "GraftSupport", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
-        .testTarget(name: "GraftTrainingTests", dependencies: [
-            "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN", "GraftOptim",
-            "GraftReport", "GraftSupport", "GraftTensor", "GraftWeights", "GraftZoo", "TestSupport",
-        ]),
-        .testTarget(name: "GraftStudyTests", dependencies: [
-            "GraftStudy", "GraftTraining", "GraftCatalog", "GraftData", "GraftOptim", "GraftReport", "TestSupport",
-        ]),
-        .testTarget(name: "GraftEnsembleTests", dependencies: [
-            "GraftEnsemble", "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN",
-            "GraftOptim", "GraftTensor", "GraftWeights", "TestSupport",
-        ]),
+        .testTarget(
+            name: "GraftTrainingTests",
+            dependencies: [
+                "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN", "GraftOptim",
+                "GraftReport", "GraftSupport", "GraftTensor", "GraftWeights", "GraftZoo", "TestSupport",
+            ]),
+        .testTarget(
+            name: "GraftStudyTests",
+            dependencies: [
+                "GraftStudy", "GraftTraining", "GraftCatalog", "GraftData", "GraftOptim", "GraftReport", "TestSupport",
+            ]),
+        .testTarget(
+            name: "GraftEnsembleTests",
+            dependencies: [
+                "GraftEnsemble", "GraftTraining", "GraftCatalog", "GraftData", "GraftModels", "GraftNN",
+                "GraftOptim", "GraftTensor", "GraftWeights", "TestSupport",
+            ]),
     ]
 )
 
@@ -104,7 +136,8 @@ let package = Package(
 package.targets += [
     .target(name: "FuzzSupport", dependencies: ["GraftTensor"], path: "Fuzz/FuzzSupport"),
     .executableTarget(name: "FuzzPth", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzPth"),
-    .executableTarget(name: "FuzzSafetensors", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzSafetensors"),
+    .executableTarget(
+        name: "FuzzSafetensors", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzSafetensors"),
     .executableTarget(name: "FuzzHDF5", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzHDF5"),
     .executableTarget(name: "FuzzJPEG", dependencies: ["GraftData", "FuzzSupport"], path: "Fuzz/FuzzJPEG"),
 ]

@@ -9,10 +9,12 @@ let path = "fuzz-input.jpg"
 
 let optionSets: [JPEGDecodeOptions] = [
     JPEGDecodeOptions(),
-    JPEGDecodeOptions(applyOrientation: false,
-                      resizeAndCenterCrop: .init(shorterSide: 32, width: 28, height: 28)),
-    JPEGDecodeOptions(applyOrientation: true, minimumShortSide: 8,
-                      resizeAndCenterCrop: .init(shorterSide: 24, width: 20, height: 16)),
+    JPEGDecodeOptions(
+        applyOrientation: false,
+        resizeAndCenterCrop: .init(shorterSide: 32, width: 28, height: 28)),
+    JPEGDecodeOptions(
+        applyOrientation: true, minimumShortSide: 8,
+        resizeAndCenterCrop: .init(shorterSide: 24, width: 20, height: 16)),
 ]
 
 func fuzzOne(_ input: UnsafeRawBufferPointer) {

@@ -69,7 +69,8 @@ public enum FuzzHarness {
     public static func replay(_ arguments: ArraySlice<String>, _ body: (UnsafeRawBufferPointer) -> Void) -> Int32 {
         if arguments.isEmpty {
             let name = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "fuzz-target"
-            print("usage: \(name) FILE-OR-FOLDER...  (runs each input as the fuzzer does; build with -DFUZZING to fuzz)")
+            print(
+                "usage: \(name) FILE-OR-FOLDER...  (runs each input as the fuzzer does; build with -DFUZZING to fuzz)")
             return 2
         }
         var files: [String] = []

@@ -67,18 +67,23 @@ extension Catalog {
         // seen, and one seen by the scan has its intent or row committed by the time of the read.
         let files = Self.regularFiles(under: checkpointsDirectory)
         let (checkpoints, weights, intents, runs) = try writer.read { db in
-            (try CheckpointRecord.order(Column("id")).fetchAll(db),
-             try WeightsFileRecord.order(Column("id")).fetchAll(db),
-             try FileIntentRecord.order(Column("id")).fetchAll(db),
-             try RunRecord.order(Column("id")).fetchAll(db))
+            (
+                try CheckpointRecord.order(Column("id")).fetchAll(db),
+                try WeightsFileRecord.order(Column("id")).fetchAll(db),
+                try FileIntentRecord.order(Column("id")).fetchAll(db),
+                try RunRecord.order(Column("id")).fetchAll(db)
+            )
         }
         var findings: [CheckFinding] = []
         for run in runs where run.isAbandoned() {
             let owner = run.pid.map { "pid \($0) on \(run.host ?? "an unknown host")" } ?? "its process"
-            findings.append(CheckFinding(
-                kind: .interruptedRun, path: checkpointsDirectory.appendingPathComponent(Self.runDirectoryName(run.id!)).path,
-                detail: "run \(run.id!) is marked running but \(owner) is gone: resume it with `graft train --resume \(run.id!)`",
-                runId: run.id))
+            findings.append(
+                CheckFinding(
+                    kind: .interruptedRun,
+                    path: checkpointsDirectory.appendingPathComponent(Self.runDirectoryName(run.id!)).path,
+                    detail:
+                        "run \(run.id!) is marked running but \(owner) is gone: resume it with `graft train --resume \(run.id!)`",
+                    runId: run.id))
         }
         // Files the catalog writes beside a run's checkpoints (its metrics file).
         let runIds = Set(runs.compactMap(\.id))
@@ -86,8 +91,10 @@ extension Catalog {
         func checkRow(path: String, bytes: Int64, sha256: String, checkpointId: Int64?, weightsId: Int64?) {
             let url = url(forStoredPath: path)
             func add(_ kind: CheckFinding.Kind, _ detail: String) {
-                findings.append(CheckFinding(kind: kind, path: url.path, detail: detail,
-                                             checkpointId: checkpointId, weightsFileId: weightsId))
+                findings.append(
+                    CheckFinding(
+                        kind: kind, path: url.path, detail: detail,
+                        checkpointId: checkpointId, weightsFileId: weightsId))
             }
             let owner = checkpointId.map { "checkpoint \($0)" } ?? "weights file \(weightsId ?? 0)"
             if AtomicFile.isTemporary(url.lastPathComponent) {
@@ -128,13 +135,16 @@ extension Catalog {
             intentPaths[intent.path] = intent
             let url = url(forStoredPath: intent.path)
             let live = Self.processIsAlive(intent.pid) && Date().timeIntervalSince(intent.createdAt) < Self.staleAfter
-            let kind: CheckFinding.Kind = live ? .inProgress : (intent.action == .save ? .interruptedSave : .interruptedDelete)
+            let kind: CheckFinding.Kind =
+                live ? .inProgress : (intent.action == .save ? .interruptedSave : .interruptedDelete)
             var state = FileManager.default.fileExists(atPath: url.path) ? "file present" : "file absent"
             let temps = Self.temporarySiblings(of: url).count
             if temps > 0 { state += ", \(temps) temporary file(s)" }
-            findings.append(CheckFinding(kind: kind, path: url.path,
-                                         detail: "\(intent.action.rawValue) by pid \(intent.pid), \(state)",
-                                         intentId: intent.id))
+            findings.append(
+                CheckFinding(
+                    kind: kind, path: url.path,
+                    detail: "\(intent.action.rawValue) by pid \(intent.pid), \(state)",
+                    intentId: intent.id))
         }
 
         // Files on disk that nothing accounts for.
@@ -144,20 +154,26 @@ extension Catalog {
             if registered.contains(stored) { continue }
             if let finalName = AtomicFile.finalName(forTemporary: name) {
                 let finalStored = storedPath(for: url.deletingLastPathComponent().appendingPathComponent(finalName))
-                if intentPaths[finalStored] != nil { continue } // reported with its intent
+                if intentPaths[finalStored] != nil { continue }  // reported with its intent
                 let pid = AtomicFile.writerPID(ofTemporary: name) ?? 0
                 let age = Self.age(of: url)
                 let live = pid != 0 && Self.processIsAlive(pid) && age < Self.staleAfter
-                findings.append(CheckFinding(kind: live ? .inProgress : .leftoverTemporary, path: url.path,
-                                             detail: "temporary file of \(finalName), writer pid \(pid)"))
+                findings.append(
+                    CheckFinding(
+                        kind: live ? .inProgress : .leftoverTemporary, path: url.path,
+                        detail: "temporary file of \(finalName), writer pid \(pid)"))
                 continue
             }
             if intentPaths[stored] != nil { continue }
             if name == Self.metricsFileName, let run = Self.runId(ofDirectory: url.deletingLastPathComponent()),
-               runIds.contains(run) { continue }
+                runIds.contains(run)
+            {
+                continue
+            }
             // Deleted by a concurrent `deleteCheckpoint` since the scan: not an orphan.
             if !FileManager.default.fileExists(atPath: url.path) { continue }
-            findings.append(CheckFinding(kind: .orphanFile, path: url.path, detail: "no catalog row refers to this file"))
+            findings.append(
+                CheckFinding(kind: .orphanFile, path: url.path, detail: "no catalog row refers to this file"))
         }
         // A row whose file vanished may have been deleted concurrently: keep only rows still there.
         let missingIds = findings.filter { $0.kind == .missingFile }.compactMap(\.checkpointId)
@@ -167,8 +183,9 @@ extension Catalog {
             }
             findings.removeAll { $0.kind == .missingFile && $0.checkpointId.map { !still.contains($0) } == true }
         }
-        return CheckReport(findings: findings, checkpointsChecked: checkpoints.count,
-                           weightsFilesChecked: weights.count, filesScanned: files.count)
+        return CheckReport(
+            findings: findings, checkpointsChecked: checkpoints.count,
+            weightsFilesChecked: weights.count, filesScanned: files.count)
     }
 
     /// What `repair` did.
@@ -194,7 +211,8 @@ extension Catalog {
                 guard let intentId = f.intentId else { continue }
                 let (intent, referenced): (FileIntentRecord?, Bool) = try writer.read { db in
                     guard let intent = try FileIntentRecord.fetchOne(db, key: intentId) else { return (nil, false) }
-                    let referenced = try CheckpointRecord.filter(CheckpointRecord.Columns.path == intent.path).fetchCount(db) > 0
+                    let referenced =
+                        try CheckpointRecord.filter(CheckpointRecord.Columns.path == intent.path).fetchCount(db) > 0
                         || WeightsFileRecord.filter(Column("path") == intent.path).fetchCount(db) > 0
                     return (intent, referenced)
                 }
@@ -219,7 +237,8 @@ extension Catalog {
             case .interruptedRun:
                 guard let runId = f.runId, try run(id: runId).isAbandoned() else { continue }
                 _ = try markRun(runId, status: .interrupted, error: "its process was gone")
-                summary.actions.append("marked run \(runId) interrupted (resume it with `graft train --resume \(runId)`)")
+                summary.actions.append(
+                    "marked run \(runId) interrupted (resume it with `graft train --resume \(runId)`)")
             case .temporaryPathRow:
                 try repairTemporaryPathRow(f, summary: &summary)
             }
@@ -236,7 +255,8 @@ extension Catalog {
             if let id = f.weightsFileId { return try WeightsFileRecord.fetchOne(db, key: id)?.sha256 }
             return nil
         }
-        let verifies = FileManager.default.fileExists(atPath: tempURL.path)
+        let verifies =
+            FileManager.default.fileExists(atPath: tempURL.path)
             && !FileManager.default.fileExists(atPath: finalURL.path)
             && (try? SHA256.hex(of: tempURL)) == expected
         if !verifies {
@@ -274,11 +294,14 @@ extension Catalog {
         let source = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: source.path) else { return }
         let relative = storedPath(for: source)
-        var destination = lostAndFoundDirectory.appendingPathComponent(relative.hasPrefix("/") ? source.lastPathComponent : relative)
-        try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var destination = lostAndFoundDirectory.appendingPathComponent(
+            relative.hasPrefix("/") ? source.lastPathComponent : relative)
+        try FileManager.default.createDirectory(
+            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
         var n = 1
         while FileManager.default.fileExists(atPath: destination.path) {
-            destination = destination.deletingLastPathComponent().appendingPathComponent("\(source.lastPathComponent).\(n)")
+            destination = destination.deletingLastPathComponent().appendingPathComponent(
+                "\(source.lastPathComponent).\(n)")
             n += 1
         }
         if rename(source.path, destination.path) != 0 {
@@ -307,7 +330,9 @@ extension Catalog {
     }
 
     static func regularFiles(under dir: URL) -> [URL] {
-        guard let e = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        guard let e = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.isRegularFileKey]) else {
+            return []
+        }
         var out: [URL] = []
         for case let url as URL in e {
             if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {

@@ -12,9 +12,11 @@ public struct CheckpointFilter: Sendable, Equatable {
     public var minValAcc: Double?
     public var limit: Int?
 
-    public init(run: Int64? = nil, optimizer: String? = nil, comparisonId: Int64? = nil,
-                epochRange: ClosedRange<Int>? = nil, minimaOnly: Bool = false, minValAcc: Double? = nil,
-                limit: Int? = nil) {
+    public init(
+        run: Int64? = nil, optimizer: String? = nil, comparisonId: Int64? = nil,
+        epochRange: ClosedRange<Int>? = nil, minimaOnly: Bool = false, minValAcc: Double? = nil,
+        limit: Int? = nil
+    ) {
         self.run = run; self.optimizer = optimizer; self.comparisonId = comparisonId
         self.epochRange = epochRange; self.minimaOnly = minimaOnly; self.minValAcc = minValAcc; self.limit = limit
     }
@@ -33,8 +35,9 @@ public enum CheckpointMetric: String, Sendable, CaseIterable {
         let key = text.replacingOccurrences(of: "-", with: "_").lowercased()
         if let m = CheckpointMetric(rawValue: key) { return m }
         if let m = allCases.first(where: { $0.rawValue.replacingOccurrences(of: "_", with: "") == key }) { return m }
-        throw CatalogError.invalidValue(name: "metric", value: text,
-                                        reason: "expected one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+        throw CatalogError.invalidValue(
+            name: "metric", value: text,
+            reason: "expected one of \(allCases.map(\.rawValue).joined(separator: ", "))")
     }
 
     public func value(of c: CheckpointRecord) -> Double? {
@@ -81,15 +84,20 @@ extension Catalog {
     /// - Throws: what `write` throws, `CatalogError.invalidValue` when the path is already
     ///   registered, or an I/O or database error.
     @discardableResult
-    public func saveCheckpoint(_ draft: CheckpointRecord, to url: URL? = nil,
-                               write: (URL) throws -> Void) throws -> CheckpointRecord {
-        let url = (url ?? defaultCheckpointURL(run: draft.runId, epoch: draft.epoch, globalStep: draft.globalStep)).standardizedFileURL
+    public func saveCheckpoint(
+        _ draft: CheckpointRecord, to url: URL? = nil,
+        write: (URL) throws -> Void
+    ) throws -> CheckpointRecord {
+        let url = (url ?? defaultCheckpointURL(run: draft.runId, epoch: draft.epoch, globalStep: draft.globalStep))
+            .standardizedFileURL
         let path = storedPath(for: url)
         let intentId: Int64 = try writer.write { db in
             if try CheckpointRecord.filter(CheckpointRecord.Columns.path == path).fetchCount(db) > 0 {
                 throw CatalogError.invalidValue(name: "checkpoint path", value: path, reason: "already registered")
             }
-            guard try RunRecord.exists(db, key: draft.runId) else { throw CatalogError.notFound(table: "run", id: draft.runId) }
+            guard try RunRecord.exists(db, key: draft.runId) else {
+                throw CatalogError.notFound(table: "run", id: draft.runId)
+            }
             var intent = FileIntentRecord(path: path, action: .save)
             try intent.insert(db)
             return intent.id!
@@ -130,7 +138,8 @@ extension Catalog {
     public func registerCheckpoint(_ draft: CheckpointRecord, fileAt url: URL) throws -> CheckpointRecord {
         guard FileManager.default.fileExists(atPath: url.path) else { throw CatalogError.missingFile(path: url.path) }
         if AtomicFile.isTemporary(url.lastPathComponent) {
-            throw CatalogError.invalidValue(name: "checkpoint path", value: url.path, reason: "a temporary file cannot be registered")
+            throw CatalogError.invalidValue(
+                name: "checkpoint path", value: url.path, reason: "a temporary file cannot be registered")
         }
         var record = draft
         record.id = nil
@@ -186,8 +195,10 @@ extension Catalog {
     /// The best checkpoint by `metric` (accuracies high, losses low; ties go to the earliest),
     /// overall or one per optimizer, among those matching `filter`. Checkpoints without the
     /// metric are ignored.
-    public func bestCheckpoints(by metric: CheckpointMetric, perOptimizer: Bool = false,
-                                filter: CheckpointFilter = CheckpointFilter()) throws -> [CheckpointInfo] {
+    public func bestCheckpoints(
+        by metric: CheckpointMetric, perOptimizer: Bool = false,
+        filter: CheckpointFilter = CheckpointFilter()
+    ) throws -> [CheckpointInfo] {
         var (whereSQL, arguments) = Self.whereClause(filter)
         let column = "checkpoint.\(metric.rawValue)"
         whereSQL += (whereSQL.isEmpty ? "WHERE " : " AND ") + "\(column) IS NOT NULL"
@@ -219,14 +230,19 @@ extension Catalog {
     }
 
     /// The single best checkpoint by `metric`, or nil when none has it.
-    public func bestCheckpoint(by metric: CheckpointMetric, filter: CheckpointFilter = CheckpointFilter()) throws -> CheckpointInfo? {
+    public func bestCheckpoint(
+        by metric: CheckpointMetric, filter: CheckpointFilter = CheckpointFilter()
+    ) throws -> CheckpointInfo? {
         try bestCheckpoints(by: metric, perOptimizer: false, filter: filter).first
     }
 
-    private static func fetchInfos(_ db: Database, sql: String, arguments: StatementArguments) throws -> [CheckpointInfo] {
+    private static func fetchInfos(
+        _ db: Database, sql: String, arguments: StatementArguments
+    ) throws -> [CheckpointInfo] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-            CheckpointInfo(checkpoint: try CheckpointRecord(row: row),
-                           optimizer: row["optimizer"], modelId: row["model_id"])
+            CheckpointInfo(
+                checkpoint: try CheckpointRecord(row: row),
+                optimizer: row["optimizer"], modelId: row["model_id"])
         }
     }
 
@@ -256,7 +272,9 @@ extension Catalog {
     /// - Throws: `CatalogError.notFound`, or an I/O error naming the file.
     public func deleteCheckpoint(id: Int64) throws {
         let (path, intentId): (String, Int64) = try writer.write { db in
-            guard let c = try CheckpointRecord.fetchOne(db, key: id) else { throw CatalogError.notFound(table: "checkpoint", id: id) }
+            guard let c = try CheckpointRecord.fetchOne(db, key: id) else {
+                throw CatalogError.notFound(table: "checkpoint", id: id)
+            }
             try c.delete(db)
             var intent = FileIntentRecord(path: c.path, action: .delete)
             try intent.insert(db)
@@ -298,7 +316,8 @@ extension Catalog {
         var digest: (hex: String, bytes: Int64) = ("", 0)
         do {
             try CatalogError.translatingFileErrors {
-                try AtomicFile.write(to: newURL, beforeRename: { temp in digest = try SHA256.hexAndSize(of: temp) }) { temp in
+                try AtomicFile.write(to: newURL, beforeRename: { temp in digest = try SHA256.hexAndSize(of: temp) }) {
+                    temp in
                     try strip(oldURL, temp)
                 }
             }
@@ -307,7 +326,9 @@ extension Catalog {
             throw error
         }
         let (updated, deleteIntent): (CheckpointRecord, Int64) = try writer.write { db in
-            guard var c = try CheckpointRecord.fetchOne(db, key: id) else { throw CatalogError.notFound(table: "checkpoint", id: id) }
+            guard var c = try CheckpointRecord.fetchOne(db, key: id) else {
+                throw CatalogError.notFound(table: "checkpoint", id: id)
+            }
             c.path = newPath
             c.sha256 = digest.hex
             c.bytes = digest.bytes

@@ -9,9 +9,13 @@ extension Catalog {
     /// `sha256`/`bytes` are computed from the file when nil.
     /// - Throws: `CatalogError.io` naming the file when it cannot be read.
     @discardableResult
-    public func registerWeightsFile(at url: URL, modelId: String, sha256: String? = nil, bytes: Int64? = nil) throws -> WeightsFileRecord {
+    public func registerWeightsFile(
+        at url: URL, modelId: String, sha256: String? = nil, bytes: Int64? = nil
+    ) throws -> WeightsFileRecord {
         var digest = (hex: sha256 ?? "", bytes: bytes ?? 0)
-        if sha256 == nil || bytes == nil { digest = try CatalogError.translatingFileErrors { try SHA256.hexAndSize(of: url) } }
+        if sha256 == nil || bytes == nil {
+            digest = try CatalogError.translatingFileErrors { try SHA256.hexAndSize(of: url) }
+        }
         let path = storedPath(for: url)
         return try writer.write { db in
             if var existing = try WeightsFileRecord.filter(Column("path") == path).fetchOne(db) {
@@ -34,7 +38,9 @@ extension Catalog {
     @discardableResult
     public func registerDataset(root: String, classNames: [String], contentHash: String) throws -> DatasetRecord {
         try writer.write { db in
-            if let existing = try DatasetRecord.filter(Column("root") == root && Column("content_hash") == contentHash).fetchOne(db) {
+            if let existing = try DatasetRecord.filter(Column("root") == root && Column("content_hash") == contentHash)
+                .fetchOne(db)
+            {
                 return existing
             }
             var record = DatasetRecord(root: root, classNames: classNames, contentHash: contentHash)
@@ -71,8 +77,10 @@ extension Catalog {
 
     /// Stores an LR range test, its whole curve and every suggestion, in one transaction.
     @discardableResult
-    public func saveLRRangeTest(_ test: LRTestRecord, points: [LRTestPointRecord],
-                                suggestions: [LRSuggestionRecord]) throws -> LRTestResult {
+    public func saveLRRangeTest(
+        _ test: LRTestRecord, points: [LRTestPointRecord],
+        suggestions: [LRSuggestionRecord]
+    ) throws -> LRTestResult {
         try writer.write { db in
             var test = test
             test.id = nil
@@ -96,9 +104,12 @@ extension Catalog {
     /// - Throws: `CatalogError.notFound`.
     public func lrRangeTest(id: Int64) throws -> LRTestResult {
         try writer.read { db in
-            guard let test = try LRTestRecord.fetchOne(db, key: id) else { throw CatalogError.notFound(table: "lr_test", id: id) }
+            guard let test = try LRTestRecord.fetchOne(db, key: id) else {
+                throw CatalogError.notFound(table: "lr_test", id: id)
+            }
             let points = try LRTestPointRecord.filter(Column("lr_test_id") == id).order(Column("step")).fetchAll(db)
-            let suggestions = try LRSuggestionRecord.filter(Column("lr_test_id") == id).order(Column("method")).fetchAll(db)
+            let suggestions = try LRSuggestionRecord.filter(Column("lr_test_id") == id).order(Column("method"))
+                .fetchAll(db)
             return LRTestResult(test: test, points: points, suggestions: suggestions)
         }
     }

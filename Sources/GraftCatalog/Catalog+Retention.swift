@@ -53,19 +53,26 @@ public struct KeepSpec: Sendable, Equatable, CustomStringConvertible {
                 }
                 items.append(.best(try count(fields[1], part), metric))
             case "minima", "minimum":
-                guard fields.count == 1 else { throw CatalogError.invalidKeepSpec(spec: spec, reason: "'\(part)' takes no count") }
+                guard fields.count == 1 else {
+                    throw CatalogError.invalidKeepSpec(spec: spec, reason: "'\(part)' takes no count")
+                }
                 items.append(.minima)
             case "last":
-                guard fields.count <= 2 else { throw CatalogError.invalidKeepSpec(spec: spec, reason: "'\(part)': use last or last:N") }
+                guard fields.count <= 2 else {
+                    throw CatalogError.invalidKeepSpec(spec: spec, reason: "'\(part)': use last or last:N")
+                }
                 items.append(.last(fields.count == 2 ? try count(fields[1], part) : 1))
             case "every":
-                guard fields.count == 2 else { throw CatalogError.invalidKeepSpec(spec: spec, reason: "'\(part)': use every:K") }
+                guard fields.count == 2 else {
+                    throw CatalogError.invalidKeepSpec(spec: spec, reason: "'\(part)': use every:K")
+                }
                 items.append(.every(try count(fields[1], part)))
             case "all":
                 items.append(.all)
             default:
                 throw CatalogError.invalidKeepSpec(
-                    spec: spec, reason: "unknown item '\(part)' (expected best:N[:metric], minima, last[:N], every:K, all)")
+                    spec: spec,
+                    reason: "unknown item '\(part)' (expected best:N[:metric], minima, last[:N], every:K, all)")
             }
         }
         self.items = items
@@ -96,11 +103,12 @@ public struct KeepSpec: Sendable, Equatable, CustomStringConvertible {
             switch item {
             case .best(let n, let metric):
                 label = metric == .valAcc ? "best:\(n)" : "best:\(n):\(metric.rawValue)"
-                chosen = Array(checkpoints.filter { metric.value(of: $0) != nil }.sorted { a, b in
-                    let x = metric.value(of: a)!, y = metric.value(of: b)!
-                    if x != y { return metric.higherIsBetter ? x > y : x < y }
-                    return (a.id ?? 0) < (b.id ?? 0)
-                }.prefix(n))
+                chosen = Array(
+                    checkpoints.filter { metric.value(of: $0) != nil }.sorted { a, b in
+                        let x = metric.value(of: a)!, y = metric.value(of: b)!
+                        if x != y { return metric.higherIsBetter ? x > y : x < y }
+                        return (a.id ?? 0) < (b.id ?? 0)
+                    }.prefix(n))
             case .minima:
                 label = "minima"
                 chosen = checkpoints.filter(\.isMinimum)
@@ -148,8 +156,10 @@ extension Catalog {
     ///   - dryRun: compute the plan, change nothing.
     /// - Throws: `CatalogError.notFound` for an unknown run, or what deleting/stripping throws.
     @discardableResult
-    public func prune(run: Int64, keep: KeepSpec, stripOptimizer: ((URL, URL) throws -> Void)? = nil,
-                      dryRun: Bool = false) throws -> PrunePlan {
+    public func prune(
+        run: Int64, keep: KeepSpec, stripOptimizer: ((URL, URL) throws -> Void)? = nil,
+        dryRun: Bool = false
+    ) throws -> PrunePlan {
         _ = try self.run(id: run)
         let all = try checkpoints(filter: CheckpointFilter(run: run)).map(\.checkpoint)
         let reasons = keep.reasonsToKeep(all)
@@ -157,7 +167,8 @@ extension Catalog {
         let deleted = all.filter { reasons[$0.id!] == nil }
         let newest = all.max { ($0.epoch, $0.globalStep, $0.id!) < ($1.epoch, $1.globalStep, $1.id!) }
         let toStrip = stripOptimizer == nil ? [] : kept.filter { $0.hasOptimizerState && $0.id != newest?.id }
-        var plan = PrunePlan(kept: kept.map { ($0, reasons[$0.id!]!) }, deleted: deleted, stripped: toStrip, dryRun: dryRun)
+        var plan = PrunePlan(
+            kept: kept.map { ($0, reasons[$0.id!]!) }, deleted: deleted, stripped: toStrip, dryRun: dryRun)
         if dryRun { return plan }
         for c in deleted { try deleteCheckpoint(id: c.id!) }
         if let stripOptimizer {

@@ -10,8 +10,10 @@ public struct RunFilter: Sendable, Equatable {
     public var status: RunStatus?
     public var freezeSpec: String?
 
-    public init(optimizer: String? = nil, modelId: String? = nil, splitId: Int64? = nil,
-                comparisonId: Int64? = nil, status: RunStatus? = nil, freezeSpec: String? = nil) {
+    public init(
+        optimizer: String? = nil, modelId: String? = nil, splitId: Int64? = nil,
+        comparisonId: Int64? = nil, status: RunStatus? = nil, freezeSpec: String? = nil
+    ) {
         self.optimizer = optimizer; self.modelId = modelId; self.splitId = splitId
         self.comparisonId = comparisonId; self.status = status; self.freezeSpec = freezeSpec
     }
@@ -45,9 +47,13 @@ extension Catalog {
     /// when it finishes, fails or is interrupted.
     /// - Throws: `CatalogError.notFound` when there is no such run.
     @discardableResult
-    public func markRun(_ id: Int64, status: RunStatus, error message: String? = nil, at date: Date = Date()) throws -> RunRecord {
+    public func markRun(
+        _ id: Int64, status: RunStatus, error message: String? = nil, at date: Date = Date()
+    ) throws -> RunRecord {
         try writer.write { db in
-            guard var run = try RunRecord.fetchOne(db, key: id) else { throw CatalogError.notFound(table: "run", id: id) }
+            guard var run = try RunRecord.fetchOne(db, key: id) else {
+                throw CatalogError.notFound(table: "run", id: id)
+            }
             run.status = status
             switch status {
             case .running:
@@ -97,11 +103,13 @@ extension Catalog {
         var metric = metric
         metric.id = nil
         return try writer.write { db in
-            try db.execute(sql: "DELETE FROM epoch_metric WHERE run_id = ? AND epoch = ?",
-                           arguments: [metric.runId, metric.epoch])
+            try db.execute(
+                sql: "DELETE FROM epoch_metric WHERE run_id = ? AND epoch = ?",
+                arguments: [metric.runId, metric.epoch])
             try metric.insert(db)
-            try db.execute(sql: "UPDATE run SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
-                           arguments: [Date(), metric.runId])
+            try db.execute(
+                sql: "UPDATE run SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                arguments: [Date(), metric.runId])
             return metric
         }
     }
@@ -126,7 +134,9 @@ extension Catalog {
     /// (`runs(filter: .init(comparisonId:))`).
     /// - Returns: the comparison and whether it was created now.
     /// - Throws: `CatalogError.comparisonConfigMismatch` when it exists with another configuration.
-    public func findOrCreateComparison(name: String, config: String) throws -> (comparison: ComparisonRecord, created: Bool) {
+    public func findOrCreateComparison(
+        name: String, config: String
+    ) throws -> (comparison: ComparisonRecord, created: Bool) {
         try writer.write { db in
             if let existing = try ComparisonRecord.filter(Column("name") == name).fetchOne(db) {
                 guard Self.sameJSON(existing.config, config) else {
@@ -157,9 +167,9 @@ extension Catalog {
     static func sameJSON(_ a: String, _ b: String) -> Bool {
         if a == b { return true }
         guard let x = try? JSONSerialization.jsonObject(with: Data(a.utf8), options: [.fragmentsAllowed]),
-              let y = try? JSONSerialization.jsonObject(with: Data(b.utf8), options: [.fragmentsAllowed]),
-              let xs = try? JSONSerialization.data(withJSONObject: x, options: [.sortedKeys, .fragmentsAllowed]),
-              let ys = try? JSONSerialization.data(withJSONObject: y, options: [.sortedKeys, .fragmentsAllowed])
+            let y = try? JSONSerialization.jsonObject(with: Data(b.utf8), options: [.fragmentsAllowed]),
+            let xs = try? JSONSerialization.data(withJSONObject: x, options: [.sortedKeys, .fragmentsAllowed]),
+            let ys = try? JSONSerialization.data(withJSONObject: y, options: [.sortedKeys, .fragmentsAllowed])
         else { return false }
         return xs == ys
     }
@@ -168,8 +178,10 @@ extension Catalog {
 extension Catalog {
     /// Row counts of the catalog's tables, for `graft catalog info`.
     public func tableCounts() throws -> [(table: String, rows: Int64)] {
-        let tables = ["run", "epoch_metric", "checkpoint", "weights_file", "dataset", "split", "comparison",
-                      "lr_test", "ensemble", "file_intent"]
+        let tables = [
+            "run", "epoch_metric", "checkpoint", "weights_file", "dataset", "split", "comparison",
+            "lr_test", "ensemble", "file_intent",
+        ]
         return try writer.read { db in
             try tables.map { ($0, try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)") ?? 0) }
         }

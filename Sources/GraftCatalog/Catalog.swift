@@ -50,14 +50,18 @@ public struct Catalog: Sendable {
     }
 
     /// The catalog path to use: `--catalog`, else `$GRAFT_CATALOG`, else `Catalog/catalog.sqlite`.
-    public static func resolvedPath(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func resolvedPath(
+        explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
         if let env = environment[environmentVariable], !env.isEmpty { return env }
         return defaultPath
     }
 
     /// An empty in-memory catalog (tests). Paths resolve against `baseDirectory`.
-    public static func inMemory(baseDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) throws -> Catalog {
+    public static func inMemory(
+        baseDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    ) throws -> Catalog {
         let queue = try DatabaseQueue(configuration: makeConfiguration())
         let catalog = Catalog(writer: queue, baseDirectory: baseDirectory.standardizedFileURL, location: ":memory:")
         try catalog.migrate()
@@ -110,7 +114,7 @@ public struct Catalog: Sendable {
             unknown = try queue.read { db in try unknownMigrations(db) }
             try queue.close()
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN {
-            return // let DatabasePool report it
+            return  // let DatabasePool report it
         }
         if !unknown.isEmpty { throw CatalogError.newerSchema(path: url.path, unknownMigrations: unknown) }
     }

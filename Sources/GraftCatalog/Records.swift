@@ -24,7 +24,8 @@ public struct WeightsFileRecord: CatalogRecord, Identifiable, Equatable {
     public var bytes: Int64
     public var createdAt: Date
 
-    public init(id: Int64? = nil, path: String, modelId: String, sha256: String, bytes: Int64, createdAt: Date = Date()) {
+    public init(id: Int64? = nil, path: String, modelId: String, sha256: String, bytes: Int64, createdAt: Date = Date())
+    {
         self.id = id; self.path = path; self.modelId = modelId; self.sha256 = sha256; self.bytes = bytes
         self.createdAt = createdAt
     }
@@ -59,8 +60,10 @@ public struct SplitRecord: CatalogRecord, Identifiable, Equatable {
     public var splitPath: String?
     public var createdAt: Date
 
-    public init(id: Int64? = nil, datasetId: Int64, seed: Int64, valFraction: Double, fileListHash: String,
-                splitPath: String? = nil, createdAt: Date = Date()) {
+    public init(
+        id: Int64? = nil, datasetId: Int64, seed: Int64, valFraction: Double, fileListHash: String,
+        splitPath: String? = nil, createdAt: Date = Date()
+    ) {
         self.id = id; self.datasetId = datasetId; self.seed = seed; self.valFraction = valFraction
         self.fileListHash = fileListHash; self.splitPath = splitPath; self.createdAt = createdAt
     }
@@ -167,9 +170,11 @@ public struct EpochMetricRecord: CatalogRecord, Identifiable, Equatable {
     public var lr: Double?
     public var seconds: Double?
 
-    public init(id: Int64? = nil, runId: Int64, epoch: Int, globalStep: Int64? = nil, trainLoss: Double? = nil,
-                trainAcc: Double? = nil, valLoss: Double? = nil, valAcc: Double? = nil, lr: Double? = nil,
-                seconds: Double? = nil) {
+    public init(
+        id: Int64? = nil, runId: Int64, epoch: Int, globalStep: Int64? = nil, trainLoss: Double? = nil,
+        trainAcc: Double? = nil, valLoss: Double? = nil, valAcc: Double? = nil, lr: Double? = nil,
+        seconds: Double? = nil
+    ) {
         self.id = id; self.runId = runId; self.epoch = epoch; self.globalStep = globalStep
         self.trainLoss = trainLoss; self.trainAcc = trainAcc; self.valLoss = valLoss; self.valAcc = valAcc
         self.lr = lr; self.seconds = seconds
@@ -271,9 +276,11 @@ public struct LRTestRecord: CatalogRecord, Identifiable, Equatable {
     public var config: String
     public var createdAt: Date
 
-    public init(id: Int64? = nil, runId: Int64? = nil, modelId: String, datasetId: Int64? = nil,
-                splitId: Int64? = nil, optimizer: String, startLr: Double, endLr: Double, steps: Int,
-                config: String = "{}", createdAt: Date = Date()) {
+    public init(
+        id: Int64? = nil, runId: Int64? = nil, modelId: String, datasetId: Int64? = nil,
+        splitId: Int64? = nil, optimizer: String, startLr: Double, endLr: Double, steps: Int,
+        config: String = "{}", createdAt: Date = Date()
+    ) {
         self.id = id; self.runId = runId; self.modelId = modelId; self.datasetId = datasetId
         self.splitId = splitId; self.optimizer = optimizer; self.startLr = startLr; self.endLr = endLr
         self.steps = steps; self.config = config; self.createdAt = createdAt
@@ -332,10 +339,12 @@ public struct EnsembleRecord: CatalogRecord, Identifiable, Equatable {
     public var disagreement: [[Double]]?
     public var correlation: [[Double]]?
 
-    public init(id: Int64? = nil, runId: Int64? = nil, method: String, memberCheckpointIds: [Int64],
-                accuracy: Double, loss: Double? = nil, bestSingleAccuracy: Double? = nil, gain: Double? = nil,
-                evaluatedOn: String = "val", samples: Int? = nil, createdAt: Date = Date(),
-                disagreement: [[Double]]? = nil, correlation: [[Double]]? = nil) {
+    public init(
+        id: Int64? = nil, runId: Int64? = nil, method: String, memberCheckpointIds: [Int64],
+        accuracy: Double, loss: Double? = nil, bestSingleAccuracy: Double? = nil, gain: Double? = nil,
+        evaluatedOn: String = "val", samples: Int? = nil, createdAt: Date = Date(),
+        disagreement: [[Double]]? = nil, correlation: [[Double]]? = nil
+    ) {
         self.id = id; self.runId = runId; self.method = method; self.memberCheckpointIds = memberCheckpointIds
         self.accuracy = accuracy; self.loss = loss; self.bestSingleAccuracy = bestSingleAccuracy
         self.gain = gain; self.evaluatedOn = evaluatedOn; self.samples = samples; self.createdAt = createdAt
@@ -358,8 +367,10 @@ public struct EnsembleMemberRecord: CatalogRecord, Equatable {
     /// For greedy selection: whether the member was kept.
     public var selected: Bool
 
-    public init(ensembleId: Int64 = 0, position: Int, checkpointId: Int64?, accuracy: Double? = nil,
-                loss: Double? = nil, ensembleAccuracy: Double? = nil, selected: Bool = true) {
+    public init(
+        ensembleId: Int64 = 0, position: Int, checkpointId: Int64?, accuracy: Double? = nil,
+        loss: Double? = nil, ensembleAccuracy: Double? = nil, selected: Bool = true
+    ) {
         self.ensembleId = ensembleId; self.position = position; self.checkpointId = checkpointId
         self.accuracy = accuracy; self.loss = loss; self.ensembleAccuracy = ensembleAccuracy
         self.selected = selected

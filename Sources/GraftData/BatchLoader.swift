@@ -16,9 +16,11 @@ public final class FailureLog: @unchecked Sendable {
     private var list: [Entry] = []
     private let report: @Sendable (Entry) -> Void
 
-    public init(report: @escaping @Sendable (Entry) -> Void = { entry in
-        FileHandle.standardError.write(Data("warning: skipping unreadable image \(entry.reason)\n".utf8))
-    }) {
+    public init(
+        report: @escaping @Sendable (Entry) -> Void = { entry in
+            FileHandle.standardError.write(Data("warning: skipping unreadable image \(entry.reason)\n".utf8))
+        }
+    ) {
         self.report = report
     }
 
@@ -123,9 +125,11 @@ public final class BatchLoader: BatchSource, Sendable {
         /// than the photo (see `TransformPipeline.decodeMinimumShortSide`).
         public var dctScaling: Bool
 
-        public init(batchSize: Int, shuffle: Bool = true, dropLast: Bool = false, seed: UInt64 = 0,
-                    workers: Int = 2, prefetch: Int = 4, cacheBytes: Int = 0,
-                    applyOrientation: Bool = true, dctScaling: Bool = true) {
+        public init(
+            batchSize: Int, shuffle: Bool = true, dropLast: Bool = false, seed: UInt64 = 0,
+            workers: Int = 2, prefetch: Int = 4, cacheBytes: Int = 0,
+            applyOrientation: Bool = true, dctScaling: Bool = true
+        ) {
             self.batchSize = batchSize
             self.shuffle = shuffle
             self.dropLast = dropLast
@@ -149,8 +153,10 @@ public final class BatchLoader: BatchSource, Sendable {
 
     /// - Throws: `DataError.invalidArgument` for a batch size, worker or prefetch count below 1,
     ///   or an index outside the dataset.
-    public init(dataset: any Dataset, indices: [Int]? = nil, transform: TransformPipeline, options: Options,
-                failures: FailureLog = FailureLog()) throws {
+    public init(
+        dataset: any Dataset, indices: [Int]? = nil, transform: TransformPipeline, options: Options,
+        failures: FailureLog = FailureLog()
+    ) throws {
         guard options.batchSize >= 1, options.workers >= 1, options.prefetch >= 1 else {
             throw DataError.invalidArgument("batch size, workers and prefetch must be at least 1")
         }
@@ -170,7 +176,8 @@ public final class BatchLoader: BatchSource, Sendable {
     }
 
     public var batchesPerEpoch: Int {
-        options.dropLast ? indices.count / options.batchSize
+        options.dropLast
+            ? indices.count / options.batchSize
             : (indices.count + options.batchSize - 1) / options.batchSize
     }
 
@@ -194,12 +201,14 @@ public final class BatchLoader: BatchSource, Sendable {
                 options.resizeAndCenterCrop = fused
                 first = 2
             }
-            image = transform.applyOps(try dataset.loadImage(datasetIndex, options: options),
-                                       range: first..<prefix, rng: &unused)
+            image = transform.applyOps(
+                try dataset.loadImage(datasetIndex, options: options),
+                range: first..<prefix, rng: &unused)
             cache?.put(datasetIndex, image)
         }
-        var rng = RandomGenerator.stream(options.seed, UInt64(truncatingIfNeeded: epoch),
-                                         UInt64(truncatingIfNeeded: position), 0x4155_47)
+        var rng = RandomGenerator.stream(
+            options.seed, UInt64(truncatingIfNeeded: epoch),
+            UInt64(truncatingIfNeeded: position), 0x4155_47)
         return transform.applyOps(image, range: prefix..<transform.ops.count, rng: &rng)
     }
 
@@ -225,7 +234,10 @@ public final class BatchLoader: BatchSource, Sendable {
         }
         let w = images.first?.width ?? 0, h = images.first?.height ?? 0
         if let odd = images.first(where: { $0.width != w || $0.height != h }) {
-            throw DataError.inconsistentBatch(detail: "batch \(index) of epoch \(epoch) mixes \(w)x\(h) and \(odd.width)x\(odd.height) images: end the pipeline with a crop or fixed-size resize")
+            throw DataError.inconsistentBatch(
+                detail:
+                    "batch \(index) of epoch \(epoch) mixes \(w)x\(h) and \(odd.width)x\(odd.height) images: end the pipeline with a crop or fixed-size resize"
+            )
         }
         var tensor = Tensor(uninitializedShape: [images.count, 3, h, w])
         let base = tensor.mutablePointer()

@@ -48,33 +48,41 @@ public struct DataSources {
 
     /// - Parameter splitDirectory: where the split file goes (the catalog's `splits/`); nil
     ///   writes `.graft-split.json` into the dataset folder.
-    public static func make(_ spec: DataSpecification, batchSize: Int, seed: UInt64,
-                            splitDirectory: URL? = nil) throws -> DataSources {
+    public static func make(
+        _ spec: DataSpecification, batchSize: Int, seed: UInt64,
+        splitDirectory: URL? = nil
+    ) throws -> DataSources {
         let base: any Dataset
         let splitHash: String
         var train: [Int], val: [Int]
         if spec.source == DataSpecification.fashionMNIST {
             let fm = try FashionMNIST(split: .train)
             base = fm
-            (train, val) = DataSplit.stratified(labels: fm.labels, valFraction: spec.validationFraction, seed: spec.splitSeed)
+            (train, val) = DataSplit.stratified(
+                labels: fm.labels, valFraction: spec.validationFraction, seed: spec.splitSeed)
             splitHash = "fashion-mnist-train/\(spec.validationFraction)/\(spec.splitSeed)"
         } else {
             let root = URL(fileURLWithPath: spec.source)
             let folder = try ImageFolder(root: root)
             base = folder
-            let splitURL = splitDirectory.map {
-                $0.appendingPathComponent("\(root.lastPathComponent)-\(SHA256.hex(root.standardizedFileURL.path).prefix(12)).json")
-            } ?? DataSplit.defaultURL(for: root)
+            let splitURL =
+                splitDirectory.map {
+                    $0.appendingPathComponent(
+                        "\(root.lastPathComponent)-\(SHA256.hex(root.standardizedFileURL.path).prefix(12)).json")
+                } ?? DataSplit.defaultURL(for: root)
             var split: DataSplit? = nil
             if let existing = try? DataSplit.read(from: splitURL), existing.matches(folder),
-               existing.seed == spec.splitSeed, existing.valFraction == spec.validationFraction {
+                existing.seed == spec.splitSeed, existing.valFraction == spec.validationFraction
+            {
                 split = existing
             }
             if split == nil {
-                split = try DataSplit.make(folder, root: root, valFraction: spec.validationFraction, seed: spec.splitSeed)
+                split = try DataSplit.make(
+                    folder, root: root, valFraction: spec.validationFraction, seed: spec.splitSeed)
                 // A read-only location still trains: the split is then only in memory and the catalog.
-                try? FileManager.default.createDirectory(at: splitURL.deletingLastPathComponent(),
-                                                         withIntermediateDirectories: true)
+                try? FileManager.default.createDirectory(
+                    at: splitURL.deletingLastPathComponent(),
+                    withIntermediateDirectories: true)
                 try? split!.write(to: splitURL)
             }
             (train, val) = try split!.indices(in: folder, splitPath: splitURL.path)
@@ -103,13 +111,17 @@ public struct DataSources {
         let failures = FailureLog()
         let cache = spec.cacheDecoded ? cacheBytes : 0
         let trainLoader = try BatchLoader(
-            dataset: dataset, indices: train, transform: try TransformPipeline(ops: spec.trainingOps, mean: mean, std: std),
+            dataset: dataset, indices: train,
+            transform: try TransformPipeline(ops: spec.trainingOps, mean: mean, std: std),
             options: .init(batchSize: batchSize, shuffle: true, seed: seed, cacheBytes: cache), failures: failures)
         let valLoader = try BatchLoader(
-            dataset: dataset, indices: val, transform: try TransformPipeline(ops: spec.evaluationOps, mean: mean, std: std),
-            options: .init(batchSize: max(batchSize, 64), shuffle: false, seed: seed, cacheBytes: cache), failures: failures)
-        return DataSources(train: trainLoader, validation: valLoader, classNames: subset.classNames,
-                           splitHash: splitHash, failures: failures)
+            dataset: dataset, indices: val,
+            transform: try TransformPipeline(ops: spec.evaluationOps, mean: mean, std: std),
+            options: .init(batchSize: max(batchSize, 64), shuffle: false, seed: seed, cacheBytes: cache),
+            failures: failures)
+        return DataSources(
+            train: trainLoader, validation: valLoader, classNames: subset.classNames,
+            splitHash: splitHash, failures: failures)
     }
 
     /// Fashion-MNIST's 10,000 test images with the evaluation transform and class subset of `spec`.
@@ -118,8 +130,9 @@ public struct DataSources {
         let test = try FashionMNIST(split: .test)
         let subset = try ClassSubset(spec.classes, of: test, source: spec.source)
         let transform = try TransformPipeline(ops: spec.evaluationOps, mean: mean, std: std)
-        return try BatchLoader(dataset: subset.relabelled(test), indices: subset.keep(Array(0..<test.count), of: test),
-                               transform: transform, options: .init(batchSize: batchSize, shuffle: false))
+        return try BatchLoader(
+            dataset: subset.relabelled(test), indices: subset.keep(Array(0..<test.count), of: test),
+            transform: transform, options: .init(batchSize: batchSize, shuffle: false))
     }
 }
 
@@ -138,7 +151,8 @@ extension DataSpecification {
     /// Validation and test images: Fashion-MNIST resized to the model's size; photos with
     /// torchvision's eval recipe, shorter side to size·256/224 then a centre crop.
     var evaluationOps: [ImageOp] {
-        isFashionMNIST ? [.resizeTo(width: imageSize, height: imageSize)]
+        isFashionMNIST
+            ? [.resizeTo(width: imageSize, height: imageSize)]
             : [.resize(shorterSide: max(imageSize, imageSize * 256 / 224)), .centerCrop(size: imageSize)]
     }
 
@@ -147,12 +161,17 @@ extension DataSpecification {
     var trainingOps: [ImageOp] {
         guard augment else { return evaluationOps }
         let size = imageSize
-        let resize: ImageOp = isFashionMNIST ? .resizeTo(width: size, height: size)
+        let resize: ImageOp =
+            isFashionMNIST
+            ? .resizeTo(width: size, height: size)
             : .resize(shorterSide: max(size, size * 256 / 224))
-        return [resize,
-                .randomResizedCrop(width: size, height: size, minScale: isFashionMNIST ? 0.6 : 0.08, maxScale: 1,
-                                   minRatio: 3.0 / 4, maxRatio: 4.0 / 3),
-                .horizontalFlip(probability: 0.5)]
+        return [
+            resize,
+            .randomResizedCrop(
+                width: size, height: size, minScale: isFashionMNIST ? 0.6 : 0.08, maxScale: 1,
+                minRatio: 3.0 / 4, maxRatio: 4.0 / 3),
+            .horizontalFlip(probability: 0.5),
+        ]
     }
 }
 
@@ -173,7 +192,8 @@ struct ClassSubset {
         var map: [Int: Int] = [:], kept: [String] = []
         for (newLabel, name) in names.enumerated() {
             guard let old = Self.classIndex(name, in: dataset) else {
-                throw DataError.invalidArgument("\(source): no class '\(name)' (classes: \(dataset.classNames.joined(separator: ", ")))")
+                throw DataError.invalidArgument(
+                    "\(source): no class '\(name)' (classes: \(dataset.classNames.joined(separator: ", ")))")
             }
             map[old] = newLabel
             kept.append(dataset.classNames[old])

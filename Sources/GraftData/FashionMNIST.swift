@@ -27,14 +27,17 @@ public struct FashionMNIST: Dataset {
 
     public static func files(_ split: Split, in directory: URL) -> (images: URL, labels: URL) {
         let prefix = split == .train ? "train" : "t10k"
-        return (directory.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz"),
-                directory.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz"))
+        return (
+            directory.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz"),
+            directory.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz")
+        )
     }
 
     /// Whether both files of `split` exist in `directory`.
     public static func isAvailable(_ split: Split = .train, in directory: URL = defaultDirectory) -> Bool {
         let f = files(split, in: directory)
-        return FileManager.default.fileExists(atPath: f.images.path) && FileManager.default.fileExists(atPath: f.labels.path)
+        return FileManager.default.fileExists(atPath: f.images.path)
+            && FileManager.default.fileExists(atPath: f.labels.path)
     }
 
     public let split: Split
@@ -52,8 +55,9 @@ public struct FashionMNIST: Dataset {
     public func loadImage(_ index: Int, options: JPEGDecodeOptions) throws -> RGB8Image {
         let n = rows * columns
         return pixels.withUnsafeBufferPointer { buf in
-            RGB8Image(width: columns, height: rows,
-                      gray: UnsafeBufferPointer(rebasing: buf[(index * n)..<((index + 1) * n)]))
+            RGB8Image(
+                width: columns, height: rows,
+                gray: UnsafeBufferPointer(rebasing: buf[(index * n)..<((index + 1) * n)]))
         }
     }
 
@@ -65,8 +69,9 @@ public struct FashionMNIST: Dataset {
         let (imageDims, images) = try Self.readIDX(f.images, expectedMagic: 0x0803)
         let (labelDims, labels) = try Self.readIDX(f.labels, expectedMagic: 0x0801)
         guard imageDims.count == 3, labelDims.count == 1, imageDims[0] == labelDims[0] else {
-            throw DataError.badIDX(path: f.images.path,
-                                   detail: "image dims \(imageDims) do not fit label dims \(labelDims)")
+            throw DataError.badIDX(
+                path: f.images.path,
+                detail: "image dims \(imageDims) do not fit label dims \(labelDims)")
         }
         if let bad = labels.first(where: { $0 > 9 }) {
             throw DataError.badIDX(path: f.labels.path, detail: "label \(bad) outside 0...9")
@@ -87,7 +92,8 @@ public struct FashionMNIST: Dataset {
         }
         guard bytes.count >= 8, be32(0) == expectedMagic else {
             let magic = bytes.count >= 4 ? String(format: "0x%08x", be32(0)) : "none"
-            throw DataError.badIDX(path: url.path, detail: "magic \(magic), expected \(String(format: "0x%08x", expectedMagic))")
+            throw DataError.badIDX(
+                path: url.path, detail: "magic \(magic), expected \(String(format: "0x%08x", expectedMagic))")
         }
         let n = Int(expectedMagic & 0xFF)
         guard bytes.count >= 4 + 4 * n else { throw DataError.badIDX(path: url.path, detail: "header cut short") }
@@ -95,7 +101,8 @@ public struct FashionMNIST: Dataset {
         let start = 4 + 4 * n
         let total = dims.reduce(1, *)
         guard bytes.count - start == total else {
-            throw DataError.badIDX(path: url.path, detail: "\(bytes.count - start) data bytes, dims \(dims) need \(total)")
+            throw DataError.badIDX(
+                path: url.path, detail: "\(bytes.count - start) data bytes, dims \(dims) need \(total)")
         }
         return (dims, Array(bytes[start...]))
     }
@@ -131,8 +138,10 @@ public struct FashionMNIST: Dataset {
     ///   - rgb: three-channel JPEGs; otherwise single-channel grayscale.
     /// - Returns: the number of files written.
     @discardableResult
-    public func exportImageFolder(to directory: URL, indices: [Int], size: Int = 0, rgb: Bool = false,
-                                  quality: Int = 90) throws -> Int {
+    public func exportImageFolder(
+        to directory: URL, indices: [Int], size: Int = 0, rgb: Bool = false,
+        quality: Int = 90
+    ) throws -> Int {
         let fm = FileManager.default
         var made = Set<Int>()
         for i in indices {

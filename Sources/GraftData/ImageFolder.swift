@@ -63,7 +63,8 @@ public struct ImageFolder: Dataset {
     ///     coded data is still read, little IDCT work), so truncated or corrupt data is found now.
     /// - Throws: `DataError.emptyDataset` when there are no class folders or no images at all;
     ///   `DataError.io` when `root` cannot be listed.
-    public init(root: URL, probe: Bool = true, verify: Bool = false, decodeOptions: JPEGDecodeOptions = .init()) throws {
+    public init(root: URL, probe: Bool = true, verify: Bool = false, decodeOptions: JPEGDecodeOptions = .init()) throws
+    {
         self.root = root
         self.decodeOptions = decodeOptions
         let fm = FileManager.default
@@ -88,7 +89,8 @@ public struct ImageFolder: Dataset {
             }
         }
         guard !classes.isEmpty else {
-            throw DataError.emptyDataset(path: root.path, detail: "no class subfolders (expected ROOT/<class>/<image>.jpg)")
+            throw DataError.emptyDataset(
+                path: root.path, detail: "no class subfolders (expected ROOT/<class>/<image>.jpg)")
         }
         // (directory path relative to root, file name, label) gathered depth-first, then sorted as
         // torchvision sorts os.walk's tuples.
@@ -110,7 +112,8 @@ public struct ImageFolder: Dataset {
             }
         }
         candidates.sort { a, b in
-            a.label != b.label ? a.label < b.label
+            a.label != b.label
+                ? a.label < b.label
                 : (a.dir != b.dir ? codePointLess(a.dir, b.dir) : codePointLess(a.file, b.file))
         }
         var samples = candidates.map { Sample(path: $0.dir + "/" + $0.file, label: $0.label, width: 0, height: 0) }
@@ -127,14 +130,17 @@ public struct ImageFolder: Dataset {
                     s.height = info.height
                     kept.append(s)
                 case .failure(let error):
-                    unreadable.append(Unreadable(path: samples[i].path,
-                                                 reason: error.errorDescription ?? "\(error)"))
+                    unreadable.append(
+                        Unreadable(
+                            path: samples[i].path,
+                            reason: error.errorDescription ?? "\(error)"))
                 }
             }
             samples = kept
         }
         guard !samples.isEmpty else {
-            throw DataError.emptyDataset(path: root.path, detail: "no readable images in \(classes.count) class folders")
+            throw DataError.emptyDataset(
+                path: root.path, detail: "no readable images in \(classes.count) class folders")
         }
         self.classNames = classes
         self.samples = samples
@@ -142,8 +148,10 @@ public struct ImageFolder: Dataset {
         self.unreadable = unreadable
     }
 
-    private static func probeAll(root: URL, samples: [Sample], options: JPEGDecodeOptions,
-                                 verify: Bool) -> [Result<JPEGInfo, DataError>] {
+    private static func probeAll(
+        root: URL, samples: [Sample], options: JPEGDecodeOptions,
+        verify: Bool
+    ) -> [Result<JPEGInfo, DataError>] {
         var scaled = options
         scaled.minimumShortSide = 1
         scaled.resizeAndCenterCrop = nil

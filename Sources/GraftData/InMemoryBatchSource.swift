@@ -10,7 +10,8 @@ public final class InMemoryBatchSource: BatchSource {
     public let seed: UInt64
     public let dropLast: Bool
 
-    public init(images: Tensor, labels: [Int], batchSize: Int, shuffle: Bool, seed: UInt64 = 0, dropLast: Bool = false) {
+    public init(images: Tensor, labels: [Int], batchSize: Int, shuffle: Bool, seed: UInt64 = 0, dropLast: Bool = false)
+    {
         precondition(images.size(0) == labels.count, "\(images.size(0)) images, \(labels.count) labels")
         self.images = images
         self.labels = labels

@@ -47,8 +47,10 @@ public struct JPEGDecodeOptions: Sendable, Equatable, Codable {
         }
     }
 
-    public init(applyOrientation: Bool = true, minimumShortSide: Int = 0,
-                resizeAndCenterCrop: ResizeAndCenterCrop? = nil) {
+    public init(
+        applyOrientation: Bool = true, minimumShortSide: Int = 0,
+        resizeAndCenterCrop: ResizeAndCenterCrop? = nil
+    ) {
         self.applyOrientation = applyOrientation
         self.minimumShortSide = minimumShortSide
         self.resizeAndCenterCrop = resizeAndCenterCrop
@@ -68,7 +70,10 @@ public enum JPEG {
         if starts(Array("BM".utf8)) && bytes.count >= 14 { return "BMP" }
         if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return "TIFF" }
         if bytes.count >= 12 && starts(Array("RIFF".utf8))
-            && bytes[8] == 0x57 && bytes[9] == 0x45 && bytes[10] == 0x42 && bytes[11] == 0x50 { return "WebP" }
+            && bytes[8] == 0x57 && bytes[9] == 0x45 && bytes[10] == 0x42 && bytes[11] == 0x50
+        {
+            return "WebP"
+        }
         if bytes.count >= 12 && bytes[4] == 0x66 && bytes[5] == 0x74 && bytes[6] == 0x79 && bytes[7] == 0x70 {
             return "HEIF/AVIF (ISO media)"
         }
@@ -88,8 +93,10 @@ public enum JPEG {
         return "no JPEG start-of-image marker (starts with \(hex))"
     }
 
-    private static func error(status: Int32, message: String, path: String,
-                              bytes: UnsafeRawBufferPointer) -> DataError {
+    private static func error(
+        status: Int32, message: String, path: String,
+        bytes: UnsafeRawBufferPointer
+    ) -> DataError {
         switch UInt32(bitPattern: status) {
         case GRAFT_JPEG_EMPTY.rawValue: return .emptyFile(path: path)
         case GRAFT_JPEG_NOT_JPEG.rawValue:
@@ -102,35 +109,41 @@ public enum JPEG {
     }
 
     private static func cOptions(_ options: JPEGDecodeOptions) -> graft_jpeg_options {
-        graft_jpeg_options(apply_orientation: options.applyOrientation ? 1 : 0,
-                           min_short_side: Int32(clamping: max(0, options.minimumShortSide)),
-                           crop_x: 0, crop_y: 0, crop_width: 0, crop_height: 0)
+        graft_jpeg_options(
+            apply_orientation: options.applyOrientation ? 1 : 0,
+            min_short_side: Int32(clamping: max(0, options.minimumShortSide)),
+            crop_x: 0, crop_y: 0, crop_width: 0, crop_height: 0)
     }
 
     private static func info(_ c: graft_jpeg_info) -> JPEGInfo {
-        let space: JPEGInfo.ColorSpace = switch UInt32(c.colorspace) {
-        case GRAFT_JPEG_CS_GRAY.rawValue: .gray
-        case GRAFT_JPEG_CS_RGB.rawValue: .rgb
-        case GRAFT_JPEG_CS_CMYK.rawValue: .cmyk
-        case GRAFT_JPEG_CS_YCCK.rawValue: .ycck
-        default: .other
-        }
-        return JPEGInfo(storedWidth: Int(c.stored_width), storedHeight: Int(c.stored_height),
-                        components: Int(c.components), colorSpace: space, progressive: c.progressive != 0,
-                        orientation: Int(c.orientation), scaleDenominator: Int(c.scale_denom),
-                        width: Int(c.width), height: Int(c.height))
+        let space: JPEGInfo.ColorSpace =
+            switch UInt32(c.colorspace) {
+            case GRAFT_JPEG_CS_GRAY.rawValue: .gray
+            case GRAFT_JPEG_CS_RGB.rawValue: .rgb
+            case GRAFT_JPEG_CS_CMYK.rawValue: .cmyk
+            case GRAFT_JPEG_CS_YCCK.rawValue: .ycck
+            default: .other
+            }
+        return JPEGInfo(
+            storedWidth: Int(c.stored_width), storedHeight: Int(c.stored_height),
+            components: Int(c.components), colorSpace: space, progressive: c.progressive != 0,
+            orientation: Int(c.orientation), scaleDenominator: Int(c.scale_denom),
+            width: Int(c.width), height: Int(c.height))
     }
 
     /// Reads only the header: size, components, colour space, orientation.
     /// - Parameter path: used in error messages only.
     /// - Throws: `DataError` naming `path` (empty, not an image, PNG, corrupt header).
-    public static func probe(_ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions = .init(),
-                             path: String = "<memory>") throws -> JPEGInfo {
+    public static func probe(
+        _ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions = .init(),
+        path: String = "<memory>"
+    ) throws -> JPEGInfo {
         var c = graft_jpeg_info()
         var opts = cOptions(options)
         var message = [CChar](repeating: 0, count: 256)
-        let status = graft_jpeg_decode(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-                                       &opts, &c, nil, 0, &message, message.count)
+        let status = graft_jpeg_decode(
+            data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+            &opts, &c, nil, 0, &message, message.count)
         guard status == 0 else {
             throw error(status: status, message: cMessage(message), path: path, bytes: data)
         }
@@ -146,11 +159,17 @@ public enum JPEG {
     /// Decodes to RGB (HWC). Grayscale is copied to three channels; CMYK/YCCK convert as Pillow does.
     /// - Throws: `DataError` naming `path`: empty, truncated, corrupt, PNG or other non-JPEG, or
     ///   more than `maximumPixels` pixels.
-    public static func decode(_ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions = .init(),
-                              path: String = "<memory>") throws -> RGB8Image {
+    public static func decode(
+        _ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions = .init(),
+        path: String = "<memory>"
+    ) throws -> RGB8Image {
         let header = try probe(data, options: options, path: path)
         guard header.storedWidth * header.storedHeight <= maximumPixels else {
-            throw DataError.corrupt(path: path, detail: "image of \(header.storedWidth) × \(header.storedHeight) pixels is larger than the limit of \(maximumPixels) pixels (Pillow's decompression-bomb limit); not decoded")
+            throw DataError.corrupt(
+                path: path,
+                detail:
+                    "image of \(header.storedWidth) × \(header.storedHeight) pixels is larger than the limit of \(maximumPixels) pixels (Pillow's decompression-bomb limit); not decoded"
+            )
         }
         guard let fused = options.resizeAndCenterCrop else {
             return try decode(data, header: header, options: options, crop: nil, path: path)
@@ -164,8 +183,9 @@ public enum JPEG {
         }
         let o = RGB8Image.centerCropOrigin(width: w, height: h, cropWidth: fused.width, cropHeight: fused.height)
         let window = (x: o.x, y: o.y, width: fused.width, height: fused.height)
-        let needed = RGB8Image.sourceRectangle(width: header.width, height: header.height, outW: w, outH: h,
-                                               window: window)
+        let needed = RGB8Image.sourceRectangle(
+            width: header.width, height: header.height, outW: w, outH: h,
+            window: window)
         // The decoded part is used once, right away: decode into this thread's reusable buffer
         // rather than fresh memory for every photo.
         let bytes = header.width * header.height * 3
@@ -179,8 +199,10 @@ public enum JPEG {
 
     /// Decodes the image, or with `crop` a rectangle at least that large; returns the pixels and
     /// where they lie in the whole image.
-    private static func decode(_ data: UnsafeRawBufferPointer, header: JPEGInfo, options: JPEGDecodeOptions,
-                               crop: (x: Int, y: Int, width: Int, height: Int)?, path: String) throws -> RGB8Image {
+    private static func decode(
+        _ data: UnsafeRawBufferPointer, header: JPEGInfo, options: JPEGDecodeOptions,
+        crop: (x: Int, y: Int, width: Int, height: Int)?, path: String
+    ) throws -> RGB8Image {
         var c = graft_jpeg_info()
         let bytes = header.width * header.height * 3
         let pixels = try [UInt8](unsafeUninitializedCapacity: max(bytes, 1)) { buffer, initialized in
@@ -192,9 +214,11 @@ public enum JPEG {
 
     /// Decodes into `out` (room for the whole image), or with `crop` a rectangle at least that
     /// large; the info's region fields say which part of the image `out` holds.
-    private static func decode(_ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions,
-                               crop: (x: Int, y: Int, width: Int, height: Int)?, into out: UnsafeMutablePointer<UInt8>,
-                               capacity: Int, path: String) throws -> graft_jpeg_info {
+    private static func decode(
+        _ data: UnsafeRawBufferPointer, options: JPEGDecodeOptions,
+        crop: (x: Int, y: Int, width: Int, height: Int)?, into out: UnsafeMutablePointer<UInt8>,
+        capacity: Int, path: String
+    ) throws -> graft_jpeg_info {
         var c = graft_jpeg_info()
         var opts = cOptions(options)
         if let crop {
@@ -204,15 +228,18 @@ public enum JPEG {
             opts.crop_height = Int32(crop.height)
         }
         var message = [CChar](repeating: 0, count: 256)
-        let status = graft_jpeg_decode(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-                                       &opts, &c, out, capacity, &message, message.count)
+        let status = graft_jpeg_decode(
+            data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
+            &opts, &c, out, capacity, &message, message.count)
         guard status == 0 else {
             throw error(status: status, message: cMessage(message), path: path, bytes: data)
         }
         return c
     }
 
-    public static func decode(_ data: Data, options: JPEGDecodeOptions = .init(), path: String = "<memory>") throws -> RGB8Image {
+    public static func decode(
+        _ data: Data, options: JPEGDecodeOptions = .init(), path: String = "<memory>"
+    ) throws -> RGB8Image {
         try data.withUnsafeBytes { try decode($0, options: options, path: path) }
     }
 
@@ -260,11 +287,13 @@ public enum JPEG {
             image.pixels.withUnsafeBufferPointer { src in
                 for i in 0..<gray.count { gray[i] = src[3 * i] }
             }
-            status = graft_jpeg_encode(gray, Int32(image.width), Int32(image.height), 1, Int32(quality),
-                                       &out, &size, &message, message.count)
+            status = graft_jpeg_encode(
+                gray, Int32(image.width), Int32(image.height), 1, Int32(quality),
+                &out, &size, &message, message.count)
         } else {
-            status = graft_jpeg_encode(image.pixels, Int32(image.width), Int32(image.height), 3, Int32(quality),
-                                       &out, &size, &message, message.count)
+            status = graft_jpeg_encode(
+                image.pixels, Int32(image.width), Int32(image.height), 3, Int32(quality),
+                &out, &size, &message, message.count)
         }
         guard status == 0, let out else {
             throw DataError.encodeFailed(path: "<memory>", detail: cMessage(message))
@@ -308,8 +337,9 @@ public enum Gzip {
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = data.withUnsafeBytes { raw in
-            graft_gunzip(raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, &out, &size,
-                         &message, message.count)
+            graft_gunzip(
+                raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count, &out, &size,
+                &message, message.count)
         }
         guard status == 0, let out else { throw DataError.gzip(path: path, detail: cMessage(message)) }
         defer { graft_free(out) }

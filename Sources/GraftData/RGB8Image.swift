@@ -8,8 +8,9 @@ public struct RGB8Image: Sendable, Equatable {
 
     /// - Precondition: `pixels.count == width * height * 3`.
     public init(width: Int, height: Int, pixels: [UInt8]) {
-        precondition(width >= 0 && height >= 0 && pixels.count == width * height * 3,
-                     "RGB8Image \(width)x\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
+        precondition(
+            width >= 0 && height >= 0 && pixels.count == width * height * 3,
+            "RGB8Image \(width)x\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
         self.width = width
         self.height = height
         self.pixels = pixels

@@ -10,10 +10,10 @@ extension RGB8Image {
     /// them for the bilinear (triangle) filter: the support widens by the downscale factor, which
     /// makes downscaling antialiased.
     struct Taps {
-        var size: Int            // taps per output pixel
-        var first: [Int]         // first input index per output pixel
-        var count: [Int]         // taps used per output pixel
-        var weights: [Int32]     // outSize * size fixed-point weights
+        var size: Int  // taps per output pixel
+        var first: [Int]  // first input index per output pixel
+        var count: [Int]  // taps used per output pixel
+        var weights: [Int32]  // outSize * size fixed-point weights
     }
 
     static func bilinearTaps(inSize: Int, outSize: Int) -> Taps {
@@ -60,13 +60,16 @@ extension RGB8Image {
     /// nothing outside it; each output pixel depends only on its own taps, so the result is
     /// identical to resizing fully and cropping.
     /// - Precondition: the region lies inside the image, the window inside the output; sizes positive.
-    public func resizedBilinear(width outW: Int, height outH: Int,
-                                region: (x: Int, y: Int, width: Int, height: Int)? = nil,
-                                window: (x: Int, y: Int, width: Int, height: Int)? = nil) -> RGB8Image {
+    public func resizedBilinear(
+        width outW: Int, height outH: Int,
+        region: (x: Int, y: Int, width: Int, height: Int)? = nil,
+        window: (x: Int, y: Int, width: Int, height: Int)? = nil
+    ) -> RGB8Image {
         pixels.withUnsafeBufferPointer { source in
-            Self.resizedBilinear(source.baseAddress!, width: width, height: height, to: outW, outH,
-                                 region: region ?? (0, 0, width, height), window: window,
-                                 origin: (0, 0), frame: (width, height))
+            Self.resizedBilinear(
+                source.baseAddress!, width: width, height: height, to: outW, outH,
+                region: region ?? (0, 0, width, height), window: window,
+                origin: (0, 0), frame: (width, height))
         }
     }
 
@@ -74,26 +77,32 @@ extension RGB8Image {
     /// (a region decode): pixel (0, 0) of `src` is the frame's `origin`, and `region` is in frame
     /// coordinates.
     /// - Precondition: every pixel the window's filter taps read lies inside `src`.
-    static func resizedBilinear(_ src: UnsafePointer<UInt8>, width: Int, height: Int, to outW: Int, _ outH: Int,
-                                region r: (x: Int, y: Int, width: Int, height: Int),
-                                window: (x: Int, y: Int, width: Int, height: Int)?,
-                                origin: (x: Int, y: Int), frame: (width: Int, height: Int)) -> RGB8Image {
+    static func resizedBilinear(
+        _ src: UnsafePointer<UInt8>, width: Int, height: Int, to outW: Int, _ outH: Int,
+        region r: (x: Int, y: Int, width: Int, height: Int),
+        window: (x: Int, y: Int, width: Int, height: Int)?,
+        origin: (x: Int, y: Int), frame: (width: Int, height: Int)
+    ) -> RGB8Image {
         let win = window ?? (0, 0, outW, outH)
         precondition(outW > 0 && outH > 0 && r.width > 0 && r.height > 0, "resize to \(outW)x\(outH) from \(r)")
-        precondition(r.x >= 0 && r.y >= 0 && r.x + r.width <= frame.width && r.y + r.height <= frame.height,
-                     "region \(r) outside a \(frame.width)x\(frame.height) image")
-        precondition(win.x >= 0 && win.y >= 0 && win.width > 0 && win.height > 0
-                     && win.x + win.width <= outW && win.y + win.height <= outH,
-                     "window \(win) outside a \(outW)x\(outH) output")
+        precondition(
+            r.x >= 0 && r.y >= 0 && r.x + r.width <= frame.width && r.y + r.height <= frame.height,
+            "region \(r) outside a \(frame.width)x\(frame.height) image")
+        precondition(
+            win.x >= 0 && win.y >= 0 && win.width > 0 && win.height > 0
+                && win.x + win.width <= outW && win.y + win.height <= outH,
+            "window \(win) outside a \(outW)x\(outH) output")
         // From here on, `r` is in this image's own coordinates.
         let r = (x: r.x - origin.x, y: r.y - origin.y, width: r.width, height: r.height)
         if outW == r.width && outH == r.height {
-            precondition(r.x + win.x >= 0 && r.y + win.y >= 0 && r.x + win.x + win.width <= width
-                         && r.y + win.y + win.height <= height, "the window lies outside the decoded part")
+            precondition(
+                r.x + win.x >= 0 && r.y + win.y >= 0 && r.x + win.x + win.width <= width
+                    && r.y + win.y + win.height <= height, "the window lies outside the decoded part")
             return RGB8Image(width: win.width, height: win.height) { out in
                 for row in 0..<win.height {
-                    (out + row * win.width * 3).update(from: src + ((r.y + win.y + row) * width + r.x + win.x) * 3,
-                                                       count: win.width * 3)
+                    (out + row * win.width * 3).update(
+                        from: src + ((r.y + win.y + row) * width + r.x + win.x) * 3,
+                        count: win.width * 3)
                 }
             }
         }
@@ -103,42 +112,47 @@ extension RGB8Image {
         let needVertical = outH != r.height
         // Rows of the region the vertical pass reads (or the window rows when there is none).
         let rowFirst = needVertical ? vTaps.first[win.y] : win.y
-        let rowLast = needVertical ? vTaps.first[win.y + win.height - 1] + vTaps.count[win.y + win.height - 1]
+        let rowLast =
+            needVertical
+            ? vTaps.first[win.y + win.height - 1] + vTaps.count[win.y + win.height - 1]
             : win.y + win.height
         let tempH = rowLast - rowFirst
         let needHorizontal = outW != r.width
         let tempW = win.width
         let hTaps = needHorizontal ? Self.bilinearTaps(inSize: r.width, outSize: outW) : nil
         let colFirst = hTaps.map { $0.first[win.x] } ?? win.x
-        let colLast = hTaps.map { $0.first[win.x + win.width - 1] + $0.count[win.x + win.width - 1] }
+        let colLast =
+            hTaps.map { $0.first[win.x + win.width - 1] + $0.count[win.x + win.width - 1] }
             ?? win.x + win.width
-        precondition(r.x + colFirst >= 0 && r.y + rowFirst >= 0 && r.x + colLast <= width && r.y + rowLast <= height,
-                     "the resize reads outside the decoded \(width)x\(height) part")
+        precondition(
+            r.x + colFirst >= 0 && r.y + rowFirst >= 0 && r.x + colLast <= width && r.y + rowLast <= height,
+            "the resize reads outside the decoded \(width)x\(height) part")
 
         // Horizontal pass into `temp` (tempW x tempH), or a plain copy of the window's columns.
         // Every byte is written below (horizontal pass or copy): no need to zero it first.
         var temp = [UInt8](unsafeUninitializedCapacity: max(1, tempW * tempH * 3)) { _, n in n = tempW * tempH * 3 }
         let srcStride = width * 3
         temp.withUnsafeMutableBufferPointer { tmpBuf in
-                let tmp = tmpBuf.baseAddress!
-                if let hTaps {
-                    hTaps.weights.withUnsafeBufferPointer { wBuf in
-                        hTaps.first.withUnsafeBufferPointer { firstBuf in
-                            hTaps.count.withUnsafeBufferPointer { countBuf in
-                                graft_resample_rows(
-                                    src + (r.y + rowFirst) * srcStride + r.x * 3, srcStride, src + width * height * 3,
-                                    Int32(tempH), tmp, Int32(tempW), firstBuf.baseAddress! + win.x,
-                                    countBuf.baseAddress! + win.x, wBuf.baseAddress! + win.x * hTaps.size,
-                                    Int32(hTaps.size), shift)
-                            }
+            let tmp = tmpBuf.baseAddress!
+            if let hTaps {
+                hTaps.weights.withUnsafeBufferPointer { wBuf in
+                    hTaps.first.withUnsafeBufferPointer { firstBuf in
+                        hTaps.count.withUnsafeBufferPointer { countBuf in
+                            graft_resample_rows(
+                                src + (r.y + rowFirst) * srcStride + r.x * 3, srcStride, src + width * height * 3,
+                                Int32(tempH), tmp, Int32(tempW), firstBuf.baseAddress! + win.x,
+                                countBuf.baseAddress! + win.x, wBuf.baseAddress! + win.x * hTaps.size,
+                                Int32(hTaps.size), shift)
                         }
                     }
-                } else {
-                    for yy in 0..<tempH {
-                        (tmp + yy * tempW * 3).update(from: src + (r.y + rowFirst + yy) * srcStride + (r.x + win.x) * 3,
-                                                      count: tempW * 3)
-                    }
                 }
+            } else {
+                for yy in 0..<tempH {
+                    (tmp + yy * tempW * 3).update(
+                        from: src + (r.y + rowFirst + yy) * srcStride + (r.x + win.x) * 3,
+                        count: tempW * 3)
+                }
+            }
         }
         if !needVertical {
             return RGB8Image(width: tempW, height: tempH, pixels: temp)
@@ -177,8 +191,10 @@ extension RGB8Image {
 
     /// Which rectangle `(x, y, width, height)` of a `width × height` image the windowed resize to
     /// `outW × outH` reads: the filter taps of the window's first and last rows and columns.
-    static func sourceRectangle(width: Int, height: Int, outW: Int, outH: Int,
-                                window win: (x: Int, y: Int, width: Int, height: Int))
+    static func sourceRectangle(
+        width: Int, height: Int, outW: Int, outH: Int,
+        window win: (x: Int, y: Int, width: Int, height: Int)
+    )
         -> (x: Int, y: Int, width: Int, height: Int)
     {
         func span(_ inSize: Int, _ outSize: Int, _ first: Int, _ count: Int) -> (Int, Int) {
@@ -221,8 +237,9 @@ extension RGB8Image {
                 for row in 0..<ch {
                     let sy = y + row
                     guard sy >= 0 && sy < height else { continue }
-                    (out + (row * cw + (x0 - x)) * 3).update(from: src + (sy * width + x0) * 3,
-                                                              count: (x1 - x0) * 3)
+                    (out + (row * cw + (x0 - x)) * 3).update(
+                        from: src + (sy * width + x0) * 3,
+                        count: (x1 - x0) * 3)
                 }
             }
         }
@@ -240,7 +257,7 @@ extension RGB8Image {
             if crop > size { return -((crop - size) / 2) }
             let d = size - crop
             if d % 2 == 0 { return d / 2 }
-            let q = d / 2                      // (d / 2) is q + 0.5: round half to even
+            let q = d / 2  // (d / 2) is q + 0.5: round half to even
             return q % 2 == 0 ? q : q + 1
         }
         return (offset(width, cw), offset(height, ch))
@@ -294,8 +311,10 @@ extension RGB8Image {
                         let xs = xin - 0.5, ys = yin - 0.5
                         let fx = xs.rounded(.down), fy = ys.rounded(.down)
                         let dx = xs - fx, dy = ys - fy
-                        let x0 = Swift.min(Swift.max(Int(fx), 0), w - 1), x1 = Swift.min(Swift.max(Int(fx) + 1, 0), w - 1)
-                        let y0 = Swift.min(Swift.max(Int(fy), 0), h - 1), y1 = Swift.min(Swift.max(Int(fy) + 1, 0), h - 1)
+                        let x0 = Swift.min(Swift.max(Int(fx), 0), w - 1),
+                            x1 = Swift.min(Swift.max(Int(fx) + 1, 0), w - 1)
+                        let y0 = Swift.min(Swift.max(Int(fy), 0), h - 1),
+                            y1 = Swift.min(Swift.max(Int(fy) + 1, 0), h - 1)
                         let r0 = src + y0 * w * 3, r1 = src + y1 * w * 3
                         for ch in 0..<3 {
                             let top = Double(r0[x0 * 3 + ch]) + (Double(r0[x1 * 3 + ch]) - Double(r0[x0 * 3 + ch])) * dx

@@ -49,28 +49,33 @@ public struct DataSplit: Codable, Sendable, Equatable {
 
     /// Splits a dataset.
     /// - Throws: `DataError.invalidArgument` unless `0 <= valFraction < 1`.
-    public static func make(_ dataset: any Dataset, root: URL, valFraction: Double = 0.2, seed: UInt64 = 0) throws -> DataSplit {
+    public static func make(
+        _ dataset: any Dataset, root: URL, valFraction: Double = 0.2, seed: UInt64 = 0
+    ) throws -> DataSplit {
         guard valFraction >= 0 && valFraction < 1 else {
             throw DataError.invalidArgument("validation fraction \(valFraction) must be in [0, 1)")
         }
         let (t, v) = stratified(labels: dataset.labels, valFraction: valFraction, seed: seed)
-        return DataSplit(root: root.standardizedFileURL.path, classes: dataset.classNames, seed: seed,
-                         valFraction: valFraction, train: t.map(dataset.itemName), val: v.map(dataset.itemName),
-                         fileListHash: fileListHash(dataset))
+        return DataSplit(
+            root: root.standardizedFileURL.path, classes: dataset.classNames, seed: seed,
+            valFraction: valFraction, train: t.map(dataset.itemName), val: v.map(dataset.itemName),
+            fileListHash: fileListHash(dataset))
     }
 
     /// Dataset indices of the train and val items.
     /// - Throws: `DataError.splitMismatch` when the classes differ or a listed item is gone.
     public func indices(in dataset: any Dataset, splitPath: String = "split") throws -> (train: [Int], val: [Int]) {
         guard dataset.classNames == classes else {
-            throw DataError.splitMismatch(path: splitPath, detail: "classes \(classes) but the dataset has \(dataset.classNames)")
+            throw DataError.splitMismatch(
+                path: splitPath, detail: "classes \(classes) but the dataset has \(dataset.classNames)")
         }
         var position: [String: Int] = [:]
         for i in 0..<dataset.count { position[dataset.itemName(i)] = i }
         func resolve(_ names: [String]) throws -> [Int] {
             try names.map { name in
                 guard let i = position[name] else {
-                    throw DataError.splitMismatch(path: splitPath, detail: "\(name) is in the split but not in the dataset")
+                    throw DataError.splitMismatch(
+                        path: splitPath, detail: "\(name) is in the split but not in the dataset")
                 }
                 return i
             }
@@ -106,12 +111,14 @@ public struct ChannelStats: Codable, Sendable, Equatable {
     /// Computes the statistics on 2 threads; exact integer sums per channel, so the result does not
     /// depend on the thread count.
     /// - Parameter failures: unreadable images are recorded there and left out.
-    public static func compute(_ dataset: any Dataset, indices: [Int], resize: Int = 0,
-                               options: JPEGDecodeOptions = .init(), failures: FailureLog? = nil) throws -> ChannelStats {
+    public static func compute(
+        _ dataset: any Dataset, indices: [Int], resize: Int = 0,
+        options: JPEGDecodeOptions = .init(), failures: FailureLog? = nil
+    ) throws -> ChannelStats {
         let acc = StatsAccumulator()
         let workers = 2
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var sums = [Int64](repeating: 0, count: 7)   // 3 sums, 3 sums of squares, pixel count
+            var sums = [Int64](repeating: 0, count: 7)  // 3 sums, 3 sums of squares, pixel count
             var images = 0
             for k in stride(from: w, to: indices.count, by: workers) {
                 let i = indices[k]

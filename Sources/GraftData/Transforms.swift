@@ -53,8 +53,9 @@ public enum ImageOp: Sendable, Equatable, Codable {
     /// `CenterCrop((height, width))`.
     case centerCrop(width: Int, height: Int)
     /// `RandomResizedCrop(size, scale, ratio)`: torchvision's 10 tries, then the central fallback.
-    case randomResizedCrop(width: Int, height: Int, minScale: Double, maxScale: Double,
-                           minRatio: Double, maxRatio: Double)
+    case randomResizedCrop(
+        width: Int, height: Int, minScale: Double, maxScale: Double,
+        minRatio: Double, maxRatio: Double)
     /// `RandomHorizontalFlip(p)`.
     case horizontalFlip(probability: Double)
     /// `RandomRotation(degrees)`: angle uniform in `[-degrees, degrees]`, fill 0.
@@ -80,7 +81,9 @@ public enum ImageOp: Sendable, Equatable, Codable {
 
     func validate() throws {
         func positive(_ values: Int...) throws {
-            if values.contains(where: { $0 <= 0 }) { throw DataError.invalidArgument("\(self): sizes must be positive") }
+            if values.contains(where: { $0 <= 0 }) {
+                throw DataError.invalidArgument("\(self): sizes must be positive")
+            }
         }
         switch self {
         case .resize(let s): try positive(s)
@@ -109,8 +112,9 @@ public enum ImageOp: Sendable, Equatable, Codable {
         case .centerCrop(let w, let h):
             return image.centerCropped(width: w, height: h)
         case .randomResizedCrop(let w, let h, let s0, let s1, let r0, let r1):
-            let box = Self.randomResizedCropBox(width: image.width, height: image.height,
-                                                scale: (s0, s1), ratio: (r0, r1), rng: &rng)
+            let box = Self.randomResizedCropBox(
+                width: image.width, height: image.height,
+                scale: (s0, s1), ratio: (r0, r1), rng: &rng)
             return image.resizedBilinear(width: w, height: h, region: box)
         case .horizontalFlip(let p):
             return rng.nextDouble() < p ? image.flippedHorizontally() : image
@@ -138,8 +142,10 @@ public enum ImageOp: Sendable, Equatable, Codable {
 
     /// torchvision's `RandomResizedCrop.get_params`: up to 10 draws of area fraction and log-uniform
     /// aspect ratio; if none fits, the central crop clamped to the ratio range.
-    static func randomResizedCropBox(width: Int, height: Int, scale: (Double, Double), ratio: (Double, Double),
-                                     rng: inout RandomGenerator) -> (x: Int, y: Int, width: Int, height: Int) {
+    static func randomResizedCropBox(
+        width: Int, height: Int, scale: (Double, Double), ratio: (Double, Double),
+        rng: inout RandomGenerator
+    ) -> (x: Int, y: Int, width: Int, height: Int) {
         let area = Double(width * height)
         let logRatio = (log(ratio.0), log(ratio.1))
         for _ in 0..<10 {
@@ -186,15 +192,19 @@ public struct TransformPipeline: Sendable, Equatable, Codable {
     }
 
     /// torchvision's eval recipe: Resize(resize) → CenterCrop(crop) → ToTensor → Normalize.
-    public static func eval(resize: Int = 256, crop: Int = 224, mean: [Float] = imageNetMean,
-                            std: [Float] = imageNetStd) throws -> TransformPipeline {
+    public static func eval(
+        resize: Int = 256, crop: Int = 224, mean: [Float] = imageNetMean,
+        std: [Float] = imageNetStd
+    ) throws -> TransformPipeline {
         try TransformPipeline(ops: [.resize(shorterSide: resize), .centerCrop(size: crop)], mean: mean, std: std)
     }
 
     /// The usual fine-tuning recipe: RandomResizedCrop(size) → RandomHorizontalFlip(0.5), optionally
     /// preceded by Resize(`preResize`) so decoded images can be cached small (0 = no pre-resize).
-    public static func train(size: Int = 224, preResize: Int = 0, mean: [Float] = imageNetMean,
-                             std: [Float] = imageNetStd, extra: [ImageOp] = []) throws -> TransformPipeline {
+    public static func train(
+        size: Int = 224, preResize: Int = 0, mean: [Float] = imageNetMean,
+        std: [Float] = imageNetStd, extra: [ImageOp] = []
+    ) throws -> TransformPipeline {
         var ops: [ImageOp] = preResize > 0 ? [.resize(shorterSide: preResize)] : []
         ops += [.randomResizedCrop(size: size), .horizontalFlip(probability: 0.5)] + extra
         return try TransformPipeline(ops: ops, mean: mean, std: std)
@@ -279,11 +289,14 @@ public struct EvalTransform: Sendable, Equatable {
 
     /// - Parameter dctScaling: allow libjpeg's DCT scaling for photos much larger than `resize`
     ///   (faster; no longer bit-exact with Pillow for those photos).
-    public init(resize: Int = 256, crop: Int = 224, mean: [Float] = TransformPipeline.imageNetMean,
-                std: [Float] = TransformPipeline.imageNetStd, dctScaling: Bool = false) throws {
+    public init(
+        resize: Int = 256, crop: Int = 224, mean: [Float] = TransformPipeline.imageNetMean,
+        std: [Float] = TransformPipeline.imageNetStd, dctScaling: Bool = false
+    ) throws {
         pipeline = try .eval(resize: resize, crop: crop, mean: mean, std: std)
-        decodeOptions = JPEGDecodeOptions(applyOrientation: true,
-                                          minimumShortSide: dctScaling ? pipeline.decodeMinimumShortSide : 0)
+        decodeOptions = JPEGDecodeOptions(
+            applyOrientation: true,
+            minimumShortSide: dctScaling ? pipeline.decodeMinimumShortSide : 0)
     }
 
     /// `[3, crop, crop]` for one decoded image.

@@ -25,7 +25,9 @@ public enum EnsembleMethod: String, CaseIterable, Sendable, Codable {
                 for m in allCases where !result.contains(m) { result.append(m) }
                 continue
             }
-            let alias = ["prob": "probs", "probabilities": "probs", "logit": "logits", "votes": "vote", "majority": "vote"]
+            let alias = [
+                "prob": "probs", "probabilities": "probs", "logit": "logits", "votes": "vote", "majority": "vote",
+            ]
             guard let m = EnsembleMethod(rawValue: alias[word] ?? word) else { throw EnsembleError.invalidMethod(word) }
             if !result.contains(m) { result.append(m) }
         }

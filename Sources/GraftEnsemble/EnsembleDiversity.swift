@@ -21,7 +21,8 @@ public struct EnsembleDiversity: Sendable, Codable, Equatable {
     public init(probabilities: [[Float]], classes: Int) {
         let m = probabilities.count
         let samples = (probabilities.first?.count ?? 0) / max(1, classes)
-        precondition(probabilities.allSatisfy { $0.count == samples * classes }, "members predict different sample counts")
+        precondition(
+            probabilities.allSatisfy { $0.count == samples * classes }, "members predict different sample counts")
         let predicted = probabilities.map { p in
             (0..<samples).map { i in
                 var best = 0
@@ -91,35 +92,48 @@ public struct EnsembleAdvice: Sendable, Codable, Equatable {
     /// - Parameter test: the same members evaluated on a test split, or nil.
     public static func advise(validation: EnsembleEvaluation, test: EnsembleEvaluation?) -> EnsembleAdvice {
         let best = validation.members[validation.bestMember]
-        var candidates = [Candidate(kind: .bestSingle, label: best.member.name, validationAccuracy: best.accuracy,
-                                    testAccuracy: test.map { $0.members[validation.bestMember].accuracy })]
+        var candidates = [
+            Candidate(
+                kind: .bestSingle, label: best.member.name, validationAccuracy: best.accuracy,
+                testAccuracy: test.map { $0.members[validation.bestMember].accuracy })
+        ]
         for outcome in validation.outcomes where !outcome.greedy {
             let onTest = test?.outcomes.first { $0.label == outcome.label }?.accuracy
-            candidates.append(Candidate(kind: outcome.method == .swa ? .swa : .ensemble, label: outcome.label,
-                                        validationAccuracy: outcome.accuracy, testAccuracy: onTest))
+            candidates.append(
+                Candidate(
+                    kind: outcome.method == .swa ? .swa : .ensemble, label: outcome.label,
+                    validationAccuracy: outcome.accuracy, testAccuracy: onTest))
         }
         let cost: [Kind: Int] = [.bestSingle: 0, .swa: 1, .ensemble: 2]
         let choice = candidates.min { a, b in
-            a.validationAccuracy != b.validationAccuracy ? a.validationAccuracy > b.validationAccuracy
+            a.validationAccuracy != b.validationAccuracy
+                ? a.validationAccuracy > b.validationAccuracy
                 : cost[a.kind]! < cost[b.kind]!
         }!
         func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
         var summary: String
         switch choice.kind {
         case .bestSingle:
-            let strongest = candidates.filter { $0.kind != .bestSingle }.max { $0.validationAccuracy < $1.validationAccuracy }
-            summary = "The ensemble does not pay here: the best single checkpoint (\(choice.label), validation "
+            let strongest = candidates.filter { $0.kind != .bestSingle }.max {
+                $0.validationAccuracy < $1.validationAccuracy
+            }
+            summary =
+                "The ensemble does not pay here: the best single checkpoint (\(choice.label), validation "
                 + "\(pct(choice.validationAccuracy))) is at least as good as "
                 + (strongest.map { "\($0.label) (\(pct($0.validationAccuracy)))" } ?? "any combination")
                 + "; use the checkpoint alone."
         case .ensemble, .swa:
-            summary = "Use \(choice.label): validation \(pct(choice.validationAccuracy)) against "
+            summary =
+                "Use \(choice.label): validation \(pct(choice.validationAccuracy)) against "
                 + "\(pct(best.accuracy)) for the best single checkpoint (\(best.member.name))."
         }
         if let onTest = choice.testAccuracy, let bestOnTest = candidates[0].testAccuracy {
-            summary += " On test: \(pct(onTest))"
-                + (choice.kind == .bestSingle ? "." : " against \(pct(bestOnTest)) for that checkpoint ("
-                    + String(format: "%+.2f", (onTest - bestOnTest) * 100) + " points).")
+            summary +=
+                " On test: \(pct(onTest))"
+                + (choice.kind == .bestSingle
+                    ? "."
+                    : " against \(pct(bestOnTest)) for that checkpoint ("
+                        + String(format: "%+.2f", (onTest - bestOnTest) * 100) + " points).")
         } else {
             summary += " No test split was evaluated: these validation numbers chose the model, so they flatter it."
         }

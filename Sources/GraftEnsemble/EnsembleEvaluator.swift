@@ -68,7 +68,8 @@ public final class EnsembleEvaluator {
             let (state, attributes) = try WeightsFile.read(member.url)
             if let reference {
                 guard attributes.architecture.lowercased() == reference.architecture.lowercased(),
-                      attributes.numClasses == reference.numClasses else {
+                    attributes.numClasses == reference.numClasses
+                else {
                     throw EnsembleError.incompatibleMember(
                         path: member.url.path,
                         reason: "\(attributes.architecture) with \(attributes.numClasses) classes, the first member is "
@@ -78,7 +79,8 @@ public final class EnsembleEvaluator {
                 reference = attributes
                 if let bad = labels.first(where: { $0 >= attributes.numClasses }) {
                     throw EnsembleError.incompatibleMember(
-                        path: member.url.path, reason: "the model has \(attributes.numClasses) classes, the data has label \(bad)")
+                        path: member.url.path,
+                        reason: "the model has \(attributes.numClasses) classes, the data has label \(bad)")
                 }
                 model = try Architecture(named: attributes.architecture).make(numClasses: attributes.numClasses)
                 sums = PredictionSums(labels: labels, classes: attributes.numClasses)
@@ -86,8 +88,9 @@ public final class EnsembleEvaluator {
             do {
                 try model!.load(state, strict: true)
             } catch {
-                throw EnsembleError.incompatibleMember(path: member.url.path, reason: "its weights do not load",
-                                                       cause: ErrorCause(error))
+                throw EnsembleError.incompatibleMember(
+                    path: member.url.path, reason: "its weights do not load",
+                    cause: ErrorCause(error))
             }
             if wantsSWA { try average.add(state, source: member.url.path) }
 
@@ -100,8 +103,9 @@ public final class EnsembleEvaluator {
             for m in predictionMethods { curves[m, default: []].append(sums!.score(m).accuracy) }
             if greedy { kept.append(logits) }
             memberProbabilities.append(Self.softmax(logits, classes: reference!.numClasses))
-            log?("member \(index + 1)/\(members.count) \(member.name): accuracy \(String(format: "%.4f", own.accuracy)), "
-                 + "loss \(String(format: "%.4f", own.loss ?? .nan))")
+            log?(
+                "member \(index + 1)/\(members.count) \(member.name): accuracy \(String(format: "%.4f", own.accuracy)), "
+                    + "loss \(String(format: "%.4f", own.loss ?? .nan))")
         }
 
         let best = results.indices.max { a, b in
@@ -112,14 +116,18 @@ public final class EnsembleEvaluator {
         var outcomes: [EnsembleEvaluation.Outcome] = []
         for m in predictionMethods {
             let s = sums!.score(m)
-            outcomes.append(.init(label: m.rawValue, method: m, greedy: false, selected: Array(members.indices),
-                                  accuracy: s.accuracy, loss: s.loss, bestSingleAccuracy: bestAccuracy,
-                                  accuracyBySize: curves[m] ?? []))
+            outcomes.append(
+                .init(
+                    label: m.rawValue, method: m, greedy: false, selected: Array(members.indices),
+                    accuracy: s.accuracy, loss: s.loss, bestSingleAccuracy: bestAccuracy,
+                    accuracyBySize: curves[m] ?? []))
             if greedy {
                 let g = GreedySelection.select(logits: kept, labels: labels, classes: reference!.numClasses, method: m)
-                outcomes.append(.init(label: m.rawValue + "+greedy", method: m, greedy: true, selected: g.order,
-                                      accuracy: g.scores.last!.accuracy, loss: g.scores.last!.loss,
-                                      bestSingleAccuracy: bestAccuracy, accuracyBySize: g.scores.map(\.accuracy)))
+                outcomes.append(
+                    .init(
+                        label: m.rawValue + "+greedy", method: m, greedy: true, selected: g.order,
+                        accuracy: g.scores.last!.accuracy, loss: g.scores.last!.loss,
+                        bestSingleAccuracy: bestAccuracy, accuracyBySize: g.scores.map(\.accuracy)))
             }
         }
         kept = []
@@ -133,16 +141,20 @@ public final class EnsembleEvaluator {
             var single = PredictionSums(labels: labels, classes: reference.numClasses)
             single.add(logits: Self.logits(model, batches: batches, classes: reference.numClasses))
             let s = single.score(.probs)
-            outcomes.append(.init(label: "swa", method: .swa, greedy: false, selected: Array(members.indices),
-                                  accuracy: s.accuracy, loss: s.loss, bestSingleAccuracy: bestAccuracy,
-                                  accuracyBySize: [s.accuracy]))
+            outcomes.append(
+                .init(
+                    label: "swa", method: .swa, greedy: false, selected: Array(members.indices),
+                    accuracy: s.accuracy, loss: s.loss, bestSingleAccuracy: bestAccuracy,
+                    accuracyBySize: [s.accuracy]))
             averagedModel = (model.stateDict(), reference)
-            log?("swa of \(members.count) members (BatchNorm statistics from \(bnBatches) training batches): accuracy "
-                 + String(format: "%.4f", s.accuracy))
+            log?(
+                "swa of \(members.count) members (BatchNorm statistics from \(bnBatches) training batches): accuracy "
+                    + String(format: "%.4f", s.accuracy))
         }
-        return EnsembleEvaluation(members: results, outcomes: outcomes, samples: labels.count,
-                                  classes: reference!.numClasses, bestMember: best, batchNormBatches: bnBatches,
-                                  diversity: EnsembleDiversity(probabilities: memberProbabilities, classes: reference!.numClasses))
+        return EnsembleEvaluation(
+            members: results, outcomes: outcomes, samples: labels.count,
+            classes: reference!.numClasses, bestMember: best, batchNormBatches: bnBatches,
+            diversity: EnsembleDiversity(probabilities: memberProbabilities, classes: reference!.numClasses))
     }
 
     /// Row-wise softmax of `[N, classes]` logits, in float64 before rounding.
@@ -167,7 +179,8 @@ public final class EnsembleEvaluator {
         out.withUnsafeMutableBufferPointer { buffer in
             for batch in batches {
                 let z = model(batch.images)
-                precondition(z.count == batch.labels.count * classes, "logits \(z.shape) for \(batch.labels.count) samples")
+                precondition(
+                    z.count == batch.labels.count * classes, "logits \(z.shape) for \(batch.labels.count) samples")
                 (buffer.baseAddress! + offset).update(from: z.pointer, count: z.count)
                 offset += z.count
             }

@@ -52,7 +52,8 @@ public struct EnsembleJob {
         let (evaluated, training) = try dataSources(for: members, catalog: catalog)
         let evaluator = EnsembleEvaluator(members: members, methods: methods, greedy: greedy)
         evaluator.log = log
-        let evaluation = try evaluator.evaluate(validation: evaluated, training: methods.contains(.swa) ? training : nil)
+        let evaluation = try evaluator.evaluate(
+            validation: evaluated, training: methods.contains(.swa) ? training : nil)
         // The advisor chooses on validation: on a test run the members are evaluated there too.
         var validationEvaluation: EnsembleEvaluation?
         if !Self.isValidation(split) {
@@ -61,14 +62,17 @@ public struct EnsembleJob {
             let (validation, _) = try onValidation.dataSources(for: members, catalog: catalog)
             let chooser = EnsembleEvaluator(members: members, methods: methods, greedy: false)
             chooser.log = log.map { log in { log("validation: " + $0) } }
-            validationEvaluation = try chooser.evaluate(validation: validation, training: methods.contains(.swa) ? training : nil)
+            validationEvaluation = try chooser.evaluate(
+                validation: validation, training: methods.contains(.swa) ? training : nil)
         }
-        let advice = EnsembleAdvice.advise(validation: validationEvaluation ?? evaluation,
-                                           test: validationEvaluation == nil ? nil : evaluation)
+        let advice = EnsembleAdvice.advise(
+            validation: validationEvaluation ?? evaluation,
+            test: validationEvaluation == nil ? nil : evaluation)
         let runId = run ?? Self.commonRun(members, catalog: catalog)
         let ids = try Self.save(evaluation, to: catalog, runId: runId, evaluatedOn: split)
-        return Result(evaluation: evaluation, ensembleIds: ids, averagedModel: evaluator.averagedModel,
-                      validationEvaluation: validationEvaluation, advice: advice, warnings: warnings)
+        return Result(
+            evaluation: evaluation, ensembleIds: ids, averagedModel: evaluator.averagedModel,
+            validationEvaluation: validationEvaluation, advice: advice, warnings: warnings)
     }
 
     /// The rows and columns of `indices`, in that order.
@@ -88,8 +92,10 @@ public struct EnsembleJob {
             let record = try catalog.checkpoint(id: id)
             guard !record.isMinimum else { continue }
             let why = record.reasons.map(\.rawValue).sorted().joined(separator: ", ")
-            warnings.append("\(member.name) (run \(record.runId), epoch \(record.epoch), lr \(Format.lr(record.lr))) was not taken at a "
-                + "learning-rate minimum (saved as: \(why.isEmpty ? "unknown" : why)); snapshot members belong at cycle ends (`--minima`)")
+            warnings.append(
+                "\(member.name) (run \(record.runId), epoch \(record.epoch), lr \(Format.lr(record.lr))) was not taken at a "
+                    + "learning-rate minimum (saved as: \(why.isEmpty ? "unknown" : why)); snapshot members belong at cycle ends (`--minima`)"
+            )
         }
         return warnings
     }
@@ -116,14 +122,17 @@ public struct EnsembleJob {
             }
             if minimaOnly { records = records.filter(\.isMinimum) }
         } else if let run {
-            records = try catalog.checkpoints(filter: CheckpointFilter(run: run, minimaOnly: minimaOnly)).map(\.checkpoint)
+            records = try catalog.checkpoints(filter: CheckpointFilter(run: run, minimaOnly: minimaOnly)).map(
+                \.checkpoint)
         } else {
             throw EnsembleError.noMembers("give --run, or --checkpoints")
         }
-        var members = try records.map { r in
-            EnsembleMember(name: "ckpt \(r.id!)", checkpointId: r.id, url: try catalog.verifiedFile(for: r),
-                           epoch: r.epoch, cycleIndex: r.cycleIndex)
-        } + files
+        var members =
+            try records.map { r in
+                EnsembleMember(
+                    name: "ckpt \(r.id!)", checkpointId: r.id, url: try catalog.verifiedFile(for: r),
+                    epoch: r.epoch, cycleIndex: r.cycleIndex)
+            } + files
         if let last, last > 0, members.count > last { members = Array(members.suffix(last)) }
         guard !members.isEmpty else {
             let what = minimaOnly ? "checkpoints at a schedule minimum" : "checkpoints"
@@ -137,7 +146,9 @@ public struct EnsembleJob {
     /// images when given. A plain weights file carries no configuration: then `dataSource` is
     /// required and the file's input size and normalisation are used. ImageFolder splits are
     /// read from the catalog's `splits/` folder, where training wrote them.
-    public func dataSources(for members: [EnsembleMember], catalog: Catalog?) throws -> (validation: BatchSource, training: BatchSource) {
+    public func dataSources(
+        for members: [EnsembleMember], catalog: Catalog?
+    ) throws -> (validation: BatchSource, training: BatchSource) {
         let first = members[0].url
         let attributes = try WeightsFile.read(first).attributes
         let configuration = try? TrainingCheckpoint.read(first).runConfiguration
@@ -154,8 +165,9 @@ public struct EnsembleJob {
         if spec.mean == nil, attributes.mean.count == 3 { spec.mean = attributes.mean.map(Float.init) }
         if spec.std == nil, attributes.std.count == 3 { spec.std = attributes.std.map(Float.init) }
         let batchSize = configuration?.batchSize ?? 64
-        let sources = try DataSources.make(spec, batchSize: batchSize, seed: configuration?.seed ?? 0,
-                                           splitDirectory: catalog?.splitsDirectory)
+        let sources = try DataSources.make(
+            spec, batchSize: batchSize, seed: configuration?.seed ?? 0,
+            splitDirectory: catalog?.splitsDirectory)
         switch split.lowercased() {
         case "val", "validation":
             return (sources.validation, sources.train)
@@ -177,8 +189,10 @@ public struct EnsembleJob {
     /// greedy selection, the chosen members in the order they were added, then the others
     /// (`selected` false). Returns the new ensemble ids.
     @discardableResult
-    public static func save(_ evaluation: EnsembleEvaluation, to catalog: Catalog, runId: Int64?,
-                            evaluatedOn: String) throws -> [Int64] {
+    public static func save(
+        _ evaluation: EnsembleEvaluation, to catalog: Catalog, runId: Int64?,
+        evaluatedOn: String
+    ) throws -> [Int64] {
         var ids: [Int64] = []
         for outcome in evaluation.outcomes {
             let rest = evaluation.members.indices.filter { !outcome.selected.contains($0) }
@@ -194,9 +208,11 @@ public struct EnsembleJob {
                         size = outcome.accuracyBySize[position]
                     }
                 }
-                rows.append(EnsembleMemberRecord(position: position, checkpointId: m.member.checkpointId,
-                                                 accuracy: m.accuracy, loss: m.loss.isFinite ? m.loss : nil,
-                                                 ensembleAccuracy: size, selected: isSelected))
+                rows.append(
+                    EnsembleMemberRecord(
+                        position: position, checkpointId: m.member.checkpointId,
+                        accuracy: m.accuracy, loss: m.loss.isFinite ? m.loss : nil,
+                        ensembleAccuracy: size, selected: isSelected))
             }
             let record = EnsembleRecord(
                 runId: runId, method: outcome.label,
@@ -214,22 +230,30 @@ public struct EnsembleJob {
     /// checkpoint order, dashed lines for greedy selections, the best single member as a
     /// horizontal line and SWA as a point at the full size.
     public static func plot(_ evaluation: EnsembleEvaluation) -> LinePlot {
-        var plot = LinePlot(title: "Ensemble accuracy against size (\(evaluation.samples) validation images)",
-                            xLabel: "members", yLabel: "accuracy")
+        var plot = LinePlot(
+            title: "Ensemble accuracy against size (\(evaluation.samples) validation images)",
+            xLabel: "members", yLabel: "accuracy")
         plot.yPercent = true
         for outcome in evaluation.outcomes {
             let y = outcome.accuracyBySize
             if outcome.method == .swa {
-                plot.markers.append(.point(x: Double(outcome.selected.count), y: outcome.accuracy,
-                                           label: "SWA \(Format.percent(outcome.accuracy))"))
+                plot.markers.append(
+                    .point(
+                        x: Double(outcome.selected.count), y: outcome.accuracy,
+                        label: "SWA \(Format.percent(outcome.accuracy))"))
             } else {
-                let name = outcome.greedy ? "\(outcome.method.rawValue), greedy order" : "\(outcome.method.rawValue), checkpoint order"
-                plot.series.append(PlotSeries(name: name, x: y.indices.map { Double($0 + 1) }, y: y, showPoints: true,
-                                              dashed: outcome.greedy))
+                let name =
+                    outcome.greedy
+                    ? "\(outcome.method.rawValue), greedy order" : "\(outcome.method.rawValue), checkpoint order"
+                plot.series.append(
+                    PlotSeries(
+                        name: name, x: y.indices.map { Double($0 + 1) }, y: y, showPoints: true,
+                        dashed: outcome.greedy))
             }
         }
         let best = evaluation.members[evaluation.bestMember]
-        plot.markers.append(.horizontal(y: best.accuracy, label: "best single (\(best.member.name)) \(Format.percent(best.accuracy))"))
+        plot.markers.append(
+            .horizontal(y: best.accuracy, label: "best single (\(best.member.name)) \(Format.percent(best.accuracy))"))
         return plot
     }
 
@@ -238,17 +262,22 @@ public struct EnsembleJob {
         let members = TextTable(
             columns: ["#", "member", "checkpoint", "epoch", "cycle", "accuracy", "loss", "best"],
             rows: evaluation.members.enumerated().map { i, m in
-                [.int(Int64(i + 1)), .text(m.member.name), .optional(m.member.checkpointId), .optional(m.member.epoch),
-                 .optional(m.member.cycleIndex), .number(m.accuracy, digits: 4),
-                 m.loss.isFinite ? .number(m.loss, digits: 4) : .null, .text(i == evaluation.bestMember ? "*" : "")]
+                [
+                    .int(Int64(i + 1)), .text(m.member.name), .optional(m.member.checkpointId),
+                    .optional(m.member.epoch),
+                    .optional(m.member.cycleIndex), .number(m.accuracy, digits: 4),
+                    m.loss.isFinite ? .number(m.loss, digits: 4) : .null, .text(i == evaluation.bestMember ? "*" : ""),
+                ]
             },
             rightAligned: ["#", "checkpoint", "epoch", "cycle", "accuracy", "loss"])
         let ensembles = TextTable(
             columns: ["id", "method", "members", "accuracy", "loss", "best single", "gain"],
             rows: evaluation.outcomes.enumerated().map { i, o in
-                [i < ensembleIds.count ? .int(ensembleIds[i]) : .null, .text(o.label),
-                 .text(o.selected.map { String($0 + 1) }.joined(separator: ",")), .number(o.accuracy, digits: 4),
-                 .optional(o.loss, digits: 4), .number(o.bestSingleAccuracy, digits: 4), .number(o.gain, digits: 4)]
+                [
+                    i < ensembleIds.count ? .int(ensembleIds[i]) : .null, .text(o.label),
+                    .text(o.selected.map { String($0 + 1) }.joined(separator: ",")), .number(o.accuracy, digits: 4),
+                    .optional(o.loss, digits: 4), .number(o.bestSingleAccuracy, digits: 4), .number(o.gain, digits: 4),
+                ]
             },
             rightAligned: ["id", "accuracy", "loss", "best single", "gain"])
         return [TableSection("members", members), TableSection("ensembles", ensembles)]
@@ -258,22 +287,30 @@ public struct EnsembleJob {
     /// The diversity matrices, one row per member.
     public static func diversityTables(_ diversity: EnsembleDiversity, names: [String]) -> [TableSection] {
         func matrix(_ values: [[Double]]) -> TextTable {
-            TextTable(columns: ["member"] + names,
-                      rows: values.enumerated().map { i, row in [.text(names[i])] + row.map { .number($0, digits: 3) } },
-                      rightAligned: Set(names))
+            TextTable(
+                columns: ["member"] + names,
+                rows: values.enumerated().map { i, row in [.text(names[i])] + row.map { .number($0, digits: 3) } },
+                rightAligned: Set(names))
         }
-        return [TableSection("disagreement (fraction of samples whose predicted class differs)", matrix(diversity.disagreement)),
-                TableSection("correlation of predicted probabilities", matrix(diversity.correlation))]
+        return [
+            TableSection(
+                "disagreement (fraction of samples whose predicted class differs)", matrix(diversity.disagreement)),
+            TableSection("correlation of predicted probabilities", matrix(diversity.correlation)),
+        ]
     }
 
     /// The advisor's candidates and choice.
     public static func adviceTable(_ advice: EnsembleAdvice) -> TableSection {
-        TableSection("advice (chosen on validation)", TextTable(
-            columns: ["candidate", "kind", "validation", "test", "chosen"],
-            rows: advice.candidates.map { c in
-                [.text(c.label), .text(c.kind.rawValue), .number(c.validationAccuracy, digits: 4),
-                 .optional(c.testAccuracy, digits: 4), .text(c == advice.choice ? "*" : "")]
-            },
-            rightAligned: ["validation", "test"]))
+        TableSection(
+            "advice (chosen on validation)",
+            TextTable(
+                columns: ["candidate", "kind", "validation", "test", "chosen"],
+                rows: advice.candidates.map { c in
+                    [
+                        .text(c.label), .text(c.kind.rawValue), .number(c.validationAccuracy, digits: 4),
+                        .optional(c.testAccuracy, digits: 4), .text(c == advice.choice ? "*" : ""),
+                    ]
+                },
+                rightAligned: ["validation", "test"]))
     }
 }

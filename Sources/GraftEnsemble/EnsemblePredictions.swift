@@ -95,7 +95,9 @@ public struct PredictionSums: Sendable {
                 case .logits, .swa:
                     if logitSum[k] > logitSum[b] { best = j }
                 case .vote:
-                    if votes[k] > votes[b] || (votes[k] == votes[b] && probabilitySum[k] > probabilitySum[b]) { best = j }
+                    if votes[k] > votes[b] || (votes[k] == votes[b] && probabilitySum[k] > probabilitySum[b]) {
+                        best = j
+                    }
                 }
             }
             result[i] = best
@@ -156,7 +158,8 @@ public enum GreedySelection {
     ///   - logits: one `[count, classes]` row-major array per member.
     /// - Precondition: at least one member; `method.combinesPredictions`.
     public static func select(logits: [[Float]], labels: [Int], classes: Int, method: EnsembleMethod) -> Result {
-        precondition(!logits.isEmpty && method.combinesPredictions, "greedy selection needs members and a prediction method")
+        precondition(
+            !logits.isEmpty && method.combinesPredictions, "greedy selection needs members and a prediction method")
         func isBetter(_ a: (correct: Int, loss: Double), than b: (correct: Int, loss: Double)) -> Bool {
             a.correct > b.correct || (a.correct == b.correct && a.loss < b.loss)
         }

@@ -36,7 +36,9 @@ public struct WeightAverage {
             }
         } else {
             let missing = Set(keys).subtracting(state.keys)
-            if let key = missing.sorted().first { throw EnsembleError.mismatchedKey(path: source, key: key, reason: "missing") }
+            if let key = missing.sorted().first {
+                throw EnsembleError.mismatchedKey(path: source, key: key, reason: "missing")
+            }
             if let key = state.keys.first(where: { shapes[$0] == nil && counters[$0] == nil }) {
                 throw EnsembleError.mismatchedKey(path: source, key: key, reason: "not in the first member")
             }
@@ -45,10 +47,12 @@ public struct WeightAverage {
             switch value {
             case .float(let t):
                 guard let shape = shapes[key] else {
-                    throw EnsembleError.mismatchedKey(path: source, key: key, reason: "float32 here, int64 in the first member")
+                    throw EnsembleError.mismatchedKey(
+                        path: source, key: key, reason: "float32 here, int64 in the first member")
                 }
                 guard shape == t.shape else {
-                    throw EnsembleError.mismatchedKey(path: source, key: key, reason: "shape \(t.shape), first member \(shape)")
+                    throw EnsembleError.mismatchedKey(
+                        path: source, key: key, reason: "shape \(t.shape), first member \(shape)")
                 }
                 let src = t.pointer, n = t.count
                 sums[key]!.withUnsafeMutableBufferPointer { buffer in
@@ -57,10 +61,12 @@ public struct WeightAverage {
                 }
             case .int64(let shape, let values):
                 guard let existing = counters[key] else {
-                    throw EnsembleError.mismatchedKey(path: source, key: key, reason: "int64 here, float32 in the first member")
+                    throw EnsembleError.mismatchedKey(
+                        path: source, key: key, reason: "int64 here, float32 in the first member")
                 }
                 guard existing.shape == shape, existing.values.count == values.count else {
-                    throw EnsembleError.mismatchedKey(path: source, key: key, reason: "shape \(shape), first member \(existing.shape)")
+                    throw EnsembleError.mismatchedKey(
+                        path: source, key: key, reason: "shape \(shape), first member \(existing.shape)")
                 }
                 counters[key] = (shape, zip(existing.values, values).map { max($0, $1) })
             }
@@ -109,7 +115,8 @@ public enum BatchNormStatistics {
     ///   `EnsembleError.noTrainingData` when `batches` is empty.
     @discardableResult
     public static func recompute(_ model: Module, batches: BatchIterator) throws -> Int {
-        let layers = model.namedModules().compactMap { entry in (entry.module as? BatchNorm2d).map { (entry.name, $0) } }
+        let layers = model.namedModules().compactMap { entry in (entry.module as? BatchNorm2d).map { (entry.name, $0) }
+        }
         guard !layers.isEmpty else { return 0 }
         for (name, bn) in layers where bn.momentum == 0 { throw EnsembleError.invalidMomentum(layer: name) }
         let modes = model.namedModules().map { ($0.module, $0.module.isTraining) }
@@ -129,7 +136,9 @@ public enum BatchNormStatistics {
             seen += 1
             let weight = 1 / Double(seen)
             for (l, (_, bn)) in layers.enumerated() {
-                guard case .float(let rm) = bn.runningMean.value, case .float(let rv) = bn.runningVar.value else { continue }
+                guard case .float(let rm) = bn.runningMean.value, case .float(let rv) = bn.runningVar.value else {
+                    continue
+                }
                 let m = Double(bn.momentum), pm = rm.pointer, pv = rv.pointer
                 for ch in 0..<bn.channels {
                     means[l][ch] += (Double(pm[ch]) / m - means[l][ch]) * weight

@@ -35,14 +35,17 @@ public enum Architecture: String, CaseIterable, Sendable, Codable {
     /// Block names bottom to top, as `BlockStructured.blockNames` gives them, without building
     /// a model.
     public var blockNames: [String] {
-        resNetDepth == nil ? ["block1", "block2", "block3", "block4", "head"]
+        resNetDepth == nil
+            ? ["block1", "block2", "block3", "block4", "head"]
             : ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
     }
 
     /// `name` and every block above it: what trains under Keras's and fastai's `freeze_to`.
     /// - Throws: `ModelError.unknownBlock` listing the blocks.
     public func blocks(from name: String) throws -> [String] {
-        guard let index = blockNames.firstIndex(of: name) else { throw ModelError.unknownBlock(name, available: blockNames) }
+        guard let index = blockNames.firstIndex(of: name) else {
+            throw ModelError.unknownBlock(name, available: blockNames)
+        }
         return Array(blockNames[index...])
     }
 

@@ -44,8 +44,10 @@ public protocol BlockStructured: Module {
 
 extension ResNet: BlockStructured {
     public var blocks: [(name: String, modules: [Module])] {
-        [("stem", [conv1, bn1]), ("layer1", [layer1]), ("layer2", [layer2]), ("layer3", [layer3]),
-         ("layer4", [layer4]), ("head", [fc])]
+        [
+            ("stem", [conv1, bn1]), ("layer1", [layer1]), ("layer2", [layer2]), ("layer3", [layer3]),
+            ("layer4", [layer4]), ("head", [fc]),
+        ]
     }
     public var headKeyPrefix: String { "fc." }
 }
@@ -53,8 +55,10 @@ extension ResNet: BlockStructured {
 extension VanillaCNN: BlockStructured {
     public var blocks: [(name: String, modules: [Module])] {
         let f = features.layers
-        return [("block1", Array(f[0..<4])), ("block2", Array(f[4..<8])), ("block3", Array(f[8..<12])),
-                ("block4", Array(f[12..<16])), ("head", [classifier])]
+        return [
+            ("block1", Array(f[0..<4])), ("block2", Array(f[4..<8])), ("block3", Array(f[8..<12])),
+            ("block4", Array(f[12..<16])), ("head", [classifier]),
+        ]
     }
     public var headKeyPrefix: String { "classifier.5." }
 }

@@ -47,10 +47,12 @@ public final class BasicBlock: Module {
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
         blockMode = mode
         if mode == .none && canFuse {
-            var out = conv2.inferenceForward(conv1.inferenceForward(input, foldingBatchNorm: bn1, relu: true),
-                                             foldingBatchNorm: bn2, relu: false)
+            var out = conv2.inferenceForward(
+                conv1.inferenceForward(input, foldingBatchNorm: bn1, relu: true),
+                foldingBatchNorm: bn2, relu: false)
             let identity: Tensor
-            if let downsample, let conv = downsample.layers[0] as? Conv2d, let bn = downsample.layers[1] as? BatchNorm2d {
+            if let downsample, let conv = downsample.layers[0] as? Conv2d, let bn = downsample.layers[1] as? BatchNorm2d
+            {
                 downsampleMode = .none
                 identity = conv.inferenceForward(input, foldingBatchNorm: bn, relu: false)
             } else {
@@ -169,8 +171,10 @@ public final class ResNet: Module {
     }
 
     public override var children: [(name: String, module: Module)] {
-        [("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool), ("layer1", layer1),
-         ("layer2", layer2), ("layer3", layer3), ("layer4", layer4), ("avgpool", avgpool), ("fc", fc)]
+        [
+            ("conv1", conv1), ("bn1", bn1), ("relu", relu), ("maxpool", maxpool), ("layer1", layer1),
+            ("layer2", layer2), ("layer3", layer3), ("layer4", layer4), ("avgpool", avgpool), ("fc", fc),
+        ]
     }
 
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {

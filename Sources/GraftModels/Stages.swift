@@ -68,11 +68,13 @@ extension ResNet {
     /// The max-pool after the stem belongs to the stem block: a model trained from `layer1` up
     /// caches the pooled map, the input `layer1` sees.
     public var stages: [Stage] {
-        [Stage(block: 0, module: ResNetStem(conv: conv1, batchNorm: bn1, relu: relu, fuses: fusesInference)),
-         Stage(block: 0, module: maxpool),
-         Stage(block: 1, module: layer1), Stage(block: 2, module: layer2), Stage(block: 3, module: layer3),
-         Stage(block: 4, module: layer4), Stage(block: 5, module: avgpool), Stage(block: 5, module: Flatten()),
-         Stage(block: 5, module: fc)]
+        [
+            Stage(block: 0, module: ResNetStem(conv: conv1, batchNorm: bn1, relu: relu, fuses: fusesInference)),
+            Stage(block: 0, module: maxpool),
+            Stage(block: 1, module: layer1), Stage(block: 2, module: layer2), Stage(block: 3, module: layer3),
+            Stage(block: 4, module: layer4), Stage(block: 5, module: avgpool), Stage(block: 5, module: Flatten()),
+            Stage(block: 5, module: fc),
+        ]
     }
 }
 

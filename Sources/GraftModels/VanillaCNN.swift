@@ -15,8 +15,10 @@ public final class VanillaCNN: Module {
         var layers: [Module] = []
         var inChannels = 3
         for out in [32, 64, 128, 256] {
-            layers += [Conv2d(inChannels, out, kernel: 3, padding: 1, rng: &rng), BatchNorm2d(out), ReLU(),
-                       MaxPool2d(kernel: 2)]
+            layers += [
+                Conv2d(inChannels, out, kernel: 3, padding: 1, rng: &rng), BatchNorm2d(out), ReLU(),
+                MaxPool2d(kernel: 2),
+            ]
             inChannels = out
         }
         features = Sequential(layers)
@@ -26,10 +28,14 @@ public final class VanillaCNN: Module {
         chain = Chain([features, pool, classifier])
     }
 
-    private static func makeClassifier(numClasses: Int, dropout: Float, rng: inout RandomGenerator,
-                                       seed: UInt64) -> Sequential {
-        Sequential([Flatten(), Dropout(dropout, seed: seed &+ 1), Linear(1024, 256, rng: &rng), ReLU(),
-                    Dropout(dropout, seed: seed &+ 2), Linear(256, numClasses, rng: &rng)])
+    private static func makeClassifier(
+        numClasses: Int, dropout: Float, rng: inout RandomGenerator,
+        seed: UInt64
+    ) -> Sequential {
+        Sequential([
+            Flatten(), Dropout(dropout, seed: seed &+ 1), Linear(1024, 256, rng: &rng), ReLU(),
+            Dropout(dropout, seed: seed &+ 2), Linear(256, numClasses, rng: &rng),
+        ])
     }
 
     public override var children: [(name: String, module: Module)] {

@@ -167,7 +167,8 @@ public final class BatchNorm2d: Module {
             var scale = [Float](repeating: 0, count: c)
             for ch in 0..<c { scale[ch] = gamma[ch] * savedInvStd[ch] }
             let zero = [Float](repeating: 0, count: c)
-            Elementwise.channelAffine(dy, into: dx, planes: n * c, planeSize: hw, channels: c, scale: scale, shift: zero)
+            Elementwise.channelAffine(
+                dy, into: dx, planes: n * c, planeSize: hw, channels: c, scale: scale, shift: zero)
             return gradInput
         }
         let dGammaSums = dGamma, dBetaSums = dBeta

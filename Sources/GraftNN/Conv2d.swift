@@ -12,10 +12,13 @@ public final class Conv2d: Module {
 
     /// PyTorch's default initialisation: weight and bias uniform in ±1/√fan_in
     /// (kaiming_uniform with a = √5).
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, rng: inout RandomGenerator) {
-        geometry = ConvGeometry(inChannels: inChannels, outChannels: outChannels, kernel: kernel,
-                                stride: stride, padding: padding)
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+        bias: Bool = true, rng: inout RandomGenerator
+    ) {
+        geometry = ConvGeometry(
+            inChannels: inChannels, outChannels: outChannels, kernel: kernel,
+            stride: stride, padding: padding)
         let bound = 1 / Float(geometry.patchSize).squareRoot()
         weight = Parameter(.uniform([outChannels, inChannels, kernel, kernel], low: -bound, high: bound, using: &rng))
         self.bias = bias ? Parameter(.uniform([outChannels], low: -bound, high: bound, using: &rng)) : nil
@@ -30,7 +33,8 @@ public final class Conv2d: Module {
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
         savedMode = mode
         savedInput = mode == .none ? nil : input
-        return ConvKernels.forward(input: input, weight: weight.value, bias: bias?.value, geometry, workspace: workspace)
+        return ConvKernels.forward(
+            input: input, weight: weight.value, bias: bias?.value, geometry, workspace: workspace)
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
@@ -69,8 +73,9 @@ public final class Conv2d: Module {
             let b = bias.value.pointer
             for o in 0..<m { fb[o] += b[o] * scale[o] }
         }
-        return ConvKernels.forward(input: input, weight: folded, bias: foldedBias, geometry, workspace: workspace,
-                                   fuseReLU: relu)
+        return ConvKernels.forward(
+            input: input, weight: folded, bias: foldedBias, geometry, workspace: workspace,
+            fuseReLU: relu)
     }
 
     public override func clearSaved() {

@@ -31,8 +31,9 @@ public final class Linear: Module {
         if let bias {
             for i in 0..<n { (y + i * outFeatures).update(from: bias.value.pointer, count: outFeatures) }
         }
-        BLAS.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: input.pointer, lda: inFeatures,
-                  b: weight.value.pointer, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
+        BLAS.gemm(
+            transB: true, m: n, n: outFeatures, k: inFeatures, a: input.pointer, lda: inFeatures,
+            b: weight.value.pointer, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
         savedMode = mode
         savedInput = mode == .none ? nil : input
         return output
@@ -44,8 +45,9 @@ public final class Linear: Module {
         let dy = outputGradient.pointer
         if weight.requiresGrad {
             var gw = Tensor(uninitializedShape: [outFeatures, inFeatures])
-            BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: outFeatures,
-                      b: input.pointer, ldb: inFeatures, c: gw.mutablePointer(), ldc: inFeatures)
+            BLAS.gemm(
+                transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: outFeatures,
+                b: input.pointer, ldb: inFeatures, c: gw.mutablePointer(), ldc: inFeatures)
             weight.accumulate(gw)
         }
         if let bias, bias.requiresGrad {
@@ -56,8 +58,9 @@ public final class Linear: Module {
         }
         guard savedMode == .input else { return nil }
         var gx = Tensor(uninitializedShape: input.shape)
-        BLAS.gemm(m: n, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: weight.value.pointer,
-                  ldb: inFeatures, c: gx.mutablePointer(), ldc: inFeatures)
+        BLAS.gemm(
+            m: n, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: weight.value.pointer,
+            ldb: inFeatures, c: gx.mutablePointer(), ldc: inFeatures)
         return gx
     }
 

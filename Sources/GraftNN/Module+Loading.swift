@@ -44,7 +44,9 @@ public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
         if !skipped.isEmpty { lines.append("skipped \(skipped.count): \(skipped.joined(separator: ", "))") }
         if !missing.isEmpty { lines.append("missing \(missing.count): \(missing.joined(separator: ", "))") }
         if !unexpected.isEmpty { lines.append("unexpected \(unexpected.count): \(unexpected.joined(separator: ", "))") }
-        if !mismatched.isEmpty { lines.append("mismatched \(mismatched.count): \(mismatched.map(\.description).joined(separator: "; "))") }
+        if !mismatched.isEmpty {
+            lines.append("mismatched \(mismatched.count): \(mismatched.map(\.description).joined(separator: "; "))")
+        }
         return lines.joined(separator: "\n")
     }
 }
@@ -59,15 +61,15 @@ public enum WeightLoadingError: LocalizedError, Sendable, Equatable, CustomStrin
             var parts: [String] = []
             if !missing.isEmpty { parts.append("missing keys: \(missing.joined(separator: ", "))") }
             if !unexpected.isEmpty { parts.append("unexpected keys: \(unexpected.joined(separator: ", "))") }
-            if !mismatched.isEmpty { parts.append("shape mismatches: \(mismatched.map(\.description).joined(separator: "; "))") }
+            if !mismatched.isEmpty {
+                parts.append("shape mismatches: \(mismatched.map(\.description).joined(separator: "; "))")
+            }
             return "weights do not fit the model: " + parts.joined(separator: "; ")
         }
     }
 
     public var errorDescription: String? { description }
 }
-
-
 
 extension Module {
     /// Assigns parameters and buffers from a state dict, matching keys as PyTorch's
@@ -108,9 +110,10 @@ extension Module {
             case .buffer(let b): current = b.value
             }
             if current.shape != value.shape || current.dtypeName != value.dtypeName {
-                report.mismatched.append(ShapeMismatch(
-                    key: key, expectedShape: current.shape, foundShape: value.shape,
-                    expectedDType: current.dtypeName, foundDType: value.dtypeName))
+                report.mismatched.append(
+                    ShapeMismatch(
+                        key: key, expectedShape: current.shape, foundShape: value.shape,
+                        expectedDType: current.dtypeName, foundDType: value.dtypeName))
                 continue
             }
             assignments.append((slot, value))

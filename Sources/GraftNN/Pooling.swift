@@ -16,8 +16,9 @@ public final class MaxPool2d: Module {
         let n = input.size(0), c = input.size(1), h = input.size(2), w = input.size(3)
         // A window larger than the padded plane has no output; Swift's division would round
         // (h − k)/s up to 0 and give one window reaching outside the plane.
-        precondition(h + 2 * padding >= kernel && w + 2 * padding >= kernel,
-                     "MaxPool2d: a \(h)×\(w) input is smaller than the \(kernel)×\(kernel) window (padding \(padding))")
+        precondition(
+            h + 2 * padding >= kernel && w + 2 * padding >= kernel,
+            "MaxPool2d: a \(h)×\(w) input is smaller than the \(kernel)×\(kernel) window (padding \(padding))")
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         var output = Tensor(uninitializedShape: [n, c, oh, ow])
         let keep = mode != .none
@@ -47,8 +48,9 @@ public final class MaxPool2d: Module {
                         continue
                     }
                     if kernel == 3 && stride == 2 && padding == 1 {
-                        Self.pool3x3Stride2(src, h: h, w: w, into: dst, oh: oh, ow: ow,
-                                            indices: keep ? idx! + plane * oh * ow : nil)
+                        Self.pool3x3Stride2(
+                            src, h: h, w: w, into: dst, oh: oh, ow: ow,
+                            indices: keep ? idx! + plane * oh * ow : nil)
                         continue
                     }
                     for oy in 0..<oh {
@@ -70,8 +72,10 @@ public final class MaxPool2d: Module {
     /// The maximum of a window and its position (row-major scan: the first maximum wins, NaN
     /// propagates as in PyTorch).
     @inline(__always)
-    private static func windowMaximum(_ src: UnsafePointer<Float>, width w: Int, rows: Range<Int>,
-                                      columns: Range<Int>) -> (Float, Int) {
+    private static func windowMaximum(
+        _ src: UnsafePointer<Float>, width w: Int, rows: Range<Int>,
+        columns: Range<Int>
+    ) -> (Float, Int) {
         var best = -Float.infinity, at = rows.lowerBound * w + columns.lowerBound
         for iy in rows {
             for ix in columns {
@@ -94,7 +98,8 @@ public final class MaxPool2d: Module {
         for oy in 0..<oh {
             let y0 = max(0, 2 * oy - 1), y1 = min(h, 2 * oy + 2)
             func window(_ ox: Int) {
-                let (best, at) = windowMaximum(src, width: w, rows: y0..<y1, columns: max(0, 2 * ox - 1)..<min(w, 2 * ox + 2))
+                let (best, at) = windowMaximum(
+                    src, width: w, rows: y0..<y1, columns: max(0, 2 * ox - 1)..<min(w, 2 * ox + 2))
                 dst[oy * ow + ox] = best
                 indices?[oy * ow + ox] = Int32(at)
             }

@@ -28,10 +28,12 @@ public struct LRRangeTestConfig: Sendable, Equatable, Codable {
     ///   non-positive rate, or a smoothing constant outside [0, 1).
     public func validate() throws {
         if steps < 1 {
-            throw GraftOptimError.invalidValue(name: "steps", value: "\(steps)", reason: "the range test needs at least one step")
+            throw GraftOptimError.invalidValue(
+                name: "steps", value: "\(steps)", reason: "the range test needs at least one step")
         }
         if sweep == .exponential && !(startLR > 0 && endLR > 0) {
-            throw GraftOptimError.invalidValue(name: "start lr", value: "\(startLR)", reason: "an exponential sweep needs positive rates")
+            throw GraftOptimError.invalidValue(
+                name: "start lr", value: "\(startLR)", reason: "an exponential sweep needs positive rates")
         }
         if !(smoothing >= 0 && smoothing < 1) {
             throw GraftOptimError.invalidValue(name: "smoothing", value: "\(smoothing)", reason: "must be in [0, 1)")
@@ -93,8 +95,10 @@ public struct LRRangeTestResult: Sendable, Equatable, Codable {
     public var suggestions: [LRSuggestion]
     public var stop: LRRangeTestStop
 
-    public init(steps: [Int], lrs: [Double], losses: [Double], smoothedLosses: [Double],
-                suggestions: [LRSuggestion], stop: LRRangeTestStop) {
+    public init(
+        steps: [Int], lrs: [Double], losses: [Double], smoothedLosses: [Double],
+        suggestions: [LRSuggestion], stop: LRRangeTestStop
+    ) {
         self.steps = steps
         self.lrs = lrs
         self.losses = losses
@@ -211,7 +215,8 @@ public enum LRSuggestions {
     /// torch-lr-finder 0.2.2's steepest-gradient rule: drop the first `skipStart` and last
     /// `skipEnd` points, take `numpy.gradient` of the losses, and suggest the rate at its first
     /// minimum. `nil` with fewer than two points left (numpy raises there).
-    public static func steepest(lrs: [Double], losses: [Double], skipStart: Int = 10, skipEnd: Int = 5) -> LRSuggestion? {
+    public static func steepest(lrs: [Double], losses: [Double], skipStart: Int = 10, skipEnd: Int = 5) -> LRSuggestion?
+    {
         let n = min(lrs.count, losses.count)
         let end = skipEnd == 0 ? n : n - skipEnd
         guard skipStart >= 0, end - skipStart >= 2 else { return nil }

@@ -123,8 +123,9 @@ public final class Optimizer {
     public func step() {
         for (name, parameter) in parameters {
             guard parameter.requiresGrad, let grad = parameter.grad else { continue }
-            precondition(grad.count == parameter.value.count,
-                         "gradient of \(name) has \(grad.count) elements, the parameter \(parameter.value.count)")
+            precondition(
+                grad.count == parameter.value.count,
+                "gradient of \(name) has \(grad.count) elements, the parameter \(parameter.value.count)")
             let lr = config.learningRate * learningRateFactors.factor(for: name)
             var s = state.removeValue(forKey: name) ?? ParameterState()
             // A parameter replaced under the same name (a new head) starts afresh.
@@ -180,7 +181,8 @@ public final class Optimizer {
         var buffers: [String: [String: Tensor]] = [:]
         for (key, value) in stateDict {
             guard let slash = key.lastIndex(of: "/"), slash != key.startIndex,
-                  key.index(after: slash) != key.endIndex else {
+                key.index(after: slash) != key.endIndex
+            else {
                 throw GraftOptimError.malformedStateKey(key)
             }
             let name = String(key[..<slash])

@@ -160,7 +160,8 @@ public struct OptimizerConfig: Sendable, Equatable, Codable {
             let parts = text.split(whereSeparator: { $0 == "," || $0 == ":" })
                 .map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard parts.count == 2, let b1 = parts[0], let b2 = parts[1] else {
-                throw GraftOptimError.invalidValue(name: key, value: text, reason: "expected two numbers, e.g. 0.9,0.999")
+                throw GraftOptimError.invalidValue(
+                    name: key, value: text, reason: "expected two numbers, e.g. 0.9,0.999")
             }
             beta1 = b1
             beta2 = b2

@@ -69,7 +69,9 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
     /// - Throws: `GraftOptimError.invalidValue` naming the field.
     public func validate() throws {
         func positive(_ value: Int, _ name: String) throws {
-            if value < 1 { throw GraftOptimError.invalidValue(name: name, value: "\(value)", reason: "must be at least 1") }
+            if value < 1 {
+                throw GraftOptimError.invalidValue(name: name, value: "\(value)", reason: "must be at least 1")
+            }
         }
         switch self {
         case .stepDecay(let s): try positive(s.stepSize, "stepSize")
@@ -79,7 +81,8 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
         case .oneCycle(let s):
             try positive(s.totalSteps - 1, "totalSteps")
             if !(s.pctStart > 0 && s.pctStart < 1) {
-                throw GraftOptimError.invalidValue(name: "pctStart", value: "\(s.pctStart)", reason: "must be in (0, 1)")
+                throw GraftOptimError.invalidValue(
+                    name: "pctStart", value: "\(s.pctStart)", reason: "must be in (0, 1)")
             }
         case .cosineWarmRestarts(let s):
             try positive(s.t0, "t0")
@@ -88,7 +91,8 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
         case .exponentialSweep(let s):
             try positive(s.total, "total")
             if !(s.startLR > 0 && s.endLR > 0) {
-                throw GraftOptimError.invalidValue(name: "startLR", value: "\(s.startLR)", reason: "an exponential sweep needs positive rates")
+                throw GraftOptimError.invalidValue(
+                    name: "startLR", value: "\(s.startLR)", reason: "an exponential sweep needs positive rates")
             }
         case .linearSweep(let s): try positive(s.total, "total")
         case .constant: break
@@ -128,7 +132,8 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
         case .oneCycle(let s): try c.encode(Name.oneCycle.rawValue, forKey: .schedule); try s.encode(to: encoder)
         case .cosineWarmRestarts(let s):
             try c.encode(Name.cosineWarmRestarts.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .blogCyclical(let s): try c.encode(Name.blogCyclical.rawValue, forKey: .schedule); try s.encode(to: encoder)
+        case .blogCyclical(let s):
+            try c.encode(Name.blogCyclical.rawValue, forKey: .schedule); try s.encode(to: encoder)
         case .exponentialSweep(let s):
             try c.encode(Name.exponentialSweep.rawValue, forKey: .schedule); try s.encode(to: encoder)
         case .linearSweep(let s): try c.encode(Name.linearSweep.rawValue, forKey: .schedule); try s.encode(to: encoder)
@@ -150,11 +155,13 @@ public enum StepCount {
             break
         }
         guard let value = Double(number), value.isFinite else {
-            throw GraftOptimError.invalidValue(name: name, value: text, reason: "expected a step count like 2000 or an epoch count like 4ep")
+            throw GraftOptimError.invalidValue(
+                name: name, value: text, reason: "expected a step count like 2000 or an epoch count like 4ep")
         }
         let steps = (value * perUnit).rounded()
         guard steps >= 1, steps < Double(Int.max / 4) else {
-            throw GraftOptimError.invalidValue(name: name, value: text, reason: "must be at least one step (\(stepsPerEpoch) steps per epoch)")
+            throw GraftOptimError.invalidValue(
+                name: name, value: text, reason: "must be at least one step (\(stepsPerEpoch) steps per epoch)")
         }
         return Int(steps)
     }
@@ -167,7 +174,8 @@ public enum LRRange {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
             .map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }) else {
-            throw GraftOptimError.invalidValue(name: name, value: text, reason: "expected a rate like 3e-3 or a range like 5e-4:3e-3")
+            throw GraftOptimError.invalidValue(
+                name: name, value: text, reason: "expected a rate like 3e-3 or a range like 5e-4:3e-3")
         }
         return (parts[0]!, parts.count == 2 ? parts[1]! : nil)
     }
@@ -214,8 +222,11 @@ public struct ScheduleArguments: Sendable, Equatable {
     /// Defaults this schedule takes for values not given, in words, for the user to see.
     public var defaultsUsed: [String] {
         guard stepSize == nil, let kind = try? ScheduleKind(parsing: name),
-              [.triangular, .triangular2, .expRange].contains(kind) else { return [] }
-        return ["no --step-size given: half cycles of \(Self.defaultCyclicStepSize) steps, PyTorch CyclicLR's step_size_up default (Smith suggests 2-10 epochs, e.g. --step-size 4ep)"]
+            [.triangular, .triangular2, .expRange].contains(kind)
+        else { return [] }
+        return [
+            "no --step-size given: half cycles of \(Self.defaultCyclicStepSize) steps, PyTorch CyclicLR's step_size_up default (Smith suggests 2-10 epochs, e.g. --step-size 4ep)"
+        ]
     }
 
     /// - Parameters:
@@ -232,7 +243,8 @@ public struct ScheduleArguments: Sendable, Equatable {
         func range() throws -> (Double, Double) {
             let r = try rates()
             guard let high = r.high else {
-                throw GraftOptimError.invalidValue(name: "lr", value: lr ?? "", reason: "\(owner) needs a range low:high, e.g. 5e-4:3e-3")
+                throw GraftOptimError.invalidValue(
+                    name: "lr", value: lr ?? "", reason: "\(owner) needs a range low:high, e.g. 5e-4:3e-3")
             }
             return (r.low, high)
         }
@@ -252,7 +264,8 @@ public struct ScheduleArguments: Sendable, Equatable {
             if momentum.lowercased() == "none" || momentum.lowercased() == "off" { return nil }
             let r = try LRRange.parse(momentum, name: "momentum")
             guard let high = r.high else {
-                throw GraftOptimError.invalidValue(name: "momentum", value: momentum, reason: "expected base:max, e.g. 0.85:0.95")
+                throw GraftOptimError.invalidValue(
+                    name: "momentum", value: momentum, reason: "expected base:max, e.g. 0.85:0.95")
             }
             return MomentumRange(base: r.low, max: high)
         }
@@ -261,34 +274,44 @@ public struct ScheduleArguments: Sendable, Equatable {
         case .constant:
             config = .constant(ConstantLR(lr: try single()))
         case .step:
-            config = .stepDecay(StepDecayLR(lr: try single(), gamma: gamma ?? 0.1, stepSize: try steps(stepSize, "step size")))
+            config = .stepDecay(
+                StepDecayLR(lr: try single(), gamma: gamma ?? 0.1, stepSize: try steps(stepSize, "step size")))
         case .triangular, .triangular2, .expRange:
             let (base, high) = try range()
-            let mode: CyclicLR.Mode = kind == .triangular ? .triangular : kind == .triangular2 ? .triangular2 : .expRange
+            let mode: CyclicLR.Mode =
+                kind == .triangular ? .triangular : kind == .triangular2 ? .triangular2 : .expRange
             let up = try steps(stepSize ?? String(Self.defaultCyclicStepSize), "step size")
-            let down = try stepSizeDown.map { try StepCount.parse($0, stepsPerEpoch: stepsPerEpoch, name: "step size down") }
-            config = .cyclic(CyclicLR(baseLR: base, maxLR: high, stepSizeUp: up, stepSizeDown: down, mode: mode,
-                                      gamma: gamma ?? 1, momentumRange: try momentumRange(default: nil)))
+            let down = try stepSizeDown.map {
+                try StepCount.parse($0, stepsPerEpoch: stepsPerEpoch, name: "step size down")
+            }
+            config = .cyclic(
+                CyclicLR(
+                    baseLR: base, maxLR: high, stepSizeUp: up, stepSizeDown: down, mode: mode,
+                    gamma: gamma ?? 1, momentumRange: try momentumRange(default: nil)))
         case .onecycle:
             let r = try rates()
             let maxLR = r.high ?? r.low
             var div = divFactor ?? 25
             if let high = r.high {
                 guard r.low > 0 else {
-                    throw GraftOptimError.invalidValue(name: "lr", value: lr ?? "", reason: "the initial rate must be positive")
+                    throw GraftOptimError.invalidValue(
+                        name: "lr", value: lr ?? "", reason: "the initial rate must be positive")
                 }
                 div = high / r.low
             }
-            let annealMode = try anneal.map { text -> OneCycleLR.Anneal in
-                guard let a = OneCycleLR.Anneal(rawValue: text.lowercased()) else {
-                    throw GraftOptimError.invalidValue(name: "anneal", value: text, reason: "expected cos or linear")
-                }
-                return a
-            } ?? .cos
-            config = .oneCycle(OneCycleLR(
-                maxLR: maxLR, totalSteps: max(totalSteps, 2), pctStart: pctStart ?? 0.3, anneal: annealMode,
-                divFactor: div, finalDivFactor: finalDivFactor ?? 1e4, threePhase: threePhase,
-                momentumRange: try momentumRange(default: MomentumRange(base: 0.85, max: 0.95))))
+            let annealMode =
+                try anneal.map { text -> OneCycleLR.Anneal in
+                    guard let a = OneCycleLR.Anneal(rawValue: text.lowercased()) else {
+                        throw GraftOptimError.invalidValue(
+                            name: "anneal", value: text, reason: "expected cos or linear")
+                    }
+                    return a
+                } ?? .cos
+            config = .oneCycle(
+                OneCycleLR(
+                    maxLR: maxLR, totalSteps: max(totalSteps, 2), pctStart: pctStart ?? 0.3, anneal: annealMode,
+                    divFactor: div, finalDivFactor: finalDivFactor ?? 1e4, threePhase: threePhase,
+                    momentumRange: try momentumRange(default: MomentumRange(base: 0.85, max: 0.95))))
         case .cosineRestarts:
             let r = try rates()
             let base = r.high ?? r.low
@@ -296,8 +319,9 @@ public struct ScheduleArguments: Sendable, Equatable {
             guard (tMult ?? 1) >= 1 else {
                 throw GraftOptimError.invalidValue(name: "T_mult", value: "\(tMult ?? 0)", reason: "must be at least 1")
             }
-            config = .cosineWarmRestarts(CosineAnnealingWarmRestarts(
-                baseLR: base, t0: try steps(stepSize, "T_0 (step size)"), tMult: tMult ?? 1, etaMin: floor))
+            config = .cosineWarmRestarts(
+                CosineAnnealingWarmRestarts(
+                    baseLR: base, t0: try steps(stepSize, "T_0 (step size)"), tMult: tMult ?? 1, etaMin: floor))
         case .blogCyclical:
             let r = try rates()
             let high = r.high ?? r.low
@@ -306,7 +330,8 @@ public struct ScheduleArguments: Sendable, Equatable {
         case .rangeExponential, .rangeLinear:
             let (start, end) = try range()
             guard totalSteps >= 1 else { throw GraftOptimError.missingValue(name: "total steps", owner: owner) }
-            config = kind == .rangeExponential
+            config =
+                kind == .rangeExponential
                 ? .exponentialSweep(ExponentialSweepLR(startLR: start, endLR: end, total: totalSteps))
                 : .linearSweep(LinearSweepLR(startLR: start, endLR: end, total: totalSteps))
         }

@@ -193,13 +193,19 @@ public struct OneCycleLR: LRSchedule, Equatable, Codable {
         let total = Double(totalSteps)
         if threePhase {
             return [
-                Phase(endStep: pctStart * total - 1, startLR: initialLR, endLR: maxLR, startMomentum: mMax, endMomentum: mBase),
-                Phase(endStep: 2 * pctStart * total - 2, startLR: maxLR, endLR: initialLR, startMomentum: mBase, endMomentum: mMax),
+                Phase(
+                    endStep: pctStart * total - 1, startLR: initialLR, endLR: maxLR, startMomentum: mMax,
+                    endMomentum: mBase),
+                Phase(
+                    endStep: 2 * pctStart * total - 2, startLR: maxLR, endLR: initialLR, startMomentum: mBase,
+                    endMomentum: mMax),
                 Phase(endStep: total - 1, startLR: initialLR, endLR: minLR, startMomentum: mMax, endMomentum: mMax),
             ]
         }
         return [
-            Phase(endStep: pctStart * total - 1, startLR: initialLR, endLR: maxLR, startMomentum: mMax, endMomentum: mBase),
+            Phase(
+                endStep: pctStart * total - 1, startLR: initialLR, endLR: maxLR, startMomentum: mMax, endMomentum: mBase
+            ),
             Phase(endStep: total - 1, startLR: maxLR, endLR: minLR, startMomentum: mBase, endMomentum: mMax),
         ]
     }
@@ -218,8 +224,10 @@ public struct OneCycleLR: LRSchedule, Equatable, Codable {
         for (i, phase) in all.enumerated() {
             if t <= phase.endStep || i == all.count - 1 {
                 let pct = (t - startStep) / (phase.endStep - startStep)
-                return (annealed(phase.startLR, phase.endLR, pct),
-                        annealed(phase.startMomentum, phase.endMomentum, pct))
+                return (
+                    annealed(phase.startLR, phase.endLR, pct),
+                    annealed(phase.startMomentum, phase.endMomentum, pct)
+                )
             }
             startStep = phase.endStep
         }

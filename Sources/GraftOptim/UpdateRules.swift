@@ -8,7 +8,9 @@ import GraftTensor
 /// float32 (PyTorch's CPU kernels compute float tensors in float), while step sizes and bias
 /// corrections are computed in double first, as PyTorch does in Python.
 enum UpdateRules {
-    static func apply(_ c: OptimizerConfig, lr: Double, parameter: Parameter, grad: Tensor, state s: inout ParameterState) {
+    static func apply(
+        _ c: OptimizerConfig, lr: Double, parameter: Parameter, grad: Tensor, state s: inout ParameterState
+    ) {
         let n = grad.count
         let shape = parameter.value.shape
         let p = parameter.value.mutablePointer()
@@ -129,7 +131,8 @@ enum UpdateRules {
         var (squareAvg, _) = take("square_avg", from: &s, shape: shape, fill: 0)
         let sq = squareAvg.mutablePointer()
         var gradAvg = centered ? take("grad_avg", from: &s, shape: shape, fill: 0).tensor : Tensor(shape: [0])
-        var momentumBuffer = useMomentum
+        var momentumBuffer =
+            useMomentum
             ? take("momentum_buffer", from: &s, shape: shape, fill: 0).tensor : Tensor(shape: [0])
         let ga = gradAvg.mutablePointer(), buf = momentumBuffer.mutablePointer()
         for i in 0..<n {

@@ -118,7 +118,8 @@ public struct BarPlot: Sendable, Equatable {
             out += "y1=\"\(SVG.n(py))\" x2=\"\(SVG.n(right))\" y2=\"\(SVG.n(py))\" stroke=\"\(color)\" "
             out += "stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>"
             if !m.label.isEmpty {
-                out += "<text class=\"marker-label\" x=\"\(SVG.n(right - 6))\" y=\"\(SVG.n(py - 6))\" text-anchor=\"end\" "
+                out +=
+                    "<text class=\"marker-label\" x=\"\(SVG.n(right - 6))\" y=\"\(SVG.n(py - 6))\" text-anchor=\"end\" "
                 out += "fill=\"\(color)\" paint-order=\"stroke\" stroke=\"#fff\" stroke-width=\"3\">"
                 out += "\(Escape.xml(m.label))</text>"
             }

@@ -13,13 +13,17 @@ public enum CatalogListing {
     /// `graft runs list`.
     public static func runs(_ runs: [RunRecord]) -> TextTable {
         TextTable(
-            columns: ["id", "name", "model", "optimizer", "schedule", "freeze", "bn", "seed", "batch", "epochs",
-                      "status", "split", "comparison", "parent", "created"],
+            columns: [
+                "id", "name", "model", "optimizer", "schedule", "freeze", "bn", "seed", "batch", "epochs",
+                "status", "split", "comparison", "parent", "created",
+            ],
             rows: runs.map { r in
-                [.optional(r.id), .optional(r.name), .text(r.modelId), .text(r.optimizer), .text(r.schedule),
-                 .text(r.freezeSpec), .text(r.bnPolicy), .int(r.seed), .int(Int64(r.batchSize)),
-                 .int(Int64(r.epochsPlanned)), .text(r.status.rawValue), .optional(r.splitId),
-                 .optional(r.comparisonId), .optional(r.parentRunId), date(r.createdAt)]
+                [
+                    .optional(r.id), .optional(r.name), .text(r.modelId), .text(r.optimizer), .text(r.schedule),
+                    .text(r.freezeSpec), .text(r.bnPolicy), .int(r.seed), .int(Int64(r.batchSize)),
+                    .int(Int64(r.epochsPlanned)), .text(r.status.rawValue), .optional(r.splitId),
+                    .optional(r.comparisonId), .optional(r.parentRunId), date(r.createdAt),
+                ]
             },
             rightAligned: ["id", "seed", "batch", "epochs", "split", "comparison", "parent"])
     }
@@ -37,7 +41,8 @@ public enum CatalogListing {
             ("parent_run_id", .optional(r.parentRunId)), ("comparison_id", .optional(r.comparisonId)),
             ("error", .optional(r.errorMessage)), ("created_at", date(r.createdAt)),
             ("started_at", date(r.startedAt)), ("finished_at", date(r.finishedAt)),
-            ("host", .optional(r.host)), ("pid", .optional(r.pid.map(Int64.init))), ("heartbeat_at", date(r.heartbeatAt)),
+            ("host", .optional(r.host)), ("pid", .optional(r.pid.map(Int64.init))),
+            ("heartbeat_at", date(r.heartbeatAt)),
         ]
         return TextTable(columns: ["field", "value"], rows: fields.map { [.text($0.0), $0.1] })
     }
@@ -47,9 +52,11 @@ public enum CatalogListing {
         TextTable(
             columns: ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"],
             rows: metrics.map { m in
-                [.int(Int64(m.epoch)), .optional(m.trainLoss, digits: 4), .optional(m.trainAcc, digits: 4),
-                 .optional(m.valLoss, digits: 4), .optional(m.valAcc, digits: 4), .optional(m.lr, digits: 6),
-                 .optional(m.seconds, digits: 1)]
+                [
+                    .int(Int64(m.epoch)), .optional(m.trainLoss, digits: 4), .optional(m.trainAcc, digits: 4),
+                    .optional(m.valLoss, digits: 4), .optional(m.valAcc, digits: 4), .optional(m.lr, digits: 6),
+                    .optional(m.seconds, digits: 1),
+                ]
             },
             rightAligned: ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"])
     }
@@ -57,18 +64,24 @@ public enum CatalogListing {
     /// `graft ckpt list` and `graft ckpt best`.
     public static func checkpoints(_ infos: [CheckpointInfo]) -> TextTable {
         TextTable(
-            columns: ["id", "run", "optimizer", "epoch", "step", "lr", "cycle", "minimum", "val_acc", "val_loss",
-                      "train_acc", "train_loss", "kind", "opt_state", "bytes", "path"],
+            columns: [
+                "id", "run", "optimizer", "epoch", "step", "lr", "cycle", "minimum", "val_acc", "val_loss",
+                "train_acc", "train_loss", "kind", "opt_state", "bytes", "path",
+            ],
             rows: infos.map { i in
                 let c = i.checkpoint
-                return [.optional(c.id), .int(c.runId), .text(i.optimizer), .int(Int64(c.epoch)), .int(c.globalStep),
-                        .number(c.lr, digits: 6), .optional(c.cycleIndex), .text(c.isMinimum ? "yes" : "no"),
-                        .optional(c.valAcc, digits: 4), .optional(c.valLoss, digits: 4),
-                        .optional(c.trainAcc, digits: 4), .optional(c.trainLoss, digits: 4), .text(c.kind),
-                        .text(c.hasOptimizerState ? "yes" : "no"), .int(c.bytes), .text(c.path)]
+                return [
+                    .optional(c.id), .int(c.runId), .text(i.optimizer), .int(Int64(c.epoch)), .int(c.globalStep),
+                    .number(c.lr, digits: 6), .optional(c.cycleIndex), .text(c.isMinimum ? "yes" : "no"),
+                    .optional(c.valAcc, digits: 4), .optional(c.valLoss, digits: 4),
+                    .optional(c.trainAcc, digits: 4), .optional(c.trainLoss, digits: 4), .text(c.kind),
+                    .text(c.hasOptimizerState ? "yes" : "no"), .int(c.bytes), .text(c.path),
+                ]
             },
-            rightAligned: ["id", "run", "epoch", "step", "lr", "cycle", "val_acc", "val_loss", "train_acc",
-                           "train_loss", "bytes"])
+            rightAligned: [
+                "id", "run", "epoch", "step", "lr", "cycle", "val_acc", "val_loss", "train_acc",
+                "train_loss", "bytes",
+            ])
     }
 
     /// `graft ckpt show`: one row per field.
@@ -93,20 +106,27 @@ public enum CatalogListing {
         let strippedIds = Set(plan.stripped.compactMap(\.id))
         var rows: [[TextCell]] = []
         for (c, reasons) in plan.kept {
-            let action = strippedIds.contains(c.id!) ? (plan.dryRun ? "keep, strip optimizer" : "kept, stripped optimizer") : (plan.dryRun ? "keep" : "kept")
-            rows.append([.optional(c.id), .int(Int64(c.epoch)), .optional(c.valAcc, digits: 4), .text(action),
-                         .text(reasons.joined(separator: " ")), .text(c.path)])
+            let action =
+                strippedIds.contains(c.id!)
+                ? (plan.dryRun ? "keep, strip optimizer" : "kept, stripped optimizer") : (plan.dryRun ? "keep" : "kept")
+            rows.append([
+                .optional(c.id), .int(Int64(c.epoch)), .optional(c.valAcc, digits: 4), .text(action),
+                .text(reasons.joined(separator: " ")), .text(c.path),
+            ])
         }
         for c in plan.deleted {
-            rows.append([.optional(c.id), .int(Int64(c.epoch)), .optional(c.valAcc, digits: 4),
-                         .text(plan.dryRun ? "delete" : "deleted"), .null, .text(c.path)])
+            rows.append([
+                .optional(c.id), .int(Int64(c.epoch)), .optional(c.valAcc, digits: 4),
+                .text(plan.dryRun ? "delete" : "deleted"), .null, .text(c.path),
+            ])
         }
         rows.sort { a, b in
             if case .int(let x) = a[0], case .int(let y) = b[0] { return x < y }
             return false
         }
-        return TextTable(columns: ["id", "epoch", "val_acc", "action", "kept_by", "path"], rows: rows,
-                         rightAligned: ["id", "epoch", "val_acc"])
+        return TextTable(
+            columns: ["id", "epoch", "val_acc", "action", "kept_by", "path"], rows: rows,
+            rightAligned: ["id", "epoch", "val_acc"])
     }
 
     /// `graft catalog check`.
@@ -114,8 +134,10 @@ public enum CatalogListing {
         TextTable(
             columns: ["kind", "problem", "checkpoint", "path", "detail"],
             rows: findings.map { f in
-                [.text(f.kind.rawValue), .text(f.isProblem ? "yes" : "no"), .optional(f.checkpointId),
-                 .text(f.path), .text(f.detail)]
+                [
+                    .text(f.kind.rawValue), .text(f.isProblem ? "yes" : "no"), .optional(f.checkpointId),
+                    .text(f.path), .text(f.detail),
+                ]
             },
             rightAligned: ["checkpoint"])
     }

@@ -97,7 +97,9 @@ public struct ReportSection: Sendable, Equatable {
 
     public mutating func paragraph(_ text: String) { blocks.append(.paragraph(text)) }
     public mutating func subheading(_ text: String) { blocks.append(.subheading(text)) }
-    public mutating func figure(svg: String, caption: String? = nil) { blocks.append(.figure(svg: svg, caption: caption)) }
+    public mutating func figure(svg: String, caption: String? = nil) {
+        blocks.append(.figure(svg: svg, caption: caption))
+    }
     public mutating func figure(_ plot: LinePlot, caption: String? = nil) { figure(svg: plot.svg(), caption: caption) }
     public mutating func figure(_ plot: BarPlot, caption: String? = nil) { figure(svg: plot.svg(), caption: caption) }
     public mutating func table(_ table: ReportTable) { blocks.append(.table(table)) }

@@ -202,9 +202,11 @@ public struct LinePlot: Sendable, Equatable {
             }
         }
         // Lines run edge to edge; dots get a little room so the first and last are not cut in half.
-        let dotted = series.contains { $0.showPoints } || markers.contains {
-            if case .point = $0.kind { return true } else { return false }
-        }
+        let dotted =
+            series.contains { $0.showPoints }
+            || markers.contains {
+                if case .point = $0.kind { return true } else { return false }
+            }
         let (x0, x1) = validRange(xRange, scale: xScale) ?? Ticks.domain(xs, scale: xScale, pad: dotted ? 0.03 : 0)
         let (y0, y1) = validRange(yRange, scale: yScale) ?? Ticks.domain(ys, scale: yScale, pad: 0.05)
         let integralX = xScale == .linear && !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() }
@@ -228,9 +230,11 @@ public struct LinePlot: Sendable, Equatable {
 
         let xMap = AxisMap(scale: xScale, lo: x0, hi: x1, pixelLo: left, pixelHi: right)
         let yMap = AxisMap(scale: yScale, lo: y0, hi: y1, pixelLo: bottom, pixelHi: top)
-        let clipID = "graft-clip-" + SVG.hash(
-            [title, xLabel, yLabel, "\(width)x\(height)", "\(left),\(right),\(top),\(bottom)"]
-                + series.map { "\($0.name):\($0.x.count):\($0.y.first ?? 0):\($0.y.last ?? 0)" })
+        let clipID =
+            "graft-clip-"
+            + SVG.hash(
+                [title, xLabel, yLabel, "\(width)x\(height)", "\(left),\(right),\(top),\(bottom)"]
+                    + series.map { "\($0.name):\($0.x.count):\($0.y.first ?? 0):\($0.y.last ?? 0)" })
 
         var out = ""
         out.reserveCapacity(4096 + series.reduce(0) { $0 + $1.x.count * 14 })
@@ -405,13 +409,16 @@ public struct LinePlot: Sendable, Equatable {
                 out += "<line class=\"marker-line\" x1=\"\(SVG.n(left))\" y1=\"\(SVG.n(py))\" x2=\"\(SVG.n(right))\" "
                 out += "y2=\"\(SVG.n(py))\" stroke=\"\(color)\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>\n"
                 guard !m.label.isEmpty else { continue }
-                let spots = [(right - 6, py - 6, "end"), (right - 6, py + 15, "end"), (left + 6, py - 6, "start"),
-                             (left + 6, py + 15, "start")]
+                let spots = [
+                    (right - 6, py - 6, "end"), (right - 6, py + 15, "end"), (left + 6, py - 6, "start"),
+                    (left + 6, py + 15, "start"),
+                ]
                 text(m, color: color, labels.place(width: width, candidates: spots))
             case let .point(x, y):
                 guard xMap.accepts(x), yMap.accepts(y), xMap.contains(x), yMap.contains(y) else { continue }
                 let px = xMap.pixel(x), py = yMap.pixel(y)
-                out += "<circle class=\"marker-point\" cx=\"\(SVG.n(px))\" cy=\"\(SVG.n(py))\" r=\"5\" fill=\"\(color)\" "
+                out +=
+                    "<circle class=\"marker-point\" cx=\"\(SVG.n(px))\" cy=\"\(SVG.n(py))\" r=\"5\" fill=\"\(color)\" "
                 out += "stroke=\"#fff\" stroke-width=\"1.5\"/>\n"
                 guard !m.label.isEmpty else { continue }
                 var spots: [(Double, Double, String)] = []
@@ -483,7 +490,8 @@ func openDocument(_ out: inout String, width: Double, height: Double, title: Str
     out += "viewBox=\"0 0 \(SVG.n(width)) \(SVG.n(height))\" role=\"img\" "
     out += "font-family=\"\(SVG.fontFamily)\">\n"
     if !title.isEmpty { out += "<title>\(Escape.xml(title))</title>\n" }
-    out += "<rect class=\"background\" x=\"0\" y=\"0\" width=\"\(SVG.n(width))\" height=\"\(SVG.n(height))\" fill=\"#ffffff\"/>\n"
+    out +=
+        "<rect class=\"background\" x=\"0\" y=\"0\" width=\"\(SVG.n(width))\" height=\"\(SVG.n(height))\" fill=\"#ffffff\"/>\n"
 }
 
 func drawPlotArea(_ out: inout String, left: Double, right: Double, top: Double, bottom: Double) {

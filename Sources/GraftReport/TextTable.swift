@@ -13,7 +13,9 @@ public enum TextCell: Sendable, Equatable {
     case number(Double, digits: Int)
     case null
 
-    public static func optional(_ v: Double?, digits: Int) -> TextCell { v.map { .number($0, digits: digits) } ?? .null }
+    public static func optional(_ v: Double?, digits: Int) -> TextCell {
+        v.map { .number($0, digits: digits) } ?? .null
+    }
     public static func optional(_ v: Int64?) -> TextCell { v.map { .int($0) } ?? .null }
     public static func optional(_ v: Int?) -> TextCell { v.map { .int(Int64($0)) } ?? .null }
     public static func optional(_ v: String?) -> TextCell { v.map { .text($0) } ?? .null }
@@ -23,8 +25,11 @@ public enum TextCell: Sendable, Equatable {
         case .text(let s): s
         case .int(let i): String(i)
         case .number(let d, let digits):
-            if abs(d) != 0 && (abs(d) < 1e-3 || abs(d) >= 1e6) { String(format: "%.\(max(1, digits))e", d) }
-            else { String(format: "%.\(digits)f", d) }
+            if abs(d) != 0 && (abs(d) < 1e-3 || abs(d) >= 1e6) {
+                String(format: "%.\(max(1, digits))e", d)
+            } else {
+                String(format: "%.\(digits)f", d)
+            }
         case .null: "-"
         }
     }
@@ -80,7 +85,8 @@ public struct TextTable: Sendable, Equatable {
                 let pad = String(repeating: " ", count: max(0, widths[i] - v.count))
                 parts.append(rightAligned.contains(columns[i]) ? pad + v : v + pad)
             }
-            return parts.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            return parts.joined(separator: "  ").replacingOccurrences(
+                of: "\\s+$", with: "", options: .regularExpression)
         }
         var out = [line(columns), line(widths.map { String(repeating: "-", count: $0) })]
         out += cells.map(line)
@@ -117,7 +123,10 @@ public struct TextTable: Sendable, Equatable {
     }
 
     static func jsonText(_ object: Any) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("[]".utf8)
+        let data =
+            (try? JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("[]".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

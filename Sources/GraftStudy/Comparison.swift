@@ -20,7 +20,9 @@ public struct ComparisonPlan: Codable, Sendable, Equatable {
     public var learningRates: [String: Double] = [:]
     public var name: String
 
-    public init(optimizers: [String], runs: Int, base: RunConfiguration, clrMax: Double?, clrStepEpochs: Int, name: String) {
+    public init(
+        optimizers: [String], runs: Int, base: RunConfiguration, clrMax: Double?, clrStepEpochs: Int, name: String
+    ) {
         self.optimizers = optimizers
         self.runs = runs
         self.base = base
@@ -76,9 +78,13 @@ public final class ComparisonRunner {
     }
 
     public func run() throws -> Outcome {
-        let (comparison, created) = try catalog.findOrCreateComparison(name: plan.name, config: CatalogJSON.encode(plan))
+        let (comparison, created) = try catalog.findOrCreateComparison(
+            name: plan.name, config: CatalogJSON.encode(plan))
         let comparisonId = comparison.id!
-        log(created ? "comparison \(comparisonId) '\(plan.name)'" : "comparison \(comparisonId) '\(plan.name)': picking up where it stopped")
+        log(
+            created
+                ? "comparison \(comparisonId) '\(plan.name)'"
+                : "comparison \(comparisonId) '\(plan.name)': picking up where it stopped")
         let prepared = try TrainingRun.prepare(plan.base, splitDirectory: catalog.splitsDirectory)
         let stepsPerEpoch = prepared.train.batchesPerEpoch
 
@@ -93,7 +99,8 @@ public final class ComparisonRunner {
             let plotPath = catalog.baseDirectory.appendingPathComponent("comparison-\(comparisonId)-lr-find.svg").path
             let output = try job.run(catalog: catalog, plotPath: plotPath, showProgress: showProgress)
             lrTestId = output.catalogId
-            let rule = output.result.suggestions.first { $0.name == "min_loss_div10" } ?? output.result.suggestions.first
+            let rule =
+                output.result.suggestions.first { $0.name == "min_loss_div10" } ?? output.result.suggestions.first
             clrMax = rule?.lr ?? 3e-3
             log("LR range test: cyclical learning rate \(clrMax! / 6)…\(clrMax!) (\(rule?.name ?? "default"))")
         }
@@ -113,10 +120,12 @@ public final class ComparisonRunner {
                     }
                     log("\(config.name!): resuming run \(done.id!)")
                     do {
-                        try TrainingRun.resume(runId: done.id!, epoch: nil, catalog: catalog, showProgress: showProgress)
+                        try TrainingRun.resume(
+                            runId: done.id!, epoch: nil, catalog: catalog, showProgress: showProgress)
                         continue
                     } catch TrainingError.noCheckpoint {
-                        _ = try catalog.markRun(done.id!, status: .interrupted, error: "restarted from scratch: no checkpoint")
+                        _ = try catalog.markRun(
+                            done.id!, status: .interrupted, error: "restarted from scratch: no checkpoint")
                     }
                 }
                 pending.append((entry, r, config))
@@ -129,7 +138,9 @@ public final class ComparisonRunner {
                 log("\(config.name!): training")
                 let run = TrainingRun(configuration: config, catalog: catalog)
                 run.showProgress = showProgress
-                try run.start(prepared: try TrainingRun.prepare(config, splitDirectory: catalog.splitsDirectory), comparisonId: comparisonId)
+                try run.start(
+                    prepared: try TrainingRun.prepare(config, splitDirectory: catalog.splitsDirectory),
+                    comparisonId: comparisonId)
             }
         }
         var ids: [String: [Int64]] = [:]
@@ -153,8 +164,9 @@ public final class ComparisonRunner {
                 let config = queue.removeFirst()
                 let file = directory.appendingPathComponent("graft-run-\(UUID().uuidString).json")
                 try Data(config.json.utf8).write(to: file)
-                let p = try launcher.launch(configurationFile: file, comparisonId: comparisonId,
-                                            catalogLocation: catalog.location, threads: threads)
+                let p = try launcher.launch(
+                    configurationFile: file, comparisonId: comparisonId,
+                    catalogLocation: catalog.location, threads: threads)
                 log("\(config.name!): training (process \(p.processIdentifier))")
                 running.append((p, config.name!))
             }

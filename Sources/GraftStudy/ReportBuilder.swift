@@ -23,16 +23,22 @@ public struct ReportBuilder {
         let comparison = try catalog.comparison(id: id)
         let plan = try? JSONDecoder().decode(ComparisonPlan.self, from: Data(comparison.config.utf8))
         let runs = try catalog.runs(filter: RunFilter(comparisonId: id)).map { run -> RunData in
-            let group = plan?.optimizers.first { run.name?.hasPrefix("\(comparison.name) \($0) #") == true } ?? run.optimizer
+            let group =
+                plan?.optimizers.first { run.name?.hasPrefix("\(comparison.name) \($0) #") == true } ?? run.optimizer
             return RunData(run: run, metrics: try catalog.epochMetrics(run: run.id!), group: group)
         }
-        var report = HTMLReport(title: "Comparison: \(comparison.name)",
-                                subtitle: "\(runs.count) runs · model \(plan?.base.modelId ?? runs.first?.run.modelId ?? "?") · data \(plan?.base.data.source ?? "?")")
+        var report = HTMLReport(
+            title: "Comparison: \(comparison.name)",
+            subtitle:
+                "\(runs.count) runs · model \(plan?.base.modelId ?? runs.first?.run.modelId ?? "?") · data \(plan?.base.data.source ?? "?")"
+        )
         report.summary = summaryPairs(runs)
         report.section("Accuracy and loss per optimizer") { s in
             s.paragraph("Lines are the mean over runs; the shaded band spans the lowest and highest run at each epoch.")
-            for (title, key, percent) in [("Validation accuracy", "val_acc", true), ("Training accuracy", "train_acc", true),
-                                          ("Validation loss", "val_loss", false), ("Training loss", "train_loss", false)] {
+            for (title, key, percent) in [
+                ("Validation accuracy", "val_acc", true), ("Training accuracy", "train_acc", true),
+                ("Validation loss", "val_loss", false), ("Training loss", "train_loss", false),
+            ] {
                 s.figure(curvePlot(runs, title: title, metric: key, percent: percent), caption: title + " by epoch")
             }
         }
@@ -49,26 +55,32 @@ public struct ReportBuilder {
     public func runReport(id: Int64) throws -> HTMLReport {
         let run = try catalog.run(id: id)
         let data = RunData(run: run, metrics: try catalog.epochMetrics(run: id), group: run.optimizer)
-        var report = HTMLReport(title: "Run \(id): \(run.name ?? run.modelId)",
-                                subtitle: "\(run.modelId) · \(run.optimizer) · \(run.schedule) · \(run.status.rawValue)")
-        report.summary = summaryPairs([data]) + [
-            KeyValue("trainable", run.freezeSpec), KeyValue("BatchNorm in frozen blocks", run.bnPolicy),
-            KeyValue("optimizer", run.optimizerParams), KeyValue("schedule", run.scheduleParams),
-        ]
+        var report = HTMLReport(
+            title: "Run \(id): \(run.name ?? run.modelId)",
+            subtitle: "\(run.modelId) · \(run.optimizer) · \(run.schedule) · \(run.status.rawValue)")
+        report.summary =
+            summaryPairs([data]) + [
+                KeyValue("trainable", run.freezeSpec), KeyValue("BatchNorm in frozen blocks", run.bnPolicy),
+                KeyValue("optimizer", run.optimizerParams), KeyValue("schedule", run.scheduleParams),
+            ]
         report.section("Curves") { s in
-            s.figure(curvePlot([data], title: "Accuracy", metric: "val_acc", percent: true, alsoTrain: true),
-                     caption: "Training and validation accuracy")
-            s.figure(curvePlot([data], title: "Loss", metric: "val_loss", percent: false, alsoTrain: true),
-                     caption: "Training and validation loss")
+            s.figure(
+                curvePlot([data], title: "Accuracy", metric: "val_acc", percent: true, alsoTrain: true),
+                caption: "Training and validation accuracy")
+            s.figure(
+                curvePlot([data], title: "Loss", metric: "val_loss", percent: false, alsoTrain: true),
+                caption: "Training and validation loss")
             s.figure(schedulePlot([data]), caption: "Learning rate at the end of each epoch")
         }
         let checkpoints = try catalog.checkpoints(filter: CheckpointFilter(run: id)).map(\.checkpoint)
         report.section("Checkpoints") { s in
             var table = ReportTable(header: ["id", "epoch", "step", "lr", "cycle", "minimum", "val acc", "kind"])
             for c in checkpoints {
-                table.rows.append([.integer(Int(c.id!)), .integer(c.epoch), .integer(Int(c.globalStep)), .lr(c.lr),
-                                   .text(c.cycleIndex.map(String.init) ?? ""), .text(c.isMinimum ? "yes" : ""),
-                                   c.valAcc.map { .percent($0) } ?? "", .text(c.kind)])
+                table.rows.append([
+                    .integer(Int(c.id!)), .integer(c.epoch), .integer(Int(c.globalStep)), .lr(c.lr),
+                    .text(c.cycleIndex.map(String.init) ?? ""), .text(c.isMinimum ? "yes" : ""),
+                    c.valAcc.map { .percent($0) } ?? "", .text(c.kind),
+                ])
             }
             s.table(table)
         }
@@ -98,18 +110,23 @@ public struct ReportBuilder {
         return order.map { ($0, byGroup[$0]!) }
     }
 
-    func curvePlot(_ runs: [RunData], title: String, metric: String, percent: Bool, alsoTrain: Bool = false) -> LinePlot {
+    func curvePlot(_ runs: [RunData], title: String, metric: String, percent: Bool, alsoTrain: Bool = false) -> LinePlot
+    {
         var plot = LinePlot(title: title, xLabel: "epoch", yLabel: percent ? "accuracy" : "loss")
         plot.yPercent = percent
         for (group, members) in groups(runs) {
             let length = members.map(\.metrics.count).max() ?? 0
             let x = (1...max(1, length)).map(Double.init)
-            plot.series.append(.meanWithRange(name: alsoTrain ? "validation" : group, x: x,
-                                              runs: members.map { $0.metrics.map { value($0, metric) } }))
+            plot.series.append(
+                .meanWithRange(
+                    name: alsoTrain ? "validation" : group, x: x,
+                    runs: members.map { $0.metrics.map { value($0, metric) } }))
             if alsoTrain {
                 let trainKey = metric.replacingOccurrences(of: "val_", with: "train_")
-                plot.series.append(.meanWithRange(name: "training", x: x,
-                                                  runs: members.map { $0.metrics.map { value($0, trainKey) } }))
+                plot.series.append(
+                    .meanWithRange(
+                        name: "training", x: x,
+                        runs: members.map { $0.metrics.map { value($0, trainKey) } }))
             }
         }
         return plot
@@ -119,15 +136,19 @@ public struct ReportBuilder {
         var plot = LinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate", yScale: .log10)
         for (group, members) in groups(runs) {
             guard let first = members.first else { continue }
-            plot.series.append(PlotSeries(name: group, x: first.metrics.map { Double($0.epoch) },
-                                          y: first.metrics.map { $0.lr ?? .nan }, showPoints: first.metrics.count < 30))
+            plot.series.append(
+                PlotSeries(
+                    name: group, x: first.metrics.map { Double($0.epoch) },
+                    y: first.metrics.map { $0.lr ?? .nan }, showPoints: first.metrics.count < 30))
         }
         return plot
     }
 
     func summaryTable(_ runs: [RunData]) -> ReportTable {
-        var table = ReportTable(header: ["optimizer", "runs", "final val acc (mean)", "best val acc (mean)",
-                                         "best val acc (max)", "epoch of best", "time per epoch"])
+        var table = ReportTable(header: [
+            "optimizer", "runs", "final val acc (mean)", "best val acc (mean)",
+            "best val acc (max)", "epoch of best", "time per epoch",
+        ])
         for (group, members) in groups(runs) {
             let finals = members.compactMap { $0.metrics.last?.valAcc }
             let bests = members.map { $0.metrics.compactMap(\.valAcc).max() ?? .nan }
@@ -151,7 +172,10 @@ public struct ReportBuilder {
         var pairs: [KeyValue] = []
         let best = runs.compactMap { r in r.metrics.compactMap(\.valAcc).max().map { (r, $0) } }.max { $0.1 < $1.1 }
         if let (r, acc) = best {
-            pairs.append(KeyValue("best validation accuracy", "\(Format.percent(acc)) (\(r.run.name ?? r.run.optimizer), run \(r.run.id!))"))
+            pairs.append(
+                KeyValue(
+                    "best validation accuracy",
+                    "\(Format.percent(acc)) (\(r.run.name ?? r.run.optimizer), run \(r.run.id!))"))
         }
         pairs.append(KeyValue("epochs", "\(runs.map(\.metrics.count).max() ?? 0)"))
         pairs.append(KeyValue("runs", "\(runs.count) (\(runs.filter { $0.run.status == .finished }.count) finished)"))
@@ -168,8 +192,11 @@ public struct ReportBuilder {
                 LRSuggestion(name: $0.method, lr: $0.lr, step: 0)
             }, stop: .completed)
         report.section("LR range test") { s in
-            s.figure(LRFindJob.plot(result, title: "LR range test (\(test.optimizer))"),
-                     caption: "Loss against learning rate, \(test.steps) steps from \(Format.lr(test.startLr)) to \(Format.lr(test.endLr))")
+            s.figure(
+                LRFindJob.plot(result, title: "LR range test (\(test.optimizer))"),
+                caption:
+                    "Loss against learning rate, \(test.steps) steps from \(Format.lr(test.startLr)) to \(Format.lr(test.endLr))"
+            )
             var table = ReportTable(header: ["rule", "learning rate"])
             for sug in stored.suggestions { table.rows.append([.text(sug.method), .lr(sug.lr)]) }
             s.table(table)
@@ -194,30 +221,42 @@ public struct ReportBuilder {
             var shown = Set<[Int64]>()
             for e in ensembles {
                 let r = e.ensemble
-                guard r.memberCheckpointIds.count > 1, let disagreement = r.disagreement, let correlation = r.correlation,
-                      disagreement.count == r.memberCheckpointIds.count, correlation.count == disagreement.count,
-                      shown.insert(r.memberCheckpointIds).inserted else { continue }
+                guard r.memberCheckpointIds.count > 1, let disagreement = r.disagreement,
+                    let correlation = r.correlation,
+                    disagreement.count == r.memberCheckpointIds.count, correlation.count == disagreement.count,
+                    shown.insert(r.memberCheckpointIds).inserted
+                else { continue }
                 let names = r.memberCheckpointIds.map { "ckpt \($0)" }
                 var matrix = ReportTable(header: ["member"] + names.map { "\($0)" })
                 for (i, name) in names.enumerated() {
-                    matrix.rows.append([.text(name)] + names.indices.map { j in
-                        i == j ? .text("–") : .text(String(format: "%.3f / %.3f", disagreement[i][j], correlation[i][j]))
-                    })
+                    matrix.rows.append(
+                        [.text(name)]
+                            + names.indices.map { j in
+                                i == j
+                                    ? .text("–")
+                                    : .text(String(format: "%.3f / %.3f", disagreement[i][j], correlation[i][j]))
+                            })
                 }
-                s.paragraph("Member diversity, run \(r.runId.map(String.init) ?? "–") (\(r.evaluatedOn)): each cell is the "
-                    + "fraction of images the two members classify differently / the correlation of their predicted "
-                    + "probabilities. An ensemble can only beat its best member where members disagree.")
+                s.paragraph(
+                    "Member diversity, run \(r.runId.map(String.init) ?? "–") (\(r.evaluatedOn)): each cell is the "
+                        + "fraction of images the two members classify differently / the correlation of their predicted "
+                        + "probabilities. An ensemble can only beat its best member where members disagree.")
                 s.table(matrix)
             }
             for e in ensembles where e.members.count > 1 {
                 let ordered = e.members.sorted { $0.position < $1.position }
                 let y = ordered.map { $0.ensembleAccuracy ?? .nan }
                 guard y.contains(where: \.isFinite) else { continue }
-                var plot = LinePlot(title: "Accuracy vs ensemble size (\(e.ensemble.method))", xLabel: "members",
-                                    yLabel: "accuracy")
+                var plot = LinePlot(
+                    title: "Accuracy vs ensemble size (\(e.ensemble.method))", xLabel: "members",
+                    yLabel: "accuracy")
                 plot.yPercent = true
-                plot.series = [PlotSeries(name: "ensemble", x: ordered.indices.map { Double($0 + 1) }, y: y, showPoints: true)]
-                if let best = e.ensemble.bestSingleAccuracy { plot.markers = [.horizontal(y: best, label: "best single")] }
+                plot.series = [
+                    PlotSeries(name: "ensemble", x: ordered.indices.map { Double($0 + 1) }, y: y, showPoints: true)
+                ]
+                if let best = e.ensemble.bestSingleAccuracy {
+                    plot.markers = [.horizontal(y: best, label: "best single")]
+                }
                 s.figure(plot, caption: "Validation accuracy as members are added (run \(e.ensemble.runId ?? 0))")
             }
         }

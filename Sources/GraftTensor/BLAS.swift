@@ -36,7 +36,8 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) -> Bool {
-        graft_dnnl_sgemm(CChar(UInt8(ascii: transA ? "T" : "N")), CChar(UInt8(ascii: transB ? "T" : "N")),
-                         m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
+        graft_dnnl_sgemm(
+            CChar(UInt8(ascii: transA ? "T" : "N")), CChar(UInt8(ascii: transB ? "T" : "N")),
+            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
     }
 }

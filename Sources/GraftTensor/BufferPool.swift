@@ -17,10 +17,11 @@ import Darwin
 /// when their buffers are in use, not idle). `GRAFT_BUFFER_POOL_MB` sets the cap; 0 turns
 /// recycling off.
 final class BufferPool: @unchecked Sendable {
-    static let shared = BufferPool(capacity: {
-        if let v = getenv("GRAFT_BUFFER_POOL_MB"), let mb = Int(String(cString: v)), mb >= 0 { return mb << 20 }
-        return 1 << 30
-    }())
+    static let shared = BufferPool(
+        capacity: {
+            if let v = getenv("GRAFT_BUFFER_POOL_MB"), let mb = Int(String(cString: v)), mb >= 0 { return mb << 20 }
+            return 1 << 30
+        }())
 
     static let minimumBytes = 1 << 20
 

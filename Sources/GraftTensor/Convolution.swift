@@ -60,8 +60,10 @@ public enum ConvKernels {
     /// that size its per-call weight transform (∝ channels², like the work it saves per
     /// position) is not paid back — ResNet34's layer4 at batch 1 runs 4–6× slower with it — and
     /// with 3 input channels (a first layer) it is 3–7× slower at any size.
-    public static func usesWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int,
-                                    backend: Backend) -> Bool {
+    public static func usesWinograd(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int,
+        backend: Backend
+    ) -> Bool {
         guard backend == .oneDNN, g.kernel == 3, g.stride == 1, g.inChannels >= 16 else { return false }
         let (oh, ow) = g.outputSize(height, width)
         return batch * oh * ow >= winogradMinimumPixels
@@ -81,19 +83,24 @@ public enum ConvKernels {
 
     /// oneDNN's name for the kernel a pass runs (0 forward, 1 input gradient, 2 weight
     /// gradient), e.g. `jit_wino_4x3:avx512_core`; nil when oneDNN cannot run the shape.
-    public static func implementation(_ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
-                                      pass: Int, backend: Backend = defaultBackend) -> String? {
+    public static func implementation(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
+        pass: Int, backend: Backend = defaultBackend
+    ) -> String? {
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: bias, relu: false, backend: backend)
         return graft_conv_implementation(&shape, Int32(pass)).map { String(cString: $0) }
     }
 
-    static func dnnlShape(_ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
-                          relu: Bool, backend: Backend) -> graft_conv_shape {
-        graft_conv_shape(batch: Int32(batch), in_channels: Int32(g.inChannels), height: Int32(height),
-                         width: Int32(width), out_channels: Int32(g.outChannels), kernel: Int32(g.kernel),
-                         stride: Int32(g.stride), padding: Int32(g.padding), has_bias: bias ? 1 : 0,
-                         fuse_relu: relu ? 1 : 0,
-                         winograd: usesWinograd(g, batch: batch, height: height, width: width, backend: backend) ? 1 : 0)
+    static func dnnlShape(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
+        relu: Bool, backend: Backend
+    ) -> graft_conv_shape {
+        graft_conv_shape(
+            batch: Int32(batch), in_channels: Int32(g.inChannels), height: Int32(height),
+            width: Int32(width), out_channels: Int32(g.outChannels), kernel: Int32(g.kernel),
+            stride: Int32(g.stride), padding: Int32(g.padding), has_bias: bias ? 1 : 0,
+            fuse_relu: relu ? 1 : 0,
+            winograd: usesWinograd(g, batch: batch, height: height, width: width, backend: backend) ? 1 : 0)
     }
 
     /// Floats allowed for one group's column matrix (16 MB).
@@ -192,8 +199,9 @@ public enum ConvKernels {
         let group = groupSize(g, outHW: outHW, batch: n)
         if g.isPointwise && group == 1 {
             for i in 0..<n {
-                BLAS.gemm(m: M, n: outHW, k: K, a: wt, lda: K, b: x + i * inCHW, ldb: outHW,
-                          c: out + i * M * outHW, ldc: outHW)
+                BLAS.gemm(
+                    m: M, n: outHW, k: K, a: wt, lda: K, b: x + i * inCHW, ldb: outHW,
+                    c: out + i * M * outHW, ldc: outHW)
             }
         } else {
             let cols = workspace.buffer(K * group * outHW + (group > 1 ? M * group * outHW : 0))
@@ -211,8 +219,9 @@ public enum ConvKernels {
                     }
                 }
                 if count == 1 {
-                    BLAS.gemm(m: M, n: outHW, k: K, a: wt, lda: K, b: cols, ldb: outHW,
-                              c: out + start * M * outHW, ldc: outHW)
+                    BLAS.gemm(
+                        m: M, n: outHW, k: K, a: wt, lda: K, b: cols, ldb: outHW,
+                        c: out + start * M * outHW, ldc: outHW)
                 } else {
                     BLAS.gemm(m: M, n: width, k: K, a: wt, lda: K, b: cols, ldb: width, c: staging, ldc: width)
                     for j in 0..<count {
@@ -249,8 +258,10 @@ public enum ConvKernels {
         let outHW = oh * ow, inCHW = g.inChannels * h * w, K = g.patchSize, M = g.outChannels
         let x = input.pointer, wt = weight.pointer, dy = gy.pointer
         if backend.isOneDNN,
-           let result = dnnlBackward(input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
-                                     biasGradient: biasGradient, needInput: needInput, backend: backend) {
+            let result = dnnlBackward(
+                input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
+                biasGradient: biasGradient, needInput: needInput, backend: backend)
+        {
             return result
         }
 
@@ -297,7 +308,9 @@ public enum ConvKernels {
                     for j in 0..<count {
                         let src = x + (start + j) * inCHW
                         if g.isPointwise {
-                            for c in 0..<K { (cols + c * width + j * outHW).update(from: src + c * outHW, count: outHW) }
+                            for c in 0..<K {
+                                (cols + c * width + j * outHW).update(from: src + c * outHW, count: outHW)
+                            }
                         } else {
                             im2col(src, height: h, width: w, g, into: cols + j * outHW, rowStride: width)
                         }
@@ -305,17 +318,20 @@ public enum ConvKernels {
                     colMatrix = UnsafePointer(cols)
                 }
                 // dW[M, K] += dY[M, width] · col[K, width]ᵀ
-                BLAS.gemm(transB: true, m: M, n: K, k: width, a: gyMatrix, lda: width, b: colMatrix, ldb: width,
-                          beta: 1, c: dw, ldc: K)
+                BLAS.gemm(
+                    transB: true, m: M, n: K, k: width, a: gyMatrix, lda: width, b: colMatrix, ldb: width,
+                    beta: 1, c: dw, ldc: K)
             }
             if let gx {
                 if g.isPointwise && count == 1 {
-                    BLAS.gemm(transA: true, m: K, n: outHW, k: M, a: wt, lda: K, b: gyMatrix, ldb: outHW,
-                              beta: 0, c: gx + start * inCHW, ldc: outHW)
+                    BLAS.gemm(
+                        transA: true, m: K, n: outHW, k: M, a: wt, lda: K, b: gyMatrix, ldb: outHW,
+                        beta: 0, c: gx + start * inCHW, ldc: outHW)
                 } else {
                     // dCol[K, width] = Wᵀ · dY
-                    BLAS.gemm(transA: true, m: K, n: width, k: M, a: wt, lda: K, b: gyMatrix, ldb: width,
-                              beta: 0, c: gcols, ldc: width)
+                    BLAS.gemm(
+                        transA: true, m: K, n: width, k: M, a: wt, lda: K, b: gyMatrix, ldb: width,
+                        beta: 0, c: gcols, ldc: width)
                     for j in 0..<count {
                         let dst = gx + (start + j) * inCHW
                         if g.isPointwise {
@@ -347,16 +363,22 @@ public enum ConvKernels {
         if needInput {
             var shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, backend: backend)
             var t = Tensor(uninitializedShape: input.shape)
-            guard graft_conv_backward_data(&shape, gy.pointer, weight.pointer, t.mutablePointer()) == 0 else { return nil }
+            guard graft_conv_backward_data(&shape, gy.pointer, weight.pointer, t.mutablePointer()) == 0 else {
+                return nil
+            }
             gradInput = t
         }
         if let dw = weightGradient {
-            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false,
-                                  backend: backend)
+            var shape = dnnlShape(
+                g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false,
+                backend: backend)
             var gw = Tensor(uninitializedShape: weight.shape)
             var gb = Tensor(uninitializedShape: [g.outChannels])
-            guard graft_conv_backward_weights(&shape, input.pointer, gy.pointer, gw.mutablePointer(),
-                                              biasGradient == nil ? nil : gb.mutablePointer()) == 0 else {
+            guard
+                graft_conv_backward_weights(
+                    &shape, input.pointer, gy.pointer, gw.mutablePointer(),
+                    biasGradient == nil ? nil : gb.mutablePointer()) == 0
+            else {
                 return nil
             }
             Elementwise.add(gw.pointer, into: dw, count: gw.count)

@@ -20,9 +20,11 @@ public enum Elementwise {
         withoutActuallyEscaping(body) { escaping in
             var work = escaping
             withUnsafeMutablePointer(to: &work) { context in
-                graft_parallel_chunks(count, max(1, granule), { context, start, end in
-                    context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(start), Int(end))
-                }, context)
+                graft_parallel_chunks(
+                    count, max(1, granule),
+                    { context, start, end in
+                        context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(start), Int(end))
+                    }, context)
             }
         }
     }
@@ -38,9 +40,11 @@ public enum Elementwise {
         withoutActuallyEscaping(body) { escaping in
             var work = escaping
             withUnsafeMutablePointer(to: &work) { context in
-                graft_parallel_chunks(units, 1, { context, start, end in
-                    context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(start), Int(end))
-                }, context)
+                graft_parallel_chunks(
+                    units, 1,
+                    { context, start, end in
+                        context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(start), Int(end))
+                    }, context)
             }
         }
     }
@@ -61,8 +65,10 @@ public enum Elementwise {
     }
 
     /// `dx = y > 0 ? dy : 0` (ReLU backward from its output).
-    public static func reluBackward(output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>,
-                                    into dx: UnsafeMutablePointer<Float>, count: Int) {
+    public static func reluBackward(
+        output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>,
+        into dx: UnsafeMutablePointer<Float>, count: Int
+    ) {
         forChunks(count) { s, e in
             // Both loads unconditional, so the select vectorises.
             for i in s..<e {

@@ -24,8 +24,10 @@ public struct TrainingCheckpoint {
     static let trainingGroup = "training"
     static let optimizerGroup = "optimizer"
 
-    public init(model: StateDict, optimizer: StateDict?, position: TrainingPosition,
-                randomState: [String: [UInt64]], runConfiguration: RunConfiguration, attributes: WeightsAttributes) {
+    public init(
+        model: StateDict, optimizer: StateDict?, position: TrainingPosition,
+        randomState: [String: [UInt64]], runConfiguration: RunConfiguration, attributes: WeightsAttributes
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.position = position
@@ -36,9 +38,10 @@ public struct TrainingCheckpoint {
 
     /// Captures everything needed to resume `trainer` exactly.
     public init(trainer: Trainer, configuration: RunConfiguration, attributes: WeightsAttributes) {
-        self.init(model: trainer.model.stateDict(), optimizer: trainer.optimizer.stateDict(),
-                  position: trainer.position, randomState: ModelRandomState.capture(trainer.model),
-                  runConfiguration: configuration, attributes: attributes)
+        self.init(
+            model: trainer.model.stateDict(), optimizer: trainer.optimizer.stateDict(),
+            position: trainer.position, randomState: ModelRandomState.capture(trainer.model),
+            runConfiguration: configuration, attributes: attributes)
     }
 
     /// Writes the checkpoint, atomically by default (temporary file, fsync, rename); with
@@ -52,13 +55,18 @@ public struct TrainingCheckpoint {
         }
         // UInt64 RNG words do not survive JSON doubles: store them as decimal strings.
         let rng = randomState.mapValues { $0.map(String.init) }
-        var groups = [HDF5Group(name: Self.trainingGroup, attributes: [
-            "position": try json(position),
-            "random_state": try json(rng),
-            "run_configuration": try json(runConfiguration),
-        ])]
+        var groups = [
+            HDF5Group(
+                name: Self.trainingGroup,
+                attributes: [
+                    "position": try json(position),
+                    "random_state": try json(rng),
+                    "run_configuration": try json(runConfiguration),
+                ])
+        ]
         if let optimizer {
-            groups.append(HDF5Group(name: Self.optimizerGroup, arrays: Self.renamingKeys(optimizer, "/", Self.keySeparator)))
+            groups.append(
+                HDF5Group(name: Self.optimizerGroup, arrays: Self.renamingKeys(optimizer, "/", Self.keySeparator)))
         }
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try WeightsFile.write(model, attributes: attributes, groups: groups, to: url, atomically: atomically)
@@ -85,10 +93,12 @@ public struct TrainingCheckpoint {
         let configuration = try decode("run_configuration", as: RunConfiguration.self)
         var rng: [String: [UInt64]] = [:]
         for (k, words) in rngText { rng[k] = words.compactMap { UInt64($0) } }
-        let optimizer = groups.contains(optimizerGroup)
+        let optimizer =
+            groups.contains(optimizerGroup)
             ? renamingKeys(try WeightsFile.readGroup(optimizerGroup, from: url).arrays, keySeparator, "/") : nil
-        return TrainingCheckpoint(model: state, optimizer: optimizer, position: position, randomState: rng,
-                                  runConfiguration: configuration, attributes: attributes)
+        return TrainingCheckpoint(
+            model: state, optimizer: optimizer, position: position, randomState: rng,
+            runConfiguration: configuration, attributes: attributes)
     }
 
     /// HDF5 names cannot contain "/", which optimizer state keys use (`fc.weight/exp_avg`).
@@ -116,7 +126,6 @@ public struct TrainingCheckpoint {
         trainer.resetFeatureCache()
     }
 }
-
 
 extension TrainingCheckpoint {
     /// Writes catalog checkpoint `id` as a plain weights file (no optimizer or training state),

@@ -23,6 +23,7 @@ public enum Evaluation {
             correct += c
             seen += batch.labels.count
         }
-        return Result(loss: lossSum / Double(max(1, seen)), accuracy: Double(correct) / Double(max(1, seen)), count: seen)
+        return Result(
+            loss: lossSum / Double(max(1, seen)), accuracy: Double(correct) / Double(max(1, seen)), count: seen)
     }
 }

@@ -93,7 +93,8 @@ public final class FeatureCache {
                 isFull = true
                 break
             }
-            features[ids[j]] = Tensor(shape: shape, copying: UnsafeBufferPointer(start: computed.pointer + k * per, count: per))
+            features[ids[j]] = Tensor(
+                shape: shape, copying: UnsafeBufferPointer(start: computed.pointer + k * per, count: per))
             bytes += per * 4
         }
         return out
@@ -114,10 +115,14 @@ public final class FeatureCache {
         let below = blockNames[firstTrainableBlock - 1]
         let above = blockNames[firstTrainableBlock...].joined(separator: ", ")
         let mb = Double(bytes) / Double(1 << 20)
-        let size = mb < 1 ? "\(Format.integer((bytes + 1023) >> 10)) KB"
+        let size =
+            mb < 1
+            ? "\(Format.integer((bytes + 1023) >> 10)) KB"
             : mb < 10 ? String(format: "%.1f MB", mb) : "\(Format.integer(Int(mb.rounded()))) MB"
-        var line = "features after \(below) cached for \(Format.integer(count)) of \(Format.integer(samples)) images (\(size))"
-        line += isFull
+        var line =
+            "features after \(below) cached for \(Format.integer(count)) of \(Format.integer(samples)) images (\(size))"
+        line +=
+            isFull
             ? ", its limit (--feature-cache-mb): the other images run through \(below) every epoch"
             : ": later epochs run only \(above)"
         return line

@@ -16,8 +16,10 @@ public struct LRFindJob {
     public var linear: Bool
     public var batchNormPolicy: BatchNormPolicy
 
-    public init(configuration: RunConfiguration, startLR: Double = 1e-7, endLR: Double = 0.1, epochs: Double = 2,
-                steps: Int? = nil, linear: Bool = false, batchNormPolicy: BatchNormPolicy = .eval) {
+    public init(
+        configuration: RunConfiguration, startLR: Double = 1e-7, endLR: Double = 0.1, epochs: Double = 2,
+        steps: Int? = nil, linear: Bool = false, batchNormPolicy: BatchNormPolicy = .eval
+    ) {
         self.configuration = configuration
         self.startLR = startLR
         self.endLR = endLR
@@ -37,8 +39,9 @@ public struct LRFindJob {
     public func run(catalog: Catalog?, plotPath: String, showProgress: Bool = true) throws -> Output {
         let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog?.splitsDirectory)
         let stepCount = steps ?? max(10, Int((Double(prepared.train.batchesPerEpoch) * epochs).rounded()))
-        var testConfig = LRRangeTestConfig(steps: stepCount, startLR: startLR, endLR: endLR,
-                                           sweep: linear ? .linear : .exponential)
+        var testConfig = LRRangeTestConfig(
+            steps: stepCount, startLR: startLR, endLR: endLR,
+            sweep: linear ? .linear : .exponential)
         try testConfig.validate()
         testConfig.stopOnDivergence = true
         let optimizer = try Optimizer(configuration.optimizer, parameters: prepared.model.namedParameters())
@@ -51,17 +54,22 @@ public struct LRFindJob {
             })
         bar?.finish(summary: "lr range test: \(result.lrs.count) steps (\(result.stop.rawValue))")
         let plotURL = URL(fileURLWithPath: plotPath)
-        try FileManager.default.createDirectory(at: plotURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Self.plot(result, title: "LR range test: \(configuration.modelId), \(configuration.optimizer.kind.rawValue)")
-            .write(to: plotURL)
+        try FileManager.default.createDirectory(
+            at: plotURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Self.plot(
+            result, title: "LR range test: \(configuration.modelId), \(configuration.optimizer.kind.rawValue)"
+        )
+        .write(to: plotURL)
         var catalogId: Int64?
         if let catalog {
-            let record = LRTestRecord(modelId: configuration.modelId, optimizer: configuration.optimizer.kind.rawValue,
-                                      startLr: startLR, endLr: endLR, steps: stepCount,
-                                      config: (try? CatalogJSON.encode(testConfig)) ?? "{}")
+            let record = LRTestRecord(
+                modelId: configuration.modelId, optimizer: configuration.optimizer.kind.rawValue,
+                startLr: startLR, endLr: endLR, steps: stepCount,
+                config: (try? CatalogJSON.encode(testConfig)) ?? "{}")
             let points = result.lrs.indices.map {
-                LRTestPointRecord(step: result.steps[$0], lr: result.lrs[$0], loss: result.losses[$0],
-                                  smoothedLoss: result.smoothedLosses[$0])
+                LRTestPointRecord(
+                    step: result.steps[$0], lr: result.lrs[$0], loss: result.losses[$0],
+                    smoothedLoss: result.smoothedLosses[$0])
             }
             var suggestions = result.suggestions.map { LRSuggestionRecord(method: $0.name, lr: $0.lr) }
             for s in result.suggestions where s.baseLR != nil {
@@ -83,9 +91,11 @@ public struct LRFindJob {
         plot.markers = result.suggestions.map { .vertical(x: $0.lr, label: "\($0.name) \(Format.lr($0.lr))") }
         // Diverged tails dwarf the interesting part: cap the y range at 1.5× the larger of the first
         // and the best smoothed loss.
-        if let best = result.smoothedLosses.filter(\.isFinite).min(), let first = result.smoothedLosses.first(where: \.isFinite) {
+        if let best = result.smoothedLosses.filter(\.isFinite).min(),
+            let first = result.smoothedLosses.first(where: \.isFinite)
+        {
             let top = max(first, best) * 1.5
-            plot.yRange = min(best, result.losses.filter(\.isFinite).min() ?? best) * 0.95 ... max(top, best * 1.1)
+            plot.yRange = min(best, result.losses.filter(\.isFinite).min() ?? best) * 0.95...max(top, best * 1.1)
         }
         return plot
     }

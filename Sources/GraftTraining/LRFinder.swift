@@ -8,10 +8,12 @@ import GraftTensor
 /// and records the loss, then puts the weights, buffers, optimizer state and RNGs back as they
 /// were, so the test leaves no trace on the model.
 public enum LRFinder {
-    public static func run(model: any BlockStructured, optimizer: Optimizer, source: BatchSource,
-                           config: LRRangeTestConfig, trainableBlocks: [String],
-                           batchNormPolicy: BatchNormPolicy = .eval,
-                           onStep: ((Int, Double, Double) -> Void)? = nil) throws -> LRRangeTestResult {
+    public static func run(
+        model: any BlockStructured, optimizer: Optimizer, source: BatchSource,
+        config: LRRangeTestConfig, trainableBlocks: [String],
+        batchNormPolicy: BatchNormPolicy = .eval,
+        onStep: ((Int, Double, Double) -> Void)? = nil
+    ) throws -> LRRangeTestResult {
         let savedModel = model.stateDict()
         let savedOptimizer = optimizer.stateDict()
         let savedConfig = optimizer.config

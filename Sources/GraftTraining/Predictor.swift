@@ -45,8 +45,9 @@ public struct Predictor {
         classNames = names
         let crop = attributes.inputSize.last ?? card?.inputSize.last ?? 224
         let resize = card?.resize ?? max(crop, crop * 256 / 224)
-        transform = try EvalTransform(resize: resize, crop: crop, mean: attributes.mean.map(Float.init),
-                                      std: attributes.std.map(Float.init), dctScaling: true)
+        transform = try EvalTransform(
+            resize: resize, crop: crop, mean: attributes.mean.map(Float.init),
+            std: attributes.std.map(Float.init), dctScaling: true)
     }
 
     public func predict(_ images: [URL], top k: Int = 5) throws -> [Prediction] {
@@ -55,7 +56,9 @@ public struct Predictor {
 
     /// Predicts every image that decodes; the others come back as failures, each with its error,
     /// so one bad photo does not stop the rest.
-    public func predictEach(_ images: [URL], top k: Int = 5) throws
+    public func predictEach(
+        _ images: [URL], top k: Int = 5
+    ) throws
         -> (predictions: [Prediction], failures: [(image: String, error: any Error)])
     {
         var tensors: [Tensor] = [], names: [String] = [], failures: [(image: String, error: any Error)] = []
@@ -81,9 +84,11 @@ public struct Predictor {
         return names.enumerated().map { i, name in
             let row = (0..<c).map { Double(probabilities.pointer[i * c + $0]) }
             let order = row.indices.sorted { row[$0] > row[$1] }.prefix(max(1, min(k, c)))
-            return Prediction(image: name, top: order.map {
-                .init(classIndex: $0, className: classNames[$0], probability: row[$0])
-            })
+            return Prediction(
+                image: name,
+                top: order.map {
+                    .init(classIndex: $0, className: classNames[$0], probability: row[$0])
+                })
         }
     }
 }

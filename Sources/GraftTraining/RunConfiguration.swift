@@ -28,9 +28,11 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var save = SavePolicy()
     public var name: String? = nil
 
-    public init(modelId: String, architecture: String, weights: String?, data: DataSpecification,
-                optimizer: OptimizerConfig, schedule: ScheduleConfig, trainable: [String], epochs: Int,
-                batchSize: Int, seed: UInt64) {
+    public init(
+        modelId: String, architecture: String, weights: String?, data: DataSpecification,
+        optimizer: OptimizerConfig, schedule: ScheduleConfig, trainable: [String], epochs: Int,
+        batchSize: Int, seed: UInt64
+    ) {
         self.modelId = modelId
         self.architecture = architecture
         self.weights = weights
@@ -55,7 +57,9 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         if let dropout {
             try check(dropout.isFinite && dropout >= 0 && dropout < 1, "dropout", dropout, "must be in [0, 1)")
         }
-        if let every = gradualUnfreezeEvery { try check(every >= 1, "gradual unfreeze", every, "must be at least 1 epoch") }
+        if let every = gradualUnfreezeEvery {
+            try check(every >= 1, "gradual unfreeze", every, "must be at least 1 epoch")
+        }
         if let mb = featureCacheMB { try check(mb >= 0, "feature cache MB", mb, "must be 0 or more") }
         for (block, factor) in blockLearningRateFactors.sorted(by: { $0.key < $1.key }) {
             try check(factor.isFinite && factor >= 0, "lr factor of \(block)", factor, "must be a finite number ≥ 0")
@@ -64,8 +68,12 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         try check(f.isFinite && f > 0 && f < 1, "validation fraction", f, "must be in (0, 1)")
         if let n = data.trainPerClass { try check(n >= 1, "train per class", n, "must be at least 1") }
         try check(data.imageSize >= 1, "image size", data.imageSize, "must be positive")
-        if let mean = data.mean { try check(mean.count == 3 && mean.allSatisfy(\.isFinite), "mean", mean, "needs 3 finite values") }
-        if let std = data.std { try check(std.count == 3 && std.allSatisfy { $0.isFinite && $0 > 0 }, "std", std, "needs 3 positive values") }
+        if let mean = data.mean {
+            try check(mean.count == 3 && mean.allSatisfy(\.isFinite), "mean", mean, "needs 3 finite values")
+        }
+        if let std = data.std {
+            try check(std.count == 3 && std.allSatisfy { $0.isFinite && $0 > 0 }, "std", std, "needs 3 positive values")
+        }
         if let every = save.everyEpochs { try check(every >= 1, "save every", every, "must be at least 1 epoch") }
         try check(save.snapshotsFromCycle >= 0, "snapshots from cycle", save.snapshotsFromCycle, "must be 0 or more")
         try check(!trainable.isEmpty, "trainable blocks", trainable, "must name at least one block")

@@ -22,8 +22,10 @@ public struct SavePolicy: Codable, Sendable, Equatable {
 extension SavePolicy {
     /// Why a checkpoint is taken at `moment`: empty when it is not. `bestAccuracy` is the best
     /// validation accuracy so far, raised when this epoch beats it.
-    func reasons(at moment: CheckpointMoment, position: TrainingPosition, plannedEpochs: Int,
-                 bestAccuracy: inout Double?) -> Set<CheckpointReason> {
+    func reasons(
+        at moment: CheckpointMoment, position: TrainingPosition, plannedEpochs: Int,
+        bestAccuracy: inout Double?
+    ) -> Set<CheckpointReason> {
         var reasons = Set<CheckpointReason>()
         let epoch = position.epoch
         if let cycle = moment.minimumOfCycle, atMinima, cycle >= snapshotsFromCycle { reasons.insert(.minimum) }

@@ -13,11 +13,14 @@ extension Trainer {
     func updateFeatureCache(for source: BatchSource, hasIdentities: Bool) throws {
         let lowest = model.blocks.firstIndex { $0.modules.contains { $0.hasTrainableParameters } } ?? 0
         guard featureCacheBytes > 0, lowest > 0, hasIdentities, source.samplesAreDeterministic,
-              model.isDeterministicTrunk(below: lowest) else {
+            model.isDeterministicTrunk(below: lowest)
+        else {
             featureCache = nil
             return
         }
-        if let cache = featureCache, cache.firstTrainableBlock == lowest, cache.byteLimit == featureCacheBytes { return }
+        if let cache = featureCache, cache.firstTrainableBlock == lowest, cache.byteLimit == featureCacheBytes {
+            return
+        }
         // A new cut (gradual unfreezing) needs the new trunk's output: start over.
         let cache = FeatureCache(firstTrainableBlock: lowest, byteLimit: featureCacheBytes)
         featureCache = cache
@@ -77,13 +80,15 @@ extension Trainer {
     public func evaluate(_ source: BatchSource) throws -> (loss: Double, accuracy: Double) {
         defer { try? applyTrainable(epoch: position.epoch) }
         guard let trainCache = featureCache, source.samplesAreDeterministic,
-              let listing = source.sampleIdentities(epoch: 0) else {
+            let listing = source.sampleIdentities(epoch: 0)
+        else {
             let result = try Evaluation.run(model, on: source)
             return (result.loss, result.accuracy)
         }
         let cut = trainCache.firstTrainableBlock
         if validationCache?.firstTrainableBlock != cut || validationCache?.byteLimit != featureCacheBytes
-            || validationSource != ObjectIdentifier(source) {
+            || validationSource != ObjectIdentifier(source)
+        {
             validationCache = FeatureCache(firstTrainableBlock: cut, byteLimit: featureCacheBytes)
             validationSource = ObjectIdentifier(source)
         }
@@ -102,7 +107,8 @@ extension Trainer {
         } else {
             let batches = source.batches(epoch: 0, startingAt: 0)
             while let batch = try batches.next() {
-                let features = batch.ids.map { cache.output(of: model, images: batch.images, ids: $0) }
+                let features =
+                    batch.ids.map { cache.output(of: model, images: batch.images, ids: $0) }
                     ?? model.trunkOutput(batch.images, below: cut)
                 score(features, batch.labels)
             }

@@ -5,7 +5,6 @@ import GraftNN
 import GraftOptim
 import GraftTensor
 
-
 /// Trains a block-structured model with an optimizer and a per-step learning-rate schedule.
 ///
 /// The trainer owns no files: it hands checkpoint moments and epoch metrics to the caller
@@ -34,8 +33,10 @@ public final class Trainer {
     public var onCheckpoint: ((_ moment: CheckpointMoment, _ trainer: Trainer) throws -> Void)?
     public var onEpoch: ((_ metrics: EpochMetrics, _ trainer: Trainer) throws -> Void)?
 
-    public init(model: any BlockStructured, optimizer: Optimizer, schedule: any LRSchedule,
-                trainableBlocks: [String], batchNormPolicy: BatchNormPolicy = .eval) throws {
+    public init(
+        model: any BlockStructured, optimizer: Optimizer, schedule: any LRSchedule,
+        trainableBlocks: [String], batchNormPolicy: BatchNormPolicy = .eval
+    ) throws {
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule
@@ -79,7 +80,9 @@ public final class Trainer {
             // from it with the source's ids and labels: no image is loaded. The order is the
             // source's either way, so the run sees the same batches as without the cache.
             var listing = featureCache == nil ? nil : identities
-            if let l = listing, let cache = featureCache, !l.dropFirst(position.batchInEpoch).allSatisfy({ cache.holds($0.ids) }) {
+            if let l = listing, let cache = featureCache,
+                !l.dropFirst(position.batchInEpoch).allSatisfy({ cache.holds($0.ids) })
+            {
                 listing = nil
             }
             epochRunsOnCachedFeatures = listing != nil

@@ -60,8 +60,10 @@ public final class TrainingRun {
     /// command runs.
     /// - Throws: `WeightsError` when the configuration has no normalisation and the zoo has no
     ///   card for its model (never a silent default).
-    public static func resolvingPreprocessing(_ configuration: RunConfiguration,
-                                              zoo: () throws -> Zoo = Zoo.shipped) throws -> RunConfiguration {
+    public static func resolvingPreprocessing(
+        _ configuration: RunConfiguration,
+        zoo: () throws -> Zoo = Zoo.shipped
+    ) throws -> RunConfiguration {
         var resolved = configuration
         guard resolved.data.mean == nil || resolved.data.std == nil else { return resolved }
         let card = try zoo().card(id: configuration.modelId)
@@ -78,8 +80,9 @@ public final class TrainingRun {
         let architecture = try Architecture(named: configuration.architecture)
         try architecture.checkInputSize(configuration.data.imageSize)
         let data = configuration.data
-        let sources = try DataSources.make(data, batchSize: configuration.batchSize, seed: configuration.seed,
-                                           splitDirectory: splitDirectory)
+        let sources = try DataSources.make(
+            data, batchSize: configuration.batchSize, seed: configuration.seed,
+            splitDirectory: splitDirectory)
         let model = architecture.make(numClasses: sources.classNames.count, seed: configuration.seed)
         if let dropout = configuration.dropout {
             for (_, m) in model.namedModules() { (m as? Dropout)?.p = dropout }
@@ -97,8 +100,9 @@ public final class TrainingRun {
             let report = try model.load(state, strict: !headDiffers, skipping: skip)
             if headDiffers {
                 guard report.missing.isEmpty, report.unexpected.isEmpty, report.mismatched.isEmpty else {
-                    throw WeightLoadingError.incompatible(missing: report.missing, unexpected: report.unexpected,
-                                                          mismatched: report.mismatched)
+                    throw WeightLoadingError.incompatible(
+                        missing: report.missing, unexpected: report.unexpected,
+                        mismatched: report.mismatched)
                 }
             }
             skipped = report.skipped
@@ -110,18 +114,20 @@ public final class TrainingRun {
             mean: (data.mean ?? []).map(Double.init), std: (data.std ?? []).map(Double.init),
             sourceFile: configuration.weights.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "",
             sourceSHA256: "")
-        return PreparedRun(configuration: configuration, model: model, train: sources.train, validation: sources.validation,
-                           classNames: sources.classNames, attributes: attributes, skippedOnLoad: skipped,
-                           splitHash: sources.splitHash)
+        return PreparedRun(
+            configuration: configuration, model: model, train: sources.train, validation: sources.validation,
+            classNames: sources.classNames, attributes: attributes, skippedOnLoad: skipped,
+            splitHash: sources.splitHash)
     }
 
     /// Maps each parameter to a learning-rate factor from its block's entry.
     static func learningRateFactors(_ model: any BlockStructured, _ factors: [String: Double]) -> LearningRateFactors {
         guard !factors.isEmpty else { return LearningRateFactors() }
         var rules: [LearningRateFactors.Rule] = []
-        let blockOf = Dictionary(model.blocks.flatMap { block in
-            block.modules.flatMap { m in m.namedParameters().map { (ObjectIdentifier($0.parameter), block.name) } }
-        }, uniquingKeysWith: { a, _ in a })
+        let blockOf = Dictionary(
+            model.blocks.flatMap { block in
+                block.modules.flatMap { m in m.namedParameters().map { (ObjectIdentifier($0.parameter), block.name) } }
+            }, uniquingKeysWith: { a, _ in a })
         for (name, p) in model.namedParameters() {
             if let block = blockOf[ObjectIdentifier(p)], let f = factors[block] {
                 rules.append(.init(prefix: name, factor: f))
@@ -138,17 +144,21 @@ public final class TrainingRun {
             name: configuration.name, modelId: configuration.modelId, sourceWeights: configuration.weights,
             optimizer: configuration.optimizer.kind.rawValue,
             optimizerParams: (try? CatalogJSON.encode(configuration.optimizer)) ?? "{}",
-            schedule: configuration.schedule.name, scheduleParams: (try? CatalogJSON.encode(configuration.schedule)) ?? "{}",
-            freezeSpec: configuration.trainable.joined(separator: ","), bnPolicy: configuration.batchNormPolicy.rawValue,
+            schedule: configuration.schedule.name,
+            scheduleParams: (try? CatalogJSON.encode(configuration.schedule)) ?? "{}",
+            freezeSpec: configuration.trainable.joined(separator: ","),
+            bnPolicy: configuration.batchNormPolicy.rawValue,
             seed: Int64(configuration.seed), batchSize: configuration.batchSize, epochsPlanned: configuration.epochs,
             status: .running, comparisonId: comparisonId, startedAt: Date())
         // The dataset and its split, so "runs on this split" is a catalog query.
         let data = configuration.data
-        let dataset = try catalog.registerDataset(root: data.source, classNames: prepared.classNames,
-                                                  contentHash: prepared.splitHash)
-        let split = try catalog.registerSplit(SplitRecord(
-            datasetId: dataset.id!, seed: Int64(data.splitSeed), valFraction: data.validationFraction,
-            fileListHash: prepared.splitHash))
+        let dataset = try catalog.registerDataset(
+            root: data.source, classNames: prepared.classNames,
+            contentHash: prepared.splitHash)
+        let split = try catalog.registerSplit(
+            SplitRecord(
+                datasetId: dataset.id!, seed: Int64(data.splitSeed), valFraction: data.validationFraction,
+                fileListHash: prepared.splitHash))
         record.datasetId = dataset.id
         record.splitId = split.id
         record = try catalog.createRun(record)
@@ -159,8 +169,10 @@ public final class TrainingRun {
     /// Continuing from the latest checkpoint of an unfinished run keeps the run; any other
     /// resume starts a child run whose parent is `runId`.
     @discardableResult
-    public static func resume(runId: Int64, epoch: Int?, catalog: Catalog, showProgress: Bool = true,
-                              extraEpochs: Int? = nil) throws -> RunSummary {
+    public static func resume(
+        runId: Int64, epoch: Int?, catalog: Catalog, showProgress: Bool = true,
+        extraEpochs: Int? = nil
+    ) throws -> RunSummary {
         let run = try catalog.run(id: runId)
         let candidates = try catalog.checkpoints(filter: CheckpointFilter(run: runId)).map(\.checkpoint)
             .filter { $0.hasOptimizerState }
@@ -198,9 +210,11 @@ public final class TrainingRun {
             targetRun = try catalog.createRun(child).id!
             // The child's history starts with the parent's epochs up to the checkpoint.
             for m in checkpoint.position.history {
-                _ = try catalog.recordEpoch(EpochMetricRecord(
-                    runId: targetRun, epoch: m.epoch, trainLoss: m.trainLoss, trainAcc: m.trainAccuracy,
-                    valLoss: m.validationLoss, valAcc: m.validationAccuracy, lr: m.learningRate, seconds: m.seconds))
+                _ = try catalog.recordEpoch(
+                    EpochMetricRecord(
+                        runId: targetRun, epoch: m.epoch, trainLoss: m.trainLoss, trainAcc: m.trainAccuracy,
+                        valLoss: m.validationLoss, valAcc: m.validationAccuracy, lr: m.learningRate, seconds: m.seconds)
+                )
             }
         }
         return try trainingRun.execute(prepared, runId: targetRun, checkpoint: checkpoint)
@@ -208,17 +222,20 @@ public final class TrainingRun {
 
     func execute(_ prepared: PreparedRun, runId: Int64, checkpoint: TrainingCheckpoint?) throws -> RunSummary {
         let model = prepared.model
-        let optimizer = try Optimizer(configuration.optimizer, parameters: model.namedParameters(),
-                                      learningRateFactors: Self.learningRateFactors(model, configuration.blockLearningRateFactors))
-        let trainer = try Trainer(model: model, optimizer: optimizer, schedule: configuration.schedule.schedule,
-                                  trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
+        let optimizer = try Optimizer(
+            configuration.optimizer, parameters: model.namedParameters(),
+            learningRateFactors: Self.learningRateFactors(model, configuration.blockLearningRateFactors))
+        let trainer = try Trainer(
+            model: model, optimizer: optimizer, schedule: configuration.schedule.schedule,
+            trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
         if let mb = configuration.featureCacheMB { trainer.featureCacheBytes = max(0, mb) << 20 }
         if let checkpoint {
             guard checkpoint.optimizer != nil else { throw TrainingError.noOptimizerState(path: "run \(runId)") }
             try checkpoint.restore(into: trainer)
         }
-        try FileManager.default.createDirectory(at: catalog.checkpointDirectory(run: runId), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: catalog.checkpointDirectory(run: runId), withIntermediateDirectories: true)
         let metricsFile = catalog.metricsFile(run: runId)
         var checkpointIds: [Int64] = []
         var bestAccuracy = trainer.position.history.compactMap(\.validationAccuracy).max()
@@ -239,14 +256,17 @@ public final class TrainingRun {
                 let cached = trainer.epochRunsOnCachedFeatures ? " (cached features)" : ""
                 bar = ProgressBar(total: batches, label: "epoch \(position.epoch + 1)/\(configuration.epochs)\(cached)")
             }
-            bar?.update(step: position.batchInEpoch, metrics: [
-                ("loss", Format.compact(Double(loss))), ("acc", Format.percent(accuracy)), ("lr", Format.lr(lr)),
-            ])
+            bar?.update(
+                step: position.batchInEpoch,
+                metrics: [
+                    ("loss", Format.compact(Double(loss))), ("acc", Format.percent(accuracy)), ("lr", Format.lr(lr)),
+                ])
         }
         let trainSamples = prepared.train.sampleCount
         var cacheReported: FeatureCache?
         trainer.onEpoch = { [showProgress] metrics, trainer in
-            var line = "epoch \(metrics.epoch)/\(configuration.epochs): train loss \(Format.compact(metrics.trainLoss)) acc \(Format.percent(metrics.trainAccuracy))"
+            var line =
+                "epoch \(metrics.epoch)/\(configuration.epochs): train loss \(Format.compact(metrics.trainLoss)) acc \(Format.percent(metrics.trainAccuracy))"
             if let vl = metrics.validationLoss, let va = metrics.validationAccuracy {
                 line += ", val loss \(Format.compact(vl)) acc \(Format.percent(va))"
             }
@@ -260,30 +280,36 @@ public final class TrainingRun {
                 bar?.finish(summary: line)
                 bar = nil
             }
-            _ = try catalog.recordEpoch(EpochMetricRecord(
-                runId: runId, epoch: metrics.epoch, globalStep: Int64(trainer.position.globalStep),
-                trainLoss: metrics.trainLoss, trainAcc: metrics.trainAccuracy, valLoss: metrics.validationLoss,
-                valAcc: metrics.validationAccuracy, lr: metrics.learningRate, seconds: metrics.seconds))
+            _ = try catalog.recordEpoch(
+                EpochMetricRecord(
+                    runId: runId, epoch: metrics.epoch, globalStep: Int64(trainer.position.globalStep),
+                    trainLoss: metrics.trainLoss, trainAcc: metrics.trainAccuracy, valLoss: metrics.validationLoss,
+                    valAcc: metrics.validationAccuracy, lr: metrics.learningRate, seconds: metrics.seconds))
             try Self.writeMetrics(trainer.position.history, runId: runId, configuration: configuration, to: metricsFile)
         }
         trainer.onCheckpoint = { moment, trainer in
-            let reasons = save.reasons(at: moment, position: trainer.position, plannedEpochs: configuration.epochs,
-                                       bestAccuracy: &bestAccuracy)
+            let reasons = save.reasons(
+                at: moment, position: trainer.position, plannedEpochs: configuration.epochs,
+                bestAccuracy: &bestAccuracy)
             guard !reasons.isEmpty else { return }
             let epoch = trainer.position.epoch
             let last = trainer.position.history.last
-            let file = catalog.defaultCheckpointURL(run: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep))
+            let file = catalog.defaultCheckpointURL(
+                run: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep))
             let snapshot = TrainingCheckpoint(trainer: trainer, configuration: configuration, attributes: attributes)
             let lr = configuration.schedule.schedule.learningRate(at: max(0, trainer.position.globalStep - 1))
             let draft = CheckpointRecord(
                 runId: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep), lr: lr,
                 cycleIndex: moment.minimumOfCycle, isMinimum: reasons.contains(.minimum),
-                trainLoss: moment.isEpochEnd ? last?.trainLoss : nil, trainAcc: moment.isEpochEnd ? last?.trainAccuracy : nil,
-                valLoss: moment.isEpochEnd ? last?.validationLoss : nil, valAcc: moment.isEpochEnd ? last?.validationAccuracy : nil,
+                trainLoss: moment.isEpochEnd ? last?.trainLoss : nil,
+                trainAcc: moment.isEpochEnd ? last?.trainAccuracy : nil,
+                valLoss: moment.isEpochEnd ? last?.validationLoss : nil,
+                valAcc: moment.isEpochEnd ? last?.validationAccuracy : nil,
                 hasOptimizerState: true, reasons: reasons)
             // Intent row, temporary file, fsync, rename, then the row: a crash leaves a complete
             // registered checkpoint or none.
-            checkpointIds.append(try catalog.saveCheckpoint(draft, to: file) { try snapshot.write(to: $0, atomically: false) }.id!)
+            checkpointIds.append(
+                try catalog.saveCheckpoint(draft, to: file) { try snapshot.write(to: $0, atomically: false) }.id!)
         }
 
         do {
@@ -295,16 +321,20 @@ public final class TrainingRun {
         }
         _ = try catalog.markRun(runId, status: .finished)
         if let keep = save.keep {
-            _ = try catalog.prune(run: runId, keep: try KeepSpec(parsing: keep),
-                                  stripOptimizer: { try TrainingCheckpoint.stripOptimizerState(from: $0, to: $1) })
+            _ = try catalog.prune(
+                run: runId, keep: try KeepSpec(parsing: keep),
+                stripOptimizer: { try TrainingCheckpoint.stripOptimizerState(from: $0, to: $1) })
         }
-        return RunSummary(runId: runId, history: trainer.position.history, checkpointIds: checkpointIds,
-                          metricsFile: metricsFile, bestValidationAccuracy: bestAccuracy,
-                          skippedOnLoad: prepared.skippedOnLoad)
+        return RunSummary(
+            runId: runId, history: trainer.position.history, checkpointIds: checkpointIds,
+            metricsFile: metricsFile, bestValidationAccuracy: bestAccuracy,
+            skippedOnLoad: prepared.skippedOnLoad)
     }
 
     /// The per-epoch metrics as JSON, rewritten atomically after every epoch.
-    static func writeMetrics(_ history: [EpochMetrics], runId: Int64, configuration: RunConfiguration, to url: URL) throws {
+    static func writeMetrics(
+        _ history: [EpochMetrics], runId: Int64, configuration: RunConfiguration, to url: URL
+    ) throws {
         struct File: Encodable {
             var run: Int64
             var configuration: RunConfiguration

@@ -111,8 +111,10 @@ func makeStateValue(shape: [Int], from source: UnsafeRawPointer, type: ElementTy
 
 /// Copies a strided view (`sizes`, `strides` and `offset` in elements) out of `storage` into a
 /// new contiguous byte buffer. The caller has checked that every index is in bounds.
-func gatherStrided(_ storage: UnsafeRawPointer, elementSize: Int, offset: Int,
-                   sizes: [Int], strides: [Int]) -> UnsafeMutableRawBufferPointer {
+func gatherStrided(
+    _ storage: UnsafeRawPointer, elementSize: Int, offset: Int,
+    sizes: [Int], strides: [Int]
+) -> UnsafeMutableRawBufferPointer {
     let count = sizes.reduce(1, *)
     let out = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count * elementSize, 1), alignment: 64)
     guard count > 0 else { return out }

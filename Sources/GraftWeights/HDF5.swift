@@ -84,10 +84,14 @@ final class HDF5File {
     static func create(_ url: URL) throws -> HDF5File {
         try HDF5Lock.shared.run {
             let access = graft_checksummed_file_access()
-            guard access >= 0 else { throw WeightsError.hdf5(path: url.path, object: nil, reason: "cannot set the file format") }
+            guard access >= 0 else {
+                throw WeightsError.hdf5(path: url.path, object: nil, reason: "cannot set the file format")
+            }
             defer { H5Pclose(access) }
             let id = H5Fcreate(url.path, graft_H5F_ACC_TRUNC(), graft_H5P_DEFAULT(), access)
-            guard id >= 0 else { throw WeightsError.hdf5(path: url.path, object: nil, reason: "cannot create the file") }
+            guard id >= 0 else {
+                throw WeightsError.hdf5(path: url.path, object: nil, reason: "cannot create the file")
+            }
             return HDF5File(path: url.path, file: HDF5Handle(id, .file))
         }
     }
@@ -96,7 +100,8 @@ final class HDF5File {
         guard FileManager.default.fileExists(atPath: url.path) else { throw WeightsError.fileNotFound(path: url.path) }
         return try HDF5Lock.shared.run {
             guard H5Fis_hdf5(url.path) > 0 else {
-                throw WeightsError.corrupt(path: url.path, reason: "not an HDF5 file (or truncated before its superblock)")
+                throw WeightsError.corrupt(
+                    path: url.path, reason: "not an HDF5 file (or truncated before its superblock)")
             }
             let id = H5Fopen(url.path, graft_H5F_ACC_RDONLY(), graft_H5P_DEFAULT())
             guard id >= 0 else {
@@ -141,10 +146,12 @@ final class HDF5File {
             guard H5Gget_info(group.id, &info) >= 0 else { throw error(groupName, "cannot list the group") }
             var datasets: [String] = [], groups: [String] = []
             for i in 0..<info.nlinks {
-                let length = H5Lget_name_by_idx(group.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, graft_H5P_DEFAULT())
+                let length = H5Lget_name_by_idx(
+                    group.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, graft_H5P_DEFAULT())
                 guard length >= 0 else { throw error(groupName, "cannot read link name \(i)") }
                 var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-                _ = H5Lget_name_by_idx(group.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, Int(length) + 1, graft_H5P_DEFAULT())
+                _ = H5Lget_name_by_idx(
+                    group.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, Int(length) + 1, graft_H5P_DEFAULT())
                 let name = String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let object = H5Oopen(group.id, name, graft_H5P_DEFAULT())
                 guard object >= 0 else { throw error(name, "cannot open the object") }
@@ -161,8 +168,10 @@ final class HDF5File {
     /// Writes a float32 (IEEE little-endian) or int64 dataset; a 0-d value gets a scalar dataspace.
     /// `floatStorage` may store float tensors as IEEE float64 or float16 instead (HDF5 converts
     /// on write); Graft itself always writes float32.
-    func writeArray(_ value: StateValue, name: String, in group: HDF5Handle,
-                    floatStorage: ElementType = .float32) throws {
+    func writeArray(
+        _ value: StateValue, name: String, in group: HDF5Handle,
+        floatStorage: ElementType = .float32
+    ) throws {
         guard !name.isEmpty, !name.contains("/"), name != "." else {
             throw error(name, "dataset names must be non-empty and contain no '/'")
         }
@@ -182,16 +191,20 @@ final class HDF5File {
                 (fileType, memoryType) = (stored.id, graft_H5T_NATIVE_FLOAT())
             case .int64: (fileType, memoryType) = (graft_H5T_STD_I64LE(), graft_H5T_NATIVE_INT64())
             }
-            let dataset = HDF5Handle(H5Dcreate2(group.id, name, fileType, space.id,
-                                                graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT()), .dataset)
+            let dataset = HDF5Handle(
+                H5Dcreate2(
+                    group.id, name, fileType, space.id,
+                    graft_H5P_DEFAULT(), graft_H5P_DEFAULT(), graft_H5P_DEFAULT()), .dataset)
             guard dataset.id >= 0 else { throw error(name, "cannot create the dataset") }
             let status: herr_t
             switch value {
             case .float(let t):
-                status = H5Dwrite(dataset.id, memoryType, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), t.pointer)
+                status = H5Dwrite(
+                    dataset.id, memoryType, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), t.pointer)
             case .int64(_, let values):
                 status = values.withUnsafeBufferPointer {
-                    H5Dwrite(dataset.id, memoryType, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
+                    H5Dwrite(
+                        dataset.id, memoryType, graft_H5S_ALL(), graft_H5S_ALL(), graft_H5P_DEFAULT(), $0.baseAddress)
                 }
             }
             guard status >= 0 else { throw error(name, "cannot write the data") }
@@ -217,15 +230,17 @@ final class HDF5File {
             switch H5Tget_class(type.id) {
             case H5T_FLOAT:
                 var tensor = Tensor(uninitializedShape: shape)
-                let status = H5Dread(dataset.id, graft_H5T_NATIVE_FLOAT(), graft_H5S_ALL(), graft_H5S_ALL(),
-                                     graft_H5P_DEFAULT(), tensor.mutablePointer())
+                let status = H5Dread(
+                    dataset.id, graft_H5T_NATIVE_FLOAT(), graft_H5S_ALL(), graft_H5S_ALL(),
+                    graft_H5P_DEFAULT(), tensor.mutablePointer())
                 guard status >= 0 else { throw error(name, "cannot read the data (truncated file?)") }
                 return .float(tensor)
             case H5T_INTEGER:
                 var values = [Int64](repeating: 0, count: count)
                 let status = values.withUnsafeMutableBufferPointer {
-                    H5Dread(dataset.id, graft_H5T_NATIVE_INT64(), graft_H5S_ALL(), graft_H5S_ALL(),
-                            graft_H5P_DEFAULT(), $0.baseAddress)
+                    H5Dread(
+                        dataset.id, graft_H5T_NATIVE_INT64(), graft_H5S_ALL(), graft_H5S_ALL(),
+                        graft_H5P_DEFAULT(), $0.baseAddress)
                 }
                 guard status >= 0 else { throw error(name, "cannot read the data (truncated file?)") }
                 return .int64(shape: shape, values: values)
@@ -270,7 +285,8 @@ final class HDF5File {
         let plist = HDF5Handle(H5Dget_create_plist(dataset.id), .plist)
         let layout = plist.id >= 0 ? H5Pget_layout(plist.id) : H5D_LAYOUT_ERROR
         let chunked = layout == H5D_CHUNKED
-        let (limit, limitOverflow) = Int(clamping: stored).multipliedReportingOverflow(by: chunked ? HDF5File.maximumExpansion : 1)
+        let (limit, limitOverflow) = Int(clamping: stored).multipliedReportingOverflow(
+            by: chunked ? HDF5File.maximumExpansion : 1)
         guard !overflow, limitOverflow || needed <= limit else {
             let what = stored == 0 ? "stores no data" : "stores \(stored) bytes"
             throw error(name, "dataset \(what), too few for its \(count) elements (truncated or damaged file?)")
@@ -290,7 +306,8 @@ final class HDF5File {
             }
             func write(_ fileType: hid_t, _ memoryType: hid_t, _ count: Int?, _ data: UnsafeRawPointer?) throws {
                 let s = space(count)
-                let attribute = HDF5Handle(H5Acreate2(object.id, name, fileType, s.id, graft_H5P_DEFAULT(), graft_H5P_DEFAULT()), .attribute)
+                let attribute = HDF5Handle(
+                    H5Acreate2(object.id, name, fileType, s.id, graft_H5P_DEFAULT(), graft_H5P_DEFAULT()), .attribute)
                 guard attribute.id >= 0, H5Awrite(attribute.id, memoryType, data) >= 0 else {
                     throw error(name, "cannot write the attribute")
                 }
@@ -299,11 +316,15 @@ final class HDF5File {
             case .int(let v):
                 try withUnsafePointer(to: v) { try write(graft_H5T_STD_I64LE(), graft_H5T_NATIVE_INT64(), nil, $0) }
             case .ints(let v):
-                try v.withUnsafeBufferPointer { try write(graft_H5T_STD_I64LE(), graft_H5T_NATIVE_INT64(), v.count, $0.baseAddress) }
+                try v.withUnsafeBufferPointer {
+                    try write(graft_H5T_STD_I64LE(), graft_H5T_NATIVE_INT64(), v.count, $0.baseAddress)
+                }
             case .double(let v):
                 try withUnsafePointer(to: v) { try write(graft_H5T_IEEE_F64LE(), graft_H5T_NATIVE_DOUBLE(), nil, $0) }
             case .doubles(let v):
-                try v.withUnsafeBufferPointer { try write(graft_H5T_IEEE_F64LE(), graft_H5T_NATIVE_DOUBLE(), v.count, $0.baseAddress) }
+                try v.withUnsafeBufferPointer {
+                    try write(graft_H5T_IEEE_F64LE(), graft_H5T_NATIVE_DOUBLE(), v.count, $0.baseAddress)
+                }
             case .string(let s):
                 try writeStrings([s], scalar: true)
             case .strings(let s):
@@ -331,7 +352,8 @@ final class HDF5File {
             return handle
         case .float16:
             guard H5Tset_fields(handle.id, 15, 10, 5, 0, 10) >= 0, H5Tset_size(handle.id, 2) >= 0,
-                  H5Tset_ebias(handle.id, 15) >= 0 else { throw error(name, "cannot create a float16 type") }
+                H5Tset_ebias(handle.id, 15) >= 0
+            else { throw error(name, "cannot create a float16 type") }
             return handle
         default:
             throw error(name, "\(type.rawValue) is not a floating-point storage type")
@@ -341,7 +363,8 @@ final class HDF5File {
     private func utf8StringType() throws -> HDF5Handle {
         let type = HDF5Handle(H5Tcopy(graft_H5T_C_S1()), .datatype)
         guard type.id >= 0, H5Tset_size(type.id, graft_H5T_VARIABLE()) >= 0,
-              H5Tset_cset(type.id, H5T_CSET_UTF8) >= 0 else {
+            H5Tset_cset(type.id, H5T_CSET_UTF8) >= 0
+        else {
             throw error(nil, "cannot create a string type")
         }
         return type
@@ -353,11 +376,13 @@ final class HDF5File {
         let names = Names()
         let status = HDF5Lock.shared.run {
             var index: hsize_t = 0
-            return H5Aiterate2(object.id, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, context in
-                let box = Unmanaged<Names>.fromOpaque(context!).takeUnretainedValue()
-                box.list.append(String(cString: name!))
-                return 0
-            }, Unmanaged.passUnretained(names).toOpaque())
+            return H5Aiterate2(
+                object.id, H5_INDEX_NAME, H5_ITER_INC, &index,
+                { _, name, _, context in
+                    let box = Unmanaged<Names>.fromOpaque(context!).takeUnretainedValue()
+                    box.list.append(String(cString: name!))
+                    return 0
+                }, Unmanaged.passUnretained(names).toOpaque())
         }
         guard status >= 0 else { throw error(nil, "cannot list attributes") }
         return names.list
@@ -374,7 +399,9 @@ final class HDF5File {
             let type = HDF5Handle(H5Aget_type(attribute.id), .datatype)
             let rank = H5Sget_simple_extent_ndims(space.id)
             let count = Int(H5Sget_simple_extent_npoints(space.id))
-            guard rank >= 0, rank <= 1, count >= 0 else { throw error(name, "attribute of rank \(rank) is not supported") }
+            guard rank >= 0, rank <= 1, count >= 0 else {
+                throw error(name, "attribute of rank \(rank) is not supported")
+            }
             let scalar = rank == 0
             // An empty (null dataspace) attribute has no value: treated as absent.
             if scalar && count == 0 { return nil }
@@ -388,30 +415,40 @@ final class HDF5File {
             switch H5Tget_class(type.id) {
             case H5T_INTEGER:
                 var values = [Int64](repeating: 0, count: count)
-                guard H5Aread(attribute.id, graft_H5T_NATIVE_INT64(), &values) >= 0 else { throw error(name, "cannot read the attribute") }
+                guard H5Aread(attribute.id, graft_H5T_NATIVE_INT64(), &values) >= 0 else {
+                    throw error(name, "cannot read the attribute")
+                }
                 return scalar ? .int(values[0]) : .ints(values)
             case H5T_FLOAT:
                 var values = [Double](repeating: 0, count: count)
-                guard H5Aread(attribute.id, graft_H5T_NATIVE_DOUBLE(), &values) >= 0 else { throw error(name, "cannot read the attribute") }
+                guard H5Aread(attribute.id, graft_H5T_NATIVE_DOUBLE(), &values) >= 0 else {
+                    throw error(name, "cannot read the attribute")
+                }
                 return scalar ? .double(values[0]) : .doubles(values)
             case H5T_STRING:
                 var strings: [String] = []
                 if H5Tis_variable_str(type.id) > 0 {
                     let memoryType = try utf8StringType()
                     var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-                    guard H5Aread(attribute.id, memoryType.id, &pointers) >= 0 else { throw error(name, "cannot read the attribute") }
+                    guard H5Aread(attribute.id, memoryType.id, &pointers) >= 0 else {
+                        throw error(name, "cannot read the attribute")
+                    }
                     strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
                     _ = H5Dvlen_reclaim(memoryType.id, space.id, graft_H5P_DEFAULT(), &pointers)
                 } else {
                     let size = H5Tget_size(type.id)
                     let (bytes, overflow) = size.multipliedReportingOverflow(by: count)
                     guard size > 0, !overflow, UInt64(bytes) <= stored else {
-                        throw error(name, "fixed-length string attribute of \(count) × \(size) bytes stores only \(stored) bytes")
+                        throw error(
+                            name,
+                            "fixed-length string attribute of \(count) × \(size) bytes stores only \(stored) bytes")
                     }
                     let memoryType = HDF5Handle(H5Tcopy(graft_H5T_C_S1()), .datatype)
                     _ = H5Tset_size(memoryType.id, size)
                     var buffer = [UInt8](repeating: 0, count: bytes)
-                    guard H5Aread(attribute.id, memoryType.id, &buffer) >= 0 else { throw error(name, "cannot read the attribute") }
+                    guard H5Aread(attribute.id, memoryType.id, &buffer) >= 0 else {
+                        throw error(name, "cannot read the attribute")
+                    }
                     for i in 0..<count {
                         let slice = buffer[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }
                         strings.append(String(decoding: slice, as: UTF8.self))
@@ -430,10 +467,14 @@ extension HDF5File {
     func datasetInfo(name: String, in group: HDF5Handle) throws -> (shape: [Int], type: String) {
         try HDF5Lock.shared.run {
             let dataset = HDF5Handle(H5Dopen2(group.id, name, graft_H5P_DEFAULT()), .dataset)
-            guard dataset.id >= 0 else { throw WeightsError.hdf5(path: path, object: name, reason: "cannot open the dataset") }
+            guard dataset.id >= 0 else {
+                throw WeightsError.hdf5(path: path, object: name, reason: "cannot open the dataset")
+            }
             let space = HDF5Handle(H5Dget_space(dataset.id), .dataspace)
             let type = HDF5Handle(H5Dget_type(dataset.id), .datatype)
-            guard type.id >= 0 else { throw WeightsError.hdf5(path: path, object: name, reason: "unreadable dataspace or type") }
+            guard type.id >= 0 else {
+                throw WeightsError.hdf5(path: path, object: name, reason: "unreadable dataspace or type")
+            }
             let (shape, _) = try shapeAndCount(name: name, space: space)
             let bits = H5Tget_size(type.id) * 8
             let typeName: String

@@ -97,8 +97,10 @@ struct Unpickler {
     private var dicts: [PickleDict] = []
     private var lists: [PickleList] = []
 
-    init(bytes: UnsafeRawBufferPointer, path: String,
-         loadTensor: @escaping (StorageRef, Int, [Int], [Int]) throws -> StateValue) {
+    init(
+        bytes: UnsafeRawBufferPointer, path: String,
+        loadTensor: @escaping (StorageRef, Int, [Int], [Int]) throws -> StateValue
+    ) {
         self.bytes = bytes
         self.path = path
         self.loadTensor = loadTensor
@@ -114,91 +116,91 @@ struct Unpickler {
             let opOffset = pos
             let op = try byte()
             switch op {
-            case 0x80: _ = try byte()                                   // PROTO
-            case 0x95: _ = try take(8)                                  // FRAME
-            case 0x2E:                                                  // STOP
+            case 0x80: _ = try byte()  // PROTO
+            case 0x95: _ = try take(8)  // FRAME
+            case 0x2E:  // STOP
                 guard let top = stack.last else { throw corrupt("STOP with an empty stack") }
                 return top
-            case 0x28: marks.append(stack.count)                        // MARK
-            case 0x4E: stack.append(.none)                              // NONE
-            case 0x88: stack.append(.bool(true))                        // NEWTRUE
-            case 0x89: stack.append(.bool(false))                       // NEWFALSE
-            case 0x4B: stack.append(.int(Int64(try byte())))            // BININT1
-            case 0x4D: stack.append(.int(Int64(try uint(2))))           // BININT2
-            case 0x4A: stack.append(.int(Int64(Int32(truncatingIfNeeded: try uint(4))))) // BININT
-            case 0x8A: stack.append(try long(Int(try byte())))          // LONG1
-            case 0x8B: stack.append(try long(Int(try uint(4))))         // LONG4
-            case 0x47:                                                  // BINFLOAT (big-endian)
+            case 0x28: marks.append(stack.count)  // MARK
+            case 0x4E: stack.append(.none)  // NONE
+            case 0x88: stack.append(.bool(true))  // NEWTRUE
+            case 0x89: stack.append(.bool(false))  // NEWFALSE
+            case 0x4B: stack.append(.int(Int64(try byte())))  // BININT1
+            case 0x4D: stack.append(.int(Int64(try uint(2))))  // BININT2
+            case 0x4A: stack.append(.int(Int64(Int32(truncatingIfNeeded: try uint(4)))))  // BININT
+            case 0x8A: stack.append(try long(Int(try byte())))  // LONG1
+            case 0x8B: stack.append(try long(Int(try uint(4))))  // LONG4
+            case 0x47:  // BINFLOAT (big-endian)
                 let raw = try take(8)
                 var bits: UInt64 = 0
                 for b in raw { bits = bits << 8 | UInt64(b) }
                 stack.append(.float(Double(bitPattern: bits)))
-            case 0x58: stack.append(.string(try text(Int(try uint(4)))))   // BINUNICODE
-            case 0x8C: stack.append(.string(try text(Int(try byte()))))    // SHORT_BINUNICODE
-            case 0x8D: stack.append(.string(try text(try length(8))))      // BINUNICODE8
-            case 0x55: stack.append(.string(try text(Int(try byte()))))    // SHORT_BINSTRING
-            case 0x54: stack.append(.string(try text(Int(try uint(4)))))   // BINSTRING
+            case 0x58: stack.append(.string(try text(Int(try uint(4)))))  // BINUNICODE
+            case 0x8C: stack.append(.string(try text(Int(try byte()))))  // SHORT_BINUNICODE
+            case 0x8D: stack.append(.string(try text(try length(8))))  // BINUNICODE8
+            case 0x55: stack.append(.string(try text(Int(try byte()))))  // SHORT_BINSTRING
+            case 0x54: stack.append(.string(try text(Int(try uint(4)))))  // BINSTRING
             case 0x43: stack.append(.bytes(Array(try take(Int(try byte())))))  // SHORT_BINBYTES
             case 0x42: stack.append(.bytes(Array(try take(Int(try uint(4))))))  // BINBYTES
-            case 0x29: stack.append(.tuple([], depth: 1))               // EMPTY_TUPLE
-            case 0x85: stack.append(try tuple(try pop(1)))              // TUPLE1
-            case 0x86: stack.append(try tuple(try pop(2)))              // TUPLE2
-            case 0x87: stack.append(try tuple(try pop(3)))              // TUPLE3
-            case 0x74: stack.append(try tuple(try popToMark()))         // TUPLE
-            case 0x7D: stack.append(.dict(newDict()))                   // EMPTY_DICT
-            case 0x5D: stack.append(.list(newList()))                   // EMPTY_LIST
-            case 0x64:                                                  // DICT
+            case 0x29: stack.append(.tuple([], depth: 1))  // EMPTY_TUPLE
+            case 0x85: stack.append(try tuple(try pop(1)))  // TUPLE1
+            case 0x86: stack.append(try tuple(try pop(2)))  // TUPLE2
+            case 0x87: stack.append(try tuple(try pop(3)))  // TUPLE3
+            case 0x74: stack.append(try tuple(try popToMark()))  // TUPLE
+            case 0x7D: stack.append(.dict(newDict()))  // EMPTY_DICT
+            case 0x5D: stack.append(.list(newList()))  // EMPTY_LIST
+            case 0x64:  // DICT
                 let items = try popToMark()
                 let d = newDict()
                 try setItems(d, items)
                 stack.append(.dict(d))
-            case 0x6C:                                                  // LIST
+            case 0x6C:  // LIST
                 let l = newList()
                 l.items = try popToMark()
                 stack.append(.list(l))
-            case 0x73:                                                  // SETITEM
+            case 0x73:  // SETITEM
                 let kv = try pop(2)
                 guard case .dict(let d) = try top() else { throw corrupt("SETITEM on a \(try top().typeName)") }
                 d.set(kv[0], kv[1])
-            case 0x75:                                                  // SETITEMS
+            case 0x75:  // SETITEMS
                 let items = try popToMark()
                 guard case .dict(let d) = try top() else { throw corrupt("SETITEMS on a \(try top().typeName)") }
                 try setItems(d, items)
-            case 0x61:                                                  // APPEND
+            case 0x61:  // APPEND
                 let v = try pop(1)
                 guard case .list(let l) = try top() else { throw corrupt("APPEND on a \(try top().typeName)") }
                 l.items += v
-            case 0x65:                                                  // APPENDS
+            case 0x65:  // APPENDS
                 let items = try popToMark()
                 guard case .list(let l) = try top() else { throw corrupt("APPENDS on a \(try top().typeName)") }
                 l.items += items
-            case 0x71: memo[Int(try byte())] = try top()                // BINPUT
-            case 0x72: memo[Int(try uint(4))] = try top()               // LONG_BINPUT
-            case 0x94: memo[memo.count] = try top()                     // MEMOIZE
-            case 0x68: stack.append(try recall(Int(try byte())))        // BINGET
-            case 0x6A: stack.append(try recall(Int(try uint(4))))       // LONG_BINGET
-            case 0x30: _ = try pop(1)                                   // POP
-            case 0x31: _ = try popToMark()                              // POP_MARK
-            case 0x32: stack.append(try top())                          // DUP
-            case 0x63:                                                  // GLOBAL
+            case 0x71: memo[Int(try byte())] = try top()  // BINPUT
+            case 0x72: memo[Int(try uint(4))] = try top()  // LONG_BINPUT
+            case 0x94: memo[memo.count] = try top()  // MEMOIZE
+            case 0x68: stack.append(try recall(Int(try byte())))  // BINGET
+            case 0x6A: stack.append(try recall(Int(try uint(4))))  // LONG_BINGET
+            case 0x30: _ = try pop(1)  // POP
+            case 0x31: _ = try popToMark()  // POP_MARK
+            case 0x32: stack.append(try top())  // DUP
+            case 0x63:  // GLOBAL
                 let module = try line()
                 let name = try line()
                 stack.append(try global(module, name))
-            case 0x93:                                                  // STACK_GLOBAL
+            case 0x93:  // STACK_GLOBAL
                 let mn = try pop(2)
                 guard case .string(let module) = mn[0], case .string(let name) = mn[1] else {
                     throw corrupt("STACK_GLOBAL needs two strings")
                 }
                 stack.append(try global(module, name))
-            case 0x51:                                                  // BINPERSID
+            case 0x51:  // BINPERSID
                 stack.append(try persistent(try pop(1)[0]))
-            case 0x52:                                                  // REDUCE
+            case 0x52:  // REDUCE
                 let fa = try pop(2)
                 stack.append(try reduce(fa[0], fa[1]))
-            case 0x81:                                                  // NEWOBJ
+            case 0x81:  // NEWOBJ
                 let ca = try pop(2)
                 stack.append(try reduce(ca[0], ca[1]))
-            case 0x62:                                                  // BUILD
+            case 0x62:  // BUILD
                 // OrderedDict state (the state_dict's `_metadata`) and parameter state are
                 // irrelevant to the values; the object stays as built.
                 _ = try pop(1)
@@ -261,8 +263,9 @@ struct Unpickler {
 
     private func persistent(_ pid: PickleValue) throws -> PickleValue {
         guard case .tuple(let t, _) = pid, t.count >= 5, case .string("storage") = t[0],
-              case .global("torch", let typeName) = t[1], case .string(let key) = t[2],
-              case .int(let count) = t[4] else {
+            case .global("torch", let typeName) = t[1], case .string(let key) = t[2],
+            case .int(let count) = t[4]
+        else {
             throw corrupt("persistent id is not a ('storage', type, key, location, size) tuple")
         }
         guard let dtype = StorageDType(rawValue: typeName) else {
@@ -285,13 +288,15 @@ struct Unpickler {
             return .dict(d)
         case "torch._utils._rebuild_tensor_v2":
             guard a.count >= 4, case .storage(let storage) = a[0], case .int(let offset) = a[1],
-                  case .tuple(let sizeValues, _) = a[2], case .tuple(let strideValues, _) = a[3] else {
+                case .tuple(let sizeValues, _) = a[2], case .tuple(let strideValues, _) = a[3]
+            else {
                 throw corrupt("_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, …)")
             }
             let sizes = try ints(sizeValues, "size")
             let strides = try ints(strideValues, "stride")
             guard sizes.count == strides.count else {
-                throw corrupt("tensor in storage '\(storage.key)' has \(sizes.count) sizes but \(strides.count) strides")
+                throw corrupt(
+                    "tensor in storage '\(storage.key)' has \(sizes.count) sizes but \(strides.count) strides")
             }
             return .tensor(try loadTensor(storage, Int(offset), sizes, strides))
         case "torch._utils._rebuild_parameter":
@@ -306,7 +311,9 @@ struct Unpickler {
 
     private func ints(_ values: [PickleValue], _ what: String) throws -> [Int] {
         try values.map { v in
-            guard case .int(let i) = v, i >= 0 else { throw corrupt("tensor \(what) holds \(v.typeName), not a non-negative int") }
+            guard case .int(let i) = v, i >= 0 else {
+                throw corrupt("tensor \(what) holds \(v.typeName), not a non-negative int")
+            }
             return Int(i)
         }
     }
@@ -362,7 +369,9 @@ struct Unpickler {
     }
 
     private mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
-        guard n >= 0, n <= bytes.count - pos else { throw corrupt("unexpected end of the pickle (needed \(n) more bytes)") }
+        guard n >= 0, n <= bytes.count - pos else {
+            throw corrupt("unexpected end of the pickle (needed \(n) more bytes)")
+        }
         defer { pos += n }
         return UnsafeRawBufferPointer(rebasing: bytes[pos..<(pos + n)])
     }

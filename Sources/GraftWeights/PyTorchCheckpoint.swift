@@ -21,17 +21,23 @@ public enum PyTorchCheckpoint {
         let path = url.path
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> StateDict in
             guard raw.count >= 4 else {
-                throw WeightsError.corrupt(path: path, reason: "file of \(raw.count) bytes is too short to be a checkpoint")
+                throw WeightsError.corrupt(
+                    path: path, reason: "file of \(raw.count) bytes is too short to be a checkpoint")
             }
             if !(raw[0] == 0x50 && raw[1] == 0x4B && raw[2] == 0x03 && raw[3] == 0x04) {
                 if raw[0] == 0x80 {
-                    throw WeightsError.unsupported(path: path, reason: "legacy (pre-zip) torch.save format; re-save it with a current PyTorch")
+                    throw WeightsError.unsupported(
+                        path: path, reason: "legacy (pre-zip) torch.save format; re-save it with a current PyTorch")
                 }
-                throw WeightsError.corrupt(path: path, reason: "not a zip archive (a .pth file written by torch.save starts with 'PK')")
+                throw WeightsError.corrupt(
+                    path: path, reason: "not a zip archive (a .pth file written by torch.save starts with 'PK')")
             }
             let zip = try ZipArchive(bytes: raw, path: path)
-            guard let pickleEntry = zip.entries.first(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) else {
-                throw WeightsError.notAStateDict(path: path, reason: "the archive has no data.pkl (not written by torch.save)")
+            guard
+                let pickleEntry = zip.entries.first(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") })
+            else {
+                throw WeightsError.notAStateDict(
+                    path: path, reason: "the archive has no data.pkl (not written by torch.save)")
             }
             let prefix = String(pickleEntry.name.dropLast("data.pkl".count))
             if let order = zip.entry(named: prefix + "byteorder") {
@@ -40,16 +46,20 @@ public enum PyTorchCheckpoint {
                     throw WeightsError.unsupported(path: path, reason: "storages in '\(text)' byte order")
                 }
             }
-            var unpickler = Unpickler(bytes: try zip.data(of: pickleEntry), path: path) { storage, offset, sizes, strides in
-                try rebuildTensor(zip: zip, prefix: prefix, storage: storage, offset: offset, sizes: sizes, strides: strides)
+            var unpickler = Unpickler(bytes: try zip.data(of: pickleEntry), path: path) {
+                storage, offset, sizes, strides in
+                try rebuildTensor(
+                    zip: zip, prefix: prefix, storage: storage, offset: offset, sizes: sizes, strides: strides)
             }
             defer { unpickler.releaseContainers() }
             return try stateDict(from: try unpickler.run(), path: path)
         }
     }
 
-    static func rebuildTensor(zip: ZipArchive, prefix: String, storage: StorageRef, offset: Int,
-                              sizes: [Int], strides: [Int]) throws -> StateValue {
+    static func rebuildTensor(
+        zip: ZipArchive, prefix: String, storage: StorageRef, offset: Int,
+        sizes: [Int], strides: [Int]
+    ) throws -> StateValue {
         let path = zip.path
         let name = prefix + "data/" + storage.key
         guard let entry = zip.entry(named: name) else {
@@ -61,10 +71,15 @@ public enum PyTorchCheckpoint {
         // damaged one is an error rather than an arithmetic overflow.
         let (storageBytes, storageOverflow) = storage.count.multipliedReportingOverflow(by: type.byteSize)
         guard !storageOverflow, bytes.count >= storageBytes else {
-            throw WeightsError.corrupt(path: path, reason: "storage '\(name)' has \(bytes.count) bytes, \(storage.count) \(type.rawValue) elements need \(storageOverflow ? "more" : "\(storageBytes)")")
+            throw WeightsError.corrupt(
+                path: path,
+                reason:
+                    "storage '\(name)' has \(bytes.count) bytes, \(storage.count) \(type.rawValue) elements need \(storageOverflow ? "more" : "\(storageBytes)")"
+            )
         }
         guard let count = checkedProduct(sizes) else {
-            throw WeightsError.corrupt(path: path, reason: "tensor of size \(sizes) in storage '\(name)' has too many elements")
+            throw WeightsError.corrupt(
+                path: path, reason: "tensor of size \(sizes) in storage '\(name)' has too many elements")
         }
         if count > 0 {
             var last = offset
@@ -76,12 +91,20 @@ public enum PyTorchCheckpoint {
                 last = sum
             }
             guard offset >= 0, !overflow, last < storage.count else {
-                throw WeightsError.corrupt(path: path, reason: "tensor of size \(sizes) with stride \(strides) at offset \(offset) reaches past storage '\(name)' of \(storage.count) elements")
+                throw WeightsError.corrupt(
+                    path: path,
+                    reason:
+                        "tensor of size \(sizes) with stride \(strides) at offset \(offset) reaches past storage '\(name)' of \(storage.count) elements"
+                )
             }
             // A view that repeats elements (a zero stride, as `expand` makes) would be copied out
             // to more memory than the file holds: a damaged size could ask for terabytes.
             guard count <= storage.count else {
-                throw WeightsError.unsupported(path: path, reason: "tensor of size \(sizes) with stride \(strides) repeats elements of storage '\(name)' (\(storage.count) elements); save it after .contiguous()")
+                throw WeightsError.unsupported(
+                    path: path,
+                    reason:
+                        "tensor of size \(sizes) with stride \(strides) repeats elements of storage '\(name)' (\(storage.count) elements); save it after .contiguous()"
+                )
             }
         }
         guard let base = bytes.baseAddress, count > 0 else {
@@ -104,7 +127,8 @@ public enum PyTorchCheckpoint {
     /// Turns the unpickled top-level object into a `StateDict`.
     static func stateDict(from value: PickleValue, path: String) throws -> StateDict {
         guard case .dict(var dict) = value else {
-            throw WeightsError.notAStateDict(path: path, reason: "the pickle holds a \(value.typeName), not a dict of tensors")
+            throw WeightsError.notAStateDict(
+                path: path, reason: "the pickle holds a \(value.typeName), not a dict of tensors")
         }
         // Training checkpoints often wrap the weights.
         let holdsTensors = dict.entries.contains { if case .tensor = $0.value { true } else { false } }
@@ -119,7 +143,8 @@ public enum PyTorchCheckpoint {
                 throw WeightsError.notAStateDict(path: path, reason: "a key is a \(key.typeName), not a string")
             }
             guard case .tensor(let t) = v else {
-                throw WeightsError.notAStateDict(path: path, reason: "entry '\(name)' holds \(v.typeName), not a tensor")
+                throw WeightsError.notAStateDict(
+                    path: path, reason: "entry '\(name)' holds \(v.typeName), not a tensor")
             }
             result[name] = t
         }

@@ -14,11 +14,16 @@ public enum Safetensors {
         let path = url.path
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> StateDict in
             guard raw.count >= 8 else {
-                throw WeightsError.corrupt(path: path, reason: "file of \(raw.count) bytes is too short for a safetensors header")
+                throw WeightsError.corrupt(
+                    path: path, reason: "file of \(raw.count) bytes is too short for a safetensors header")
             }
             let headerLength = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
             guard headerLength <= UInt64(raw.count - 8) else {
-                throw WeightsError.corrupt(path: path, reason: "safetensors header of \(headerLength) bytes runs past the end of the file (\(raw.count) bytes)")
+                throw WeightsError.corrupt(
+                    path: path,
+                    reason:
+                        "safetensors header of \(headerLength) bytes runs past the end of the file (\(raw.count) bytes)"
+                )
             }
             let dataStart = 8 + Int(headerLength)
             let headerBytes = Data(UnsafeRawBufferPointer(rebasing: raw[8..<dataStart]))
@@ -29,25 +34,34 @@ public enum Safetensors {
             var specs: [(name: String, type: ElementType, shape: [Int], begin: Int, end: Int)] = []
             for (name, value) in header where name != "__metadata__" {
                 guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                      let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                      let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                      offsets.count == 2, shape.count == (info["shape"] as? [Any])?.count, shape.allSatisfy({ $0 >= 0 })
+                    let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                    let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                    offsets.count == 2, shape.count == (info["shape"] as? [Any])?.count, shape.allSatisfy({ $0 >= 0 })
                 else {
-                    throw WeightsError.corrupt(path: path, reason: "safetensors entry '\(name)' lacks a valid dtype, shape or data_offsets")
+                    throw WeightsError.corrupt(
+                        path: path, reason: "safetensors entry '\(name)' lacks a valid dtype, shape or data_offsets")
                 }
                 guard let type = elementType(dtype) else {
                     throw WeightsError.unsupported(path: path, reason: "tensor '\(name)' has dtype \(dtype)")
                 }
                 let (begin, end) = (offsets[0], offsets[1])
                 guard begin >= 0, begin <= end, end <= dataLength else {
-                    throw WeightsError.corrupt(path: path, reason: "tensor '\(name)' has data_offsets [\(begin), \(end)] outside the \(dataLength) data bytes")
+                    throw WeightsError.corrupt(
+                        path: path,
+                        reason:
+                            "tensor '\(name)' has data_offsets [\(begin), \(end)] outside the \(dataLength) data bytes")
                 }
                 // The shape comes from the file: it is multiplied out with overflow checks.
                 guard let needed = checkedProduct(shape, times: type.byteSize) else {
-                    throw WeightsError.corrupt(path: path, reason: "tensor '\(name)' of \(dtype) \(shape) has too many elements")
+                    throw WeightsError.corrupt(
+                        path: path, reason: "tensor '\(name)' of \(dtype) \(shape) has too many elements")
                 }
                 guard end - begin == needed else {
-                    throw WeightsError.corrupt(path: path, reason: "tensor '\(name)' of \(dtype) \(shape) needs \(needed) bytes, its data_offsets span \(end - begin)")
+                    throw WeightsError.corrupt(
+                        path: path,
+                        reason:
+                            "tensor '\(name)' of \(dtype) \(shape) needs \(needed) bytes, its data_offsets span \(end - begin)"
+                    )
                 }
                 specs.append((name, type, shape, begin, end))
             }

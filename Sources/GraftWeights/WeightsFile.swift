@@ -24,10 +24,12 @@ public struct WeightsAttributes: Sendable, Equatable, Codable {
     /// The layout version this build writes and the newest it reads.
     public static let currentFormatVersion = 1
 
-    public init(modelID: String, architecture: String, numClasses: Int, classNames: [String] = [],
-                inputSize: [Int], mean: [Double], std: [Double], sourceFile: String = "",
-                sourceSHA256: String = "", convertedAt: String = WeightsAttributes.now(),
-                formatVersion: Int = WeightsAttributes.currentFormatVersion) {
+    public init(
+        modelID: String, architecture: String, numClasses: Int, classNames: [String] = [],
+        inputSize: [Int], mean: [Double], std: [Double], sourceFile: String = "",
+        sourceSHA256: String = "", convertedAt: String = WeightsAttributes.now(),
+        formatVersion: Int = WeightsAttributes.currentFormatVersion
+    ) {
         self.modelID = modelID
         self.architecture = architecture
         self.numClasses = numClasses
@@ -88,7 +90,8 @@ public struct WeightsAttributes: Sendable, Equatable, Codable {
             case .ints(let v)?: return v
             // Whole numbers stored as floats; NaN, infinities and values beyond Int64 are errors.
             case .double(let v)? where Int64(exactly: v) != nil: return [Int64(exactly: v) ?? 0]
-            case .doubles(let v)? where v.allSatisfy({ Int64(exactly: $0) != nil }): return v.map { Int64(exactly: $0) ?? 0 }
+            case .doubles(let v)? where v.allSatisfy({ Int64(exactly: $0) != nil }):
+                return v.map { Int64(exactly: $0) ?? 0 }
             default: throw WeightsError.hdf5(path: path, object: name, reason: "attribute should hold integers")
             }
         }
@@ -107,14 +110,17 @@ public struct WeightsAttributes: Sendable, Equatable, Codable {
         case nil: classNames = []
         case .strings(let s)?: classNames = s
         case .string(let s)?: classNames = [s]
-        default: throw WeightsError.hdf5(path: path, object: Name.classNames, reason: "attribute should be a list of strings")
+        default:
+            throw WeightsError.hdf5(
+                path: path, object: Name.classNames, reason: "attribute should be a list of strings")
         }
         let numClasses = try ints(Name.numClasses)
         let version = try ints(Name.formatVersion)
         self.init(
             modelID: try string(Name.modelID), architecture: try string(Name.architecture),
             numClasses: Int(numClasses.first ?? Int64(classNames.count)), classNames: classNames,
-            inputSize: try ints(Name.inputSize).map { Int($0) }, mean: try doubles(Name.mean), std: try doubles(Name.std),
+            inputSize: try ints(Name.inputSize).map { Int($0) }, mean: try doubles(Name.mean),
+            std: try doubles(Name.std),
             sourceFile: try string(Name.sourceFile), sourceSHA256: try string(Name.sourceSHA256),
             convertedAt: try string(Name.convertedAt), formatVersion: Int(version.first ?? 1))
     }
@@ -142,14 +148,17 @@ public enum WeightsFile {
     ///     file of its own atomic replace (the catalog's `saveCheckpoint`), so a checkpoint is
     ///     written, synced and renamed once; that caller removes a partial file on failure.
     /// - Throws: `WeightsError` naming the file and the dataset or attribute that failed.
-    public static func write(_ state: StateDict, attributes: WeightsAttributes, groups: [HDF5Group] = [],
-                             to url: URL, atomically: Bool = true) throws {
+    public static func write(
+        _ state: StateDict, attributes: WeightsAttributes, groups: [HDF5Group] = [],
+        to url: URL, atomically: Bool = true
+    ) throws {
         guard atomically else {
             return try writeContents(state, attributes: attributes, groups: groups, to: url, reportedAs: url)
         }
         let directory = url.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
             throw WeightsError.io(path: url.path, reason: "directory \(directory.path) does not exist")
         }
         try WeightsError.translatingFileErrors {
@@ -160,8 +169,10 @@ public enum WeightsFile {
     }
 
     /// Creates the HDF5 file at `target`; errors name `url`, the path the caller asked for.
-    private static func writeContents(_ state: StateDict, attributes: WeightsAttributes, groups: [HDF5Group],
-                                      to target: URL, reportedAs url: URL) throws {
+    private static func writeContents(
+        _ state: StateDict, attributes: WeightsAttributes, groups: [HDF5Group],
+        to target: URL, reportedAs url: URL
+    ) throws {
         let file = try HDF5File.create(target)
         let root = try file.group("/", create: false)
         for (key, value) in state { try file.writeArray(value, name: key, in: root) }
@@ -169,7 +180,8 @@ public enum WeightsFile {
         if state.count > 0 { try file.writeAttribute(WeightsAttributes.Name.keyOrder, .strings(state.keys), on: root) }
         for group in groups {
             guard !group.name.isEmpty, !state.keys.contains(group.name) else {
-                throw WeightsError.hdf5(path: url.path, object: group.name, reason: "group name is empty or taken by a dataset")
+                throw WeightsError.hdf5(
+                    path: url.path, object: group.name, reason: "group name is empty or taken by a dataset")
             }
             let handle = try file.group(group.name, create: true)
             for (key, value) in group.arrays { try file.writeArray(value, name: key, in: handle) }
@@ -194,7 +206,11 @@ public enum WeightsFile {
         let version = attributes[WeightsAttributes.Name.formatVersion]
         let parsed = try WeightsAttributes(hdf5: attributes, path: url.path)
         if version != nil, parsed.formatVersion > WeightsAttributes.currentFormatVersion {
-            throw WeightsError.unsupported(path: url.path, reason: "graft_format_version \(parsed.formatVersion) is newer than this build reads (\(WeightsAttributes.currentFormatVersion))")
+            throw WeightsError.unsupported(
+                path: url.path,
+                reason:
+                    "graft_format_version \(parsed.formatVersion) is newer than this build reads (\(WeightsAttributes.currentFormatVersion))"
+            )
         }
         let state = try readArrays(file, root, groupName: "/", order: attributes[WeightsAttributes.Name.keyOrder])
         return (state, parsed)
@@ -205,7 +221,8 @@ public enum WeightsFile {
         let file = try HDF5File.open(url)
         let (_, groups) = try file.members(of: try file.group("/", create: false), groupName: "/")
         guard groups.contains(name) else {
-            throw WeightsError.hdf5(path: url.path, object: name, reason: "no such group (groups: \(groups.joined(separator: ", ")))")
+            throw WeightsError.hdf5(
+                path: url.path, object: name, reason: "no such group (groups: \(groups.joined(separator: ", ")))")
         }
         let handle = try file.group(name, create: false)
         var attributes = try readAttributes(file, handle)
@@ -240,23 +257,30 @@ public enum WeightsFile {
         return result
     }
 
-    static func orderedNames(_ file: HDF5File, _ group: HDF5Handle, groupName: String,
-                             order: HDF5AttributeValue?) throws -> [String] {
+    static func orderedNames(
+        _ file: HDF5File, _ group: HDF5Handle, groupName: String,
+        order: HDF5AttributeValue?
+    ) throws -> [String] {
         let datasets = try file.members(of: group, groupName: groupName).datasets
         guard let order else { return datasets }
         guard case .strings(let keys) = order else {
-            throw WeightsError.hdf5(path: file.path, object: WeightsAttributes.Name.keyOrder, reason: "attribute should be a list of strings")
+            throw WeightsError.hdf5(
+                path: file.path, object: WeightsAttributes.Name.keyOrder,
+                reason: "attribute should be a list of strings")
         }
         let present = Set(datasets)
         if let absent = keys.first(where: { !present.contains($0) }) {
-            throw WeightsError.corrupt(path: file.path, reason: "dataset '\(absent)' listed in \(WeightsAttributes.Name.keyOrder) is missing")
+            throw WeightsError.corrupt(
+                path: file.path, reason: "dataset '\(absent)' listed in \(WeightsAttributes.Name.keyOrder) is missing")
         }
         let listed = Set(keys)
         return keys + datasets.filter { !listed.contains($0) }
     }
 
-    static func readArrays(_ file: HDF5File, _ group: HDF5Handle, groupName: String,
-                           order: HDF5AttributeValue?) throws -> StateDict {
+    static func readArrays(
+        _ file: HDF5File, _ group: HDF5Handle, groupName: String,
+        order: HDF5AttributeValue?
+    ) throws -> StateDict {
         var state = StateDict()
         for name in try orderedNames(file, group, groupName: groupName, order: order) {
             state[name] = try file.readArray(name: name, in: group)

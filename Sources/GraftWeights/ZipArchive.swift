@@ -31,7 +31,9 @@ struct ZipArchive {
         self.bytes = bytes
         self.path = path
         let n = bytes.count
-        guard n >= 22 else { throw WeightsError.corrupt(path: path, reason: "file of \(n) bytes is too short for a zip archive") }
+        guard n >= 22 else {
+            throw WeightsError.corrupt(path: path, reason: "file of \(n) bytes is too short for a zip archive")
+        }
         // The end-of-central-directory record is within the last 22 + 65535 bytes.
         var eocd = -1
         var p = n - 22
@@ -41,7 +43,8 @@ struct ZipArchive {
             p -= 1
         }
         guard eocd >= 0 else {
-            throw WeightsError.corrupt(path: path, reason: "no zip end-of-central-directory record (truncated file, or not a zip archive)")
+            throw WeightsError.corrupt(
+                path: path, reason: "no zip end-of-central-directory record (truncated file, or not a zip archive)")
         }
         let count = Int(u16(eocd + 10))
         let cdSize = Int(u32(eocd + 12))
@@ -50,7 +53,8 @@ struct ZipArchive {
             throw WeightsError.unsupported(path: path, reason: "zip64 archives are not supported")
         }
         guard cdOffset + cdSize <= eocd else {
-            throw WeightsError.corrupt(path: path, reason: "zip central directory (offset \(cdOffset), \(cdSize) bytes) lies outside the file")
+            throw WeightsError.corrupt(
+                path: path, reason: "zip central directory (offset \(cdOffset), \(cdSize) bytes) lies outside the file")
         }
         var q = cdOffset
         entries.reserveCapacity(count)
@@ -68,12 +72,15 @@ struct ZipArchive {
             guard q + 46 + nameLength <= eocd else {
                 throw WeightsError.corrupt(path: path, reason: "zip central directory entry \(i) runs past its end")
             }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(q + 46)..<(q + 46 + nameLength)]), as: UTF8.self)
+            let name = String(
+                decoding: UnsafeRawBufferPointer(rebasing: bytes[(q + 46)..<(q + 46 + nameLength)]), as: UTF8.self)
             if compressed == 0xFFFF_FFFF || size == 0xFFFF_FFFF || local == 0xFFFF_FFFF {
-                throw WeightsError.unsupported(path: path, reason: "zip entry '\(name)' uses zip64, which is not supported")
+                throw WeightsError.unsupported(
+                    path: path, reason: "zip entry '\(name)' uses zip64, which is not supported")
             }
             index[name] = entries.count
-            entries.append(Entry(name: name, method: method, compressedSize: compressed, size: size, localHeaderOffset: local))
+            entries.append(
+                Entry(name: name, method: method, compressedSize: compressed, size: size, localHeaderOffset: local))
             q += 46 + nameLength + extraLength + commentLength
         }
     }
@@ -83,19 +90,30 @@ struct ZipArchive {
     /// The bytes of a STORED entry, checked against the file's bounds.
     func data(of entry: Entry) throws -> UnsafeRawBufferPointer {
         guard entry.method == 0 else {
-            throw WeightsError.unsupported(path: path, reason: "zip entry '\(entry.name)' is compressed (method \(entry.method)); only stored entries are read")
+            throw WeightsError.unsupported(
+                path: path,
+                reason: "zip entry '\(entry.name)' is compressed (method \(entry.method)); only stored entries are read"
+            )
         }
         let h = entry.localHeaderOffset
         guard h + 30 <= bytes.count, u32(h) == 0x0403_4b50 else {
-            throw WeightsError.corrupt(path: path, reason: "zip local header of '\(entry.name)' at offset \(h) is missing or damaged")
+            throw WeightsError.corrupt(
+                path: path, reason: "zip local header of '\(entry.name)' at offset \(h) is missing or damaged")
         }
         let start = h + 30 + Int(u16(h + 26)) + Int(u16(h + 28))
         guard entry.size == entry.compressedSize, start + entry.size <= bytes.count else {
-            throw WeightsError.corrupt(path: path, reason: "zip entry '\(entry.name)' (\(entry.size) bytes at offset \(start)) runs past the end of the file")
+            throw WeightsError.corrupt(
+                path: path,
+                reason:
+                    "zip entry '\(entry.name)' (\(entry.size) bytes at offset \(start)) runs past the end of the file")
         }
         return UnsafeRawBufferPointer(rebasing: bytes[start..<(start + entry.size)])
     }
 
-    private func u16(_ o: Int) -> UInt16 { UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
-    private func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+    private func u16(_ o: Int) -> UInt16 {
+        UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt16.self))
+    }
+    private func u32(_ o: Int) -> UInt32 {
+        UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+    }
 }

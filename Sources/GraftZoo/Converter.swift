@@ -46,8 +46,10 @@ public enum Converter {
 
     /// Checks `state` against a fresh model for `card`: every key, shape and dtype.
     /// - Throws: `ZooError.modelMismatch` listing all problems.
-    public static func check(_ state: StateDict, card: ModelCard, numClasses: Int, path: String,
-                             builder: ModelBuilder = defaultBuilder) throws -> Module {
+    public static func check(
+        _ state: StateDict, card: ModelCard, numClasses: Int, path: String,
+        builder: ModelBuilder = defaultBuilder
+    ) throws -> Module {
         let model = try builder(card, numClasses)
         do {
             try model.load(state, strict: true)
@@ -59,7 +61,8 @@ public enum Converter {
                 let shown = keys.prefix(4).joined(separator: ", ") + (keys.count > 4 ? ", …" : "")
                 return ["\(keys.count) \(what) (\(shown))"]
             }
-            let problems = summary(missing, "missing keys") + summary(unexpected, "unexpected keys")
+            let problems =
+                summary(missing, "missing keys") + summary(unexpected, "unexpected keys")
                 + summary(mismatched.map(\.description), "shape mismatches")
             throw ZooError.modelMismatch(path: path, model: card.id, problems: problems)
         }
@@ -68,11 +71,14 @@ public enum Converter {
 
     /// The number of classes the weights' head has, read from the last 2-D weight whose
     /// key the card's model shares (e.g. `fc.weight` [classes, 512]); nil when not found.
-    public static func headClasses(in state: StateDict, card: ModelCard, builder: ModelBuilder = defaultBuilder) -> Int? {
+    public static func headClasses(in state: StateDict, card: ModelCard, builder: ModelBuilder = defaultBuilder) -> Int?
+    {
         guard let model = try? builder(card, card.numClasses) else { return nil }
         let modelState = model.stateDict()
-        guard let headKey = modelState.keys.last(where: { $0.hasSuffix(".weight") && modelState[$0]?.shape.count == 2 }),
-              let shape = state[headKey]?.shape, shape.count == 2 else { return nil }
+        guard
+            let headKey = modelState.keys.last(where: { $0.hasSuffix(".weight") && modelState[$0]?.shape.count == 2 }),
+            let shape = state[headKey]?.shape, shape.count == 2
+        else { return nil }
         return shape[0]
     }
 
@@ -90,14 +96,18 @@ public enum Converter {
     /// fine-tuned export), with class names kept only when the counts agree. Nothing is written
     /// when the weights do not fit the model or hold NaN/infinity.
     /// - Throws: `WeightsError` naming the source or output file and the problem.
-    public static func convert(source: URL, card: ModelCard, output: URL, classNames: [String]? = nil,
-                               builder: ModelBuilder = defaultBuilder) throws -> ConversionResult {
+    public static func convert(
+        source: URL, card: ModelCard, output: URL, classNames: [String]? = nil,
+        builder: ModelBuilder = defaultBuilder
+    ) throws -> ConversionResult {
         let sha = try WeightsError.translatingFileErrors { try SHA256.hex(of: source) }
         let state = try loadSource(source)
         var warnings: [String] = []
         let checksum = checksumStatus(sourceFile: source.lastPathComponent, sha256: sha, card: card)
         if case .mismatch(let expected, let actual) = checksum {
-            warnings.append("\(source.path): SHA-256 \(actual) differs from the official \(card.source?.file ?? "") (\(expected)); converting anyway")
+            warnings.append(
+                "\(source.path): SHA-256 \(actual) differs from the official \(card.source?.file ?? "") (\(expected)); converting anyway"
+            )
         }
         var numClasses = card.numClasses
         if let head = headClasses(in: state, card: card, builder: builder), head != card.numClasses {
@@ -117,20 +127,24 @@ public enum Converter {
             sourceSHA256: sha)
         try WeightsFile.write(ordered, attributes: attributes, to: output)
         let parameterCount = model.namedParameters().reduce(0) { $0 + $1.parameter.value.count }
-        return ConversionResult(output: output, attributes: attributes, tensorCount: state.count,
-                                parameterCount: parameterCount, checksum: checksum, warnings: warnings)
+        return ConversionResult(
+            output: output, attributes: attributes, tensorCount: state.count,
+            parameterCount: parameterCount, checksum: checksum, warnings: warnings)
     }
 
     /// Reads a weights file and loads it strictly into a fresh model for `card`, refusing
     /// non-finite values.
     /// - Throws: `WeightsError` naming the file: unreadable, another model's weights, NaN.
-    public static func loadModel(weights url: URL, card: ModelCard,
-                                 builder: ModelBuilder = defaultBuilder) throws -> (model: Module, attributes: WeightsAttributes) {
+    public static func loadModel(
+        weights url: URL, card: ModelCard,
+        builder: ModelBuilder = defaultBuilder
+    ) throws -> (model: Module, attributes: WeightsAttributes) {
         let (state, attributes) = try WeightsFile.read(url)
         func normalized(_ name: String) -> String { name.lowercased().replacingOccurrences(of: "_", with: "-") }
         if !attributes.architecture.isEmpty, normalized(attributes.architecture) != normalized(card.modelArchitecture) {
-            throw ZooError.modelMismatch(path: url.path, model: card.id,
-                                             problems: ["the file holds \(attributes.architecture) weights (model '\(attributes.modelID)')"])
+            throw ZooError.modelMismatch(
+                path: url.path, model: card.id,
+                problems: ["the file holds \(attributes.architecture) weights (model '\(attributes.modelID)')"])
         }
         let numClasses = headClasses(in: state, card: card, builder: builder) ?? card.numClasses
         let model = try check(state, card: card, numClasses: numClasses, path: url.path, builder: builder)

@@ -85,7 +85,11 @@ public struct ModelCard: Codable, Sendable, Equatable {
     static var knownArchitectures: [String: [Int]] {
         var known: [String: [Int]] = [:]
         for a in Architecture.allCases {
-            if let depth = a.resNetDepth { known["resnet", default: []].append(depth.rawValue) } else { known[a.rawValue] = [] }
+            if let depth = a.resNetDepth {
+                known["resnet", default: []].append(depth.rawValue)
+            } else {
+                known[a.rawValue] = []
+            }
         }
         return known
     }
@@ -100,13 +104,18 @@ public struct ModelCard: Codable, Sendable, Equatable {
             throw fail("id", "'\(id)' must be non-empty lowercase letters, digits, '-', '_' or '.'")
         }
         guard let depths = Self.knownArchitectures[architecture] else {
-            throw fail("architecture", "'\(architecture)' is not one of \(Self.knownArchitectures.keys.sorted().joined(separator: ", "))")
+            throw fail(
+                "architecture",
+                "'\(architecture)' is not one of \(Self.knownArchitectures.keys.sorted().joined(separator: ", "))")
         }
         if depths.isEmpty {
             if let depth { throw fail("depth", "\(architecture) has no depth variants, got \(depth)") }
         } else {
             guard let depth, depths.contains(depth) else {
-                throw fail("depth", "\(architecture) needs one of \(depths.map(String.init).joined(separator: ", ")), got \(depth.map(String.init) ?? "none")")
+                throw fail(
+                    "depth",
+                    "\(architecture) needs one of \(depths.map(String.init).joined(separator: ", ")), got \(depth.map(String.init) ?? "none")"
+                )
             }
         }
         guard inputSize.count == 3, inputSize[0] == 3, inputSize[1] > 0, inputSize[2] > 0 else {
@@ -115,8 +124,12 @@ public struct ModelCard: Codable, Sendable, Equatable {
         if let resize, resize < min(inputSize[1], inputSize[2]) {
             throw fail("resize", "\(resize) is smaller than the crop \(inputSize[1])×\(inputSize[2])")
         }
-        guard mean.count == 3, mean.allSatisfy({ $0.isFinite }) else { throw fail("mean", "needs 3 finite values, got \(mean)") }
-        guard std.count == 3, std.allSatisfy({ $0.isFinite && $0 > 0 }) else { throw fail("std", "needs 3 positive values, got \(std)") }
+        guard mean.count == 3, mean.allSatisfy({ $0.isFinite }) else {
+            throw fail("mean", "needs 3 finite values, got \(mean)")
+        }
+        guard std.count == 3, std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw fail("std", "needs 3 positive values, got \(std)")
+        }
         guard numClasses >= 1 else { throw fail("num_classes", "must be at least 1, got \(numClasses)") }
         guard classNames.isEmpty || classNames.count == numClasses else {
             throw fail("class_names", "has \(classNames.count) names for \(numClasses) classes")
@@ -127,8 +140,12 @@ public struct ModelCard: Codable, Sendable, Equatable {
         }
         if let source {
             let hex = Set("0123456789abcdef")
-            guard !source.file.isEmpty, !source.file.contains("/") else { throw fail("source.file", "must be a plain file name") }
-            if let url = source.url, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || !url.hasSuffix(source.file) {
+            guard !source.file.isEmpty, !source.file.contains("/") else {
+                throw fail("source.file", "must be a plain file name")
+            }
+            if let url = source.url,
+                !(url.hasPrefix("https://") || url.hasPrefix("http://")) || !url.hasSuffix(source.file)
+            {
                 throw fail("source.url", "'\(url)' must be an http(s) URL ending in the file name \(source.file)")
             }
             if let sha = source.sha256, sha.count != 64 || !sha.allSatisfy({ hex.contains($0) }) {
@@ -159,11 +176,13 @@ public struct ModelCard: Codable, Sendable, Equatable {
             let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
             throw ZooError.invalidCard(path: url.path, field: path, reason: "is missing")
         } catch let DecodingError.typeMismatch(type, context) {
-            throw ZooError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
-                                           reason: "should be \(type)")
+            throw ZooError.invalidCard(
+                path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
+                reason: "should be \(type)")
         } catch let DecodingError.valueNotFound(type, context) {
-            throw ZooError.invalidCard(path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
-                                           reason: "is null, should be \(type)")
+            throw ZooError.invalidCard(
+                path: url.path, field: context.codingPath.map(\.stringValue).joined(separator: "."),
+                reason: "is null, should be \(type)")
         } catch {
             throw ZooError.invalidCard(path: url.path, field: "(file)", reason: "not valid JSON")
         }
@@ -180,7 +199,8 @@ public struct ModelCard: Codable, Sendable, Equatable {
         let names = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             .filter { !$0.isEmpty }
         guard names.count == numClasses else {
-            throw ZooError.invalidCard(path: url.path, field: "class_names_file", reason: "has \(names.count) names for \(numClasses) classes")
+            throw ZooError.invalidCard(
+                path: url.path, field: "class_names_file", reason: "has \(names.count) names for \(numClasses) classes")
         }
         return names
     }

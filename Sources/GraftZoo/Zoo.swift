@@ -14,8 +14,9 @@ public struct Zoo: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
-            throw ZooError.unreadable(path: directory.path, reason: "cannot list the model cards directory",
-                                     cause: ErrorCause(error))
+            throw ZooError.unreadable(
+                path: directory.path, reason: "cannot list the model cards directory",
+                cause: ErrorCause(error))
         }
         var cards: [ModelCard] = []
         var seen: [String: String] = [:]
@@ -23,7 +24,8 @@ public struct Zoo: Sendable {
             let url = directory.appendingPathComponent(name)
             let card = try ModelCard.load(url)
             if let other = seen[card.id] {
-                throw ZooError.invalidCard(path: url.path, field: "id", reason: "'\(card.id)' is also the id of \(other)")
+                throw ZooError.invalidCard(
+                    path: url.path, field: "id", reason: "'\(card.id)' is also the id of \(other)")
             }
             seen[card.id] = name
             // A missing or short class-names file is the card's fault: say so when the zoo loads.
@@ -64,12 +66,14 @@ public struct Zoo: Sendable {
     static var candidateDirectories: [URL] {
         var candidates: [URL] = []
         if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
-            candidates.append(executable.deletingLastPathComponent()
-                .appendingPathComponent("../share/graft/Models").standardizedFileURL)
+            candidates.append(
+                executable.deletingLastPathComponent()
+                    .appendingPathComponent("../share/graft/Models").standardizedFileURL)
         }
         // Sources/GraftZoo/Zoo.swift -> the package root's Models/.
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Models").standardizedFileURL)
+        candidates.append(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../Models").standardizedFileURL)
         return candidates
     }
 
@@ -83,10 +87,14 @@ public struct Zoo: Sendable {
     public static func shipped() throws -> Zoo {
         let directory = defaultDirectory
         guard isDirectory(directory) else {
-            let looked = ProcessInfo.processInfo.environment["GRAFT_MODELS"].map { [$0] }
+            let looked =
+                ProcessInfo.processInfo.environment["GRAFT_MODELS"].map { [$0] }
                 ?? candidateDirectories.map(\.path)
-            throw ZooError.unreadable(path: directory.path,
-                                      reason: "no model cards found (looked in \(looked.joined(separator: ", ")); set GRAFT_MODELS to the zoo's Models directory")
+            throw ZooError.unreadable(
+                path: directory.path,
+                reason:
+                    "no model cards found (looked in \(looked.joined(separator: ", ")); set GRAFT_MODELS to the zoo's Models directory"
+            )
         }
         return try load(directory: directory)
     }

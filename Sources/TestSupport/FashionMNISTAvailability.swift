@@ -5,10 +5,12 @@ import GraftData
 public enum FashionMNISTAvailability {
     public static let train = Prerequisite(
         "Fashion-MNIST (train)",
-        problem: FashionMNIST.isAvailable(.train) ? nil
+        problem: FashionMNIST.isAvailable(.train)
+            ? nil
             : "Debian's dataset-fashion-mnist is not installed (\(FashionMNIST.defaultDirectory.path))")
     public static let trainAndTest = Prerequisite(
         "Fashion-MNIST (train and test)",
-        problem: FashionMNIST.isAvailable(.train) && FashionMNIST.isAvailable(.test) ? nil
+        problem: FashionMNIST.isAvailable(.train) && FashionMNIST.isAvailable(.test)
+            ? nil
             : "Debian's dataset-fashion-mnist is not installed (\(FashionMNIST.defaultDirectory.path))")
 }

@@ -64,7 +64,9 @@ public enum NPY {
             return .float32(t)
         case "<i8":
             guard body.count >= count * 8 else { throw NPYError(description: "\(url.path): truncated") }
-            let values = body.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) } }
+            let values = body.withUnsafeBytes { raw in
+                (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }
+            }
             return .int64(shape: shape, values: values)
         case "|u1":
             return .uint8(shape: shape, values: Array(body.prefix(count)))

@@ -37,6 +37,6 @@ public struct Prerequisite: Sendable {
 
     private init(joining missing: Prerequisite, name: String) {
         self.name = name
-        problem = missing.problem   // already reported when that one was made
+        problem = missing.problem  // already reported when that one was made
     }
 }

@@ -23,8 +23,9 @@ struct CatalogCommand: ParsableCommand {
                 [.text("schema"), .text(try db.appliedMigrations().joined(separator: ","))],
             ]
             rows += counts.map { [.text($0.table), .int($0.rows)] }
-            printSections([TableSection("catalog", TextTable(columns: ["field", "value"], rows: rows), isRecord: true)],
-                          format: output.format)
+            printSections(
+                [TableSection("catalog", TextTable(columns: ["field", "value"], rows: rows), isRecord: true)],
+                format: output.format)
         }
     }
 
@@ -57,12 +58,15 @@ struct CatalogCommand: ParsableCommand {
             }
             if output.format == .table {
                 for a in actions { print("repair: \(a)") }
-                if !report.findings.isEmpty { print(CatalogListing.findings(report.findings).render(.table), terminator: "") }
+                if !report.findings.isEmpty {
+                    print(CatalogListing.findings(report.findings).render(.table), terminator: "")
+                }
                 let interruptedRuns = report.leftovers.filter { $0.kind == .interruptedRun }.count
-                print("Checked \(report.checkpointsChecked) checkpoint(s), \(report.weightsFilesChecked) weights file(s), "
-                      + "\(report.filesScanned) file(s) on disk: \(report.problems.count) problem(s), "
-                      + "\(report.leftovers.count - interruptedRuns) leftover(s) of interrupted writes"
-                      + (interruptedRuns > 0 ? ", \(interruptedRuns) interrupted run(s)." : "."))
+                print(
+                    "Checked \(report.checkpointsChecked) checkpoint(s), \(report.weightsFilesChecked) weights file(s), "
+                        + "\(report.filesScanned) file(s) on disk: \(report.problems.count) problem(s), "
+                        + "\(report.leftovers.count - interruptedRuns) leftover(s) of interrupted writes"
+                        + (interruptedRuns > 0 ? ", \(interruptedRuns) interrupted run(s)." : "."))
             } else {
                 print(CatalogListing.findings(report.findings).render(output.format), terminator: "")
             }

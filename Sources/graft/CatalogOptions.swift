@@ -6,9 +6,11 @@ import GraftReport
 /// `--catalog PATH`, shared by every command that reads or writes the catalog.
 /// Precedence: `--catalog`, then `$GRAFT_CATALOG`, then `Catalog/catalog.sqlite`.
 struct CatalogOptions: ParsableArguments {
-    @Option(name: .customLong("catalog"),
-            help: ArgumentHelp("The catalog file (default: $GRAFT_CATALOG, else \(Catalog.defaultPath)).",
-                               valueName: "path"))
+    @Option(
+        name: .customLong("catalog"),
+        help: ArgumentHelp(
+            "The catalog file (default: $GRAFT_CATALOG, else \(Catalog.defaultPath)).",
+            valueName: "path"))
     var catalogPath: String?
 
     var resolvedPath: String { Catalog.resolvedPath(explicit: catalogPath) }

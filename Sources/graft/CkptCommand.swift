@@ -39,8 +39,9 @@ struct CkptCommand: ParsableCommand {
         }
 
         func filter(limit: Int? = nil) throws -> CheckpointFilter {
-            CheckpointFilter(run: run, optimizer: optimizer, comparisonId: comparison, epochRange: try epochRange(),
-                             minimaOnly: minima, minValAcc: minValAcc, limit: limit)
+            CheckpointFilter(
+                run: run, optimizer: optimizer, comparisonId: comparison, epochRange: try epochRange(),
+                minimaOnly: minima, minValAcc: minValAcc, limit: limit)
         }
     }
 
@@ -59,7 +60,8 @@ struct CkptCommand: ParsableCommand {
     }
 
     struct Best: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The best checkpoint by a metric, overall or per optimizer.")
+        static let configuration = CommandConfiguration(
+            abstract: "The best checkpoint by a metric, overall or per optimizer.")
         @OptionGroup var catalog: CatalogOptions
         @OptionGroup var output: OutputOptions
         @OptionGroup var filters: Filters
@@ -69,13 +71,16 @@ struct CkptCommand: ParsableCommand {
 
         func validate() throws {
             _ = try CheckpointMetric.parse(by)
-            if let per, per != "optimizer" { throw ValidationError("--per: only 'optimizer' is supported, not '\(per)'") }
+            if let per, per != "optimizer" {
+                throw ValidationError("--per: only 'optimizer' is supported, not '\(per)'")
+            }
         }
 
         func run() throws {
             let db = try catalog.openExisting()
-            let best = try db.bestCheckpoints(by: try CheckpointMetric.parse(by), perOptimizer: per != nil,
-                                              filter: try filters.filter())
+            let best = try db.bestCheckpoints(
+                by: try CheckpointMetric.parse(by), perOptimizer: per != nil,
+                filter: try filters.filter())
             print(CatalogListing.checkpoints(best).render(output.format), terminator: "")
         }
     }
@@ -94,10 +99,19 @@ struct CkptCommand: ParsableCommand {
             let file = db.url(forStoredPath: c.path)
             if verify { _ = try db.verifiedFile(for: c) }
             let info = CheckpointInfo(checkpoint: c, optimizer: run.optimizer, modelId: run.modelId)
-            var sections = [TableSection("checkpoint", CatalogListing.checkpointFields(info, resolvedPath: file.path), isRecord: true)]
+            var sections = [
+                TableSection(
+                    "checkpoint", CatalogListing.checkpointFields(info, resolvedPath: file.path), isRecord: true)
+            ]
             if verify {
-                sections.append(TableSection("verification", TextTable(columns: ["field", "value"], rows: [
-                    [.text("sha256"), .text("ok")]]), isRecord: true))
+                sections.append(
+                    TableSection(
+                        "verification",
+                        TextTable(
+                            columns: ["field", "value"],
+                            rows: [
+                                [.text("sha256"), .text("ok")]
+                            ]), isRecord: true))
             }
             printSections(sections, format: output.format)
         }
@@ -109,8 +123,10 @@ struct CkptCommand: ParsableCommand {
         @OptionGroup var catalog: CatalogOptions
         @OptionGroup var output: OutputOptions
         @Option(name: .customLong("run"), help: "The run to prune.") var runId: Int64
-        @Option(help: ArgumentHelp("What to keep: best:N[:metric], minima, last[:N], every:K, all; comma-separated.",
-                                   valueName: "spec"))
+        @Option(
+            help: ArgumentHelp(
+                "What to keep: best:N[:metric], minima, last[:N], every:K, all; comma-separated.",
+                valueName: "spec"))
         var keep: String
         @Flag(help: "Also remove the optimizer state from kept checkpoints other than the newest.")
         var stripOptimizer = false
@@ -123,14 +139,17 @@ struct CkptCommand: ParsableCommand {
         func run() throws {
             let db = try catalog.openExisting()
             let spec = try KeepSpec(parsing: keep)
-            let strip: ((URL, URL) throws -> Void)? = stripOptimizer
+            let strip: ((URL, URL) throws -> Void)? =
+                stripOptimizer
                 ? { try TrainingCheckpoint.stripOptimizerState(from: $0, to: $1) } : nil
             let plan = try db.prune(run: runId, keep: spec, stripOptimizer: strip, dryRun: dryRun)
             print(CatalogListing.prunePlan(plan).render(output.format), terminator: "")
             if output.format == .table {
                 let mib = Double(plan.bytesFreed) / 1_048_576
-                print(String(format: "%@ %d checkpoint(s), %.1f MiB; kept %d.",
-                             dryRun ? "Would delete" : "Deleted", plan.deleted.count, mib, plan.kept.count))
+                print(
+                    String(
+                        format: "%@ %d checkpoint(s), %.1f MiB; kept %d.",
+                        dryRun ? "Would delete" : "Deleted", plan.deleted.count, mib, plan.kept.count))
             }
         }
     }

@@ -16,7 +16,9 @@ struct CkptExport: ParsableCommand {
     @Option(help: "The weights file to write.") var output: String
 
     func validate() throws {
-        if (id == nil) == (runId == nil) { throw ValidationError("give a checkpoint id, or --run R (with --best METRIC)") }
+        if (id == nil) == (runId == nil) {
+            throw ValidationError("give a checkpoint id, or --run R (with --best METRIC)")
+        }
     }
 
     mutating func run() throws {
@@ -29,7 +31,10 @@ struct CkptExport: ParsableCommand {
             }
             checkpointId = found.checkpoint.id
         }
-        let attributes = try TrainingCheckpoint.export(checkpoint: checkpointId!, from: db, to: URL(fileURLWithPath: output))
-        print("wrote \(output) from checkpoint \(checkpointId!): \(attributes.architecture), \(attributes.numClasses) classes (\(attributes.classNames.joined(separator: ", ")))")
+        let attributes = try TrainingCheckpoint.export(
+            checkpoint: checkpointId!, from: db, to: URL(fileURLWithPath: output))
+        print(
+            "wrote \(output) from checkpoint \(checkpointId!): \(attributes.architecture), \(attributes.numClasses) classes (\(attributes.classNames.joined(separator: ", ")))"
+        )
     }
 }

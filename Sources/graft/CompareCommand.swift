@@ -35,38 +35,49 @@ struct CompareCommand: ParsableCommand {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
-        if let clrMax, !(clrMax.isFinite && clrMax > 0) { throw ValidationError("--clr-max must be positive, got \(clrMax)") }
+        if let clrMax, !(clrMax.isFinite && clrMax > 0) {
+            throw ValidationError("--clr-max must be positive, got \(clrMax)")
+        }
         if let clrStep, clrStep < 1 { throw ValidationError("--clr-step must be at least 1 epoch, got \(clrStep)") }
     }
 
     mutating func run() throws {
         let model = try modelData.resolveModel()
-        let entries = optimizers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces).lowercased() }
+        let entries = optimizers.split(separator: ",").map {
+            String($0).trimmingCharacters(in: .whitespaces).lowercased()
+        }
         for e in entries {
             let base = e.hasSuffix("-clr") ? String(e.dropLast(4)) : e
             _ = try OptimizerKind(parsing: base)
         }
         var base = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card), optimizer: try OptimizerConfig(parsing: "sgd"),
-            schedule: .constant(ConstantLR(lr: 0.01)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
+            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
+            optimizer: try OptimizerConfig(parsing: "sgd"),
+            schedule: .constant(ConstantLR(lr: 0.01)),
+            trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         base.batchNormPolicy = try modelData.batchNorm()
         base.save.keep = keep
         let plan = ComparisonPlan(
             optimizers: entries, runs: runs, base: base, clrMax: clrMax,
             clrStepEpochs: clrStep ?? max(1, epochs / 8),
-            name: name ?? "\(model.id) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(entries.joined(separator: ","))")
+            name: name
+                ?? "\(model.id) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(entries.joined(separator: ","))"
+        )
         var planWithRates = plan
         for item in lrFor {
             let kv = item.split(separator: "=")
-            guard kv.count == 2, let v = Double(kv[1]) else { throw ValidationError("--lr-for takes entry=rate, got '\(item)'") }
+            guard kv.count == 2, let v = Double(kv[1]) else {
+                throw ValidationError("--lr-for takes entry=rate, got '\(item)'")
+            }
             planWithRates.learningRates[String(kv[0]).lowercased()] = v
         }
         let runner = ComparisonRunner(plan: planWithRates, catalog: try catalog.open())
         runner.showProgress = !quiet
         runner.jobs = jobs
-        runner.launcher = TrainCommandLauncher(executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL)
+        runner.launcher = TrainCommandLauncher(
+            executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL)
         let outcome = try runner.run()
         for entry in planWithRates.optimizers {
             print("runs \(entry): \((outcome.runIds[entry] ?? []).map(String.init).joined(separator: " "))")
@@ -82,8 +93,10 @@ struct TrainCommandLauncher: RunLauncher {
     func launch(configurationFile: URL, comparisonId: Int64, catalogLocation: String, threads: Int) throws -> Process {
         let p = Process()
         p.executableURL = executable
-        p.arguments = ["train", "--config", configurationFile.path, "--comparison", String(comparisonId), "--quiet",
-                       "--catalog", catalogLocation]
+        p.arguments = [
+            "train", "--config", configurationFile.path, "--comparison", String(comparisonId), "--quiet",
+            "--catalog", catalogLocation,
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = String(threads)
         environment["GRAFT_THREADS"] = String(threads)

@@ -36,7 +36,8 @@ struct ConvertCommand: ParsableCommand {
         case .mismatch: checksum = "DIFFERS from the official file (see warning)"
         case .unknown: checksum = "not an official file of this card"
         }
-        print("""
+        print(
+            """
             wrote \(result.output.path)
               model        \(card.id) (\(result.attributes.architecture), \(result.attributes.numClasses) classes)
               tensors      \(result.tensorCount), \(result.parameterCount) parameters

@@ -30,10 +30,13 @@ struct DataCommand: ParsableCommand {
             let folder = try ImageFolder(root: URL(fileURLWithPath: dir), verify: verify)
             var perClass = [Int](repeating: 0, count: folder.classNames.count)
             for s in folder.samples { perClass[s.label] += 1 }
-            print("\(folder.count) images in \(folder.classNames.count) classes"
-                  + (verify ? " (every file decoded)" : " (headers read; --verify decodes every file)"))
+            print(
+                "\(folder.count) images in \(folder.classNames.count) classes"
+                    + (verify ? " (every file decoded)" : " (headers read; --verify decodes every file)"))
             for (i, name) in folder.classNames.enumerated() { print("  \(i)\t\(name)\t\(perClass[i])") }
-            if !folder.skipped.isEmpty { print("ignored (hidden or not an image): \(folder.skipped.joined(separator: ", "))") }
+            if !folder.skipped.isEmpty {
+                print("ignored (hidden or not an image): \(folder.skipped.joined(separator: ", "))")
+            }
             if !folder.unreadable.isEmpty {
                 print("unreadable: \(folder.unreadable.count)")
                 for u in folder.unreadable { print("  \(u.reason)") }
@@ -46,7 +49,9 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "split",
             abstract: "Make a stratified, seeded train/validation split and write it to a JSON file.",
-            discussion: "The default output is DIR/.graft-split.json (hidden, so scans ignore it). Use --output when DIR is read-only.")
+            discussion:
+                "The default output is DIR/.graft-split.json (hidden, so scans ignore it). Use --output when DIR is read-only."
+        )
 
         @Argument(help: "Dataset root: DIR/<class>/<image>.jpg")
         var dir: String
@@ -85,7 +90,9 @@ struct DataCommand: ParsableCommand {
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Per-channel mean and std over the training split; stored next to the split file.",
-            discussion: "Reads DIR/.graft-split.json (or --split); makes the default split (val 0.2, seed 0) there first if it does not exist. Writes <split>.stats.json beside it.")
+            discussion:
+                "Reads DIR/.graft-split.json (or --split); makes the default split (val 0.2, seed 0) there first if it does not exist. Writes <split>.stats.json beside it."
+        )
 
         @Argument(help: "Dataset root: DIR/<class>/<image>.jpg")
         var dir: String
@@ -109,7 +116,8 @@ struct DataCommand: ParsableCommand {
                 if !dataSplit.matches(folder) { folder = try ImageFolder(root: root, verify: true) }
                 DataCommand.reportUnreadable(folder)
                 if !dataSplit.matches(folder) {
-                    FileHandle.standardError.write(Data("warning: \(splitURL.path): the folder changed since the split was made\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("warning: \(splitURL.path): the folder changed since the split was made\n".utf8))
                 }
             } else {
                 DataCommand.reportUnreadable(folder)
@@ -119,14 +127,17 @@ struct DataCommand: ParsableCommand {
             }
             let (train, _) = try dataSplit.indices(in: folder, splitPath: splitURL.path)
             let failures = FailureLog()
-            var stats = try ChannelStats.compute(folder, indices: train, resize: resize, options: folder.decodeOptions,
-                                                 failures: failures)
+            var stats = try ChannelStats.compute(
+                folder, indices: train, resize: resize, options: folder.decodeOptions,
+                failures: failures)
             stats.splitHash = dataSplit.fileListHash
             let statsURL = ChannelStats.url(forSplit: splitURL)
             try stats.write(to: statsURL)
             func fmt(_ v: [Double]) -> String { v.map { String(format: "%.4f", $0) }.joined(separator: ", ") }
-            print("\(stats.images) training images, \(stats.pixels) pixels"
-                  + (failures.entries.isEmpty ? "" : " (\(failures.entries.count) of \(train.count) in the split skipped as unreadable)"))
+            print(
+                "\(stats.images) training images, \(stats.pixels) pixels"
+                    + (failures.entries.isEmpty
+                        ? "" : " (\(failures.entries.count) of \(train.count) in the split skipped as unreadable)"))
             print("mean: [\(fmt(stats.mean))]")
             print("std:  [\(fmt(stats.std))]")
             print("written to \(statsURL.path)")
@@ -153,16 +164,20 @@ struct DataCommand: ParsableCommand {
         var rgb = false
         @Option(help: "JPEG quality 1-100.")
         var quality: Int = 90
-        @Option(help: "Folder with the IDX .gz files (default: $GRAFT_FASHION_MNIST or /usr/share/datasets/fashion-mnist).")
+        @Option(
+            help: "Folder with the IDX .gz files (default: $GRAFT_FASHION_MNIST or /usr/share/datasets/fashion-mnist).")
         var source: String?
 
         func validate() throws {
-            guard FashionMNIST.Split(rawValue: split) != nil else { throw ValidationError("--split must be train or test") }
+            guard FashionMNIST.Split(rawValue: split) != nil else {
+                throw ValidationError("--split must be train or test")
+            }
             guard size >= 1 && size <= 4096 else { throw ValidationError("--size must be in 1...4096") }
             guard (1...100).contains(quality) else { throw ValidationError("--quality must be in 1...100") }
             if let perClass, perClass < 1 { throw ValidationError("--per-class must be at least 1") }
             for name in classList where FashionMNIST.classIndex(name) == nil {
-                throw ValidationError("unknown class \"\(name)\"; classes: \(FashionMNIST.folderNames.joined(separator: ", "))")
+                throw ValidationError(
+                    "unknown class \"\(name)\"; classes: \(FashionMNIST.folderNames.joined(separator: ", "))")
             }
         }
 
@@ -176,8 +191,9 @@ struct DataCommand: ParsableCommand {
             let wanted = classList.isEmpty ? nil : classList.compactMap(FashionMNIST.classIndex)
             let indices = data.indices(classes: wanted, perClass: perClass)
             let out = URL(fileURLWithPath: dir)
-            let written = try data.exportImageFolder(to: out, indices: indices, size: size == 28 ? 0 : size,
-                                                     rgb: rgb, quality: quality)
+            let written = try data.exportImageFolder(
+                to: out, indices: indices, size: size == 28 ? 0 : size,
+                rgb: rgb, quality: quality)
             let classCount = Set(indices.map(data.label)).count
             print("wrote \(written) JPEGs in \(classCount) class folders under \(out.path)")
         }

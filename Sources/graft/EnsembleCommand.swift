@@ -26,7 +26,8 @@ struct EnsembleCommand: ParsableCommand {
     @Option(help: "Keep only the last M members.") var last: Int?
     @Option(help: "probs, logits, vote, swa, or all (comma-separated).") var method: String = "probs"
     @Flag(help: "Also select members greedily by validation gain.") var greedy = false
-    @Option(help: "Evaluate on this ImageFolder directory (or 'fashion-mnist') instead of the run's data.") var data: String?
+    @Option(help: "Evaluate on this ImageFolder directory (or 'fashion-mnist') instead of the run's data.") var data:
+        String?
     @Option(help: "val (the run's validation split), or test (Fashion-MNIST only).") var split: String = "val"
     @Option(help: "Write the SWA model to this weights file (HDF5) for graft predict.") var output: String?
     @Option(help: "Write accuracy against ensemble size as an SVG plot.") var plot: String?
@@ -47,7 +48,8 @@ struct EnsembleCommand: ParsableCommand {
         var job = EnsembleJob()
         job.run = runId
         job.minimaOnly = minima
-        job.checkpoints = checkpoints?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
+        job.checkpoints =
+            checkpoints?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
         job.last = last
         job.methods = try EnsembleMethod.parseList(method)
         job.greedy = greedy
@@ -68,8 +70,9 @@ struct EnsembleCommand: ParsableCommand {
             try EnsembleJob.plot(result.evaluation).write(to: URL(fileURLWithPath: plot))
             if !quiet { FileHandle.standardError.write(Data("wrote \(plot)\n".utf8)) }
         }
-        printSections(EnsembleJob.tables(result.evaluation, ensembleIds: result.ensembleIds)
-                      + [EnsembleJob.adviceTable(result.advice)], format: json ? .json : .table)
+        printSections(
+            EnsembleJob.tables(result.evaluation, ensembleIds: result.ensembleIds)
+                + [EnsembleJob.adviceTable(result.advice)], format: json ? .json : .table)
         if !json { print("\n" + result.advice.summary) }
         if quiet, !json {
             for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

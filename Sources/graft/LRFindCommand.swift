@@ -25,7 +25,8 @@ struct LRFindCommand: ParsableCommand {
 
     func validate() throws {
         guard startLR.isFinite, endLR.isFinite, startLR >= 0, endLR > startLR else {
-            throw ValidationError("--start-lr and --end-lr must be finite with 0 ≤ start < end, got \(startLR) and \(endLR)")
+            throw ValidationError(
+                "--start-lr and --end-lr must be finite with 0 ≤ start < end, got \(startLR) and \(endLR)")
         }
         guard epochs.isFinite && epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
@@ -36,12 +37,16 @@ struct LRFindCommand: ParsableCommand {
         let optimizerConfig = try optimizer.config()
         let config = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card), optimizer: optimizerConfig,
-            schedule: .constant(ConstantLR(lr: startLR)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
+            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
+            optimizer: optimizerConfig,
+            schedule: .constant(ConstantLR(lr: startLR)),
+            trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: 1, batchSize: modelData.batch, seed: modelData.seed)
-        let result = try LRFindJob(configuration: config, startLR: startLR, endLR: endLR, epochs: epochs, steps: steps,
-                                   linear: linear, batchNormPolicy: try modelData.batchNorm())
-            .run(catalog: noCatalog ? nil : try catalog.open(), plotPath: plot, showProgress: !json)
+        let result = try LRFindJob(
+            configuration: config, startLR: startLR, endLR: endLR, epochs: epochs, steps: steps,
+            linear: linear, batchNormPolicy: try modelData.batchNorm()
+        )
+        .run(catalog: noCatalog ? nil : try catalog.open(), plotPath: plot, showProgress: !json)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

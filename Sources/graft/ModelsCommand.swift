@@ -12,7 +12,9 @@ struct ZooOptions: ParsableArguments {
 
     var weightsURL: URL { weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory }
 
-    func zoo() throws -> Zoo { try modelsDir.map { try Zoo.load(directory: URL(fileURLWithPath: $0)) } ?? Zoo.shipped() }
+    func zoo() throws -> Zoo {
+        try modelsDir.map { try Zoo.load(directory: URL(fileURLWithPath: $0)) } ?? Zoo.shipped()
+    }
 
     /// The converted weights of a card, when present.
     func weightsFile(for card: ModelCard) -> URL? {
@@ -36,20 +38,24 @@ struct ModelsCommand: ParsableCommand {
         func run() throws {
             let zoo = try zooOptions.zoo()
             let idWidth = max(2, zoo.ids.map(\.count).max() ?? 0)
-            print("ID".padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  ARCH        CLASSES  TOP-1    WEIGHTS")
+            print(
+                "ID".padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  ARCH        CLASSES  TOP-1    WEIGHTS"
+            )
             for card in zoo.cards {
                 let top1 = card.accuracy.map { String(format: "%.3f", $0.top1) } ?? "-"
                 let weights = zooOptions.weightsFile(for: card) != nil ? "present" : "absent"
-                print(card.id.padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
-                      + card.modelArchitecture.padding(toLength: 12, withPad: " ", startingAt: 0)
-                      + String(card.numClasses).padding(toLength: 9, withPad: " ", startingAt: 0)
-                      + top1.padding(toLength: 9, withPad: " ", startingAt: 0) + weights)
+                print(
+                    card.id.padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
+                        + card.modelArchitecture.padding(toLength: 12, withPad: " ", startingAt: 0)
+                        + String(card.numClasses).padding(toLength: 9, withPad: " ", startingAt: 0)
+                        + top1.padding(toLength: 9, withPad: " ", startingAt: 0) + weights)
             }
         }
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A model card and whether its weights are under Weights/.")
+        static let configuration = CommandConfiguration(
+            abstract: "A model card and whether its weights are under Weights/.")
         @Argument(help: "Model id (see `graft models`).") var id: String
         @OptionGroup var zooOptions: ZooOptions
         @Flag(help: "Print the card as JSON.") var json = false
@@ -70,14 +76,28 @@ struct ModelsCommand: ParsableCommand {
             var lines: [(String, String)] = [
                 ("id", card.id), ("name", card.name), ("architecture", card.modelArchitecture),
                 ("input size", card.inputSize.map(String.init).joined(separator: "×")),
-                ("eval transform", "resize shorter side to \(card.resize.map(String.init) ?? "-"), centre crop \(card.inputSize[1])×\(card.inputSize[2])"),
+                (
+                    "eval transform",
+                    "resize shorter side to \(card.resize.map(String.init) ?? "-"), centre crop \(card.inputSize[1])×\(card.inputSize[2])"
+                ),
                 ("mean", card.mean.map { "\($0)" }.joined(separator: ", ")),
                 ("std", card.std.map { "\($0)" }.joined(separator: ", ")),
-                ("classes", "\(card.numClasses)" + (card.classNames.isEmpty ? " (names not bundled)" : ": " + card.classNames.prefix(10).joined(separator: ", ") + (card.classNames.count > 10 ? ", …" : ""))),
+                (
+                    "classes",
+                    "\(card.numClasses)"
+                        + (card.classNames.isEmpty
+                            ? " (names not bundled)"
+                            : ": " + card.classNames.prefix(10).joined(separator: ", ")
+                                + (card.classNames.count > 10 ? ", …" : ""))
+                ),
                 ("license", card.license),
             ]
             if let accuracy = card.accuracy {
-                lines.append(("accuracy", "\(accuracy.dataset) top-1 \(accuracy.top1)%" + (accuracy.top5.map { ", top-5 \($0)%" } ?? "")))
+                lines.append(
+                    (
+                        "accuracy",
+                        "\(accuracy.dataset) top-1 \(accuracy.top1)%" + (accuracy.top5.map { ", top-5 \($0)%" } ?? "")
+                    ))
             }
             if let source = card.source {
                 lines.append(("source file", source.file))
@@ -89,14 +109,21 @@ struct ModelsCommand: ParsableCommand {
             let path = zooOptions.weightsURL.appendingPathComponent(card.weightsFile).path
             if let weights {
                 let attributes = (try? WeightsFile.read(weights).attributes)
-                lines.append(("weights", "present: \(path)" + (attributes.map { " (from \($0.sourceFile), converted \($0.convertedAt))" } ?? "")))
+                lines.append(
+                    (
+                        "weights",
+                        "present: \(path)"
+                            + (attributes.map { " (from \($0.sourceFile), converted \($0.convertedAt))" } ?? "")
+                    ))
             } else {
                 let hint = card.source.map { " — run: graft convert \($0.file) --model \(card.id)" } ?? ""
                 lines.append(("weights", "absent: \(path)\(hint)"))
             }
             if let notes = card.notes { lines.append(("notes", notes)) }
             let width = lines.map(\.0.count).max() ?? 0
-            for (key, value) in lines { print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
+            for (key, value) in lines {
+                print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+            }
         }
     }
 }

@@ -11,7 +11,8 @@ struct PredictCommand: ParsableCommand {
         abstract: "Class probabilities for JPEG images (the model card's eval transform).")
 
     @Option(help: "Zoo model id (its card gives the architecture and resize).") var model: String?
-    @Option(help: "Weights file (HDF5), e.g. converted torchvision weights or an exported checkpoint.") var weights: String
+    @Option(help: "Weights file (HDF5), e.g. converted torchvision weights or an exported checkpoint.") var weights:
+        String
     @Option(help: "How many classes to show per image.") var top: Int = 5
     @Flag(help: "Print JSON.") var json = false
     @Argument(help: "JPEG files.") var images: [String]
@@ -39,7 +40,9 @@ struct PredictCommand: ParsableCommand {
             for p in predictions {
                 print(p.image)
                 for e in p.top {
-                    print("  \(Format.percent(e.probability, digits: 2).padding(toLength: 8, withPad: " ", startingAt: 0)) \(e.className)")
+                    print(
+                        "  \(Format.percent(e.probability, digits: 2).padding(toLength: 8, withPad: " ", startingAt: 0)) \(e.className)"
+                    )
                 }
             }
         }

@@ -25,7 +25,9 @@ struct RunsCommand: ParsableCommand {
 
         func validate() throws {
             if let status, RunStatus(rawValue: status) == nil {
-                throw ValidationError("unknown status '\(status)' (expected \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw ValidationError(
+                    "unknown status '\(status)' (expected \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
         }
 
@@ -34,9 +36,12 @@ struct RunsCommand: ParsableCommand {
             let wanted = status.flatMap(RunStatus.init)
             // A killed run is still `running` in the table: filter on the status users see.
             let stored = wanted == .running || wanted == .interrupted ? nil : wanted
-            let runs = try db.runs(filter: RunFilter(optimizer: optimizer, modelId: model, splitId: split,
-                                                     comparisonId: comparison, status: stored))
-                .map(RunsCommand.asSeen).filter { wanted == nil || $0.status == wanted }
+            let runs = try db.runs(
+                filter: RunFilter(
+                    optimizer: optimizer, modelId: model, splitId: split,
+                    comparisonId: comparison, status: stored)
+            )
+            .map(RunsCommand.asSeen).filter { wanted == nil || $0.status == wanted }
             print(CatalogListing.runs(runs).render(output.format), terminator: "")
             RunsCommand.offerResume(runs)
         }
@@ -53,11 +58,14 @@ struct RunsCommand: ParsableCommand {
             let db = try catalog.openExisting()
             let run = RunsCommand.asSeen(try db.run(id: id))
             RunsCommand.offerResume([run])
-            printSections([
-                TableSection("run", CatalogListing.runFields(run), isRecord: true),
-                TableSection("epochs", CatalogListing.epochs(try db.epochMetrics(run: id))),
-                TableSection("checkpoints", CatalogListing.checkpoints(try db.checkpoints(filter: CheckpointFilter(run: id)))),
-            ], format: output.format)
+            printSections(
+                [
+                    TableSection("run", CatalogListing.runFields(run), isRecord: true),
+                    TableSection("epochs", CatalogListing.epochs(try db.epochMetrics(run: id))),
+                    TableSection(
+                        "checkpoints", CatalogListing.checkpoints(try db.checkpoints(filter: CheckpointFilter(run: id)))
+                    ),
+                ], format: output.format)
         }
     }
 }
@@ -74,7 +82,8 @@ extension RunsCommand {
     /// Tells how to continue each interrupted run that has no successor yet.
     static func offerResume(_ runs: [RunRecord]) {
         for run in runs where run.status == .interrupted {
-            FileHandle.standardError.write(Data("run \(run.id!) was interrupted: continue it with `graft train --resume \(run.id!)`\n".utf8))
+            FileHandle.standardError.write(
+                Data("run \(run.id!) was interrupted: continue it with `graft train --resume \(run.id!)`\n".utf8))
         }
     }
 }

@@ -23,9 +23,12 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var catalog: CatalogOptions
     @Option(help: "Epochs to train.") var epochs: Int = 10
     @Option(help: "Unfreeze one more block every K epochs.") var gradualUnfreeze: Int?
-    @Option(help: ArgumentHelp(
-        "Megabytes of frozen-trunk output kept across epochs (0: off).",
-        discussion: "With the blocks below the trainable ones frozen (BatchNorm in eval mode) and no random augmentation, each image's trunk output is computed once; later epochs train only the trainable blocks on it."))
+    @Option(
+        help: ArgumentHelp(
+            "Megabytes of frozen-trunk output kept across epochs (0: off).",
+            discussion:
+                "With the blocks below the trainable ones frozen (BatchNorm in eval mode) and no random augmentation, each image's trunk output is computed once; later epochs train only the trainable blocks on it."
+        ))
     var featureCacheMb: Int = 2048
     @Flag(help: "Run the frozen trunk on every image every epoch (same as --feature-cache-mb 0).")
     var noFeatureCache = false
@@ -47,7 +50,9 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("--resume takes RUN or RUN@EPOCH, got '\(resume)'")
             }
             let epoch = parts.count == 2 ? Int(parts[1]) : nil
-            if parts.count == 2 && epoch == nil { throw ValidationError("--resume: '\(parts[1])' is not an epoch number") }
+            if parts.count == 2 && epoch == nil {
+                throw ValidationError("--resume: '\(parts[1])' is not an epoch number")
+            }
             let summary = try TrainingRun.resume(runId: runId, epoch: epoch, catalog: db, showProgress: !quiet)
             print(summaryText(summary))
             return
@@ -63,12 +68,16 @@ struct TrainCommand: ParsableCommand {
         let model = try modelData.resolveModel()
         var config = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card), optimizer: try optimizer.config(),
-            schedule: .constant(ConstantLR(lr: 0.01)), trainable: try modelData.trainableBlocks(architecture: model.architecture),
+            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
+            optimizer: try optimizer.config(),
+            schedule: .constant(ConstantLR(lr: 0.01)),
+            trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         config.batchNormPolicy = try modelData.batchNorm()
         config.gradualUnfreezeEvery = gradualUnfreeze
-        guard featureCacheMb >= 0 else { throw ValidationError("--feature-cache-mb must be 0 or more, got \(featureCacheMb)") }
+        guard featureCacheMb >= 0 else {
+            throw ValidationError("--feature-cache-mb must be 0 or more, got \(featureCacheMb)")
+        }
         config.featureCacheMB = noFeatureCache ? 0 : featureCacheMb
         config.blockLearningRateFactors = try parseFactors(lrFactors)
         config.dropout = dropout
@@ -80,15 +89,20 @@ struct TrainCommand: ParsableCommand {
         if let keep { _ = try KeepSpec(parsing: keep) }
         let prepared = try TrainingRun.prepare(config, splitDirectory: db.splitsDirectory)
         let perEpoch = prepared.train.batchesPerEpoch
-        config.schedule = try schedule.config(defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
-                                              totalSteps: perEpoch * epochs)
+        config.schedule = try schedule.config(
+            defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
+            totalSteps: perEpoch * epochs)
         for warning in OptimizerWarning.check(config.optimizer, schedule: config.schedule) {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         if !prepared.skippedOnLoad.isEmpty {
-            print("loaded \(modelData.weights ?? "") without \(prepared.skippedOnLoad.joined(separator: ", ")) (new \(prepared.classNames.count)-class head)")
+            print(
+                "loaded \(modelData.weights ?? "") without \(prepared.skippedOnLoad.joined(separator: ", ")) (new \(prepared.classNames.count)-class head)"
+            )
         }
-        print("training \(model.id) on \(prepared.train.sampleCount) images (\(prepared.validation.sampleCount) validation), classes: \(prepared.classNames.joined(separator: ", "))")
+        print(
+            "training \(model.id) on \(prepared.train.sampleCount) images (\(prepared.validation.sampleCount) validation), classes: \(prepared.classNames.joined(separator: ", "))"
+        )
         let run = TrainingRun(configuration: config, catalog: db)
         run.showProgress = !quiet
         let summary = try run.start(prepared: prepared, comparisonId: comparison)
@@ -111,8 +125,9 @@ struct TrainCommand: ParsableCommand {
     func summaryText(_ s: RunSummary) -> String {
         var lines = ["run \(s.runId): \(s.history.count) epochs"]
         if let last = s.history.last {
-            lines.append(String(format: "final: train loss %.4f acc %.2f%%", last.trainLoss, last.trainAccuracy * 100)
-                + (last.validationAccuracy.map { String(format: ", val acc %.2f%%", $0 * 100) } ?? ""))
+            lines.append(
+                String(format: "final: train loss %.4f acc %.2f%%", last.trainLoss, last.trainAccuracy * 100)
+                    + (last.validationAccuracy.map { String(format: ", val acc %.2f%%", $0 * 100) } ?? ""))
         }
         if let best = s.bestValidationAccuracy { lines.append(String(format: "best val acc %.2f%%", best * 100)) }
         lines.append("checkpoints: \(s.checkpointIds.count) (graft ckpt list --run \(s.runId))")

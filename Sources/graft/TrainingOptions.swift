@@ -16,9 +16,11 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: "Validation fraction of a stratified split.") var val: Double = 0.2
     @Option(help: "Seed of the train/validation split.") var splitSeed: UInt64 = 0
     @Option(help: "Only these classes, comma-separated.") var classes: String?
-    @Option(help: "At most this many training images per class (validation keeps its whole split).") var trainPerClass: Int?
+    @Option(help: "At most this many training images per class (validation keeps its whole split).") var trainPerClass:
+        Int?
     @Flag(help: "Random resized crop and horizontal flip on training images.") var augment = false
-    @Option(help: "Blocks to train, comma-separated (stem/layer1…layer4/head, block1…block4/head).") var trainable: String?
+    @Option(help: "Blocks to train, comma-separated (stem/layer1…layer4/head, block1…block4/head).") var trainable:
+        String?
     @Option(help: "Train this block and every block above it.") var freezeTo: String?
     @Option(help: "BatchNorm in frozen blocks: eval (running statistics) or train (batch statistics).")
     var bnPolicy: String = "eval"
@@ -60,7 +62,8 @@ struct ModelDataOptions: ParsableArguments {
         if let trainable {
             let list = trainable.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             for n in list where !names.contains(n) {
-                throw ValidationError("unknown block '\(n)' in --trainable; \(model) has \(names.joined(separator: ", "))")
+                throw ValidationError(
+                    "unknown block '\(n)' in --trainable; \(model) has \(names.joined(separator: ", "))")
             }
             return list
         }
@@ -125,7 +128,10 @@ struct ScheduleOptions: ParsableArguments {
             FileHandle.standardError.write(Data("note: \(note)\n".utf8))
         }
         if case .cyclic(let cyclic) = config, cyclic.stepSizeUp + cyclic.stepSizeDown > totalSteps {
-            FileHandle.standardError.write(Data("warning: the run's \(totalSteps) steps end before the first cycle does (\(cyclic.stepSizeUp) up), so no schedule minimum is reached\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "warning: the run's \(totalSteps) steps end before the first cycle does (\(cyclic.stepSizeUp) up), so no schedule minimum is reached\n"
+                        .utf8))
         }
         return config
     }

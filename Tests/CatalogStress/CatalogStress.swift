@@ -15,27 +15,34 @@ enum CatalogStress {
     /// is given, saves a checkpoint file of 32–160 KiB of random bytes under
     /// `filesDirectory/<tag>/` through `saveCheckpoint`. Marks the run finished at the end.
     /// - Parameter progress: called after each row (the CLI prints a line per row when asked).
-    static func run(catalog: Catalog, rows: Int, tag: String, filesDirectory: URL?,
-                           progress: (Int) -> Void = { _ in }) throws -> Summary {
-        let run = try catalog.createRun(RunRecord(
-            name: tag, modelId: "stress", optimizer: "sgd", optimizerParams: #"{"lr":0.1}"#,
-            schedule: "triangular", scheduleParams: #"{"step_size":2}"#, seed: 0, batchSize: 1, epochsPlanned: rows))
+    static func run(
+        catalog: Catalog, rows: Int, tag: String, filesDirectory: URL?,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> Summary {
+        let run = try catalog.createRun(
+            RunRecord(
+                name: tag, modelId: "stress", optimizer: "sgd", optimizerParams: #"{"lr":0.1}"#,
+                schedule: "triangular", scheduleParams: #"{"step_size":2}"#, seed: 0, batchSize: 1, epochsPlanned: rows)
+        )
         let runId = run.id!
         try catalog.markRun(runId, status: .running)
         var saved = 0
         var generator = SystemRandomNumberGenerator()
         for i in 0..<rows {
             let acc = Double(i % 97) / 97
-            try catalog.recordEpoch(EpochMetricRecord(runId: runId, epoch: i, globalStep: Int64(i * 10),
-                                                      trainLoss: 1 - acc, trainAcc: acc, valLoss: 1 - acc,
-                                                      valAcc: acc, lr: 0.1, seconds: 0))
+            try catalog.recordEpoch(
+                EpochMetricRecord(
+                    runId: runId, epoch: i, globalStep: Int64(i * 10),
+                    trainLoss: 1 - acc, trainAcc: acc, valLoss: 1 - acc,
+                    valAcc: acc, lr: 0.1, seconds: 0))
             if let dir = filesDirectory {
                 let url = dir.appendingPathComponent(tag, isDirectory: true)
                     .appendingPathComponent(String(format: "epoch-%06d.h5", i))
                 let bytes = Int.random(in: 32_768...163_840, using: &generator)
-                let draft = CheckpointRecord(runId: runId, epoch: i, globalStep: Int64(i * 10), lr: 0.1,
-                                             cycleIndex: i / 4, isMinimum: i % 4 == 3, valAcc: acc,
-                                             reasons: i % 4 == 3 ? [.periodic, .minimum] : [.periodic])
+                let draft = CheckpointRecord(
+                    runId: runId, epoch: i, globalStep: Int64(i * 10), lr: 0.1,
+                    cycleIndex: i / 4, isMinimum: i % 4 == 3, valAcc: acc,
+                    reasons: i % 4 == 3 ? [.periodic, .minimum] : [.periodic])
                 try catalog.saveCheckpoint(draft, to: url) { temp in
                     try writeRandomFile(temp, bytes: bytes, using: &generator)
                 }

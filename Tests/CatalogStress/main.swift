@@ -10,7 +10,10 @@ func value(_ name: String) -> String? {
     return arguments[i + 1]
 }
 guard let path = value("--catalog") else {
-    FileHandle.standardError.write(Data("usage: graft-catalog-stress --catalog PATH [--rows N] [--tag NAME] [--with-files DIR] [--progress]\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "usage: graft-catalog-stress --catalog PATH [--rows N] [--tag NAME] [--with-files DIR] [--progress]\n".utf8)
+    )
     exit(2)
 }
 let rows = value("--rows").flatMap(Int.init) ?? 100

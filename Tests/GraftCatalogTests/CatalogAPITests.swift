@@ -15,17 +15,21 @@ struct RunAPITests {
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
         let running = try catalog.markRun(run.id!, status: .running, at: t0)
         #expect(running.startedAt == t0)
-        let failed = try catalog.markRun(run.id!, status: .failed, error: "out of memory", at: t0.addingTimeInterval(60))
+        let failed = try catalog.markRun(
+            run.id!, status: .failed, error: "out of memory", at: t0.addingTimeInterval(60))
         #expect(failed.finishedAt == t0.addingTimeInterval(60))
         #expect(try catalog.run(id: run.id!).errorMessage == "out of memory")
         #expect(try catalog.run(id: run.id!).startedAt == t0)
-        #expect { try catalog.markRun(4242, status: .running) } throws: { ($0 as? CatalogError) == .notFound(table: "run", id: 4242) }
+        #expect { try catalog.markRun(4242, status: .running) } throws: {
+            ($0 as? CatalogError) == .notFound(table: "run", id: 4242)
+        }
     }
 
     @Test("runs(filter:) selects by optimizer, status and comparison")
     func runFilter() throws {
         let catalog = try Catalog.inMemory()
-        let (cmp, created) = try catalog.findOrCreateComparison(name: "study", config: #"{"runs":3,"optimizers":["adam","sgd"]}"#)
+        let (cmp, created) = try catalog.findOrCreateComparison(
+            name: "study", config: #"{"runs":3,"optimizers":["adam","sgd"]}"#)
         #expect(created)
         let specs: [(String, Int64?)] = [("adam", cmp.id), ("sgd", cmp.id), ("adam", nil), ("rmsprop", nil)]
         var ids: [Int64] = []
@@ -51,8 +55,10 @@ struct RunAPITests {
         let catalog = try Catalog.inMemory()
         let run = try makeRun(catalog)
         for e in 0..<3 {
-            try catalog.recordEpoch(EpochMetricRecord(runId: run.id!, epoch: e, trainLoss: 2.0 - Double(e),
-                                                      trainAcc: 0.3 * Double(e), valAcc: 0.25 * Double(e), lr: 0.1))
+            try catalog.recordEpoch(
+                EpochMetricRecord(
+                    runId: run.id!, epoch: e, trainLoss: 2.0 - Double(e),
+                    trainAcc: 0.3 * Double(e), valAcc: 0.25 * Double(e), lr: 0.1))
         }
         try catalog.recordEpoch(EpochMetricRecord(runId: run.id!, epoch: 1, valAcc: 0.9))
         let metrics = try catalog.epochMetrics(run: run.id!)
@@ -66,8 +72,10 @@ struct RunAPITests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let catalog = try Catalog.inMemory(baseDirectory: dir.url)
-        let d1 = try catalog.registerDataset(root: "data/fmnist", classNames: ["tshirt", "trouser"], contentHash: "abc")
-        let d2 = try catalog.registerDataset(root: "data/fmnist", classNames: ["tshirt", "trouser"], contentHash: "abc")
+        let d1 = try catalog.registerDataset(
+            root: "data/fmnist", classNames: ["tshirt", "trouser"], contentHash: "abc")
+        let d2 = try catalog.registerDataset(
+            root: "data/fmnist", classNames: ["tshirt", "trouser"], contentHash: "abc")
         #expect(d1.id == d2.id)
         #expect(d2.classNames == ["tshirt", "trouser"])
         let s1 = try catalog.registerSplit(SplitRecord(datasetId: d1.id!, seed: 3, valFraction: 0.2, fileListHash: "f"))
@@ -97,11 +105,18 @@ struct RunAPITests {
         let catalog = try Catalog.inMemory()
         let run = try makeRun(catalog)
         let lrs = (0..<50).map { 1e-6 * pow(10, Double($0) / 7) }
-        let points = lrs.enumerated().map { LRTestPointRecord(step: $0.offset, lr: $0.element, loss: 2.3 - Double($0.offset) * 0.01) }
+        let points = lrs.enumerated().map {
+            LRTestPointRecord(step: $0.offset, lr: $0.element, loss: 2.3 - Double($0.offset) * 0.01)
+        }
         let saved = try catalog.saveLRRangeTest(
-            LRTestRecord(runId: run.id, modelId: "vanilla-cnn", optimizer: "sgd", startLr: lrs.first!, endLr: lrs.last!, steps: 50),
+            LRTestRecord(
+                runId: run.id, modelId: "vanilla-cnn", optimizer: "sgd", startLr: lrs.first!, endLr: lrs.last!,
+                steps: 50),
             points: points,
-            suggestions: [LRSuggestionRecord(method: "steepest", lr: 1e-3), LRSuggestionRecord(method: "min/10", lr: 3e-3, loss: 1.9)])
+            suggestions: [
+                LRSuggestionRecord(method: "steepest", lr: 1e-3),
+                LRSuggestionRecord(method: "min/10", lr: 3e-3, loss: 1.9),
+            ])
         let loaded = try catalog.lrRangeTest(id: saved.test.id!)
         #expect(loaded.points.map(\.lr) == lrs)
         #expect(loaded.points.map(\.step) == Array(0..<50))
@@ -119,10 +134,13 @@ struct RunAPITests {
         let c1 = try saveCheckpoint(catalog, run: run.id!, epoch: 1, valAcc: 0.80, minimum: true)
         let c2 = try saveCheckpoint(catalog, run: run.id!, epoch: 3, valAcc: 0.83, minimum: true)
         let result = try catalog.saveEnsemble(
-            EnsembleRecord(runId: run.id, method: "probs", memberCheckpointIds: [c1.id!, c2.id!], accuracy: 0.86,
-                           loss: 0.4, bestSingleAccuracy: 0.83, samples: 1000),
-            members: [EnsembleMemberRecord(position: 0, checkpointId: c1.id, accuracy: 0.80, ensembleAccuracy: 0.80),
-                      EnsembleMemberRecord(position: 1, checkpointId: c2.id, accuracy: 0.83, ensembleAccuracy: 0.86)])
+            EnsembleRecord(
+                runId: run.id, method: "probs", memberCheckpointIds: [c1.id!, c2.id!], accuracy: 0.86,
+                loss: 0.4, bestSingleAccuracy: 0.83, samples: 1000),
+            members: [
+                EnsembleMemberRecord(position: 0, checkpointId: c1.id, accuracy: 0.80, ensembleAccuracy: 0.80),
+                EnsembleMemberRecord(position: 1, checkpointId: c2.id, accuracy: 0.83, ensembleAccuracy: 0.86),
+            ])
         #expect(abs((result.ensemble.gain ?? 0) - 0.03) < 1e-12)
         let stored = try catalog.ensembles(run: run.id)
         #expect(stored.count == 1)
@@ -156,8 +174,10 @@ struct CheckpointAPITests {
                 for e in 0..<8 {
                     // Accuracy peaks at a run-dependent epoch; losses mirror it.
                     let acc = 0.5 + 0.05 * Double(r) + 0.04 * Double(7 - abs(e - (3 + r)))
-                    all.append(try saveCheckpoint(catalog, run: run.id!, epoch: e, valAcc: acc, valLoss: 1 - acc,
-                                                  minimum: e % 3 == 2))
+                    all.append(
+                        try saveCheckpoint(
+                            catalog, run: run.id!, epoch: e, valAcc: acc, valLoss: 1 - acc,
+                            minimum: e % 3 == 2))
                 }
             }
             self.runs = runs
@@ -188,16 +208,21 @@ struct CheckpointAPITests {
         let f = try Fixture()
         defer { f.dir.cleanup() }
         let optimizerOf = Dictionary(uniqueKeysWithValues: f.runs.map { ($0.id!, $0.optimizer) })
-        func ids(_ filter: CheckpointFilter) throws -> [Int64] { try f.catalog.checkpoints(filter: filter).map(\.checkpoint.id!) }
+        func ids(_ filter: CheckpointFilter) throws -> [Int64] {
+            try f.catalog.checkpoints(filter: filter).map(\.checkpoint.id!)
+        }
         #expect(try ids(CheckpointFilter()) == f.all.map(\.id!))
         #expect(try ids(CheckpointFilter(run: f.runs[1].id)) == f.all.filter { $0.runId == f.runs[1].id }.map(\.id!))
-        #expect(try ids(CheckpointFilter(optimizer: "adam")) == f.all.filter { optimizerOf[$0.runId] == "adam" }.map(\.id!))
+        #expect(
+            try ids(CheckpointFilter(optimizer: "adam")) == f.all.filter { optimizerOf[$0.runId] == "adam" }.map(\.id!))
         #expect(try ids(CheckpointFilter(epochRange: 2...4)) == f.all.filter { (2...4).contains($0.epoch) }.map(\.id!))
         #expect(try ids(CheckpointFilter(minimaOnly: true)) == f.all.filter(\.isMinimum).map(\.id!))
         #expect(try ids(CheckpointFilter(minValAcc: 0.8)) == f.all.filter { $0.valAcc! >= 0.8 }.map(\.id!))
-        #expect(try ids(CheckpointFilter(run: f.runs[0].id, minimaOnly: true, minValAcc: 0.7))
+        #expect(
+            try ids(CheckpointFilter(run: f.runs[0].id, minimaOnly: true, minValAcc: 0.7))
                 == f.all.filter { $0.runId == f.runs[0].id && $0.isMinimum && $0.valAcc! >= 0.7 }.map(\.id!))
-        #expect(try f.catalog.checkpoints(filter: CheckpointFilter(optimizer: "sgd")).allSatisfy { $0.optimizer == "sgd" })
+        #expect(
+            try f.catalog.checkpoints(filter: CheckpointFilter(optimizer: "sgd")).allSatisfy { $0.optimizer == "sgd" })
     }
 
     @Test("best by val_acc and val_loss, overall and per optimizer")
@@ -205,7 +230,9 @@ struct CheckpointAPITests {
         let f = try Fixture()
         defer { f.dir.cleanup() }
         let optimizerOf = Dictionary(uniqueKeysWithValues: f.runs.map { ($0.id!, $0.optimizer) })
-        func expectedBest(_ set: [CheckpointRecord], higher: Bool, _ key: (CheckpointRecord) -> Double) -> CheckpointRecord {
+        func expectedBest(
+            _ set: [CheckpointRecord], higher: Bool, _ key: (CheckpointRecord) -> Double
+        ) -> CheckpointRecord {
             set.sorted { a, b in key(a) != key(b) ? (higher ? key(a) > key(b) : key(a) < key(b)) : a.id! < b.id! }[0]
         }
         let overall = try f.catalog.bestCheckpoint(by: .valAcc)
@@ -276,7 +303,9 @@ struct CheckpointAPITests {
         #expect(summary.actions.count == 3)
         #expect(try f.catalog.check().findings.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: temp.path))
-        #expect(FileManager.default.fileExists(atPath: f.catalog.lostAndFoundDirectory.appendingPathComponent("checkpoints/run-000001/stray.h5").path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: f.catalog.lostAndFoundDirectory.appendingPathComponent("checkpoints/run-000001/stray.h5").path))
         #expect(throws: CatalogError.self) { try f.catalog.checkpoint(id: missing.id!) }
     }
 
@@ -315,17 +344,20 @@ struct CheckpointAPITests {
         try Data("late".utf8).write(to: temp)
         // registerCheckpoint refuses temporary names and missing files.
         #expect(throws: CatalogError.self) {
-            try f.catalog.registerCheckpoint(CheckpointRecord(runId: 1, epoch: 20, globalStep: 2000, lr: 0.1), fileAt: temp)
+            try f.catalog.registerCheckpoint(
+                CheckpointRecord(runId: 1, epoch: 20, globalStep: 2000, lr: 0.1), fileAt: temp)
         }
         #expect(throws: CatalogError.self) {
-            try f.catalog.registerCheckpoint(CheckpointRecord(runId: 1, epoch: 20, globalStep: 2000, lr: 0.1),
-                                             fileAt: dir.appendingPathComponent("absent.h5"))
+            try f.catalog.registerCheckpoint(
+                CheckpointRecord(runId: 1, epoch: 20, globalStep: 2000, lr: 0.1),
+                fileAt: dir.appendingPathComponent("absent.h5"))
         }
         // A row written by other means that points to the temporary file.
         let id: Int64 = try f.catalog.writer.write { db in
-            var row = CheckpointRecord(runId: 1, epoch: 20, globalStep: 2000, lr: 0.1,
-                                       path: f.catalog.storedPath(for: temp), bytes: 4,
-                                       sha256: SHA256.hex(of: Data("late".utf8)))
+            var row = CheckpointRecord(
+                runId: 1, epoch: 20, globalStep: 2000, lr: 0.1,
+                path: f.catalog.storedPath(for: temp), bytes: 4,
+                sha256: SHA256.hex(of: Data("late".utf8)))
             try row.insert(db)
             return row.id!
         }

@@ -29,8 +29,9 @@ import TestSupport
         let stderrData = Data(err.fileHandleForReading.readDataToEndOfFile())
         let stdoutData = Data(out.fileHandleForReading.readDataToEndOfFile())
         p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                       stderr: String(decoding: stderrData, as: UTF8.self))
+        return Outcome(
+            status: p.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
     /// A photo cut after 3,000 bytes: its header reads, its image data ends early.
@@ -38,42 +39,54 @@ import TestSupport
         try Data(try Data(contentsOf: Fixtures.url("images/flower_baseline420.jpg")).prefix(3000)).write(to: url)
     }
 
-    @Test("predict from another directory names ImageNet classes and goes on past a bad photo",
-          .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
+    @Test(
+        "predict from another directory names ImageNet classes and goes on past a bad photo",
+        .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func predictFromAnywhere() throws {
         let dir = try TempDir("graft-cli")
         defer { dir.cleanup() }
-        let converted = try Self.graft(["convert", Fixtures.url("resnet34/resnet34-random-seed0.pth").path,
-                                        "--model", "resnet34", "--output", "r34.h5"], in: dir.url)
+        let converted = try Self.graft(
+            [
+                "convert", Fixtures.url("resnet34/resnet34-random-seed0.pth").path,
+                "--model", "resnet34", "--output", "r34.h5",
+            ], in: dir.url)
         #expect(converted.status == 0, "\(converted.stderr)")
         try Self.writeTruncated(to: dir.path("bad.jpg"))
         let photos = [Fixtures.url("images/flower.jpg").path, "bad.jpg", Fixtures.url("images/china.jpg").path]
-        let text = try Self.graft(["predict", "--model", "resnet34", "--weights", "r34.h5", "--top", "1"] + photos, in: dir.url)
+        let text = try Self.graft(
+            ["predict", "--model", "resnet34", "--weights", "r34.h5", "--top", "1"] + photos, in: dir.url)
         #expect(text.status == 1)
         #expect(text.stderr.contains("bad.jpg") && text.stderr.contains("1 of 3 images could not be read"))
         #expect(text.stdout.contains("flower.jpg") && text.stdout.contains("china.jpg"))
         #expect(!text.stdout.contains("class "), "class names, not indices: \(text.stdout)")
 
-        let json = try Self.graft(["predict", "--model", "resnet34", "--weights", "r34.h5", "--json", "--top", "1", photos[0]],
-                                  in: dir.url)
+        let json = try Self.graft(
+            ["predict", "--model", "resnet34", "--weights", "r34.h5", "--json", "--top", "1", photos[0]],
+            in: dir.url)
         #expect(json.status == 0)
-        struct Prediction: Decodable { struct Entry: Decodable { var classIndex: Int; var className: String }; var top: [Entry] }
+        struct Prediction: Decodable {
+            struct Entry: Decodable { var classIndex: Int; var className: String }; var top: [Entry]
+        }
         let decoded = try JSONDecoder().decode([Prediction].self, from: Data(json.stdout.utf8))
-        let names = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/imagenet-classes.txt"), encoding: .utf8)
-            .split(separator: "\n").map(String.init)
+        let names = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/imagenet-classes.txt"), encoding: .utf8
+        )
+        .split(separator: "\n").map(String.init)
         let top = try #require(decoded.first?.top.first)
         #expect(names[top.classIndex] == top.className)
     }
 
-    @Test("a truncated JPEG is named by scan --verify and kept out of the split; stats says what it skips",
-          .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
+    @Test(
+        "a truncated JPEG is named by scan --verify and kept out of the split; stats says what it skips",
+        .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func truncatedJPEG() throws {
         let dir = try TempDir("graft-cli-data")
         defer { dir.cleanup() }
         for (folder, photo) in [("a", "flower_444"), ("b", "flower_baseline420")] {
             try FileManager.default.createDirectory(at: dir.path("ds/\(folder)"), withIntermediateDirectories: true)
             for i in 0..<6 {
-                try FileManager.default.copyItem(at: Fixtures.url("images/\(photo).jpg"), to: dir.path("ds/\(folder)/\(i).jpg"))
+                try FileManager.default.copyItem(
+                    at: Fixtures.url("images/\(photo).jpg"), to: dir.path("ds/\(folder)/\(i).jpg"))
             }
         }
         try Self.writeTruncated(to: dir.path("ds/a/cut.jpg"))
@@ -88,8 +101,10 @@ import TestSupport
         _ = try Self.graft(["data", "split", "ds", "--no-verify", "--val", "0.05"], in: dir.url)
         let stats = try Self.graft(["data", "stats", "ds"], in: dir.url)
         #expect(stats.stderr.contains("cut.jpg"))
-        #expect(stats.stdout.contains("12 training images, ") && stats.stdout.contains("(1 of 13 in the split skipped as unreadable)"),
-                "\(stats.stdout)")
+        #expect(
+            stats.stdout.contains("12 training images, ")
+                && stats.stdout.contains("(1 of 13 in the split skipped as unreadable)"),
+            "\(stats.stdout)")
 
         // The default split decodes every file and leaves it out.
         let split = try Self.graft(["data", "split", "ds", "--val", "0.05"], in: dir.url)
@@ -102,14 +117,16 @@ import TestSupport
         #expect(!clean.stderr.contains("changed since"), "\(clean.stderr)")
     }
 
-    @Test("out-of-range options fail with a message naming the option", .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment),
-          arguments: [
+    @Test(
+        "out-of-range options fail with a message naming the option",
+        .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment),
+        arguments: [
             (["--image-size", "8"], "image size 8 is too small for vanilla-cnn"),
             (["--dropout", "1"], "dropout 1.0 must be in [0, 1)"),
             (["--dropout", "1.5"], "dropout 1.5 must be in [0, 1)"),
             (["--epochs", "0"], "epochs 0 must be at least 1"),
             (["--val", "1"], "validation fraction 1.0 must be in (0, 1)"),
-          ])
+        ])
     func optionRanges(arguments: [String], message: String) throws {
         let dir = try TempDir("graft-cli-options")
         defer { dir.cleanup() }
@@ -119,15 +136,17 @@ import TestSupport
             try FileManager.default.copyItem(at: Fixtures.url("images/flower_444.jpg"), to: dir.path("ds/a/\(i).jpg"))
             try FileManager.default.copyItem(at: Fixtures.url("images/flower_444.jpg"), to: dir.path("ds/b/\(i).jpg"))
         }
-        let outcome = try Self.graft(["train", "--model", "vanilla-cnn", "--data", "ds", "--image-size", "32", "--quiet"]
-                                     + arguments, in: dir.url)
+        let outcome = try Self.graft(
+            ["train", "--model", "vanilla-cnn", "--data", "ds", "--image-size", "32", "--quiet"]
+                + arguments, in: dir.url)
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains(message), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("Catalog/checkpoints").path), "nothing may be saved")
     }
 
-    @Test("an installed graft reads the cards installed beside it (make install's layout)",
-          .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
+    @Test(
+        "an installed graft reads the cards installed beside it (make install's layout)",
+        .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func installedLayout() throws {
         try graftBinaryPrerequisite.require()
         let prefix = try TempDir("graft-prefix")
@@ -137,8 +156,9 @@ import TestSupport
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: try #require(graftBinary()), to: bin.appendingPathComponent("graft"))
         // Only one card is installed, so the listing shows which zoo was read.
-        try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent("Models/vanilla-cnn.json"),
-                                         to: models.appendingPathComponent("vanilla-cnn.json"))
+        try FileManager.default.copyItem(
+            at: Fixtures.packageRoot.appendingPathComponent("Models/vanilla-cnn.json"),
+            to: models.appendingPathComponent("vanilla-cnn.json"))
         let p = Process()
         p.executableURL = bin.appendingPathComponent("graft")
         p.arguments = ["models"]

@@ -8,9 +8,11 @@ import TestSupport
 /// `Tests/CatalogStress`) writing while `graft` reads and checks.
 /// Skipped, saying why, when the binary was not built next to the tests; with `CI=true` that
 /// fails instead.
-@Suite("Catalog with several processes", .serialized,
-       .enabled(if: graftBinaryPrerequisite.and(stressBinaryPrerequisite).runs,
-                graftBinaryPrerequisite.and(stressBinaryPrerequisite).comment))
+@Suite(
+    "Catalog with several processes", .serialized,
+    .enabled(
+        if: graftBinaryPrerequisite.and(stressBinaryPrerequisite).runs,
+        graftBinaryPrerequisite.and(stressBinaryPrerequisite).comment))
 struct ProcessTests {
     struct Spawned {
         let process: Process
@@ -21,7 +23,9 @@ struct ProcessTests {
             let out = stdout.fileHandleForReading.readDataToEndOfFile()
             let err = stderr.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+            return (
+                process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self)
+            )
         }
     }
 
@@ -47,8 +51,12 @@ struct ProcessTests {
         let rows = 80
         let tags = (0..<4).map { "writer-\($0)" }
         let procs = try tags.map { tag in
-            try Self.spawn(stress, ["--catalog", path, "--rows", "\(rows)", "--tag", tag,
-                                   "--with-files", dir.path("checkpoints").path])
+            try Self.spawn(
+                stress,
+                [
+                    "--catalog", path, "--rows", "\(rows)", "--tag", tag,
+                    "--with-files", dir.path("checkpoints").path,
+                ])
         }
         let results = procs.map { $0.finish() }
         for (tag, r) in zip(tags, results) {
@@ -61,7 +69,9 @@ struct ProcessTests {
         for run in runs {
             #expect(run.status == .finished)
             #expect(try catalog.epochMetrics(run: run.id!).map(\.epoch) == Array(0..<rows))
-            #expect(try catalog.checkpoints(filter: CheckpointFilter(run: run.id)).map(\.checkpoint.epoch) == Array(0..<rows))
+            #expect(
+                try catalog.checkpoints(filter: CheckpointFilter(run: run.id)).map(\.checkpoint.epoch)
+                    == Array(0..<rows))
         }
         let report = try catalog.check()
         #expect(report.findings.isEmpty, "\(report.findings)")
@@ -75,7 +85,8 @@ struct ProcessTests {
         let best = try shell(graft.path, ["ckpt", "best", "--catalog", path, "--by", "val_acc", "--json"])
         let bestJSON = try #require(try JSONSerialization.jsonObject(with: Data(best.utf8)) as? [[String: Any]])
         #expect(bestJSON.first?["id"] as? Int == (try catalog.bestCheckpoint(by: .valAcc)?.checkpoint.id).map(Int.init))
-        let minima = try shell(graft.path, ["ckpt", "list", "--catalog", path, "--minima", "--epoch", "0..11", "--csv"])
+        let minima = try shell(
+            graft.path, ["ckpt", "list", "--catalog", path, "--minima", "--epoch", "0..11", "--csv"])
         let csvLines = minima.split(separator: "\n")
         // Epochs 3, 7 and 11 are minima in every run (independently: i % 4 == 3).
         #expect(csvLines.count == 1 + 4 * 3)
@@ -94,8 +105,12 @@ struct ProcessTests {
         _ = try Catalog.open(at: path)
         var delays: [Double] = []
         for round in 0..<8 {
-            let p = try Self.spawn(stress, ["--catalog", path, "--rows", "1000000",
-                                           "--tag", "killed-\(round)", "--with-files", checkpoints])
+            let p = try Self.spawn(
+                stress,
+                [
+                    "--catalog", path, "--rows", "1000000",
+                    "--tag", "killed-\(round)", "--with-files", checkpoints,
+                ])
             let delay = Double.random(in: 0.15...0.7)
             delays.append(delay)
             usleep(UInt32(delay * 1_000_000))
@@ -112,20 +127,23 @@ struct ProcessTests {
         // Every registered checkpoint is complete: check() hashed them all.
         #expect(report.checkpointsChecked == saved.count)
         // Leftovers are only of the kinds an interrupted write leaves, plus the killed runs themselves.
-        #expect(report.leftovers.allSatisfy { [.leftoverTemporary, .interruptedSave, .interruptedRun].contains($0.kind) })
+        #expect(
+            report.leftovers.allSatisfy { [.leftoverTemporary, .interruptedSave, .interruptedRun].contains($0.kind) })
         let killedRuns = try catalog.runs().filter { $0.status == .running }
         #expect(!killedRuns.isEmpty)
-        #expect(report.findings.filter { $0.kind == .interruptedRun }.compactMap(\.runId) == killedRuns.map(\.id!),
-                "each killed writer's run is found")
+        #expect(
+            report.findings.filter { $0.kind == .interruptedRun }.compactMap(\.runId) == killedRuns.map(\.id!),
+            "each killed writer's run is found")
 
         _ = try catalog.repair(report)
         #expect(try catalog.check().findings.isEmpty)
         #expect(try catalog.checkpoints().count == saved.count)
 
         // Resume: the newest checkpoint of a killed run loads, and a child run continues from it.
-        let killed = try #require(try catalog.runs().last { run in
-            try !catalog.checkpoints(filter: CheckpointFilter(run: run.id)).isEmpty
-        })
+        let killed = try #require(
+            try catalog.runs().last { run in
+                try !catalog.checkpoints(filter: CheckpointFilter(run: run.id)).isEmpty
+            })
         // repair() recorded what check() found: the killed writer's run is interrupted.
         #expect(killed.status == .interrupted)
         let last = try #require(try catalog.checkpoints(filter: CheckpointFilter(run: killed.id)).last?.checkpoint)
@@ -150,8 +168,12 @@ struct ProcessTests {
         let dir = try TempDir("graft-cli")
         defer { dir.cleanup() }
         let path = dir.path("catalog.sqlite").path
-        let p = try Self.spawn(stress, ["--catalog", path, "--rows", "3", "--tag", "t",
-                                       "--with-files", dir.path("checkpoints").path])
+        let p = try Self.spawn(
+            stress,
+            [
+                "--catalog", path, "--rows", "3", "--tag", "t",
+                "--with-files", dir.path("checkpoints").path,
+            ])
         #expect(p.finish().status == 0)
         let catalog = try Catalog.open(at: path)
         let victim = try #require(try catalog.checkpoints().last?.checkpoint)

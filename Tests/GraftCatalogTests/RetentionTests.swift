@@ -10,7 +10,8 @@ struct RetentionTests {
         let spec = try KeepSpec(parsing: "best:3, minima,last")
         #expect(spec.items == [.best(3, .valAcc), .minima, .last(1)])
         #expect(spec.description == "best:3,minima,last")
-        #expect(try KeepSpec(parsing: "best:2:val_loss,last:2,every:5").items == [.best(2, .valLoss), .last(2), .every(5)])
+        #expect(
+            try KeepSpec(parsing: "best:2:val_loss,last:2,every:5").items == [.best(2, .valLoss), .last(2), .every(5)])
         for bad in ["", "best", "best:0", "best:x", "best:2:accuracy", "newest", "last:-1", "every", "minima:2"] {
             #expect(throws: CatalogError.self, "spec '\(bad)' should be refused") { try KeepSpec(parsing: bad) }
         }
@@ -43,7 +44,8 @@ struct RetentionTests {
 
         let plan = try catalog.prune(run: run.id!, keep: KeepSpec(parsing: "best:2,minima,last"))
         #expect(plan.bytesFreed == saved.filter { !expectedKept.contains($0.epoch) }.reduce(0) { $0 + $1.bytes })
-        #expect(Set(try catalog.checkpoints(filter: CheckpointFilter(run: run.id)).map(\.checkpoint.epoch)) == expectedKept)
+        #expect(
+            Set(try catalog.checkpoints(filter: CheckpointFilter(run: run.id)).map(\.checkpoint.epoch)) == expectedKept)
         for c in saved {
             let exists = FileManager.default.fileExists(atPath: catalog.url(forStoredPath: c.path).path)
             #expect(exists == expectedKept.contains(c.epoch), "file of epoch \(c.epoch)")
@@ -59,14 +61,17 @@ struct RetentionTests {
         let catalog = try Catalog.inMemory(baseDirectory: dir.url)
         let run = try makeRun(catalog)
         for e in 0..<4 {
-            try saveCheckpoint(catalog, run: run.id!, epoch: e, valAcc: Double(e) / 10,
-                               content: "weights-\(e)|optimizer-state-\(e)")
+            try saveCheckpoint(
+                catalog, run: run.id!, epoch: e, valAcc: Double(e) / 10,
+                content: "weights-\(e)|optimizer-state-\(e)")
         }
         // The "file format" here: weights before '|', optimizer state after it.
-        let plan = try catalog.prune(run: run.id!, keep: KeepSpec(parsing: "all"), stripOptimizer: { src, dst in
-            let text = try String(contentsOf: src, encoding: .utf8)
-            try Data(text.split(separator: "|")[0].utf8).write(to: dst)
-        })
+        let plan = try catalog.prune(
+            run: run.id!, keep: KeepSpec(parsing: "all"),
+            stripOptimizer: { src, dst in
+                let text = try String(contentsOf: src, encoding: .utf8)
+                try Data(text.split(separator: "|")[0].utf8).write(to: dst)
+            })
         #expect(plan.deleted.isEmpty)
         #expect(plan.stripped.map(\.epoch) == [0, 1, 2])
         let rows = try catalog.checkpoints(filter: CheckpointFilter(run: run.id)).map(\.checkpoint)
@@ -82,10 +87,13 @@ struct RetentionTests {
 
 @Suite("Output formats")
 struct OutputTests {
-    let table = TextTable(columns: ["id", "name", "acc"],
-                          rows: [[.int(1), .text("adam, lr=1e-3"), .number(0.8123456, digits: 3)],
-                                 [.int(12), .text("say \"hi\""), .null]],
-                          rightAligned: ["id", "acc"])
+    let table = TextTable(
+        columns: ["id", "name", "acc"],
+        rows: [
+            [.int(1), .text("adam, lr=1e-3"), .number(0.8123456, digits: 3)],
+            [.int(12), .text("say \"hi\""), .null],
+        ],
+        rightAligned: ["id", "acc"])
 
     @Test("tables align columns")
     func aligned() {
@@ -124,10 +132,11 @@ struct OutputTests {
         let text = CatalogListing.checkpoints(infos).render(.table)
         #expect(text.contains("adamax"))
         #expect(text.contains("periodic,minimum"))
-        let sections = TableSection.render([
-            TableSection("run", CatalogListing.runFields(run), isRecord: true),
-            TableSection("checkpoints", CatalogListing.checkpoints(infos)),
-        ], format: .json)
+        let sections = TableSection.render(
+            [
+                TableSection("run", CatalogListing.runFields(run), isRecord: true),
+                TableSection("checkpoints", CatalogListing.checkpoints(infos)),
+            ], format: .json)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(sections.utf8)) as? [String: Any])
         #expect((object["run"] as? [String: Any])?["optimizer"] as? String == "adamax")
         let ckpts = try #require(object["checkpoints"] as? [[String: Any]])

@@ -20,8 +20,10 @@ import TestSupport
         let dir = try TempDir()
         defer { dir.cleanup() }
         let catalog = try Catalog.open(at: dir.path("catalog.sqlite").path)
-        var run = try catalog.createRun(RunRecord(modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8,
-                                                   epochsPlanned: 3, status: .running))
+        var run = try catalog.createRun(
+            RunRecord(
+                modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8,
+                epochsPlanned: 3, status: .running))
         #expect(run.host == RunRecord.currentHost && run.pid == getpid() && run.heartbeatAt != nil)
         #expect(catalog.effectiveStatus(of: run) == .running)
         #expect(try catalog.check().findings.isEmpty)
@@ -58,8 +60,10 @@ import TestSupport
         let dir = try TempDir()
         defer { dir.cleanup() }
         let catalog = try Catalog.open(at: dir.path("catalog.sqlite").path)
-        var run = try catalog.createRun(RunRecord(modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8,
-                                                   epochsPlanned: 3, status: .running))
+        var run = try catalog.createRun(
+            RunRecord(
+                modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8,
+                epochsPlanned: 3, status: .running))
         run.heartbeatAt = Date(timeIntervalSince1970: 0)
         try catalog.writer.write { db in try run.update(db) }
         _ = try catalog.recordEpoch(EpochMetricRecord(runId: run.id!, epoch: 1, trainLoss: 1, trainAcc: 0.5))
@@ -75,13 +79,15 @@ import TestSupport
         let run = try makeRun(catalog)
         try saveCheckpoint(catalog, run: run.id!, epoch: 1, valAcc: 0.5)
         let metrics = catalog.metricsFile(run: run.id!)
-        try FileManager.default.createDirectory(at: metrics.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: metrics.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: metrics)
         #expect(try catalog.check().findings.isEmpty)
 
         // The same name in the folder of a run the catalog does not know is an orphan.
         let stray = catalog.metricsFile(run: run.id! + 100)
-        try FileManager.default.createDirectory(at: stray.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: stray.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: stray)
         let findings = try catalog.check().findings
         #expect(findings.map(\.kind) == [.orphanFile] && findings.first?.path == stray.standardizedFileURL.path)

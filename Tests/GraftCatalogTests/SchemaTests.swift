@@ -13,13 +13,17 @@ struct SchemaTests {
         let catalog = try Catalog.open(at: dir.path("Catalog/catalog.sqlite").path)
         #expect(try catalog.appliedMigrations() == Catalog.knownMigrations)
         try catalog.writer.read { (db: Database) throws -> Void in
-            for table in ["weights_file", "dataset", "split", "comparison", "run", "epoch_metric", "checkpoint",
-                          "lr_test", "lr_test_point", "lr_test_suggestion", "ensemble", "ensemble_member", "file_intent"] {
+            for table in [
+                "weights_file", "dataset", "split", "comparison", "run", "epoch_metric", "checkpoint",
+                "lr_test", "lr_test_point", "lr_test_suggestion", "ensemble", "ensemble_member", "file_intent",
+            ] {
                 #expect(try db.tableExists(table), "missing table \(table)")
             }
             let indexes = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'"))
-            for index in ["checkpoint_on_run", "checkpoint_on_run_minimum", "checkpoint_on_val_acc",
-                          "run_on_optimizer", "run_on_split", "run_on_comparison"] {
+            for index in [
+                "checkpoint_on_run", "checkpoint_on_run_minimum", "checkpoint_on_val_acc",
+                "run_on_optimizer", "run_on_split", "run_on_comparison",
+            ] {
                 #expect(indexes.contains(index), "missing index \(index)")
             }
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
@@ -41,12 +45,13 @@ struct SchemaTests {
             let pool = try DatabasePool(path: path)
             try Catalog.migrator.migrate(pool, upTo: "v1")
             try pool.write { db in
-                try db.execute(sql: """
-                    INSERT INTO run (model_id, optimizer, optimizer_params, schedule, schedule_params, freeze_spec,
-                                     bn_policy, seed, batch_size, epochs_planned, status, created_at)
-                    VALUES ('vanilla-cnn', 'sgd', '{"lr":0.1}', 'triangular', '{}', '', 'train', 7, 64, 5, 'finished',
-                            '2024-01-02 03:04:05.000')
-                    """)
+                try db.execute(
+                    sql: """
+                        INSERT INTO run (model_id, optimizer, optimizer_params, schedule, schedule_params, freeze_spec,
+                                         bn_policy, seed, batch_size, epochs_planned, status, created_at)
+                        VALUES ('vanilla-cnn', 'sgd', '{"lr":0.1}', 'triangular', '{}', '', 'train', 7, 64, 5, 'finished',
+                                '2024-01-02 03:04:05.000')
+                        """)
             }
             #expect(try pool.read { db in try db.tableExists("file_intent") } == false)
             try pool.close()
@@ -81,7 +86,8 @@ struct SchemaTests {
         }
         // The database and its write-ahead log must be unchanged (the -shm file is only a
         // shared-memory index that any reader rewrites).
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { !$0.hasSuffix("-shm") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { !$0.hasSuffix("-shm") }
+            .sorted()
         #expect(files.contains("new.sqlite"))
         let before = try files.map { try SHA256.hex(of: dir.path($0)) }
 

@@ -6,7 +6,8 @@ import TestSupport
 /// Debian's dataset-fashion-mnist (installed by `scripts/install-deps.sh`).
 let fashionMNISTPrerequisite = Prerequisite(
     "Fashion-MNIST",
-    problem: FashionMNIST.isAvailable(.train) && FashionMNIST.isAvailable(.test) ? nil
+    problem: FashionMNIST.isAvailable(.train) && FashionMNIST.isAvailable(.test)
+        ? nil
         : "Debian's dataset-fashion-mnist is not installed (\(FashionMNIST.defaultDirectory.path))")
 
 /// Needs Debian's dataset-fashion-mnist: skipped, saying why, without it; a failure with `CI=true`.
@@ -45,7 +46,8 @@ struct FashionMNISTTests {
         let test = try FashionMNIST(split: .test)
         let picked = test.indices(classes: [0, 9], perClass: 3)
         #expect(picked.count == 6 && picked.allSatisfy { [0, 9].contains(test.label($0)) })
-        #expect(FashionMNIST.classIndex("ankle boot") == 9 && FashionMNIST.classIndex("t-shirt-top") == 0
+        #expect(
+            FashionMNIST.classIndex("ankle boot") == 9 && FashionMNIST.classIndex("t-shirt-top") == 0
                 && FashionMNIST.classIndex("4") == 4 && FashionMNIST.classIndex("hat") == nil)
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -66,8 +68,9 @@ struct FashionMNISTTests {
     func loader() throws {
         let test = try FashionMNIST(split: .test)
         let pipeline = try TransformPipeline(ops: [], mean: [0.286, 0.286, 0.286], std: [0.353, 0.353, 0.353])
-        let loader = try BatchLoader(dataset: test, indices: Array(0..<100), transform: pipeline,
-                                     options: .init(batchSize: 32, shuffle: false))
+        let loader = try BatchLoader(
+            dataset: test, indices: Array(0..<100), transform: pipeline,
+            options: .init(batchSize: 32, shuffle: false))
         let batches = try LoaderTests.collect(loader.prefetching(epoch: 0))
         #expect(batches.map(\.labels.count) == [32, 32, 32, 4])
         #expect(batches[0].images.shape == [32, 3, 28, 28])

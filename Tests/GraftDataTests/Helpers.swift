@@ -52,7 +52,8 @@ struct MemoryDataset: Dataset {
                 }
             }
         }
-        return MemoryDataset(images: images, labelValues: (0..<count).map { $0 % classes },
-                             classNames: (0..<classes).map { "c\($0)" })
+        return MemoryDataset(
+            images: images, labelValues: (0..<count).map { $0 % classes },
+            classNames: (0..<classes).map { "c\($0)" })
     }
 }

@@ -45,7 +45,8 @@ struct ImageFolderTests {
     func sha256() {
         #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(String(repeating: "a", count: 1000))
+        #expect(
+            SHA256.hex(String(repeating: "a", count: 1000))
                 == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
@@ -80,7 +81,10 @@ struct ImageFolderTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let folder = try ImageFolder(root: root)
         #expect(folder.classNames == ["alpha", "beta"])
-        #expect(folder.samples.map(\.path) == ["alpha/a0.jpg", "alpha/a1.JPG", "beta/b0.jpeg", "beta/b1.jpg", "beta/truncated.jpg"])
+        #expect(
+            folder.samples.map(\.path) == [
+                "alpha/a0.jpg", "alpha/a1.JPG", "beta/b0.jpeg", "beta/b1.jpg", "beta/truncated.jpg",
+            ])
         #expect(folder.skipped == [".cache", "beta/.hidden.jpg", "beta/readme.md"])
         let reasons = Dictionary(uniqueKeysWithValues: folder.unreadable.map { ($0.path, $0.reason) })
         #expect(reasons.count == 4)

@@ -6,8 +6,10 @@ import TestSupport
 
 @Suite("JPEG decoding")
 struct JPEGTests {
-    static let exact = ["flower", "china", "rocket", "flower_baseline420", "flower_progressive", "flower_gray",
-                        "flower_cmyk", "flower_444"]
+    static let exact = [
+        "flower", "china", "rocket", "flower_baseline420", "flower_progressive", "flower_gray",
+        "flower_cmyk", "flower_444",
+    ]
 
     @Test("a file that cannot be read: the error names it and carries the system's error")
     func unreadableFileKeepsTheCause() throws {
@@ -21,7 +23,9 @@ struct JPEGTests {
             #expect(path == dir.path && detail == "cannot read")
             let cause = try #require(cause)
             #expect(!(cause.underlying is DataError), "the cause is the system's error, not ours: \(cause)")
-            #expect(DataError.io(path: path, detail: detail, cause: cause).localizedDescription.hasSuffix(cause.description))
+            #expect(
+                DataError.io(path: path, detail: detail, cause: cause).localizedDescription.hasSuffix(cause.description)
+            )
         }
     }
 
@@ -37,8 +41,9 @@ struct JPEGTests {
     /// The decoder fused with Resize → CenterCrop decodes only part of the photo; the result must
     /// be exactly the full decode followed by the two transforms, for every sampling layout, with
     /// EXIF rotation, with DCT scaling, upscaling, crops that pad, and odd sizes.
-    @Test("decode fused with Resize + CenterCrop equals decode then the transforms",
-          arguments: exact + ["flower_exif_rot6"])
+    @Test(
+        "decode fused with Resize + CenterCrop equals decode then the transforms",
+        arguments: exact + ["flower_exif_rot6"])
     func fusedResizeAndCenterCrop(name: String) throws {
         let data = try Data(contentsOf: Fixtures.url("images/\(name).jpg"))
         var photos: [(String, Data)] = [(name, data)]
@@ -61,8 +66,10 @@ struct JPEGTests {
                     let expected = try JPEG.decode(bytes, options: plain).resized(shorterSide: resize)
                         .centerCropped(width: cw, height: ch)
                     let got = try JPEG.decode(bytes, options: fused)
-                    #expect(got == expected,
-                            "\(label): resize \(resize), crop \(cw)x\(ch), orientation \(orientation), min side \(minimumShortSide)")
+                    #expect(
+                        got == expected,
+                        "\(label): resize \(resize), crop \(cw)x\(ch), orientation \(orientation), min side \(minimumShortSide)"
+                    )
                 }
             }
         }

@@ -13,9 +13,10 @@ struct LoaderTests {
     }
 
     static func same(_ a: [LabeledBatch], _ b: [LabeledBatch]) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy {
-            $0.images.isBitwiseEqual(to: $1.images) && $0.labels == $1.labels && $0.ids == $1.ids
-        }
+        a.count == b.count
+            && zip(a, b).allSatisfy {
+                $0.images.isBitwiseEqual(to: $1.images) && $0.labels == $1.labels && $0.ids == $1.ids
+            }
     }
 
     @Test("order is a seeded permutation that changes with the epoch")
@@ -25,10 +26,17 @@ struct LoaderTests {
         let loader = try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 11))
         let o0 = loader.order(epoch: 0)
         #expect(o0.sorted() == Array(0..<50))
-        #expect(o0 == (try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 11))).order(epoch: 0))
+        #expect(
+            o0
+                == (try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 11))).order(
+                    epoch: 0))
         #expect(o0 != loader.order(epoch: 1))
-        #expect(o0 != (try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 12))).order(epoch: 0))
-        let sequential = try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, shuffle: false))
+        #expect(
+            o0
+                != (try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 12))).order(
+                    epoch: 0))
+        let sequential = try BatchLoader(
+            dataset: data, transform: pipeline, options: .init(batchSize: 8, shuffle: false))
         #expect(sequential.order(epoch: 3) == Array(0..<50))
         #expect(loader.batchesPerEpoch == 7)
     }
@@ -36,10 +44,12 @@ struct LoaderTests {
     @Test("same seed, same batches; resuming at a position gives the rest of the run")
     func reproducible() throws {
         let data = MemoryDataset.gradient(count: 45, classes: 3)
-        let pipeline = try TransformPipeline.train(size: 24, extra: [.colorJitter(brightness: 0.2, contrast: 0.2, saturation: 0.2)])
+        let pipeline = try TransformPipeline.train(
+            size: 24, extra: [.colorJitter(brightness: 0.2, contrast: 0.2, saturation: 0.2)])
         let options = BatchLoader.Options(batchSize: 8, seed: 5, workers: 2, prefetch: 2)
         let a = try BatchLoader(dataset: data, transform: pipeline, options: options)
-        let b = try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 5, workers: 1, prefetch: 1))
+        let b = try BatchLoader(
+            dataset: data, transform: pipeline, options: .init(batchSize: 8, seed: 5, workers: 1, prefetch: 1))
         let runA = try Self.collect(a.prefetching(epoch: 1))
         let runB = try Self.collect(b.prefetching(epoch: 1))
         #expect(runA.count == 6 && runA.last?.labels.count == 5)
@@ -69,10 +79,14 @@ struct LoaderTests {
         let pipeline = try TransformPipeline.train(size: 16, preResize: 20)
         #expect(pipeline.deterministicPrefixCount == 1)
         let plain = try BatchLoader(dataset: data, transform: pipeline, options: .init(batchSize: 6, seed: 2))
-        let cached = try BatchLoader(dataset: data, transform: pipeline,
-                                     options: .init(batchSize: 6, seed: 2, cacheBytes: 1 << 20))
+        let cached = try BatchLoader(
+            dataset: data, transform: pipeline,
+            options: .init(batchSize: 6, seed: 2, cacheBytes: 1 << 20))
         for epoch in 0..<2 {
-            #expect(Self.same(try Self.collect(plain.prefetching(epoch: epoch)), try Self.collect(cached.prefetching(epoch: epoch))))
+            #expect(
+                Self.same(
+                    try Self.collect(plain.prefetching(epoch: epoch)),
+                    try Self.collect(cached.prefetching(epoch: epoch))))
         }
         #expect(cached.cache?.count == 20)
         #expect(cached.cache?.get(0)?.height == 20)
@@ -85,8 +99,9 @@ struct LoaderTests {
         let folder = try ImageFolder(root: root)
         let reports = Counter()
         let log = FailureLog { _ in reports.increment() }
-        let loader = try BatchLoader(dataset: folder, transform: try .eval(resize: 64, crop: 56),
-                                     options: .init(batchSize: 2, seed: 0), failures: log)
+        let loader = try BatchLoader(
+            dataset: folder, transform: try .eval(resize: 64, crop: 56),
+            options: .init(batchSize: 2, seed: 0), failures: log)
         for epoch in 0..<3 {
             let batches = try Self.collect(loader.prefetching(epoch: epoch))
             #expect(batches.flatMap(\.labels).count == 4)
@@ -100,8 +115,9 @@ struct LoaderTests {
     @Test("dropping an iterator early stops its workers")
     func earlyStop() throws {
         let data = MemoryDataset.gradient(count: 64, classes: 2)
-        let loader = try BatchLoader(dataset: data, transform: try .eval(resize: 32, crop: 32),
-                                     options: .init(batchSize: 4, prefetch: 2))
+        let loader = try BatchLoader(
+            dataset: data, transform: try .eval(resize: 32, crop: 32),
+            options: .init(batchSize: 4, prefetch: 2))
         for _ in 0..<5 {
             let it = loader.prefetching(epoch: 0)
             _ = try it.nextBatch()

@@ -21,12 +21,14 @@ import Testing
                 taps.count.withUnsafeBufferPointer { count in
                     taps.weights.withUnsafeBufferPointer { weights in
                         let shift = Int32(RGB8Image.precisionBits)
-                        graft_resample_rows(src.baseAddress!, inWidth * 3, src.baseAddress! + src.count, Int32(height),
-                                            &simd, Int32(outWidth), first.baseAddress!, count.baseAddress!,
-                                            weights.baseAddress!, Int32(taps.size), shift)
-                        graft_resample_rows_portable(src.baseAddress!, inWidth * 3, Int32(height), &portable,
-                                                     Int32(outWidth), first.baseAddress!, count.baseAddress!,
-                                                     weights.baseAddress!, Int32(taps.size), shift)
+                        graft_resample_rows(
+                            src.baseAddress!, inWidth * 3, src.baseAddress! + src.count, Int32(height),
+                            &simd, Int32(outWidth), first.baseAddress!, count.baseAddress!,
+                            weights.baseAddress!, Int32(taps.size), shift)
+                        graft_resample_rows_portable(
+                            src.baseAddress!, inWidth * 3, Int32(height), &portable,
+                            Int32(outWidth), first.baseAddress!, count.baseAddress!,
+                            weights.baseAddress!, Int32(taps.size), shift)
                     }
                 }
             }

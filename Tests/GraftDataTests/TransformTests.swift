@@ -47,9 +47,11 @@ struct TransformTests {
 
     @Test("resizing only a window equals resizing fully and cropping")
     func windowedResize() throws {
-        let image = try fixtureImage("images/flower_baseline420.rgb.npy")   // 250 x 167
-        for (w, h, win) in [(120, 80, (10, 7, 100, 60)), (383, 256, (80, 16, 224, 224)), (250, 90, (3, 0, 200, 90)),
-                            (100, 167, (0, 20, 100, 100)), (300, 200, (299, 199, 1, 1))] {
+        let image = try fixtureImage("images/flower_baseline420.rgb.npy")  // 250 x 167
+        for (w, h, win) in [
+            (120, 80, (10, 7, 100, 60)), (383, 256, (80, 16, 224, 224)), (250, 90, (3, 0, 200, 90)),
+            (100, 167, (0, 20, 100, 100)), (300, 200, (299, 199, 1, 1)),
+        ] {
             let full = image.resizedBilinear(width: w, height: h)
             let part = image.resizedBilinear(width: w, height: h, window: win)
             #expect(part == full.cropped(x: win.0, y: win.1, width: win.2, height: win.3), "\(w)x\(h) \(win)")
@@ -104,16 +106,18 @@ struct TransformTests {
     @Test("random ops: output shape, same seed same result, different seed different result")
     func randomDeterminism() throws {
         let image = try JPEG.decode(contentsOf: Fixtures.url("images/flower.jpg"))
-        let pipeline = try TransformPipeline.train(size: 96, extra: [
-            .rotation(degrees: 15, bilinear: true),
-            .colorJitter(brightness: 0.3, contrast: 0.3, saturation: 0.3),
-        ])
+        let pipeline = try TransformPipeline.train(
+            size: 96,
+            extra: [
+                .rotation(degrees: 15, bilinear: true),
+                .colorJitter(brightness: 0.3, contrast: 0.3, saturation: 0.3),
+            ])
         var a = RandomGenerator(seed: 7), b = RandomGenerator(seed: 7), c = RandomGenerator(seed: 8)
         let ta = pipeline(image, rng: &a), tb = pipeline(image, rng: &b), tc = pipeline(image, rng: &c)
         #expect(ta.shape == [3, 96, 96])
         #expect(ta.isBitwiseEqual(to: tb))
         #expect(!ta.isBitwiseEqual(to: tc))
-        #expect(a == b)   // the generators advanced identically: state can be saved and restored
+        #expect(a == b)  // the generators advanced identically: state can be saved and restored
         for op in pipeline.ops {
             var r1 = RandomGenerator(seed: 3), r2 = RandomGenerator(seed: 3)
             let o1 = op.apply(image, rng: &r1), o2 = op.apply(image, rng: &r2)
@@ -134,8 +138,9 @@ struct TransformTests {
         let strip = RGB8Image(width: 200, height: 20) { p in
             for y in 0..<20 { for x in 0..<200 { for c in 0..<3 { p[(y * 200 + x) * 3 + c] = UInt8(x) } } }
         }
-        let op = ImageOp.randomResizedCrop(width: 27, height: 20, minScale: 2, maxScale: 3,
-                                           minRatio: 3.0 / 4, maxRatio: 4.0 / 3)
+        let op = ImageOp.randomResizedCrop(
+            width: 27, height: 20, minScale: 2, maxScale: 3,
+            minRatio: 3.0 / 4, maxRatio: 4.0 / 3)
         // Fallback: h = 20, w = round(20 * 4/3) = 27, x = (200 - 27) / 2 = 86: an identity resize.
         let out = op.apply(strip, rng: &r2)
         #expect(out.pixels[0] == 86 && out.pixels[26 * 3] == 112)

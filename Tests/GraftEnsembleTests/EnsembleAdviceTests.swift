@@ -26,18 +26,23 @@ import GraftCatalog
 
     static func evaluation(members: [Double], probs: Double, swa: Double) -> EnsembleEvaluation {
         let list = members.enumerated().map { i, accuracy in
-            EnsembleEvaluation.Member(member: EnsembleMember(name: "ckpt \(i + 1)", checkpointId: Int64(i + 1),
-                                                             url: URL(fileURLWithPath: "/m\(i)")),
-                                      accuracy: accuracy, loss: 1)
+            EnsembleEvaluation.Member(
+                member: EnsembleMember(
+                    name: "ckpt \(i + 1)", checkpointId: Int64(i + 1),
+                    url: URL(fileURLWithPath: "/m\(i)")),
+                accuracy: accuracy, loss: 1)
         }
         let best = members.indices.max { members[$0] < members[$1] }!
         func outcome(_ method: EnsembleMethod, _ accuracy: Double) -> EnsembleEvaluation.Outcome {
-            .init(label: method.rawValue, method: method, greedy: false, selected: Array(members.indices), accuracy: accuracy,
-                  loss: nil, bestSingleAccuracy: members[best], accuracyBySize: [accuracy])
+            .init(
+                label: method.rawValue, method: method, greedy: false, selected: Array(members.indices),
+                accuracy: accuracy,
+                loss: nil, bestSingleAccuracy: members[best], accuracyBySize: [accuracy])
         }
-        return EnsembleEvaluation(members: list, outcomes: [outcome(.probs, probs), outcome(.swa, swa)], samples: 1000,
-                                  classes: 10, bestMember: best, batchNormBatches: 0,
-                                  diversity: EnsembleDiversity(disagreement: [], correlation: []))
+        return EnsembleEvaluation(
+            members: list, outcomes: [outcome(.probs, probs), outcome(.swa, swa)], samples: 1000,
+            classes: 10, bestMember: best, batchNormBatches: 0,
+            diversity: EnsembleDiversity(disagreement: [], correlation: []))
     }
 
     @Test("the ensemble is chosen on validation when it pays, and reported on test")
@@ -53,12 +58,15 @@ import GraftCatalog
 
     @Test("the advisor says plainly when the ensemble does not pay; a tie goes to the single checkpoint")
     func bestSingleChosen() {
-        let worse = EnsembleAdvice.advise(validation: Self.evaluation(members: [0.88, 0.87], probs: 0.87, swa: 0.872), test: nil)
+        let worse = EnsembleAdvice.advise(
+            validation: Self.evaluation(members: [0.88, 0.87], probs: 0.87, swa: 0.872), test: nil)
         #expect(worse.choice.kind == .bestSingle && worse.choice.label == "ckpt 1")
         #expect(worse.summary.contains("does not pay") && worse.summary.contains("No test split"))
-        let tie = EnsembleAdvice.advise(validation: Self.evaluation(members: [0.88, 0.87], probs: 0.88, swa: 0.88), test: nil)
+        let tie = EnsembleAdvice.advise(
+            validation: Self.evaluation(members: [0.88, 0.87], probs: 0.88, swa: 0.88), test: nil)
         #expect(tie.choice.kind == .bestSingle)
-        let swaOverEnsemble = EnsembleAdvice.advise(validation: Self.evaluation(members: [0.8], probs: 0.85, swa: 0.85), test: nil)
+        let swaOverEnsemble = EnsembleAdvice.advise(
+            validation: Self.evaluation(members: [0.8], probs: 0.85, swa: 0.85), test: nil)
         #expect(swaOverEnsemble.choice.kind == .swa, "SWA is one model: it wins a tie with an ensemble")
     }
 
@@ -68,12 +76,15 @@ import GraftCatalog
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let catalog = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
-        let run = try catalog.createRun(RunRecord(modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8, epochsPlanned: 4))
+        let run = try catalog.createRun(
+            RunRecord(modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8, epochsPlanned: 4))
         var members: [EnsembleMember] = []
         for (epoch, minimum) in [(2, true), (3, false), (4, true)] {
-            let record = try catalog.saveCheckpoint(CheckpointRecord(
-                runId: run.id!, epoch: epoch, globalStep: Int64(epoch * 10), lr: minimum ? 1e-4 : 3e-3,
-                isMinimum: minimum, reasons: minimum ? [.minimum] : [.best])) { try Data("x\(epoch)".utf8).write(to: $0) }
+            let record = try catalog.saveCheckpoint(
+                CheckpointRecord(
+                    runId: run.id!, epoch: epoch, globalStep: Int64(epoch * 10), lr: minimum ? 1e-4 : 3e-3,
+                    isMinimum: minimum, reasons: minimum ? [.minimum] : [.best])
+            ) { try Data("x\(epoch)".utf8).write(to: $0) }
             members.append(EnsembleMember(name: "ckpt \(record.id!)", checkpointId: record.id, url: dir, epoch: epoch))
         }
         let warnings = try EnsembleJob.snapshotWarnings(members, catalog: catalog)

@@ -15,8 +15,9 @@ import TestSupport
 /// same model after the three SGD steps of `vanilla_cnn/steps` (whose eval logits PyTorch
 /// recorded). Expected values come from PyTorch's logits, or from direct computations.
 @Suite(.serialized) struct EnsembleTests {
-    static let attributes = WeightsAttributes(modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 5,
-                                              inputSize: [3, 128, 128], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
+    static let attributes = WeightsAttributes(
+        modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 5,
+        inputSize: [3, 128, 128], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
 
     /// The seed-0 model, and the same after three SGD(lr 0.01, momentum 0.9) steps in train mode
     /// with dropout off, as the fixture made it.
@@ -44,8 +45,10 @@ import TestSupport
     }
 
     static func fixtureBatch() throws -> (Tensor, [Int]) {
-        (try NPY.float(Fixtures.url("vanilla_cnn/input.npy")),
-         try NPY.int64(Fixtures.url("vanilla_cnn/labels.npy")).map { Int($0) })
+        (
+            try NPY.float(Fixtures.url("vanilla_cnn/input.npy")),
+            try NPY.int64(Fixtures.url("vanilla_cnn/labels.npy")).map { Int($0) }
+        )
     }
 
     static func temporaryDirectory() throws -> URL {
@@ -208,7 +211,8 @@ import TestSupport
     @Test func batchNormRecomputationIsACumulativeAverage() throws {
         var rng = RandomGenerator(seed: 11)
         let images = Tensor.normal([6, 3, 16, 16], std: 1.5, using: &rng)
-        let source = InMemoryBatchSource(images: images, labels: Array(repeating: 0, count: 6), batchSize: 4, shuffle: false)
+        let source = InMemoryBatchSource(
+            images: images, labels: Array(repeating: 0, count: 6), batchSize: 4, shuffle: false)
         let model = VanillaCNN(numClasses: 5, seed: 3)
         model.eval()
         try BatchNormStatistics.recompute(model, batches: source.batches(epoch: 0, startingAt: 0))
@@ -227,7 +231,9 @@ import TestSupport
                 let n = h.size(0), hw = h.size(2) * h.size(3)
                 for ch in 0..<channels {
                     var values: [Double] = []
-                    for i in 0..<n { for j in 0..<hw { values.append(Double(h.pointer[(i * channels + ch) * hw + j])) } }
+                    for i in 0..<n {
+                        for j in 0..<hw { values.append(Double(h.pointer[(i * channels + ch) * hw + j])) }
+                    }
                     let mu = values.reduce(0, +) / Double(values.count)
                     let v = values.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(values.count - 1)
                     meanSum[ch] += mu
@@ -243,7 +249,8 @@ import TestSupport
             for ch in 0..<channels {
                 let em = meanSum[ch] / Double(batchCount), ev = varSum[ch] / Double(batchCount)
                 #expect(abs(Double(mean.pointer[ch]) - em) <= 1e-5 * max(1, abs(em)), "features.\(bnIndex) mean[\(ch)]")
-                #expect(abs(Double(variance.pointer[ch]) - ev) <= 1e-5 * max(1, abs(ev)), "features.\(bnIndex) var[\(ch)]")
+                #expect(
+                    abs(Double(variance.pointer[ch]) - ev) <= 1e-5 * max(1, abs(ev)), "features.\(bnIndex) var[\(ch)]")
             }
             #expect(bn.numBatchesTracked.value == .int64(shape: [], values: [2]))
         }
@@ -252,12 +259,15 @@ import TestSupport
     /// Logits `(s, 0)` per sample: positive `s` predicts class 0. Labels 0, 0, 0, 1, 1, 1.
     static let greedyCase: (labels: [Int], members: [[Float]]) = {
         func member(_ s: [Float]) -> [Float] { s.flatMap { [$0, 0] } }
-        return ([0, 0, 0, 1, 1, 1], [
-            member([2, 2, 2, -2, 1, 1]),          // A: 4/6, mildly wrong on the last two
-            member([-0.5, 1, 1, -1, -4, -4]),     // B: 5/6, mildly wrong on the first
-            member([-3, -3, -3, 3, 3, 3]),        // C: 0/6
-            member([2, 2, 2, -2, 1, 1]),          // D: a copy of A
-        ])
+        return (
+            [0, 0, 0, 1, 1, 1],
+            [
+                member([2, 2, 2, -2, 1, 1]),  // A: 4/6, mildly wrong on the last two
+                member([-0.5, 1, 1, -1, -4, -4]),  // B: 5/6, mildly wrong on the first
+                member([-3, -3, -3, 3, 3, 3]),  // C: 0/6
+                member([2, 2, 2, -2, 1, 1]),  // D: a copy of A
+            ]
+        )
     }()
 
     @Test func greedySelectionFindsTheExhaustiveOptimum() {
@@ -304,17 +314,21 @@ import TestSupport
         try optimizer.set("lr", to: "0.01")
         try optimizer.set("momentum", to: "0.9")
         // 72 training images in batches of 12: 6 steps per epoch, a cycle every 2 epochs.
-        let schedule = ScheduleConfig.cyclic(CyclicLR(baseLR: 1e-3, maxLR: 1e-2, stepSizeUp: 6, stepSizeDown: nil,
-                                                       mode: .triangular, gamma: 1, momentumRange: nil))
+        let schedule = ScheduleConfig.cyclic(
+            CyclicLR(
+                baseLR: 1e-3, maxLR: 1e-2, stepSizeUp: 6, stepSizeDown: nil,
+                mode: .triangular, gamma: 1, momentumRange: nil))
         var configuration = RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data, optimizer: optimizer,
-            schedule: schedule, trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 4, batchSize: 12, seed: 1)
+            schedule: schedule, trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 4, batchSize: 12,
+            seed: 1)
         configuration.save.best = false
         let training = TrainingRun(configuration: configuration, catalog: catalog)
         training.showProgress = false
         training.log = { _ in }
         let summary = try training.start()
-        let minima = try catalog.checkpoints(filter: CheckpointFilter(run: summary.runId, minimaOnly: true)).map(\.checkpoint)
+        let minima = try catalog.checkpoints(filter: CheckpointFilter(run: summary.runId, minimaOnly: true)).map(
+            \.checkpoint)
         #expect(minima.map(\.epoch) == [2, 4])
 
         var job = EnsembleJob()
@@ -329,12 +343,18 @@ import TestSupport
         #expect(result.evaluation.batchNormBatches == 6)
 
         let stored = try catalog.ensembles(run: summary.runId)
-        #expect(stored.map(\.ensemble.method) == ["probs", "probs+greedy", "logits", "logits+greedy", "vote", "vote+greedy", "swa"])
+        #expect(
+            stored.map(\.ensemble.method) == [
+                "probs", "probs+greedy", "logits", "logits+greedy", "vote", "vote+greedy", "swa",
+            ])
         #expect(stored.map(\.ensemble.id) == result.ensembleIds)
         let probs = stored[0]
         #expect(probs.ensemble.memberCheckpointIds == minima.map { $0.id! })
-        #expect(probs.members.map(\.ensembleAccuracy) == result.evaluation.outcomes[0].accuracyBySize.map(Optional.init))
-        #expect(abs(probs.ensemble.gain! - (probs.ensemble.accuracy - result.evaluation.members.map(\.accuracy).max()!)) < 1e-12)
+        #expect(
+            probs.members.map(\.ensembleAccuracy) == result.evaluation.outcomes[0].accuracyBySize.map(Optional.init))
+        #expect(
+            abs(probs.ensemble.gain! - (probs.ensemble.accuracy - result.evaluation.members.map(\.accuracy).max()!))
+                < 1e-12)
 
         // The SWA model is a plain weights file that loads strictly into a fresh model.
         let swa = try #require(result.averagedModel)

@@ -9,7 +9,9 @@ import GraftModels
         #expect(architecture.blockNames == model.blockNames)
         #expect(try architecture.blocks(from: "head") == ["head"])
         #expect(try architecture.blocks(from: model.blockNames[1]) == Array(model.blockNames.dropFirst()))
-        #expect(throws: ModelError.unknownBlock("layer9", available: model.blockNames)) { try architecture.blocks(from: "layer9") }
+        #expect(throws: ModelError.unknownBlock("layer9", available: model.blockNames)) {
+            try architecture.blocks(from: "layer9")
+        }
     }
 
     @Test("names parse as configurations and cards write them")

@@ -37,7 +37,8 @@ import TestSupport
         #expect(Compare.maxAbs(whole) > 1e-3)
         #expect(wholeGrads.count == splitGrads.count && !wholeGrads.isEmpty)
         for ((key, a), (_, b)) in zip(wholeGrads, splitGrads) {
-            let a = try #require(a, "\(key): no gradient from the whole model"), b = try #require(b, "\(key): no gradient")
+            let a = try #require(a, "\(key): no gradient from the whole model"),
+                b = try #require(b, "\(key): no gradient")
             #expect(b.isBitwiseEqual(to: a), "\(key) with the cut below \(name)")
         }
 

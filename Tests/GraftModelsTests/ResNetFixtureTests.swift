@@ -62,7 +62,9 @@ import TestSupport
         #expect(abs(loss - refLoss) <= 1e-5 * abs(refLoss))
         #expect(Compare.relToMax(logits, try fixtureTensor("\(base)/logits.npy")) <= 1e-4)
         let params = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.name, $0.parameter) })
-        for name in ["fc.weight", "fc.bias", "layer4.0.downsample.0.weight", "layer4.2.bn2.weight", "layer4.2.bn2.bias"] {
+        for name in [
+            "fc.weight", "fc.bias", "layer4.0.downsample.0.weight", "layer4.2.bn2.weight", "layer4.2.bn2.bias",
+        ] {
             let ref = try fixtureTensor("\(base)/grads/\(name).npy")
             let grad = try #require(params[name]?.grad, "no gradient for \(name)")
             #expect(Compare.relToMax(grad, ref) <= 1e-3, "\(name)")

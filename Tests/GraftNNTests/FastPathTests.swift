@@ -31,23 +31,28 @@ import TestSupport
             let winograd = ConvKernels.usesWinograd(g, batch: n, height: size, width: size, backend: backend)
             if winograd { winogradLayers += 1 }
             for pass in 0..<3 {
-                let kernel = ConvKernels.implementation(g, batch: n, height: size, width: size, bias: true, pass: pass,
-                                                        backend: backend)
+                let kernel = ConvKernels.implementation(
+                    g, batch: n, height: size, width: size, bias: true, pass: pass,
+                    backend: backend)
                 // Without a Winograd kernel for this CPU the direct one runs instead.
-                #expect(kernel?.contains("wino") == (winograd && ConvKernels.winogradIsAvailable),
-                        "\(g) pass \(pass) runs \(kernel ?? "nothing")")
+                #expect(
+                    kernel?.contains("wino") == (winograd && ConvKernels.winogradIsAvailable),
+                    "\(g) pass \(pass) runs \(kernel ?? "nothing")")
             }
             // rel-to-max (the fixture README's notation, no floor); measured at most 1.7e-6 with
             // Winograd and 1.5e-6 without, over outputs and all three gradients.
             let bound = winograd ? 2e-5 : 1e-5
             let x = Tensor.uniform([n, g.inChannels, size, size], low: -1, high: 1, using: &rng)
-            let w = Tensor.uniform([g.outChannels, g.inChannels, g.kernel, g.kernel], low: -0.3, high: 0.3, using: &rng)
+            let w = Tensor.uniform(
+                [g.outChannels, g.inChannels, g.kernel, g.kernel], low: -0.3, high: 0.3, using: &rng)
             let b = Tensor.uniform([g.outChannels], low: -0.5, high: 0.5, using: &rng)
             for relu in [false, true] {
-                let fast = ConvKernels.forward(input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
-                                               backend: backend)
-                let plain = ConvKernels.forward(input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
-                                                backend: .im2col)
+                let fast = ConvKernels.forward(
+                    input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
+                    backend: backend)
+                let plain = ConvKernels.forward(
+                    input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
+                    backend: .im2col)
                 #expect(fast.shape == plain.shape)
                 #expect(Compare.relToMax(fast, plain) < bound, "forward \(g) relu \(relu)")
             }
@@ -56,9 +61,10 @@ import TestSupport
             func gradients(_ backend: ConvKernels.Backend) -> (Tensor, Tensor, Tensor) {
                 // Start from a non-zero gradient: both paths must accumulate into it.
                 var gw = Tensor(shape: w.shape, repeating: 0.25), gb = Tensor(shape: [g.outChannels], repeating: -0.5)
-                let gx = ConvKernels.backward(input: x, weight: w, outputGradient: gy, g,
-                                              weightGradient: gw.mutablePointer(), biasGradient: gb.mutablePointer(),
-                                              needInput: true, workspace: Workspace(), backend: backend)
+                let gx = ConvKernels.backward(
+                    input: x, weight: w, outputGradient: gy, g,
+                    weightGradient: gw.mutablePointer(), biasGradient: gb.mutablePointer(),
+                    needInput: true, workspace: Workspace(), backend: backend)
                 return (gx!, gw, gb)
             }
             let (fx, fw, fb) = gradients(backend), (px, pw, pb) = gradients(.im2col)
@@ -140,8 +146,9 @@ import TestSupport
         let x = Tensor.uniform([n, c, 67, 61], low: -2, high: 2, using: &rng)
         let scale = (0..<c).map { Float($0) * 0.5 - 1 }, shift = (0..<c).map { Float($0) * 0.1 }
         var y = Tensor(uninitializedShape: x.shape)
-        Elementwise.channelAffine(x.pointer, into: y.mutablePointer(), planes: n * c, planeSize: hw, channels: c,
-                                  scale: scale, shift: shift, relu: true)
+        Elementwise.channelAffine(
+            x.pointer, into: y.mutablePointer(), planes: n * c, planeSize: hw, channels: c,
+            scale: scale, shift: shift, relu: true)
         let xs = x.scalars, ys = y.scalars
         var worst: Float = 0
         for i in 0..<xs.count {

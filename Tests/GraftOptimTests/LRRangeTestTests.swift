@@ -20,7 +20,8 @@ import TestSupport
         let curve = try Curve("lr_finder/\(name)_curve.csv")
         let expected = try loadFixture([String: JSONValue].self, "lr_finder/suggestions.json")
         guard case .object(let entry) = expected[name], case .object(let steepest) = entry["torch_lr_finder_steepest"],
-              case .object(let blog) = entry["blog_min_loss_rule"] else {
+            case .object(let blog) = entry["blog_min_loss_rule"]
+        else {
             Issue.record("suggestions.json layout")
             return
         }
@@ -113,9 +114,13 @@ import TestSupport
     @Test func warnings() throws {
         let cyclingMomentum = ScheduleConfig.cyclic(
             CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 5, momentumRange: MomentumRange(base: 0.8, max: 0.9)))
-        #expect(OptimizerWarning.check(OptimizerConfig(kind: .adagrad), schedule: cyclingMomentum)
+        #expect(
+            OptimizerWarning.check(OptimizerConfig(kind: .adagrad), schedule: cyclingMomentum)
                 == [.noMomentumToCycle(.adagrad)])
-        #expect(OptimizerWarning.check(OptimizerConfig(kind: .adadelta), schedule: nil) == [.adadeltaLearningRateIsMultiplier])
+        #expect(
+            OptimizerWarning.check(OptimizerConfig(kind: .adadelta), schedule: nil) == [
+                .adadeltaLearningRateIsMultiplier
+            ])
         var sgd = OptimizerConfig(kind: .sgd)
         #expect(OptimizerWarning.check(sgd, schedule: cyclingMomentum) == [.noMomentumToCycle(.sgd)])
         sgd.momentum = 0.9

@@ -50,8 +50,9 @@ private func close(_ actual: Tensor, _ expected: [Double]) -> Bool {
                 baseLR: try #require(sc["base_lr"]?.double), maxLR: try #require(sc["max_lr"]?.double),
                 stepSizeUp: try #require(sc["step_size_up"]?.int), stepSizeDown: sc["step_size_down"]?.int,
                 mode: .triangular,
-                momentumRange: MomentumRange(base: try #require(sc["base_momentum"]?.double),
-                                             max: try #require(sc["max_momentum"]?.double)))
+                momentumRange: MomentumRange(
+                    base: try #require(sc["base_momentum"]?.double),
+                    max: try #require(sc["max_momentum"]?.double)))
         }
         let lrs = fixture.lr ?? [], momenta = fixture.momentum ?? []
         for t in 0..<30 {
@@ -62,13 +63,17 @@ private func close(_ actual: Tensor, _ expected: [Double]) -> Bool {
             }
             parameter.grad = tensor(grads[t])
             optimizer.step()
-            #expect(close(parameter.value, trajectory[t]), "\(file) step \(t): \(parameter.value.scalars) vs \(trajectory[t])")
+            #expect(
+                close(parameter.value, trajectory[t]),
+                "\(file) step \(t): \(parameter.value.scalars) vs \(trajectory[t])")
         }
     }
 
     /// Export after 15 steps, load into a fresh optimizer, finish: same as the fixture.
-    @Test(arguments: ["adam_full.json", "rmsprop_full.json", "sgd_full.json", "adadelta_full.json",
-                      "adagrad_full.json", "adamax_full.json"])
+    @Test(arguments: [
+        "adam_full.json", "rmsprop_full.json", "sgd_full.json", "adadelta_full.json",
+        "adagrad_full.json", "adamax_full.json",
+    ])
     func stateSurvivesACheckpoint(file: String) throws {
         let fixture = try loadFixture(OptimizerFixture.self, "optimizers/\(file)")
         let cfg = try config(from: fixture)
@@ -99,8 +104,9 @@ private func close(_ actual: Tensor, _ expected: [Double]) -> Bool {
         let noGrad = Parameter(Tensor(shape: [2], scalars: [4, 5]))
         let live = Parameter(Tensor(shape: [2], scalars: [1, -1]))
         live.grad = Tensor(shape: [2], scalars: [0.5, -0.25])
-        let optimizer = try Optimizer(OptimizerConfig(kind: .adam),
-                                      parameters: [("a", frozen), ("b", noGrad), ("c", live)])
+        let optimizer = try Optimizer(
+            OptimizerConfig(kind: .adam),
+            parameters: [("a", frozen), ("b", noGrad), ("c", live)])
         optimizer.step()
         #expect(frozen.value.scalars == [1, 2, 3])
         #expect(noGrad.value.scalars == [4, 5])
@@ -115,9 +121,13 @@ private func close(_ actual: Tensor, _ expected: [Double]) -> Bool {
         let c = Parameter(Tensor(shape: [1], scalars: [1]))
         for p in [a, b, c] { p.grad = Tensor(shape: [1], scalars: [2]) }
         let factors = LearningRateFactors(["layer4": 0.5, "layer4.1": 0.25])
-        let optimizer = try Optimizer(cfg, parameters: [("layer4.0.conv1.weight", a), ("layer4.1.bn1.bias", b),
-                                                        ("layer40.weight", c)],
-                                      learningRateFactors: factors)
+        let optimizer = try Optimizer(
+            cfg,
+            parameters: [
+                ("layer4.0.conv1.weight", a), ("layer4.1.bn1.bias", b),
+                ("layer40.weight", c),
+            ],
+            learningRateFactors: factors)
         optimizer.step()
         // p − lr·factor·g in float32, as PyTorch's add(alpha=−lr) computes it.
         #expect(a.value.scalars == [1 + Float(-0.05) * 2])
@@ -184,7 +194,8 @@ private func close(_ actual: Tensor, _ expected: [Double]) -> Bool {
         #expect(throws: GraftOptimError.malformedStateKey("exp_avg")) { try optimizer.load(stateDict: badKey) }
         #expect(optimizer.state.isEmpty)
         // The message names the key at fault.
-        let message = GraftOptimError.stateShapeMismatch(key: "w/exp_avg", expected: [2], found: [3]).errorDescription ?? ""
+        let message =
+            GraftOptimError.stateShapeMismatch(key: "w/exp_avg", expected: [2], found: [3]).errorDescription ?? ""
         #expect(message.contains("w/exp_avg"))
     }
 
@@ -210,7 +221,8 @@ private func close(_ actual: Tensor, _ expected: [Double]) -> Bool {
         #expect(!text.contains("momentum"))
         #expect(try JSONDecoder().decode(OptimizerConfig.self, from: data) == cfg)
         // Missing keys take the defaults.
-        let sparse = try JSONDecoder().decode(OptimizerConfig.self, from: Data(#"{"optimizer":"sgd","momentum":0.9}"#.utf8))
+        let sparse = try JSONDecoder().decode(
+            OptimizerConfig.self, from: Data(#"{"optimizer":"sgd","momentum":0.9}"#.utf8))
         #expect(sparse.learningRate == 1e-3 && sparse.momentum == 0.9)
     }
 

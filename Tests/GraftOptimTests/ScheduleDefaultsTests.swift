@@ -3,7 +3,9 @@ import Testing
 
 /// A cyclical schedule without a step size takes PyTorch's `CyclicLR` default and says so.
 @Suite struct ScheduleDefaultsTests {
-    @Test("triangular without a step size: PyTorch's step_size_up=2000", arguments: ["triangular", "triangular2", "exp_range"])
+    @Test(
+        "triangular without a step size: PyTorch's step_size_up=2000",
+        arguments: ["triangular", "triangular2", "exp_range"])
     func defaultStepSize(name: String) throws {
         let args = ScheduleArguments(name: name, lr: "1e-3:6e-3")
         guard case .cyclic(let cyclic) = try args.makeConfig(stepsPerEpoch: 10, totalSteps: 100) else {

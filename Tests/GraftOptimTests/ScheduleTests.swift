@@ -13,23 +13,28 @@ private func schedule(from f: ScheduleFixture) throws -> any LRSchedule {
         guard case .string(let modeName) = c["mode"], let mode = CyclicLR.Mode(rawValue: modeName) else {
             throw FixtureLayoutError(description: "mode")
         }
-        let momentum = c["cycle_momentum"] == .bool(true)
+        let momentum =
+            c["cycle_momentum"] == .bool(true)
             ? MomentumRange(base: try d("base_momentum"), max: try d("max_momentum")) : nil
-        return CyclicLR(baseLR: try d("base_lr"), maxLR: try d("max_lr"), stepSizeUp: try i("step_size_up"),
-                        stepSizeDown: c["step_size_down"]?.int, mode: mode, gamma: try d("gamma"),
-                        momentumRange: momentum)
+        return CyclicLR(
+            baseLR: try d("base_lr"), maxLR: try d("max_lr"), stepSizeUp: try i("step_size_up"),
+            stepSizeDown: c["step_size_down"]?.int, mode: mode, gamma: try d("gamma"),
+            momentumRange: momentum)
     case "OneCycleLR":
         guard case .string(let anneal) = c["anneal_strategy"], let strategy = OneCycleLR.Anneal(rawValue: anneal) else {
             throw FixtureLayoutError(description: "anneal_strategy")
         }
-        let momentum = c["cycle_momentum"] == .bool(true)
+        let momentum =
+            c["cycle_momentum"] == .bool(true)
             ? MomentumRange(base: try d("base_momentum"), max: try d("max_momentum")) : nil
-        return OneCycleLR(maxLR: try d("max_lr"), totalSteps: try i("total_steps"), pctStart: try d("pct_start"),
-                          anneal: strategy, divFactor: try d("div_factor"), finalDivFactor: try d("final_div_factor"),
-                          threePhase: c["three_phase"] == .bool(true), momentumRange: momentum)
+        return OneCycleLR(
+            maxLR: try d("max_lr"), totalSteps: try i("total_steps"), pctStart: try d("pct_start"),
+            anneal: strategy, divFactor: try d("div_factor"), finalDivFactor: try d("final_div_factor"),
+            threePhase: c["three_phase"] == .bool(true), momentumRange: momentum)
     case "CosineAnnealingWarmRestarts":
         let base = try #require(f.optimizer_config["lr"]?.double)
-        return CosineAnnealingWarmRestarts(baseLR: base, t0: try i("T_0"), tMult: try i("T_mult"), etaMin: try d("eta_min"))
+        return CosineAnnealingWarmRestarts(
+            baseLR: base, t0: try i("T_0"), tMult: try i("T_mult"), etaMin: try d("eta_min"))
     case "LambdaLR" where c["stepsize"] != nil:
         return BlogCyclicalLR(minLR: try d("min_lr"), maxLR: try d("max_lr"), stepSize: try i("stepsize"))
     case "LambdaLR":
@@ -94,7 +99,9 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
             #expect(cosine.lr[m] > cosine.lr[m - 1])
             #expect(cosine.lr[m - 1] == cosine.lr[..<m].min())
         }
-        #expect(c.cycleIndex(at: 9) == 0 && c.cycleIndex(at: 10) == 1 && c.cycleIndex(at: 29) == 1 && c.cycleIndex(at: 30) == 2)
+        #expect(
+            c.cycleIndex(at: 9) == 0 && c.cycleIndex(at: 10) == 1 && c.cycleIndex(at: 29) == 1
+                && c.cycleIndex(at: 30) == 2)
 
         let one = try loadFixture(ScheduleFixture.self, "schedules/onecycle.json")
         let o = try schedule(from: one)
@@ -121,12 +128,15 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
         #expect(one == .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100)))
         var sgdr = ScheduleArguments(name: "sgdr", lr: "1e-5:0.01", stepSize: "1ep")
         sgdr.tMult = 2
-        #expect(try sgdr.makeConfig(stepsPerEpoch: 10, totalSteps: 70)
+        #expect(
+            try sgdr.makeConfig(stepsPerEpoch: 10, totalSteps: 70)
                 == .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)))
         // The study's rule: a single max gives min = max/6.
-        let blog = try ScheduleArguments(name: "blog", lr: "3e-3", stepSize: "8").makeConfig(stepsPerEpoch: 4, totalSteps: 64)
+        let blog = try ScheduleArguments(name: "blog", lr: "3e-3", stepSize: "8").makeConfig(
+            stepsPerEpoch: 4, totalSteps: 64)
         #expect(blog == .blogCyclical(BlogCyclicalLR(minLR: 3e-3 / 6, maxLR: 3e-3, stepSize: 8)))
-        #expect(try ScheduleArguments(name: "constant", lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
+        #expect(
+            try ScheduleArguments(name: "constant", lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
                 == .constant(ConstantLR(lr: 1e-3)))
     }
 
@@ -140,7 +150,8 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
             try ScheduleArguments(name: "step", lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
         }
         #expect(throws: (any Error).self) {
-            try ScheduleArguments(name: "triangular", lr: "1e-3", stepSize: "4ep").makeConfig(stepsPerEpoch: 10, totalSteps: 1)
+            try ScheduleArguments(name: "triangular", lr: "1e-3", stepSize: "4ep").makeConfig(
+                stepsPerEpoch: 10, totalSteps: 1)
         }
         #expect(throws: (any Error).self) { try StepCount.parse("0ep", stepsPerEpoch: 10) }
         #expect(throws: (any Error).self) { try StepCount.parse("four", stepsPerEpoch: 10) }
@@ -152,8 +163,10 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
         let configs: [ScheduleConfig] = [
             .constant(ConstantLR(lr: 0.1)),
             .stepDecay(StepDecayLR(lr: 0.1, gamma: 0.5, stepSize: 3)),
-            .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 10, mode: .expRange, gamma: 0.99,
-                             momentumRange: MomentumRange(base: 0.8, max: 0.9))),
+            .cyclic(
+                CyclicLR(
+                    baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 10, mode: .expRange, gamma: 0.99,
+                    momentumRange: MomentumRange(base: 0.8, max: 0.9))),
             .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100, anneal: .linear, threePhase: true)),
             .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)),
             .blogCyclical(BlogCyclicalLR(minLR: 5e-4, maxLR: 3e-3, stepSize: 8)),
@@ -163,7 +176,9 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
             let data = try JSONEncoder().encode(config)
             #expect(try JSONDecoder().decode(ScheduleConfig.self, from: data) == config)
         }
-        let bad = Data(#"{"schedule":"cyclic","baseLR":1,"maxLR":2,"stepSizeUp":0,"stepSizeDown":1,"mode":"triangular","gamma":1}"#.utf8)
+        let bad = Data(
+            #"{"schedule":"cyclic","baseLR":1,"maxLR":2,"stepSizeUp":0,"stepSizeDown":1,"mode":"triangular","gamma":1}"#
+                .utf8)
         #expect(throws: (any Error).self) { try JSONDecoder().decode(ScheduleConfig.self, from: bad) }
     }
 

@@ -36,8 +36,9 @@ import TestSupport
         let x = try NPY.float(Fixtures.url("vanilla_cnn/input.npy"))
         let labels = try NPY.int64(Fixtures.url("vanilla_cnn/labels.npy")).map { Int($0) }
 
-        let configs = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Fixtures.url("vanilla_cnn/steps/configs.json"))) as! [String: [String: Any]]
+        let configs =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: Fixtures.url("vanilla_cnn/steps/configs.json"))) as! [String: [String: Any]]
         let kwargs = configs[name]!["kwargs"] as! [String: Any]
         var config = try OptimizerConfig(parsing: name)
         for (key, value) in kwargs { try config.set(key, to: "\(value)") }

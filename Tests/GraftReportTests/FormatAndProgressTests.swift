@@ -129,13 +129,14 @@ struct ProgressBarTests {
         }
         bar.finish(summary: "epoch 1/3 done: val acc 81.0%")
         let lines = out.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines == [
-            "epoch 1/3 10/25 (40%) loss 0.1000 lr 3.0e-3 elapsed 10s eta 15s",
-            "epoch 1/3 20/25 (80%) loss 0.05000 lr 3.0e-3 elapsed 20s eta 5.0s",
-            "epoch 1/3 25/25 (100%) loss 0.04000 lr 3.0e-3 elapsed 25s eta 0s",
-            "epoch 1/3 done: val acc 81.0%",
-            "",
-        ])
+        #expect(
+            lines == [
+                "epoch 1/3 10/25 (40%) loss 0.1000 lr 3.0e-3 elapsed 10s eta 15s",
+                "epoch 1/3 20/25 (80%) loss 0.05000 lr 3.0e-3 elapsed 20s eta 5.0s",
+                "epoch 1/3 25/25 (100%) loss 0.04000 lr 3.0e-3 elapsed 25s eta 0s",
+                "epoch 1/3 done: val acc 81.0%",
+                "",
+            ])
         #expect(!out.text.contains("\r"))
         // Updates after finish are ignored.
         bar.update(step: 26)
@@ -145,7 +146,8 @@ struct ProgressBarTests {
     @Test func plainFinishPrintsTheLastStateWhenNotYetPrinted() {
         let clock = ManualClock()
         let out = Collector()
-        let bar = ProgressBar(total: 100, isTTY: false, plainInterval: 60, clock: { clock.now }, sink: { out.append($0) })
+        let bar = ProgressBar(
+            total: 100, isTTY: false, plainInterval: 60, clock: { clock.now }, sink: { out.append($0) })
         clock.advance(2)
         bar.update(step: 40)
         #expect(out.text.isEmpty)
@@ -191,7 +193,8 @@ struct ProgressBarTests {
 
     @Test func terminalLineIsCutToTheWindowWidth() {
         let out = Collector()
-        let bar = ProgressBar(total: 10, label: String(repeating: "x", count: 100), isTTY: true, columns: 40, sink: { out.append($0) })
+        let bar = ProgressBar(
+            total: 10, label: String(repeating: "x", count: 100), isTTY: true, columns: 40, sink: { out.append($0) })
         bar.update(step: 10)
         let drawn = out.text.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\u{1B}[K", with: "")
         #expect(drawn.count == 39)

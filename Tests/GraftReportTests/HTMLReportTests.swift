@@ -15,8 +15,9 @@ struct HTMLReportTests {
         report.section("Accuracy") { s in
             s.paragraph("Mean of 3 runs; band = min–max. <script>alert(1)</script>")
             s.figure(
-                LinePlot(title: "Validation accuracy", xLabel: "epoch", yLabel: "accuracy",
-                         series: [PlotSeries(name: "Adam", y: [0.5, 0.7])]),
+                LinePlot(
+                    title: "Validation accuracy", xLabel: "epoch", yLabel: "accuracy",
+                    series: [PlotSeries(name: "Adam", y: [0.5, 0.7])]),
                 caption: "Accuracy per epoch")
         }
         report.section("Summary") { s in

@@ -62,7 +62,9 @@ struct LinePlotTests {
         let circles = try xml.elements("circle", class: "point")
         #expect(circles.count == 3)
         #expect(
-            circles.contains { abs(($0.double("cx") ?? 0) - expectedX) <= 0.2 && abs(($0.double("cy") ?? 0) - expectedY) <= 0.2 })
+            circles.contains {
+                abs(($0.double("cx") ?? 0) - expectedX) <= 0.2 && abs(($0.double("cy") ?? 0) - expectedY) <= 0.2
+            })
         let line = try #require(try xml.elements("polyline", class: "line").first)
         #expect(abs(line.points[1].0 - expectedX) <= 0.2)
         #expect(abs(line.points[1].1 - expectedY) <= 0.2)
@@ -124,7 +126,8 @@ struct LinePlotTests {
         #expect(abs((dot.double("cy") ?? 0) - (area1.y + area1.height / 2)) <= 0.2)
         #expect(try xml1.texts("text", class: "tick-label").count >= 4)
 
-        let flat = LinePlot(title: "flat", xLabel: "x", yLabel: "y", series: [PlotSeries(name: "s", y: [0.5, 0.5, 0.5])])
+        let flat = LinePlot(
+            title: "flat", xLabel: "x", yLabel: "y", series: [PlotSeries(name: "s", y: [0.5, 0.5, 0.5])])
         let xml2 = try ParsedXML(flat.svg())
         let area2 = try PlotArea(xml2)
         let pts = try #require(try xml2.elements("polyline", class: "line").first).points
@@ -152,7 +155,8 @@ struct LinePlotTests {
     }
 
     @Test func linearTicksAreNiceAndPercentLabelsWork() throws {
-        var plot = LinePlot(title: "t", xLabel: "epoch", yLabel: "acc", series: [PlotSeries(name: "a", y: [0.1, 0.9, 0.5, 0.2, 0.3])])
+        var plot = LinePlot(
+            title: "t", xLabel: "epoch", yLabel: "acc", series: [PlotSeries(name: "a", y: [0.1, 0.9, 0.5, 0.2, 0.3])])
         plot.yRange = 0...1
         let yLabels = { (p: LinePlot) throws -> [String] in
             try ParsedXML(p.svg()).elements("text", class: "tick-label").filter { $0.string("class") == "tick-label y" }

@@ -31,13 +31,16 @@ struct SampleReportTests {
                 let tl = Double(f[4]), let va = Double(f[5]), let vl = Double(f[6]), epoch <= 150
             else { return nil }
             // One adam run stored train accuracy in percent (fixtures README, section 6).
-            return Row(optimizer: f[0], run: run, epoch: epoch, trainAcc: ta > 1.5 ? ta / 100 : ta,
-                       trainLoss: tl, valAcc: va, valLoss: vl)
+            return Row(
+                optimizer: f[0], run: run, epoch: epoch, trainAcc: ta > 1.5 ? ta / 100 : ta,
+                trainLoss: tl, valAcc: va, valLoss: vl)
         }
     }
 
-    let names = ["adagrad": "Adagrad", "adadelta": "Adadelta", "rmsprop": "RMSprop", "adam": "Adam",
-                 "adamax": "Adamax", "sgd_clr": "SGD+CLR"]
+    let names = [
+        "adagrad": "Adagrad", "adadelta": "Adadelta", "rmsprop": "RMSprop", "adam": "Adam",
+        "adamax": "Adamax", "sgd_clr": "SGD+CLR",
+    ]
     let order = ["adagrad", "adadelta", "rmsprop", "adam", "adamax", "sgd_clr"]
 
     func curvePlot(_ rows: [Row], title: String, yLabel: String, value: (Row) -> Double) -> LinePlot {
@@ -59,7 +62,8 @@ struct SampleReportTests {
     /// model alone, `probs` the mean softmax of the first k, `votes` their majority vote (ties go
     /// to the larger summed probability, then the lower class, as `graft ensemble` breaks them).
     func ensembleAccuracies() throws
-        -> (members: [String], single: [Double], probs: [Double], votes: [Double]) {
+        -> (members: [String], single: [Double], probs: [Double], votes: [Double])
+    {
         let members = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax"]
         let labels = try NPY.int64(Fixtures.url("vanilla_cnn/labels.npy")).map { Int($0) }
         let probabilities = try members.map { name -> [[Double]] in
@@ -83,13 +87,15 @@ struct SampleReportTests {
             let chosen = probabilities.prefix(k)
             let summed = (0..<labels.count).map { i in (0..<5).map { c in chosen.map { $0[i][c] }.reduce(0, +) } }
             probs.append(accuracy(summed.map(argmax)))
-            votes.append(accuracy((0..<labels.count).map { i in
-                var count = [Int](repeating: 0, count: 5)
-                for p in chosen { count[argmax(p[i])] += 1 }
-                return (0..<5).max { a, b in
-                    (count[a], summed[i][a], -a) < (count[b], summed[i][b], -b)
-                }!
-            }))
+            votes.append(
+                accuracy(
+                    (0..<labels.count).map { i in
+                        var count = [Int](repeating: 0, count: 5)
+                        for p in chosen { count[argmax(p[i])] += 1 }
+                        return (0..<5).max { a, b in
+                            (count[a], summed[i][a], -a) < (count[b], summed[i][b], -b)
+                        }!
+                    }))
         }
         return (members, single, probs, votes)
     }
@@ -144,8 +150,10 @@ struct SampleReportTests {
         let bestSingle = acc.single.max() ?? .nan
         var ensemble = LinePlot(
             title: "Ensemble of the six 3-step models: accuracy vs size", xLabel: "members", yLabel: "accuracy",
-            series: [PlotSeries(name: "probability averaging", y: acc.probs, showPoints: true),
-                     PlotSeries(name: "majority vote", y: acc.votes, showPoints: true)],
+            series: [
+                PlotSeries(name: "probability averaging", y: acc.probs, showPoints: true),
+                PlotSeries(name: "majority vote", y: acc.votes, showPoints: true),
+            ],
             markers: [.horizontal(y: bestSingle, label: "best single model " + Format.percent(bestSingle))])
         ensemble.yPercent = true
         ensemble.height = 340
@@ -162,7 +170,8 @@ struct SampleReportTests {
             let best = mine.max { $0.valAcc < $1.valAcc }
             table.rows.append([
                 .text(names[opt] ?? opt), .percent(finalAcc), .percent(best?.valAcc ?? .nan),
-                .integer(best?.epoch ?? 0), .number(finals.map(\.trainLoss).reduce(0, +) / Double(finals.count), .compact),
+                .integer(best?.epoch ?? 0),
+                .number(finals.map(\.trainLoss).reduce(0, +) / Double(finals.count), .compact),
                 .integer(runIDs.count),
             ])
             bars.append(PlotBar(label: names[opt] ?? opt, value: finalAcc))
@@ -197,11 +206,15 @@ struct SampleReportTests {
             s.figure(bar, caption: "Mean final validation accuracy per optimizer")
         }
         report.section("Ensembles") { s in
-            s.figure(ensemble, caption: "Accuracy on the 4 labelled images of the fixture batch as members join, "
-                     + "in the order " + acc.members.joined(separator: ", "))
-            s.keyValues([KeyValue("Members", "6 vanilla CNNs, one per optimizer, 3 steps each (PyTorch)"),
-                         KeyValue("Images", "4: the batch they were trained on"),
-                         KeyValue("Methods", "probability averaging; majority vote")])
+            s.figure(
+                ensemble,
+                caption: "Accuracy on the 4 labelled images of the fixture batch as members join, "
+                    + "in the order " + acc.members.joined(separator: ", "))
+            s.keyValues([
+                KeyValue("Members", "6 vanilla CNNs, one per optimizer, 3 steps each (PyTorch)"),
+                KeyValue("Images", "4: the batch they were trained on"),
+                KeyValue("Methods", "probability averaging; majority vote"),
+            ])
         }
         report.footer = "Generated by graft report"
 
@@ -215,7 +228,9 @@ struct SampleReportTests {
         let xTicks = try lrSVG.elements("text", class: "tick-label").filter { $0.string("class") == "tick-label x" }
         #expect(xTicks.map { $0.stringValue ?? "" } == (-7 ... -2).map { "1e\($0)" })
         // Each table row shows the best validation accuracy of its optimizer from the log.
-        let cells = try xml.elements("tr").dropFirst().map { ($0.children ?? []).compactMap { ($0 as? XMLElement)?.stringValue } }
+        let cells = try xml.elements("tr").dropFirst().map {
+            ($0.children ?? []).compactMap { ($0 as? XMLElement)?.stringValue }
+        }
         for (i, opt) in order.enumerated() {
             let best = rows.filter { $0.optimizer == opt }.map(\.valAcc).max() ?? .nan
             #expect(cells[i][2] == String(format: "%.2f%%", best * 100))

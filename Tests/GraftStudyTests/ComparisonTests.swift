@@ -18,12 +18,14 @@ import TestSupport
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
             optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
             trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 2, batchSize: 4, seed: 7)
-        return ComparisonPlan(optimizers: ["sgd-clr", "adam"], runs: 2, base: base, clrMax: 6e-3, clrStepEpochs: 1,
-                              name: "test comparison")
+        return ComparisonPlan(
+            optimizers: ["sgd-clr", "adam"], runs: 2, base: base, clrMax: 6e-3, clrStepEpochs: 1,
+            name: "test comparison")
     }
 
     @Test func finishedRunsAreNotRedoneAndTheReportShowsEveryOptimizer() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-compare-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "graft-compare-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
@@ -56,6 +58,7 @@ import TestSupport
         #expect(html.contains("sgd-clr") && html.contains("adam"))
         #expect(html.contains("<svg"))
         let best = try runs.flatMap { try catalog.epochMetrics(run: $0.id!) }.compactMap(\.valAcc).max()!
-        #expect(html.contains(String(format: "%.1f%%", best * 100)) || html.contains(String(format: "%.2f%%", best * 100)))
+        #expect(
+            html.contains(String(format: "%.1f%%", best * 100)) || html.contains(String(format: "%.2f%%", best * 100)))
     }
 }

@@ -27,7 +27,8 @@ struct AtomicFileTests {
         }
         #expect(try String(contentsOf: target, encoding: .utf8) == "hello")
         #expect(tempSeen.map { FileManager.default.fileExists(atPath: $0.path) } == false)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("sub").path) == ["file.h5"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("sub").path) == ["file.h5"])
     }
 
     @Test("a failing writer leaves the old file and no temporary")
@@ -53,7 +54,8 @@ struct AtomicFileTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect { try AtomicFile.write(to: dir.appendingPathComponent("never.h5")) { _ in } } throws: { error in
             guard let error = error as? FileError else { return false }
-            return error.code == ENOENT && AtomicFile.finalName(forTemporary: URL(fileURLWithPath: error.path).lastPathComponent) == "never.h5"
+            return error.code == ENOENT
+                && AtomicFile.finalName(forTemporary: URL(fileURLWithPath: error.path).lastPathComponent) == "never.h5"
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }

@@ -8,9 +8,14 @@ struct SHA256Tests {
     static let vectors: [(input: Data, hex: String)] = [
         (Data(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         (Data("abc".utf8), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        (Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8),
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
-        (Data(repeating: UInt8(ascii: "a"), count: 1_000_000), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+        (
+            Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        ),
+        (
+            Data(repeating: UInt8(ascii: "a"), count: 1_000_000),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+        ),
     ]
 
     @Test("bytes, strings and files give the known digests")
@@ -28,7 +33,9 @@ struct SHA256Tests {
         }
     }
 
-    @Test("a file read in several chunks matches sha256sum", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sha256sum")))
+    @Test(
+        "a file read in several chunks matches sha256sum",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sha256sum")))
     func fileAcrossChunksMatchesSha256sum() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

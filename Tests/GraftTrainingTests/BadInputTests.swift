@@ -15,10 +15,11 @@ import TestSupport
 /// trained or saved, and a loader error reaches the caller instead of ending an epoch early.
 @Suite struct BadInputTests {
     static func configuration(model: String = "vanilla-cnn", imageSize: Int = 32) throws -> RunConfiguration {
-        RunConfiguration(modelId: model, architecture: model, weights: nil,
-                         data: DataSpecification(source: "/nonexistent", imageSize: imageSize),
-                         optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
-                         trainable: ["head"], epochs: 1, batchSize: 4, seed: 0)
+        RunConfiguration(
+            modelId: model, architecture: model, weights: nil,
+            data: DataSpecification(source: "/nonexistent", imageSize: imageSize),
+            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
+            trainable: ["head"], epochs: 1, batchSize: 4, seed: 0)
     }
 
     /// Breaks one setting of a configuration; returns the field the error must name.
@@ -77,10 +78,12 @@ import TestSupport
         var given = configuration
         given.data.mean = [0.1, 0.2, 0.3]
         given.data.std = [0.4, 0.5, 0.6]
-        let kept = try TrainingRun.resolvingPreprocessing(given, zoo: { throw WeightsError.io(path: "zoo", reason: "not used") })
+        let kept = try TrainingRun.resolvingPreprocessing(
+            given, zoo: { throw WeightsError.io(path: "zoo", reason: "not used") })
         #expect(kept.data.mean == [0.1, 0.2, 0.3] && kept.data.std == [0.4, 0.5, 0.6])
         // No card and no numbers: an error naming the model, never a silent 0.5.
-        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("graft-empty-zoo-\(UUID().uuidString)")
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "graft-empty-zoo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
         #expect(throws: ZooError.unknownModel(id: "vanilla-cnn", known: [])) {
@@ -107,15 +110,17 @@ import TestSupport
     @Test("a loader error reaches the trainer instead of ending the epoch early")
     func loaderErrorsPropagate() throws {
         let transform = try TransformPipeline(ops: [], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
-        let loader = try BatchLoader(dataset: MixedSizes(), transform: transform,
-                                     options: .init(batchSize: 8, shuffle: false))
+        let loader = try BatchLoader(
+            dataset: MixedSizes(), transform: transform,
+            options: .init(batchSize: 8, shuffle: false))
         let source = loader
         #expect(throws: DataError.self) { _ = try source.batches(epoch: 0, startingAt: 0).next() }
 
         let model = VanillaCNN(numClasses: 2)
         let optimizer = try Optimizer(try OptimizerConfig(parsing: "sgd"), parameters: model.namedParameters())
-        let trainer = try Trainer(model: model, optimizer: optimizer, schedule: ConstantLR(lr: 0.01),
-                                  trainableBlocks: model.blockNames, batchNormPolicy: .eval)
+        let trainer = try Trainer(
+            model: model, optimizer: optimizer, schedule: ConstantLR(lr: 0.01),
+            trainableBlocks: model.blockNames, batchNormPolicy: .eval)
         #expect { try trainer.fit(train: source, validation: nil, epochs: 1) } throws: { error in
             error.localizedDescription.contains("mixes 16x16 and 20x20")
         }
@@ -124,14 +129,17 @@ import TestSupport
 
     @Test("predict reports each unreadable photo and predicts the others")
     func predictGoesOnPastBadPhotos() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-predict-bad-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "graft-predict-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = VanillaCNN(numClasses: 3)
         let weights = directory.appendingPathComponent("v.h5")
-        try WeightsFile.write(model.stateDict(), attributes: WeightsAttributes(
-            modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 3, classNames: ["x", "y", "z"],
-            inputSize: [3, 32, 32], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: weights)
+        try WeightsFile.write(
+            model.stateDict(),
+            attributes: WeightsAttributes(
+                modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 3, classNames: ["x", "y", "z"],
+                inputSize: [3, 32, 32], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: weights)
         let truncated = directory.appendingPathComponent("truncated.jpg")
         try Data(try Data(contentsOf: Fixtures.url("images/flower_baseline420.jpg")).prefix(3000)).write(to: truncated)
         let good = Fixtures.url("images/flower.jpg"), other = Fixtures.url("images/china.jpg")
@@ -151,10 +159,12 @@ import TestSupport
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-resolved-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         for (folder, photo) in [("a", "flower_444"), ("b", "flower_baseline420")] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent("ds/\(folder)"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: dir.appendingPathComponent("ds/\(folder)"), withIntermediateDirectories: true)
             for i in 0..<4 {
-                try FileManager.default.copyItem(at: Fixtures.url("images/\(photo).jpg"),
-                                                 to: dir.appendingPathComponent("ds/\(folder)/\(i).jpg"))
+                try FileManager.default.copyItem(
+                    at: Fixtures.url("images/\(photo).jpg"),
+                    to: dir.appendingPathComponent("ds/\(folder)/\(i).jpg"))
             }
         }
         var configuration = try Self.configuration(imageSize: 16)
@@ -164,11 +174,13 @@ import TestSupport
         let catalog = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
         // As `graft train` does: prepare first, then set the schedule from the batches per epoch.
         let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog.splitsDirectory)
-        configuration.schedule = .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: prepared.train.batchesPerEpoch))
+        configuration.schedule = .cyclic(
+            CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: prepared.train.batchesPerEpoch))
         let run = TrainingRun(configuration: configuration, catalog: catalog)
         run.showProgress = false
         let summary = try run.start(prepared: prepared)
-        let saved = try #require(try catalog.checkpoints(filter: CheckpointFilter(run: summary.runId)).first?.checkpoint)
+        let saved = try #require(
+            try catalog.checkpoints(filter: CheckpointFilter(run: summary.runId)).first?.checkpoint)
         let recorded = try TrainingCheckpoint.read(try catalog.verifiedFile(for: saved)).runConfiguration
         let card = try Zoo.shipped().card(id: "vanilla-cnn")
         #expect(recorded.schedule == configuration.schedule)

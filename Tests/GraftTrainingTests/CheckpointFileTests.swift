@@ -28,7 +28,8 @@ func fileEvents(in directory: URL, during body: () throws -> Void) throws -> (cr
         while offset + 16 <= n {
             let mask = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
             let length = Int(buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) })
-            let name = String(decoding: buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }, as: UTF8.self)
+            let name = String(
+                decoding: buffer[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }, as: UTF8.self)
             if mask & UInt32(IN_CREATE) != 0 { created.append(name) }
             if mask & UInt32(IN_MOVED_TO) != 0 { renamedTo.append(name) }
             offset += 16 + length
@@ -44,19 +45,23 @@ func fileEvents(in directory: URL, during body: () throws -> Void) throws -> (cr
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-once-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let catalog = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
-        let run = try catalog.createRun(RunRecord(modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 16, epochsPlanned: 1))
+        let run = try catalog.createRun(
+            RunRecord(modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 16, epochsPlanned: 1))
         let runDirectory = catalog.checkpointDirectory(run: run.id!)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         let trainer = try makeTrainer()
         let snapshot = TrainingCheckpoint(
             trainer: trainer,
-            configuration: RunConfiguration(modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
-                                            data: DataSpecification(source: "synthetic", imageSize: 16),
-                                            optimizer: trainer.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
-                                            trainable: [], epochs: 1, batchSize: 16, seed: 0),
-            attributes: WeightsAttributes(modelID: "v", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16],
-                                          mean: [0, 0, 0], std: [1, 1, 1]))
-        let draft = CheckpointRecord(runId: run.id!, epoch: 1, globalStep: 4, lr: 0.01, hasOptimizerState: true, reasons: [.periodic])
+            configuration: RunConfiguration(
+                modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
+                data: DataSpecification(source: "synthetic", imageSize: 16),
+                optimizer: trainer.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
+                trainable: [], epochs: 1, batchSize: 16, seed: 0),
+            attributes: WeightsAttributes(
+                modelID: "v", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16],
+                mean: [0, 0, 0], std: [1, 1, 1]))
+        let draft = CheckpointRecord(
+            runId: run.id!, epoch: 1, globalStep: 4, lr: 0.01, hasOptimizerState: true, reasons: [.periodic])
 
         // As TrainingRun saves a checkpoint.
         var saved: CheckpointRecord?

@@ -13,15 +13,18 @@ import TestSupport
 /// sample, and off wherever the trunk's output could change between epochs.
 @Suite(.serialized) struct FeatureCacheTests {
     /// ResNet18 at 32², stem…layer3 frozen with BatchNorm in eval mode, layer4 + head trained.
-    func resnetTrainer(cacheBytes: Int, trainable: [String] = ["layer4", "head"],
-                       policy: BatchNormPolicy = .eval) throws -> Trainer {
+    func resnetTrainer(
+        cacheBytes: Int, trainable: [String] = ["layer4", "head"],
+        policy: BatchNormPolicy = .eval
+    ) throws -> Trainer {
         let model = ResNet(depth: .resnet18, numClasses: 2, seed: 5)
         var config = try OptimizerConfig(parsing: "sgd")
         config.learningRate = 0.02
         config.momentum = 0.9
         let optimizer = try Optimizer(config, parameters: model.namedParameters())
-        let trainer = try Trainer(model: model, optimizer: optimizer, schedule: ConstantLR(lr: 0.02),
-                                  trainableBlocks: trainable, batchNormPolicy: policy)
+        let trainer = try Trainer(
+            model: model, optimizer: optimizer, schedule: ConstantLR(lr: 0.02),
+            trainableBlocks: trainable, batchNormPolicy: policy)
         trainer.featureCacheBytes = cacheBytes
         return trainer
     }
@@ -122,8 +125,9 @@ import TestSupport
             var config = try OptimizerConfig(parsing: "adam")
             config.learningRate = 1e-3
             let optimizer = try Optimizer(config, parameters: model.namedParameters())
-            let trainer = try Trainer(model: model, optimizer: optimizer, schedule: ConstantLR(lr: 1e-3),
-                                      trainableBlocks: trainable)
+            let trainer = try Trainer(
+                model: model, optimizer: optimizer, schedule: ConstantLR(lr: 1e-3),
+                trainableBlocks: trainable)
             trainer.featureCacheBytes = cacheBytes
             return trainer
         }
@@ -159,15 +163,18 @@ import TestSupport
         let resumed = try resnetTrainer(cacheBytes: 1 << 30)
         var tail: [Float] = []
         resumed.onStep = { _, loss, _, _ in tail.append(loss) }
-        try TrainingCheckpoint(model: weights, optimizer: optimizerState, position: position, randomState: [:],
-                               runConfiguration: RunConfiguration(
-                                   modelId: "resnet18", architecture: "resnet18", weights: nil,
-                                   data: DataSpecification(source: "synthetic", imageSize: 32),
-                                   optimizer: resumed.optimizer.config, schedule: .constant(ConstantLR(lr: 0.02)),
-                                   trainable: ["layer4", "head"], epochs: 4, batchSize: 16, seed: 0),
-                               attributes: WeightsAttributes(modelID: "resnet18", architecture: "resnet18", numClasses: 2,
-                                                             inputSize: [3, 32, 32], mean: [0, 0, 0], std: [1, 1, 1]))
-            .restore(into: resumed)
+        try TrainingCheckpoint(
+            model: weights, optimizer: optimizerState, position: position, randomState: [:],
+            runConfiguration: RunConfiguration(
+                modelId: "resnet18", architecture: "resnet18", weights: nil,
+                data: DataSpecification(source: "synthetic", imageSize: 32),
+                optimizer: resumed.optimizer.config, schedule: .constant(ConstantLR(lr: 0.02)),
+                trainable: ["layer4", "head"], epochs: 4, batchSize: 16, seed: 0),
+            attributes: WeightsAttributes(
+                modelID: "resnet18", architecture: "resnet18", numClasses: 2,
+                inputSize: [3, 32, 32], mean: [0, 0, 0], std: [1, 1, 1])
+        )
+        .restore(into: resumed)
         try resumed.fit(train: source, validation: nil, epochs: 4)
         #expect(tail.count == 12 - atStep)
         #expect(tail.map(\.bitPattern) == losses.suffix(tail.count).map(\.bitPattern))
@@ -189,8 +196,10 @@ import TestSupport
         #expect(!trainer.epochRunsOnCachedFeatures)
         #expect(reference.count == losses.count)
         for (a, b) in zip(reference, losses) { #expect(lossesAgree(a, b), "loss \(a) plain, \(b) cached") }
-        #expect(cache.summary(blockNames: trainer.model.blockNames, samples: 40)
-            == "features after layer3 cached for 10 of 40 images (40 KB), its limit (--feature-cache-mb): the other images run through layer3 every epoch")
+        #expect(
+            cache.summary(blockNames: trainer.model.blockNames, samples: 40)
+                == "features after layer3 cached for 10 of 40 images (40 KB), its limit (--feature-cache-mb): the other images run through layer3 every epoch"
+        )
     }
 
     @Test func offWhenTheTrunkOrTheDataChange() throws {
@@ -200,17 +209,20 @@ import TestSupport
         _ = try run(batchStatistics, source, epochs: 1)
         #expect(batchStatistics.featureCache == nil)
         // Everything trainable: nothing to cache.
-        let full = try resnetTrainer(cacheBytes: 1 << 30, trainable: ["stem", "layer1", "layer2", "layer3", "layer4", "head"])
+        let full = try resnetTrainer(
+            cacheBytes: 1 << 30, trainable: ["stem", "layer1", "layer2", "layer3", "layer4", "head"])
         _ = try run(full, source, epochs: 1)
         #expect(full.featureCache == nil)
         // Random augmentation: a sample is not the same image twice.
         let folder = try ImageFolderFixture.make()
         defer { try? FileManager.default.removeItem(at: folder) }
         let dataset = try ImageFolder(root: folder)
-        let augmented = try BatchLoader(dataset: dataset, transform: .train(size: 32),
-                                        options: .init(batchSize: 4, workers: 1))
-        let fixed = try BatchLoader(dataset: dataset, transform: .eval(resize: 36, crop: 32),
-                                    options: .init(batchSize: 4, workers: 1))
+        let augmented = try BatchLoader(
+            dataset: dataset, transform: .train(size: 32),
+            options: .init(batchSize: 4, workers: 1))
+        let fixed = try BatchLoader(
+            dataset: dataset, transform: .eval(resize: 36, crop: 32),
+            options: .init(batchSize: 4, workers: 1))
         #expect(!augmented.samplesAreDeterministic)
         #expect(fixed.samplesAreDeterministic)
         let trainer = try resnetTrainer(cacheBytes: 1 << 30)
@@ -224,8 +236,9 @@ import TestSupport
         let folder = try ImageFolderFixture.make()
         defer { try? FileManager.default.removeItem(at: folder) }
         let counting = CountingDataset(try ImageFolder(root: folder))
-        let loader = try BatchLoader(dataset: counting, transform: .eval(resize: 36, crop: 32),
-                                     options: .init(batchSize: 4, workers: 1))
+        let loader = try BatchLoader(
+            dataset: counting, transform: .eval(resize: 36, crop: 32),
+            options: .init(batchSize: 4, workers: 1))
         let source = loader
         let listing = try #require(source.sampleIdentities(epoch: 1))
         var seen: [[Int]] = []
@@ -245,8 +258,9 @@ import TestSupport
     @Test func aCompleteCacheFreesTheDecodedImages() throws {
         let folder = try ImageFolderFixture.make()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let loader = try BatchLoader(dataset: try ImageFolder(root: folder), transform: .eval(resize: 36, crop: 32),
-                                     options: .init(batchSize: 4, workers: 1, cacheBytes: 1 << 20))
+        let loader = try BatchLoader(
+            dataset: try ImageFolder(root: folder), transform: .eval(resize: 36, crop: 32),
+            options: .init(batchSize: 4, workers: 1, cacheBytes: 1 << 20))
         let source = loader
         let trainer = try resnetTrainer(cacheBytes: 1 << 30)
         _ = try run(trainer, source, epochs: 1)
@@ -273,8 +287,10 @@ import TestSupport
         #expect(cuts == [4, 4, 3, 3])
         // Each cache fills in its cut's first epoch (2 batches) and serves the next.
         #expect(passes == [2, 2, 2, 2])
-        #expect(trainer.featureCache?.summary(blockNames: trainer.model.blockNames, samples: 32)
-            == "features after layer2 cached for 32 of 32 images (256 KB): later epochs run only layer3, layer4, head")
+        #expect(
+            trainer.featureCache?.summary(blockNames: trainer.model.blockNames, samples: 32)
+                == "features after layer2 cached for 32 of 32 images (256 KB): later epochs run only layer3, layer4, head"
+        )
 
         let plain = try resnetTrainer(cacheBytes: 0)
         plain.gradualUnfreezeEvery = 2

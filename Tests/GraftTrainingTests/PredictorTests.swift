@@ -11,14 +11,17 @@ import TestSupport
 /// on a real photo, probabilities equal to softmax(model(torchvision's eval224 tensor)).
 @Suite struct PredictorTests {
     @Test func probabilitiesMatchTheTorchvisionTransformPath() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-predict-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "graft-predict-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let weights = directory.appendingPathComponent("resnet34.h5")
         let state = try PyTorchCheckpoint.load(Fixtures.url("resnet34/resnet34-random-seed0.pth"))
-        try WeightsFile.write(state, attributes: WeightsAttributes(
-            modelID: "resnet34", architecture: "resnet34", numClasses: 1000, inputSize: [3, 224, 224],
-            mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]), to: weights)
+        try WeightsFile.write(
+            state,
+            attributes: WeightsAttributes(
+                modelID: "resnet34", architecture: "resnet34", numClasses: 1000, inputSize: [3, 224, 224],
+                mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]), to: weights)
 
         let predictor = try Predictor(weights: weights, card: nil)
         let photos = ["flower", "china"]
@@ -48,9 +51,11 @@ import TestSupport
         w.withUnsafeMutableBufferPointer { $0[3] = .nan }
         state["features.0.weight"] = .float(w)
         let url = directory.appendingPathComponent("bad.h5")
-        try WeightsFile.write(state, attributes: WeightsAttributes(
-            modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 5, inputSize: [3, 32, 32],
-            mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: url)
+        try WeightsFile.write(
+            state,
+            attributes: WeightsAttributes(
+                modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 5, inputSize: [3, 32, 32],
+                mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: url)
         #expect {
             _ = try Predictor(weights: url, card: nil)
         } throws: { error in

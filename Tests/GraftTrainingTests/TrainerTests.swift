@@ -26,8 +26,9 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
     config.learningRate = 0.01
     config.momentum = 0.9
     let optimizer = try Optimizer(config, parameters: model.namedParameters())
-    let schedule = CyclicLR(baseLR: 1e-3, maxLR: 1e-2, stepSizeUp: 3, stepSizeDown: nil, mode: .triangular,
-                            gamma: 1, momentumRange: MomentumRange(base: 0.8, max: 0.9))
+    let schedule = CyclicLR(
+        baseLR: 1e-3, maxLR: 1e-2, stepSizeUp: 3, stepSizeDown: nil, mode: .triangular,
+        gamma: 1, momentumRange: MomentumRange(base: 0.8, max: 0.9))
     return try Trainer(model: model, optimizer: optimizer, schedule: schedule, trainableBlocks: model.blockNames)
 }
 
@@ -44,15 +45,20 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         var resumedLosses: [Float] = []
         first.onStep = { _, loss, _, _ in resumedLosses.append(loss) }
         try first.fit(train: source, validation: source, epochs: 2)
-        let config = RunConfiguration(modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
-                                      data: DataSpecification(source: "synthetic", imageSize: 16),
-                                      optimizer: first.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
-                                      trainable: first.model.blockNames, epochs: 4, batchSize: 16, seed: 0)
+        let config = RunConfiguration(
+            modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
+            data: DataSpecification(source: "synthetic", imageSize: 16),
+            optimizer: first.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
+            trainable: first.model.blockNames, epochs: 4, batchSize: 16, seed: 0)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("graft-resume-\(UUID().uuidString).h5")
         defer { try? FileManager.default.removeItem(at: file) }
-        try TrainingCheckpoint(trainer: first, configuration: config,
-                               attributes: WeightsAttributes(modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16], mean: [0, 0, 0], std: [1, 1, 1]))
-            .write(to: file)
+        try TrainingCheckpoint(
+            trainer: first, configuration: config,
+            attributes: WeightsAttributes(
+                modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16],
+                mean: [0, 0, 0], std: [1, 1, 1])
+        )
+        .write(to: file)
 
         // A fresh process would build everything anew: a different seed proves nothing leaks through.
         let second = try makeTrainer(seed: 99)
@@ -85,14 +91,18 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         let resumed = try makeTrainer(seed: 5)
         var tail: [Float] = []
         resumed.onStep = { _, loss, _, _ in tail.append(loss) }
-        try TrainingCheckpoint(model: weights, optimizer: optimizerState, position: position, randomState: rng,
-                               runConfiguration: RunConfiguration(
-                                   modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
-                                   data: DataSpecification(source: "synthetic", imageSize: 16),
-                                   optimizer: resumed.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
-                                   trainable: [], epochs: 3, batchSize: 16, seed: 0),
-                               attributes: WeightsAttributes(modelID: "v", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16], mean: [0, 0, 0], std: [1, 1, 1]))
-            .restore(into: resumed)
+        try TrainingCheckpoint(
+            model: weights, optimizer: optimizerState, position: position, randomState: rng,
+            runConfiguration: RunConfiguration(
+                modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
+                data: DataSpecification(source: "synthetic", imageSize: 16),
+                optimizer: resumed.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
+                trainable: [], epochs: 3, batchSize: 16, seed: 0),
+            attributes: WeightsAttributes(
+                modelID: "v", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16], mean: [0, 0, 0],
+                std: [1, 1, 1])
+        )
+        .restore(into: resumed)
         try resumed.fit(train: source, validation: nil, epochs: 3)
         #expect(tail.map(\.bitPattern) == losses.suffix(tail.count).map(\.bitPattern))
         #expect(resumed.position.history.map(\.trainLoss) == straight.position.history.map(\.trainLoss))
@@ -107,8 +117,9 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         config.learningRate = 0.05
         config.momentum = 0.9
         config.weightDecay = 1e-4
-        let trainer = try Trainer(model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
-                                  schedule: ConstantLR(lr: 0.05), trainableBlocks: ["layer4", "head"])
+        let trainer = try Trainer(
+            model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
+            schedule: ConstantLR(lr: 0.05), trainableBlocks: ["layer4", "head"])
         try trainer.fit(train: syntheticSource(count: 16, size: 32, batch: 8), validation: nil, epochs: 1)
         let after = model.stateDict()
         var changed = 0
@@ -129,8 +140,9 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         let source = syntheticSource()
         try trainer.fit(train: source, validation: nil, epochs: 1)
         let weights = trainer.model.stateDict(), state = trainer.optimizer.stateDict()
-        let result = try LRFinder.run(model: trainer.model, optimizer: trainer.optimizer, source: source,
-                                      config: LRRangeTestConfig(steps: 12), trainableBlocks: trainer.model.blockNames)
+        let result = try LRFinder.run(
+            model: trainer.model, optimizer: trainer.optimizer, source: source,
+            config: LRRangeTestConfig(steps: 12), trainableBlocks: trainer.model.blockNames)
         #expect(result.lrs.count > 0)
         #expect(trainer.model.stateDict() == weights)
         #expect(trainer.optimizer.stateDict() == state)
@@ -150,8 +162,9 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         let model = VanillaCNN(numClasses: 2, dropout: 0, seed: 0)
         var config = try OptimizerConfig(parsing: "sgd")
         config.learningRate = 1e12
-        let trainer = try Trainer(model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
-                                  schedule: ConstantLR(lr: 1e12), trainableBlocks: model.blockNames)
+        let trainer = try Trainer(
+            model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
+            schedule: ConstantLR(lr: 1e12), trainableBlocks: model.blockNames)
         do {
             try trainer.fit(train: syntheticSource(), validation: nil, epochs: 5)
             Issue.record("training with lr 1e12 should stop on a non-finite loss")
@@ -187,11 +200,14 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         let model = VanillaCNN(numClasses: 10, seed: 0)
         var config = try OptimizerConfig(parsing: "adam")
         config.learningRate = 1e-3
-        let trainer = try Trainer(model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
-                                  schedule: ConstantLR(lr: 1e-3), trainableBlocks: model.blockNames)
-        try trainer.fit(train: InMemoryBatchSource(images: xTrain, labels: yTrain, batchSize: 32, shuffle: true),
-                        validation: nil, epochs: 1)
-        let result = try Evaluation.run(model, on: InMemoryBatchSource(images: xTest, labels: yTest, batchSize: 100, shuffle: false))
+        let trainer = try Trainer(
+            model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
+            schedule: ConstantLR(lr: 1e-3), trainableBlocks: model.blockNames)
+        try trainer.fit(
+            train: InMemoryBatchSource(images: xTrain, labels: yTrain, batchSize: 32, shuffle: true),
+            validation: nil, epochs: 1)
+        let result = try Evaluation.run(
+            model, on: InMemoryBatchSource(images: xTest, labels: yTest, batchSize: 100, shuffle: false))
         #expect(result.accuracy > 0.5, "test accuracy \(result.accuracy)")
     }
 }

@@ -11,8 +11,10 @@ import TestSupport
 struct FuzzRegressionTests {
     func write(_ data: Data, _ name: String, in dir: URL) throws -> URL { try TestFiles.write(data, name, in: dir) }
 
-    func expectError(_ url: URL, _ fragment: String, _ load: (URL) throws -> Any,
-                     sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectError(
+        _ url: URL, _ fragment: String, _ load: (URL) throws -> Any,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         TestFiles.expectWeightsError(url, fragment, load, sourceLocation: sourceLocation)
     }
 
@@ -26,8 +28,10 @@ struct FuzzRegressionTests {
     static func tensor(numel: [UInt8], offset: Int = 0, size: [[UInt8]], stride: [[UInt8]]) -> [UInt8] {
         typealias B = PthBuilder
         let pid = B.tuple([B.str("storage"), B.global("torch", "FloatStorage"), B.str("0"), B.str("cpu"), numel])
-        let args = B.tuple([pid + [0x51], B.int(offset), B.tuple(size), B.tuple(stride), [0x89],
-                            B.global("collections", "OrderedDict") + [0x29, 0x52]])
+        let args = B.tuple([
+            pid + [0x51], B.int(offset), B.tuple(size), B.tuple(stride), [0x89],
+            B.global("collections", "OrderedDict") + [0x29, 0x52],
+        ])
         return B.global("torch._utils", "_rebuild_tensor_v2") + args + [0x52]
     }
 
@@ -38,7 +42,8 @@ struct FuzzRegressionTests {
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }
         let pickle: [UInt8] = [0x80, 0x02, 0x8D] + [UInt8](repeating: 0xFF, count: 8) + [0x2E]
-        expectPthError(try write(PthBuilder.archive(pickle: pickle), "unicode8.pth", in: dir), "unexpected end of the pickle")
+        expectPthError(
+            try write(PthBuilder.archive(pickle: pickle), "unicode8.pth", in: dir), "unexpected end of the pickle")
     }
 
     /// Sizes, strides and storage counts from the file multiplied or added past Int.max.
@@ -48,21 +53,40 @@ struct FuzzRegressionTests {
         let four = PthBuilder.floats([1, 2, 3, 4])
         let big = PthBuilder.int(Int(Int32.max))
         let cases: [(String, [UInt8], String)] = [
-            ("count", Self.tensor(numel: Self.long(.max), size: [PthBuilder.int(4)], stride: [PthBuilder.int(1)]),
-             "storage 'ckpt/data/0' has 16 bytes"),
-            ("size", Self.tensor(numel: PthBuilder.int(4), size: [big, big, big], stride: [PthBuilder.int(0), PthBuilder.int(0), PthBuilder.int(0)]),
-             "too many elements"),
-            ("zero-size", Self.tensor(numel: PthBuilder.int(4), size: [PthBuilder.int(0), big, big, big], stride: [PthBuilder.int(1), PthBuilder.int(1), PthBuilder.int(1), PthBuilder.int(1)]),
-             "too many elements"),
-            ("stride", Self.tensor(numel: PthBuilder.int(4), size: [PthBuilder.int(3)], stride: [Self.long(.max)]),
-             "reaches past storage"),
+            (
+                "count", Self.tensor(numel: Self.long(.max), size: [PthBuilder.int(4)], stride: [PthBuilder.int(1)]),
+                "storage 'ckpt/data/0' has 16 bytes"
+            ),
+            (
+                "size",
+                Self.tensor(
+                    numel: PthBuilder.int(4), size: [big, big, big],
+                    stride: [PthBuilder.int(0), PthBuilder.int(0), PthBuilder.int(0)]),
+                "too many elements"
+            ),
+            (
+                "zero-size",
+                Self.tensor(
+                    numel: PthBuilder.int(4), size: [PthBuilder.int(0), big, big, big],
+                    stride: [PthBuilder.int(1), PthBuilder.int(1), PthBuilder.int(1), PthBuilder.int(1)]),
+                "too many elements"
+            ),
+            (
+                "stride", Self.tensor(numel: PthBuilder.int(4), size: [PthBuilder.int(3)], stride: [Self.long(.max)]),
+                "reaches past storage"
+            ),
             // Stride 0 (what `expand` saves): a trillion copies of one float from a 16-byte storage.
-            ("expanded", Self.tensor(numel: PthBuilder.int(4), size: [Self.long(1 << 40)], stride: [PthBuilder.int(0)]),
-             "repeats elements"),
+            (
+                "expanded",
+                Self.tensor(numel: PthBuilder.int(4), size: [Self.long(1 << 40)], stride: [PthBuilder.int(0)]),
+                "repeats elements"
+            ),
         ]
         for (name, tensor, fragment) in cases {
             let pickle = PthBuilder.stateDictPickle([("w", tensor)])
-            expectPthError(try write(PthBuilder.archive(pickle: pickle, storages: [("0", four)]), "\(name).pth", in: dir), fragment)
+            expectPthError(
+                try write(PthBuilder.archive(pickle: pickle, storages: [("0", four)]), "\(name).pth", in: dir), fragment
+            )
         }
     }
 
@@ -74,7 +98,8 @@ struct FuzzRegressionTests {
         let n = 1_000_000
         let tuples: [UInt8] = [0x80, 0x02, 0x4B, 0x00] + [UInt8](repeating: 0x85, count: n) + [0x2E]
         expectPthError(try write(PthBuilder.archive(pickle: tuples), "tuples.pth", in: dir), "tuples nested more than")
-        let lists: [UInt8] = [0x80, 0x02] + [UInt8](repeating: 0x5D, count: n) + [UInt8](repeating: 0x61, count: n - 1) + [0x2E]
+        let lists: [UInt8] =
+            [0x80, 0x02] + [UInt8](repeating: 0x5D, count: n) + [UInt8](repeating: 0x61, count: n - 1) + [0x2E]
         expectPthError(try write(PthBuilder.archive(pickle: lists), "lists.pth", in: dir), "holds a list")
         let cycle: [UInt8] = [0x80, 0x02, 0x5D, 0x32, 0x61, 0x2E]  // l = []; l.append(l)
         expectPthError(try write(PthBuilder.archive(pickle: cycle), "cycle.pth", in: dir), "holds a list")
@@ -105,12 +130,16 @@ struct FuzzRegressionTests {
         let cases: [(String, String)] = [
             ("product", #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#),
             ("bytes", #"{"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#),
-            ("zero", #"{"w":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#),
+            (
+                "zero",
+                #"{"w":{"dtype":"F32","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}}"#
+            ),
         ]
         for (name, header) in cases {
             let bytes = Array(header.utf8)
             let data = Data((0..<8).map { UInt8(truncatingIfNeeded: bytes.count >> (8 * $0)) } + bytes)
-            expectError(try write(data, "\(name).safetensors", in: dir), "too many elements", { try Safetensors.load($0) })
+            expectError(
+                try write(data, "\(name).safetensors", in: dir), "too many elements", { try Safetensors.load($0) })
         }
     }
 
@@ -143,17 +172,17 @@ struct FuzzRegressionTests {
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }
         let script = """
-        import sys, h5py, numpy as np
-        d = sys.argv[1]
-        with h5py.File(d + "/empty-attr.h5", "w") as f:
-            f["w"] = np.arange(3, dtype=np.float32)
-            f.attrs["num_classes"] = h5py.Empty("i8")
-            f.attrs["mean"] = h5py.Empty("f8")
-        with h5py.File(d + "/contiguous.h5", "w") as f:
-            f.create_dataset("w", shape=(1 << 40,), dtype="f4")
-        with h5py.File(d + "/chunked.h5", "w") as f:
-            f.create_dataset("w", shape=(1 << 40,), dtype="f4", chunks=(1024,), compression="gzip")
-        """
+            import sys, h5py, numpy as np
+            d = sys.argv[1]
+            with h5py.File(d + "/empty-attr.h5", "w") as f:
+                f["w"] = np.arange(3, dtype=np.float32)
+                f.attrs["num_classes"] = h5py.Empty("i8")
+                f.attrs["mean"] = h5py.Empty("f8")
+            with h5py.File(d + "/contiguous.h5", "w") as f:
+                f.create_dataset("w", shape=(1 << 40,), dtype="f4")
+            with h5py.File(d + "/chunked.h5", "w") as f:
+                f.create_dataset("w", shape=(1 << 40,), dtype="f4", chunks=(1024,), compression="gzip")
+            """
         let result = try TestFiles.run([TestFiles.python, "-c", script, dir.path])
         try #require(result.status == 0, "\(result.err)")
         let (state, attributes) = try WeightsFile.read(dir.appendingPathComponent("empty-attr.h5"))

@@ -17,17 +17,17 @@ struct H5pyInteropTests {
         let state = try PyTorchCheckpoint.load(Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))
         try WeightsFile.write(state, attributes: sampleAttributes(), to: url)
         let script = """
-        import h5py, json, sys
-        f = h5py.File(sys.argv[1], "r")
-        out = {"order": [k.decode() if isinstance(k, bytes) else k for k in f.attrs["graft_key_order"]],
-               "sums": {k: float(f[k][()].astype("float64").sum()) for k in f.keys()},
-               "dtypes": {k: str(f[k].dtype) for k in f.keys()},
-               "first": [float(x) for x in f["features.0.weight"][()].reshape(-1)[:5]],
-               "model_id": f.attrs["model_id"], "num_classes": int(f.attrs["num_classes"]),
-               "mean": [float(x) for x in f.attrs["mean"]],
-               "class_names": [str(x) for x in f.attrs["class_names"]]}
-        print(json.dumps(out))
-        """
+            import h5py, json, sys
+            f = h5py.File(sys.argv[1], "r")
+            out = {"order": [k.decode() if isinstance(k, bytes) else k for k in f.attrs["graft_key_order"]],
+                   "sums": {k: float(f[k][()].astype("float64").sum()) for k in f.keys()},
+                   "dtypes": {k: str(f[k].dtype) for k in f.keys()},
+                   "first": [float(x) for x in f["features.0.weight"][()].reshape(-1)[:5]],
+                   "model_id": f.attrs["model_id"], "num_classes": int(f.attrs["num_classes"]),
+                   "mean": [float(x) for x in f.attrs["mean"]],
+                   "class_names": [str(x) for x in f.attrs["class_names"]]}
+            print(json.dumps(out))
+            """
         let result = try TestFiles.run([TestFiles.python, "-c", script, url.path])
         try #require(result.status == 0, "\(result.err)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
@@ -51,7 +51,8 @@ struct H5pyInteropTests {
             }
         }
         guard case .float(let w)? = state["features.0.weight"] else {
-            Issue.record("features.0.weight is missing or not float32: \(String(describing: state["features.0.weight"]))")
+            Issue.record(
+                "features.0.weight is missing or not float32: \(String(describing: state["features.0.weight"]))")
             return
         }
         let first = try #require(json["first"] as? [Double])
@@ -65,20 +66,20 @@ struct H5pyInteropTests {
         let url = dir.appendingPathComponent("from-h5py.h5")
         // float64 and float16 weights, an int64 scalar counter, string/number attributes.
         let script = """
-        import h5py, numpy as np, sys
-        with h5py.File(sys.argv[1], "w") as f:
-            f["fc.weight"] = np.arange(6, dtype=np.float64).reshape(2, 3) / 8
-            f["fc.bias"] = np.array([0.5, -1.25], dtype=np.float16)
-            f["bn.num_batches_tracked"] = np.int64(100)
-            f.attrs["model_id"] = "tiny"
-            f.attrs["architecture"] = "linear"
-            f.attrs["num_classes"] = 2
-            f.attrs["class_names"] = ["cat", "dog"]
-            f.attrs["input_size"] = np.array([3, 32, 32])
-            f.attrs["mean"] = np.array([0.5, 0.5, 0.5])
-            f.attrs["std"] = [0.25, 0.25, 0.25]
-            f.attrs["graft_format_version"] = 1
-        """
+            import h5py, numpy as np, sys
+            with h5py.File(sys.argv[1], "w") as f:
+                f["fc.weight"] = np.arange(6, dtype=np.float64).reshape(2, 3) / 8
+                f["fc.bias"] = np.array([0.5, -1.25], dtype=np.float16)
+                f["bn.num_batches_tracked"] = np.int64(100)
+                f.attrs["model_id"] = "tiny"
+                f.attrs["architecture"] = "linear"
+                f.attrs["num_classes"] = 2
+                f.attrs["class_names"] = ["cat", "dog"]
+                f.attrs["input_size"] = np.array([3, 32, 32])
+                f.attrs["mean"] = np.array([0.5, 0.5, 0.5])
+                f.attrs["std"] = [0.25, 0.25, 0.25]
+                f.attrs["graft_format_version"] = 1
+            """
         let result = try TestFiles.run([TestFiles.python, "-c", script, url.path])
         try #require(result.status == 0, "\(result.err)")
         let (state, attributes) = try WeightsFile.read(url)

@@ -58,10 +58,10 @@ struct ModuleLoadingTests {
 
     @Test func strictErrorListsEveryProblemAndAssignsNothing() throws {
         let net = TinyNet(classes: 4)
-        var state = source(classes: 5)                       // fc shapes differ
-        state["body.running_mean"] = nil                     // missing
-        state["extra.bias"] = filled([1], start: 0)           // unexpected
-        state["body.num_batches_tracked"] = filled([], start: 1) // dtype differs
+        var state = source(classes: 5)  // fc shapes differ
+        state["body.running_mean"] = nil  // missing
+        state["extra.bias"] = filled([1], start: 0)  // unexpected
+        state["body.num_batches_tracked"] = filled([], start: 1)  // dtype differs
         let before = net.stateDict()
         do {
             try net.load(state)
@@ -88,7 +88,8 @@ struct ModuleLoadingTests {
         let net = TinyNet(classes: 5)
         let headBefore = net.fc.weight.value
         let report = try net.load(source(classes: 1000), strict: false)
-        #expect(report.loaded == ["body.weight", "body.running_mean", "body.num_batches_tracked", "fc.num_batches_tracked"])
+        #expect(
+            report.loaded == ["body.weight", "body.running_mean", "body.num_batches_tracked", "fc.num_batches_tracked"])
         #expect(report.mismatched.map(\.key) == ["fc.weight", "fc.running_mean"])
         #expect(report.missing.isEmpty && report.unexpected.isEmpty)
         #expect(net.fc.weight.value.isBitwiseEqual(to: headBefore))

@@ -52,7 +52,8 @@ struct PyTorchCheckpointTests {
         #expect(entries(of: state) == expected)
         // Default PyTorch BatchNorm init: weight 1, bias 0, running mean 0, var 1, counter 0.
         guard case .float(let w)? = state["features.1.weight"], case .float(let b)? = state["features.1.bias"],
-              case .float(let m)? = state["features.1.running_mean"], case .float(let v)? = state["features.1.running_var"]
+            case .float(let m)? = state["features.1.running_mean"],
+            case .float(let v)? = state["features.1.running_var"]
         else { Issue.record("features.1 entries missing"); return }
         #expect(w.scalars.allSatisfy { $0 == 1 } && b.scalars.allSatisfy { $0 == 0 })
         #expect(m.scalars.allSatisfy { $0 == 0 } && v.scalars.allSatisfy { $0 == 1 })

@@ -24,7 +24,9 @@ struct SafetensorsTests {
         var parts: [String] = []
         var body = Data()
         for (name, dtype, shape, bytes) in entries {
-            parts.append("\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes.count)]}")
+            parts.append(
+                "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes.count)]}"
+            )
             offset += bytes.count
             body.append(contentsOf: bytes)
         }
@@ -65,7 +67,10 @@ struct SafetensorsTests {
     @Test func rejectsBadOffsetsAndHeaders() throws {
         let dir = FileManager.default.temporaryDirectory
         let cases: [(Data, String)] = [
-            (Self.file([], headerOverride: "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}"), "outside"),
+            (
+                Self.file([], headerOverride: "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}"),
+                "outside"
+            ),
             (Self.file([("w", "F32", [3], [UInt8](repeating: 0, count: 16))]), "needs 12 bytes"),
             (Self.file([("w", "F8_E4M3", [1], [0])]), "F8_E4M3"),
             (Self.file([], headerOverride: "not json"), "JSON"),

@@ -22,14 +22,17 @@ enum TestFiles {
     }
 
     /// `load` must fail with a `WeightsError` whose message names the file and contains `fragment`.
-    static func expectWeightsError(_ url: URL, _ fragment: String, _ load: (URL) throws -> Any,
-                                   sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectWeightsError(
+        _ url: URL, _ fragment: String, _ load: (URL) throws -> Any,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             _ = try load(url)
             Issue.record("\(url.lastPathComponent) loaded", sourceLocation: sourceLocation)
         } catch let error as WeightsError {
             let message = error.localizedDescription
-            #expect(message.contains(url.path) && message.contains(fragment), "\(message)", sourceLocation: sourceLocation)
+            #expect(
+                message.contains(url.path) && message.contains(fragment), "\(message)", sourceLocation: sourceLocation)
         } catch {
             Issue.record("unexpected error type \(error)", sourceLocation: sourceLocation)
         }
@@ -53,7 +56,10 @@ enum TestFiles {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (
+            process.terminationStatus, String(decoding: outData, as: UTF8.self),
+            String(decoding: errData, as: UTF8.self)
+        )
     }
 
     /// nil when the command exits with status 0, otherwise why not (its last line of stderr).
@@ -78,7 +84,8 @@ enum TestFiles {
         "h5dump", problem: problemRunning(["h5dump", "--version"]).map { "\($0) (Debian package hdf5-tools)" })
     static let sha256sum = Prerequisite("sha256sum", problem: problemRunning(["sha256sum", "--version"]))
     static let h5py = Prerequisite(
-        "h5py", problem: problemRunning([python, "-c", "import h5py, numpy"]).map {
+        "h5py",
+        problem: problemRunning([python, "-c", "import h5py, numpy"]).map {
             "\($0) (Debian packages python3-h5py and python3-numpy: run scripts/install-deps.sh)"
         })
     static let fixturesAndH5py = fixtures.and(h5py)

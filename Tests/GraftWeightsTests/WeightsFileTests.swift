@@ -58,9 +58,13 @@ struct WeightsFileTests {
         let weights = StateDict([("w", .float(Tensor(shape: [2], scalars: [1, 2])))])
         let group = HDF5Group(
             name: "optimizer",
-            arrays: StateDict([("z.momentum", .float(Tensor(shape: [3], scalars: [0.5, 0.25, -1]))),
-                               ("a.step", .int64(shape: [], values: [12]))]),
-            attributes: ["kind": .string("sgd"), "lr": .double(0.01), "epoch": .int(3), "betas": .doubles([0.9, 0.999])])
+            arrays: StateDict([
+                ("z.momentum", .float(Tensor(shape: [3], scalars: [0.5, 0.25, -1]))),
+                ("a.step", .int64(shape: [], values: [12])),
+            ]),
+            attributes: [
+                "kind": .string("sgd"), "lr": .double(0.01), "epoch": .int(3), "betas": .doubles([0.9, 0.999]),
+            ])
         try WeightsFile.write(weights, attributes: sampleAttributes(), groups: [group], to: url)
         #expect(try WeightsFile.groupNames(in: url) == ["optimizer"])
         let back = try WeightsFile.readGroup("optimizer", from: url)
@@ -74,11 +78,15 @@ struct WeightsFileTests {
         let dir = try TestFiles.directory()
         defer { TestFiles.cleanup(dir) }
         let url = dir.appendingPathComponent("bad.h5")
-        let state = StateDict([("ok", .float(Tensor(shape: [1], scalars: [1]))), ("a/b", .float(Tensor(shape: [1], scalars: [2])))])
+        let state = StateDict([
+            ("ok", .float(Tensor(shape: [1], scalars: [1]))), ("a/b", .float(Tensor(shape: [1], scalars: [2]))),
+        ])
         #expect(throws: WeightsError.self) { try WeightsFile.write(state, attributes: sampleAttributes(), to: url) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
         let missingDir = dir.appendingPathComponent("nope/out.h5")
-        #expect(throws: WeightsError.self) { try WeightsFile.write(state, attributes: sampleAttributes(), to: missingDir) }
+        #expect(throws: WeightsError.self) {
+            try WeightsFile.write(state, attributes: sampleAttributes(), to: missingDir)
+        }
     }
 
     @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
@@ -101,7 +109,10 @@ struct WeightsFileTests {
         }
         let notHDF5 = dir.appendingPathComponent("text.h5")
         try Data("hello".utf8).write(to: notHDF5)
-        #expect(throws: WeightsError.corrupt(path: notHDF5.path, reason: "not an HDF5 file (or truncated before its superblock)")) {
+        #expect(
+            throws: WeightsError.corrupt(
+                path: notHDF5.path, reason: "not an HDF5 file (or truncated before its superblock)")
+        ) {
             try WeightsFile.read(notHDF5)
         }
         let missing = dir.appendingPathComponent("absent.h5")

@@ -12,9 +12,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: url) }
         var state = StateDict()
         state["w"] = .float(Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6]))
-        try WeightsFile.write(state, attributes: WeightsAttributes(
-            modelID: "m", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16],
-            mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: url)
+        try WeightsFile.write(
+            state,
+            attributes: WeightsAttributes(
+                modelID: "m", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16],
+                mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: url)
         let header = try Data(contentsOf: url).prefix(9)
         #expect(Array(header.prefix(8)) == [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a])
         #expect(header.last == 2, "superblock version")

@@ -25,10 +25,12 @@ struct ConverterTests {
         let dir = try TemporaryDirectory.make("graft-zoo")
         defer { TemporaryDirectory.remove(dir) }
         let card = try zoo.card(id: "vanilla-cnn")
-        let fromPth = try Converter.convert(source: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"), card: card,
-                                            output: dir.appendingPathComponent("a.h5"))
-        let fromST = try Converter.convert(source: Fixtures.url("vanilla_cnn/vanilla-seed0.safetensors"), card: card,
-                                           output: dir.appendingPathComponent("b.h5"))
+        let fromPth = try Converter.convert(
+            source: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"), card: card,
+            output: dir.appendingPathComponent("a.h5"))
+        let fromST = try Converter.convert(
+            source: Fixtures.url("vanilla_cnn/vanilla-seed0.safetensors"), card: card,
+            output: dir.appendingPathComponent("b.h5"))
         #expect(fromPth.tensorCount == 32 && fromPth.checksum == .unknown && fromPth.warnings.isEmpty)
         let a = try WeightsFile.read(fromPth.output), b = try WeightsFile.read(fromST.output)
         // Both are stored in the model's state_dict order, which is the .pth order.
@@ -48,10 +50,11 @@ struct ConverterTests {
         let dir = try TemporaryDirectory.make("graft-zoo")
         defer { TemporaryDirectory.remove(dir) }
         let card = try zoo.card(id: "resnet34")
-        let result = try Converter.convert(source: Fixtures.url("resnet34/resnet34-random-seed0.pth"), card: card,
-                                           output: dir.appendingPathComponent("resnet34.h5"))
+        let result = try Converter.convert(
+            source: Fixtures.url("resnet34/resnet34-random-seed0.pth"), card: card,
+            output: dir.appendingPathComponent("resnet34.h5"))
         #expect(result.tensorCount == 218)
-        #expect(result.parameterCount == 21_797_672)   // torchvision's ResNet34 parameter count
+        #expect(result.parameterCount == 21_797_672)  // torchvision's ResNet34 parameter count
         #expect(result.checksum == .unknown)
         let expected = try NPY.float(Fixtures.url("resnet34/eval_logits.npy"))
         let ours = try logits(weights: result.output, card: card, input: "resnet34/input.npy")
@@ -95,14 +98,19 @@ struct ConverterTests {
         t.mutablePointer()[3] = .nan
         state["features.4.weight"] = .float(t)
         let nanFile = dir.appendingPathComponent("nan.h5")
-        try WeightsFile.write(state, attributes: WeightsAttributes(modelID: "vanilla-cnn", architecture: "vanilla_cnn", numClasses: 5, inputSize: [3, 128, 128], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: nanFile)
+        try WeightsFile.write(
+            state,
+            attributes: WeightsAttributes(
+                modelID: "vanilla-cnn", architecture: "vanilla_cnn", numClasses: 5, inputSize: [3, 128, 128],
+                mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]), to: nanFile)
         #expect(throws: WeightsError.nonFinite(path: nanFile.path, keys: ["features.4.weight"])) {
             try Converter.loadModel(weights: nanFile, card: try zoo.card(id: "vanilla-cnn"))
         }
 
         // A file with the official name but other content: converted with a warning.
         let impostor = dir.appendingPathComponent("resnet34-b627a593.pth")
-        try FileManager.default.createSymbolicLink(at: impostor, withDestinationURL: Fixtures.url("resnet34/resnet34-random-seed0.pth"))
+        try FileManager.default.createSymbolicLink(
+            at: impostor, withDestinationURL: Fixtures.url("resnet34/resnet34-random-seed0.pth"))
         let result = try Converter.convert(source: impostor, card: r34, output: dir.appendingPathComponent("r34.h5"))
         guard case .mismatch(let expected, _) = result.checksum else { Issue.record("\(result.checksum)"); return }
         #expect(expected == r34.source?.sha256)
@@ -117,15 +125,19 @@ struct ConverterTests {
     @Test func missingSourceIsNamed() throws {
         let url = URL(fileURLWithPath: "/nonexistent/graft/weights.pth")
         #expect(throws: WeightsError.fileNotFound(path: url.path)) {
-            try Converter.convert(source: url, card: try zoo.card(id: "vanilla-cnn"), output: URL(fileURLWithPath: "/nonexistent/out.h5"))
+            try Converter.convert(
+                source: url, card: try zoo.card(id: "vanilla-cnn"), output: URL(fileURLWithPath: "/nonexistent/out.h5"))
         }
     }
 
     @Test func anotherModelsWeightsFileIsRefused() throws {
         let dir = try TemporaryDirectory.make("graft-zoo")
         defer { TemporaryDirectory.remove(dir) }
-        let vanilla = try Converter.convert(source: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"), card: try zoo.card(id: "vanilla-cnn"),
-                                            output: dir.appendingPathComponent("v.h5"))
-        #expect(throws: ZooError.self) { try Converter.loadModel(weights: vanilla.output, card: try zoo.card(id: "resnet18")) }
+        let vanilla = try Converter.convert(
+            source: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"), card: try zoo.card(id: "vanilla-cnn"),
+            output: dir.appendingPathComponent("v.h5"))
+        #expect(throws: ZooError.self) {
+            try Converter.loadModel(weights: vanilla.output, card: try zoo.card(id: "resnet18"))
+        }
     }
 }

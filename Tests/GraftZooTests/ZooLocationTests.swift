@@ -12,7 +12,9 @@ import TestSupport
     func shippedZoo() throws {
         let zoo = try Zoo.shipped()
         #expect(zoo.ids == ["resnet18", "resnet34", "vanilla-cnn"])
-        #expect(zoo.directory.standardizedFileURL == Fixtures.packageRoot.appendingPathComponent("Models").standardizedFileURL)
+        #expect(
+            zoo.directory.standardizedFileURL
+                == Fixtures.packageRoot.appendingPathComponent("Models").standardizedFileURL)
     }
 
     @Test("ResNet cards name ImageNet's 1,000 classes in torchvision's order")
@@ -32,13 +34,15 @@ import TestSupport
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-zoo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var card = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/resnet34.json"), encoding: .utf8)
+        var card = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/resnet34.json"), encoding: .utf8)
         card = card.replacingOccurrences(of: "imagenet-classes.txt", with: "names.txt")
         try card.write(to: dir.appendingPathComponent("resnet34.json"), atomically: true, encoding: .utf8)
         #expect { try Zoo.load(directory: dir) } throws: { "\($0.localizedDescription)".contains("names.txt") }
         try "tench\ngoldfish\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
         #expect { try Zoo.load(directory: dir) } throws: { error in
-            error.localizedDescription.contains("names.txt") && error.localizedDescription.contains("2 names for 1000 classes")
+            error.localizedDescription.contains("names.txt")
+                && error.localizedDescription.contains("2 names for 1000 classes")
         }
     }
 
@@ -47,12 +51,14 @@ import TestSupport
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-zoo50-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var card = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/resnet18.json"), encoding: .utf8)
+        var card = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/resnet18.json"), encoding: .utf8)
         card = card.replacingOccurrences(of: "\"depth\": 18", with: "\"depth\": 50")
         #expect(card.contains("\"depth\": 50"))
         try card.write(to: dir.appendingPathComponent("resnet50.json"), atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent("Models/imagenet-classes.txt"),
-                                         to: dir.appendingPathComponent("imagenet-classes.txt"))
+        try FileManager.default.copyItem(
+            at: Fixtures.packageRoot.appendingPathComponent("Models/imagenet-classes.txt"),
+            to: dir.appendingPathComponent("imagenet-classes.txt"))
         #expect { try Zoo.load(directory: dir) } throws: { error in
             error.localizedDescription.contains("resnet50.json") && error.localizedDescription.contains("'depth'")
                 && error.localizedDescription.contains("18, 34, got 50")

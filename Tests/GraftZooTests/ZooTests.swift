@@ -54,16 +54,18 @@ struct ZooTests {
         #expect(try error { $0["class_names"] = ["a", "b"] }.contains("'class_names': has 2 names for 1000 classes"))
         #expect(try error { $0["std"] = [0.2, 0, 0.2] }.contains("'std'"))
         #expect(try error { $0["input_size"] = [224, 224] }.contains("'input_size'"))
-        #expect(try error {
-            var source = $0["source"] as! [String: Any]
-            source["sha256"] = "1234"
-            $0["source"] = source
-        }.contains("'source.sha256'"))
-        #expect(try error {
-            var source = $0["source"] as! [String: Any]
-            source["sha256_prefix"] = "deadbeef"
-            $0["source"] = source
-        }.contains("'source.sha256_prefix'"))
+        #expect(
+            try error {
+                var source = $0["source"] as! [String: Any]
+                source["sha256"] = "1234"
+                $0["source"] = source
+            }.contains("'source.sha256'"))
+        #expect(
+            try error {
+                var source = $0["source"] as! [String: Any]
+                source["sha256_prefix"] = "deadbeef"
+                $0["source"] = source
+            }.contains("'source.sha256_prefix'"))
     }
 
     @Test func duplicateIdsAreRejected() throws {

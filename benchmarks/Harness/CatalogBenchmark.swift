@@ -26,17 +26,20 @@ private func catalogBenchmark(rows: Int) throws -> String {
     let insertStart = Date()
     var runIds: [Int64] = []
     for r in 0..<runCount {
-        let run = try catalog.createRun(RunRecord(modelId: "vanilla-cnn", optimizer: optimizers[r % optimizers.count],
-                                                  seed: Int64(r), batchSize: 64, epochsPlanned: perRun))
+        let run = try catalog.createRun(
+            RunRecord(
+                modelId: "vanilla-cnn", optimizer: optimizers[r % optimizers.count],
+                seed: Int64(r), batchSize: 64, epochsPlanned: perRun))
         runIds.append(run.id!)
     }
     var generator = SystemRandomNumberGenerator()
     try catalog.writer.write { db in
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO checkpoint (run_id, epoch, global_step, lr, cycle_index, is_minimum, train_loss, train_acc,
-                                    val_loss, val_acc, path, bytes, sha256, has_optimizer_state, kind, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        let statement = try db.makeStatement(
+            sql: """
+                INSERT INTO checkpoint (run_id, epoch, global_step, lr, cycle_index, is_minimum, train_loss, train_acc,
+                                        val_loss, val_acc, path, bytes, sha256, has_optimizer_state, kind, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         let now = Date()
         for i in 0..<rows {
             let run = runIds[i / perRun]
@@ -65,19 +68,40 @@ private func catalogBenchmark(rows: Int) throws -> String {
     let someRun = runIds[runIds.count / 2]
     let queries: [(String, () throws -> Int)] = [
         ("ckpt list --run R", { try catalog.checkpoints(filter: CheckpointFilter(run: someRun)).count }),
-        ("ckpt list --run R --minima", {
-            try catalog.checkpoints(filter: CheckpointFilter(run: someRun, minimaOnly: true)).count }),
+        (
+            "ckpt list --run R --minima",
+            {
+                try catalog.checkpoints(filter: CheckpointFilter(run: someRun, minimaOnly: true)).count
+            }
+        ),
         ("ckpt best --by val_acc", { try catalog.bestCheckpoints(by: .valAcc).count }),
         ("ckpt best --by val_loss", { try catalog.bestCheckpoints(by: .valLoss).count }),
-        ("ckpt best --by val_acc --per optimizer", { try catalog.bestCheckpoints(by: .valAcc, perOptimizer: true).count }),
-        ("ckpt list --min-val-acc 0.949", { try catalog.checkpoints(filter: CheckpointFilter(minValAcc: 0.949)).count }),
-        ("ckpt list --optimizer adam --epoch 10..20 --minima", {
-            try catalog.checkpoints(filter: CheckpointFilter(optimizer: "adam", epochRange: 10...20, minimaOnly: true)).count }),
-        ("checkpoint(id:) x100", {
-            for k in 0..<100 { _ = try catalog.checkpoint(id: Int64(1 + (k * 997) % rows)) }
-            return 100 }),
+        (
+            "ckpt best --by val_acc --per optimizer",
+            { try catalog.bestCheckpoints(by: .valAcc, perOptimizer: true).count }
+        ),
+        (
+            "ckpt list --min-val-acc 0.949",
+            { try catalog.checkpoints(filter: CheckpointFilter(minValAcc: 0.949)).count }
+        ),
+        (
+            "ckpt list --optimizer adam --epoch 10..20 --minima",
+            {
+                try catalog.checkpoints(
+                    filter: CheckpointFilter(optimizer: "adam", epochRange: 10...20, minimaOnly: true)
+                ).count
+            }
+        ),
+        (
+            "checkpoint(id:) x100",
+            {
+                for k in 0..<100 { _ = try catalog.checkpoint(id: Int64(1 + (k * 997) % rows)) }
+                return 100
+            }
+        ),
     ]
-    var out = "catalog: \(rows) checkpoint rows in \(runCount) runs (inserted in \(String(format: "%.2f", insertSeconds)) s)\n"
+    var out =
+        "catalog: \(rows) checkpoint rows in \(runCount) runs (inserted in \(String(format: "%.2f", insertSeconds)) s)\n"
     for (name, body) in queries {
         let (ms, count) = try median(body)
         let label = name.padding(toLength: max(name.count, 52), withPad: " ", startingAt: 0)

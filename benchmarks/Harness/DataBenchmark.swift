@@ -16,8 +16,10 @@ struct JPEGFileList: Dataset {
     init(folder: URL) {
         let jpegExtensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif"]
         var found: [URL] = []
-        if let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil,
-                                                       options: [.skipsHiddenFiles]) {
+        if let walker = FileManager.default.enumerator(
+            at: folder, includingPropertiesForKeys: nil,
+            options: [.skipsHiddenFiles])
+        {
             for case let url as URL in walker where jpegExtensions.contains(url.pathExtension.lowercased()) {
                 found.append(url)
             }
@@ -32,7 +34,9 @@ struct JPEGFileList: Dataset {
 /// One untimed pass first warms the page cache, so both sides read files from memory.
 /// - Parameter dctScaling: let libjpeg decode large photos at 1/2, 1/4 or 1/8 (not Pillow-exact).
 /// - Throws: `DataError.emptyDataset` when the folder holds no JPEG.
-func runDataBenchmark(folder: URL, batch: Int, dctScaling: Bool = false)
+func runDataBenchmark(
+    folder: URL, batch: Int, dctScaling: Bool = false
+)
     throws -> (imagesPerSecond: Double, images: Int, seconds: Double, failed: Int)
 {
     let files = JPEGFileList(folder: folder)

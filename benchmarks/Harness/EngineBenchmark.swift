@@ -9,10 +9,10 @@ import GraftTraining
 /// The engine workloads `make bench` compares with PyTorch. Each runs in its own process so
 /// that peak memory (VmHWM) belongs to one workload.
 enum EngineWorkload: String, CaseIterable {
-    case resnet34Eval = "resnet34-eval"          // 224², batch 16, inference
+    case resnet34Eval = "resnet34-eval"  // 224², batch 16, inference
     case resnet34Transfer = "resnet34-transfer"  // 224², batch 32, layer4 + 5-class head trainable
-    case resnet34Full = "resnet34-full"          // 224², batch 32, everything trainable
-    case vanillaTrain = "vanilla-train"          // 128², batch 64, train step
+    case resnet34Full = "resnet34-full"  // 224², batch 32, everything trainable
+    case vanillaTrain = "vanilla-train"  // 128², batch 64, train step
     /// A whole transfer fine-tuning run, as `graft train` does it: layer4 + head trained on a
     /// fixed set of images (128 by default) for 4 epochs in batches of 32, SGD steps included,
     /// through the trainer and its frozen-trunk feature cache.
@@ -72,8 +72,10 @@ func median(_ xs: [Double]) -> Double {
 
 /// Times `iterations` steps of `workload` after `warmup` untimed ones. A step is one batch, or
 /// for `resnet34-transfer-epochs` a whole run of `epochs` epochs over `images` images.
-func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int, batch: Int? = nil,
-                        imageSize: Int? = nil, images: Int? = nil, epochs: Int? = nil) -> EngineResult {
+func runEngineBenchmark(
+    _ workload: EngineWorkload, iterations: Int, warmup: Int, batch: Int? = nil,
+    imageSize: Int? = nil, images: Int? = nil, epochs: Int? = nil
+) -> EngineResult {
     let n = batch ?? workload.batch, size = imageSize ?? workload.imageSize
     let samples = images ?? EngineWorkload.defaultImages, epochs = epochs ?? EngineWorkload.defaultEpochs
     var rng = RandomGenerator(seed: 1)
@@ -116,16 +118,18 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
         m.replaceHead(numClasses: 5)
         model = m
         let images = Tensor.normal([samples, 3, size, size], std: 1, using: &rng)
-        let source = InMemoryBatchSource(images: images, labels: (0..<samples).map { $0 % 5 }, batchSize: n,
-                                         shuffle: true, seed: 1)
+        let source = InMemoryBatchSource(
+            images: images, labels: (0..<samples).map { $0 % 5 }, batchSize: n,
+            shuffle: true, seed: 1)
         var config = try! OptimizerConfig(parsing: "sgd")
         config.learningRate = 0.01
         config.momentum = 0.9
         step = {
             // A fresh trainer each time: its feature cache starts empty, as in a new run.
             let optimizer = try! Optimizer(config, parameters: m.namedParameters())
-            let trainer = try! Trainer(model: m, optimizer: optimizer, schedule: ConstantLR(lr: 0.01),
-                                       trainableBlocks: ["layer4", "head"])
+            let trainer = try! Trainer(
+                model: m, optimizer: optimizer, schedule: ConstantLR(lr: 0.01),
+                trainableBlocks: ["layer4", "head"])
             try! trainer.fit(train: source, validation: nil, epochs: epochs)
         }
     }
@@ -139,10 +143,11 @@ func runEngineBenchmark(_ workload: EngineWorkload, iterations: Int, warmup: Int
         step()
         times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
-    return EngineResult(workload: workload.rawValue, batch: n, imageSize: size,
-                        imagesPerSecond: Double(imagesPerStep) / median(times), stepSeconds: times,
-                        peakMegabytes: peakResidentMegabytes(), gflopPerImage: workload.gflopPerImage(size: size),
-                        run: isRun ? (samples, epochs) : nil)
+    return EngineResult(
+        workload: workload.rawValue, batch: n, imageSize: size,
+        imagesPerSecond: Double(imagesPerStep) / median(times), stepSeconds: times,
+        peakMegabytes: peakResidentMegabytes(), gflopPerImage: workload.gflopPerImage(size: size),
+        run: isRun ? (samples, epochs) : nil)
 }
 
 /// One convolution or linear layer of a workload: its multiply-adds per image, whether it
@@ -199,9 +204,9 @@ extension EngineWorkload {
         var macs = 0.0
         var trainableBelow = false
         for layer in layers {
-            macs += layer.macs                          // forward
-            if layer.trainable { macs += layer.macs }   // weight gradient
-            if trainableBelow { macs += layer.macs }    // input gradient
+            macs += layer.macs  // forward
+            if layer.trainable { macs += layer.macs }  // weight gradient
+            if trainableBelow { macs += layer.macs }  // input gradient
             trainableBelow = trainableBelow || layer.trainable
         }
         return 2 * macs / 1e9
@@ -227,7 +232,8 @@ func runSgemmBenchmark(iterations: Int) -> String {
                 let start = DispatchTime.now().uptimeNanoseconds
                 if library == "openblas" {
                     BLAS.gemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: cp, ldc: n)
-                } else if !BLAS.oneDNNGemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: cp, ldc: n) {
+                } else if !BLAS.oneDNNGemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: cp, ldc: n)
+                {
                     break
                 }
                 if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }

@@ -40,11 +40,13 @@ func runEnsembleMemoryBenchmark(members: [Int] = [1, 2, 4, 8]) -> String {
     var files: [EnsembleMember] = []
     do {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let attributes = WeightsAttributes(modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 10,
-                                           inputSize: [3, 32, 32], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
+        let attributes = WeightsAttributes(
+            modelID: "vanilla-cnn", architecture: "vanilla-cnn", numClasses: 10,
+            inputSize: [3, 32, 32], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
         for i in 0..<largest {
             let url = directory.appendingPathComponent("member\(i).h5")
-            try WeightsFile.write(VanillaCNN(numClasses: 10, seed: UInt64(i + 1)).stateDict(), attributes: attributes, to: url)
+            try WeightsFile.write(
+                VanillaCNN(numClasses: 10, seed: UInt64(i + 1)).stateDict(), attributes: attributes, to: url)
             files.append(EnsembleMember(name: "seed \(i + 1)", url: url))
         }
     } catch {
@@ -56,8 +58,10 @@ func runEnsembleMemoryBenchmark(members: [Int] = [1, 2, 4, 8]) -> String {
     let validation = InMemoryBatchSource(images: images, labels: labels, batchSize: 128, shuffle: false)
     let training = InMemoryBatchSource(images: images, labels: labels, batchSize: 128, shuffle: true, seed: 1)
 
-    var lines = ["ensemble memory: vanilla-cnn, 1024 validation images 3x32x32, methods probs,logits,vote,swa",
-                 "members  peak_mb  before_mb  peak-before_mb  seconds  probs_acc"]
+    var lines = [
+        "ensemble memory: vanilla-cnn, 1024 validation images 3x32x32, methods probs,logits,vote,swa",
+        "members  peak_mb  before_mb  peak-before_mb  seconds  probs_acc",
+    ]
     var resets = true
     for m in counts {
         let before = residentMegabytes()
@@ -66,13 +70,16 @@ func runEnsembleMemoryBenchmark(members: [Int] = [1, 2, 4, 8]) -> String {
         let evaluator = EnsembleEvaluator(members: Array(files.prefix(m)), methods: EnsembleMethod.allCases)
         let accuracy: Double
         do {
-            accuracy = try evaluator.evaluate(validation: validation, training: training).outcomes.first?.accuracy ?? .nan
+            accuracy =
+                try evaluator.evaluate(validation: validation, training: training).outcomes.first?.accuracy ?? .nan
         } catch {
             return lines.joined(separator: "\n") + "\nM=\(m) failed: \(error.localizedDescription)\n"
         }
         let seconds = Date().timeIntervalSince(start)
         let peak = peakResidentMegabytes()
-        lines.append(String(format: "%7d  %7.1f  %9.1f  %14.1f  %7.2f  %9.4f", m, peak, before, peak - before, seconds, accuracy))
+        lines.append(
+            String(format: "%7d  %7.1f  %9.1f  %14.1f  %7.2f  %9.4f", m, peak, before, peak - before, seconds, accuracy)
+        )
     }
     if !resets { lines.append("(the peak mark could not be reset: peaks are cumulative over the rows above)") }
     return lines.joined(separator: "\n") + "\n"

@@ -32,8 +32,11 @@ switch arguments.first {
 case "data" where arguments.count >= 2:
     do {
         let r = try runDataBenchmark(folder: URL(fileURLWithPath: arguments[1]), batch: option("--batch") ?? 32)
-        print(String(format: "{\"engine\":\"graft\",\"workload\":\"jpeg-pipeline\",\"images_per_s\":%.1f,\"images\":%d,\"seconds\":%.3f,\"failed\":%d}",
-                     r.imagesPerSecond, r.images, r.seconds, r.failed))
+        print(
+            String(
+                format:
+                    "{\"engine\":\"graft\",\"workload\":\"jpeg-pipeline\",\"images_per_s\":%.1f,\"images\":%d,\"seconds\":%.3f,\"failed\":%d}",
+                r.imagesPerSecond, r.images, r.seconds, r.failed))
     } catch {
         FileHandle.standardError.write(Data("graft-bench data: \(error.localizedDescription)\n".utf8))
         exit(1)
@@ -57,7 +60,8 @@ guard arguments.count >= 2, arguments[0] == "engine", let workload = EngineWorkl
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(2)
 }
-let result = runEngineBenchmark(workload, iterations: option("--iterations") ?? 5, warmup: option("--warmup") ?? 1,
-                                batch: option("--batch"), imageSize: option("--size"),
-                                images: option("--images"), epochs: option("--epochs"))
+let result = runEngineBenchmark(
+    workload, iterations: option("--iterations") ?? 5, warmup: option("--warmup") ?? 1,
+    batch: option("--batch"), imageSize: option("--size"),
+    images: option("--images"), epochs: option("--epochs"))
 print(result.json)
