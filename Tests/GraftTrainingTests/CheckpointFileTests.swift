@@ -52,11 +52,7 @@ func fileEvents(in directory: URL, during body: () throws -> Void) throws -> (cr
         let trainer = try makeTrainer()
         let snapshot = TrainingCheckpoint(
             trainer: trainer,
-            configuration: RunConfiguration(
-                modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
-                data: DataSpecification(source: "synthetic", imageSize: 16),
-                optimizer: trainer.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
-                trainable: [], epochs: 1, batchSize: 16, seed: 0),
+            configuration: .synthetic(optimizer: trainer.optimizer.config, epochs: 1),
             attributes: WeightsAttributes(
                 modelID: "v", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16],
                 mean: [0, 0, 0], std: [1, 1, 1]))

@@ -93,11 +93,7 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         resumed.onStep = { _, loss, _, _ in tail.append(loss) }
         try TrainingCheckpoint(
             model: weights, optimizer: optimizerState, position: position, randomState: rng,
-            runConfiguration: RunConfiguration(
-                modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
-                data: DataSpecification(source: "synthetic", imageSize: 16),
-                optimizer: resumed.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
-                trainable: [], epochs: 3, batchSize: 16, seed: 0),
+            runConfiguration: .synthetic(optimizer: resumed.optimizer.config, epochs: 3),
             attributes: WeightsAttributes(
                 modelID: "v", architecture: "vanilla-cnn", numClasses: 2, inputSize: [3, 16, 16], mean: [0, 0, 0],
                 std: [1, 1, 1])
@@ -209,5 +205,16 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         let result = try Evaluation.run(
             model, on: InMemoryBatchSource(images: xTest, labels: yTest, batchSize: 100, shuffle: false))
         #expect(result.accuracy > 0.5, "test accuracy \(result.accuracy)")
+    }
+}
+
+extension RunConfiguration {
+    /// The configuration recorded with the synthetic 16×16 vanilla-CNN runs of these tests.
+    static func synthetic(optimizer: OptimizerConfig, epochs: Int) -> RunConfiguration {
+        RunConfiguration(
+            modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
+            data: DataSpecification(source: "synthetic", imageSize: 16),
+            optimizer: optimizer, schedule: .constant(ConstantLR(lr: 0.01)),
+            trainable: [], epochs: epochs, batchSize: 16, seed: 0)
     }
 }
