@@ -35,15 +35,16 @@ install: build
 	install -m 644 Models/*.json Models/*.txt $(DESTDIR)$(PREFIX)/share/graft/Models/
 
 # AddressSanitizer over the tests of the tensor kernels, the layers, the data pipeline (JPEG,
-# resampling, loaders) and the weights readers (.pth, safetensors, HDF5), in a debug build of its
-# own (.build-asan). On 2 cores: build about 6 min, these tests about 7 min. Left out, as they would
-# add about 13 min: GraftModelsTests (whole ResNet-34 and vanilla-CNN passes on the fixtures),
-# GraftOptimTests, GraftTrainingTests (training epochs), GraftCatalogTests (SQLite; its
-# kill-a-writer test misfires at ASan's speed) and GraftReportTests; the kernels, layers and
-# readers they run on are covered here. `make asan ASAN_TESTS=Graft` runs everything.
+# resampling, loaders), the weights readers (.pth, safetensors, HDF5), the zoo's cards, the digests
+# and atomic files, in a debug build of its own (.build-asan). On 2 cores: build about 7 min, these
+# tests about 7 min. Left out, as they would add about 15 min: GraftModelsTests (whole ResNet-34 and
+# vanilla-CNN passes on the fixtures), the zoo's converter tests (whole ResNet-34 conversions; the
+# readers they use are covered here), GraftOptimTests, GraftTrainingTests and GraftEnsembleTests
+# (training epochs), GraftCatalogTests (SQLite; its kill-a-writer test misfires at ASan's speed),
+# GraftStudyTests and GraftReportTests. `make asan ASAN_TESTS=Graft` runs everything.
 # Leak detection is off: at exit LeakSanitizer reports XCTest's own objects and a buffer that
 # TensorTests does not free (the fuzz targets check leaks, input by input).
-ASAN_TESTS = GraftTensorTests|GraftNNTests|GraftDataTests|GraftWeightsTests
+ASAN_TESTS = GraftTensorTests|GraftNNTests|GraftDataTests|GraftWeightsTests|GraftSupportTests|GraftZooTests.Zoo
 ASAN_ENV = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 
 asan: deps
