@@ -10,18 +10,20 @@ import TestSupport
         var stderr: String
     }
 
-    /// Runs the built `graft` in `directory` (GRAFT_MODELS unset, so the shipped zoo is used).
-    static func graft(_ arguments: [String], in directory: URL) throws -> Outcome {
+    /// Runs the built `graft` in `directory` (GRAFT_MODELS unset, so the shipped zoo is used),
+    /// with `environment` added to the test's own.
+    static func graft(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Outcome {
         try graftBinaryPrerequisite.require()
         let binary = try #require(graftBinary())
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
         p.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "GRAFT_MODELS")
-        environment.removeValue(forKey: "GRAFT_CATALOG")
-        p.environment = environment
+        var merged = ProcessInfo.processInfo.environment
+        merged.removeValue(forKey: "GRAFT_MODELS")
+        merged.removeValue(forKey: "GRAFT_CATALOG")
+        merged.merge(environment) { _, new in new }
+        p.environment = merged
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -32,6 +34,12 @@ import TestSupport
         return Outcome(
             status: p.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
             stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    /// The lists of a split file (`graft data split`'s JSON).
+    struct SplitFile: Decodable, Equatable {
+        var train: [String]
+        var val: [String]
     }
 
     /// A photo cut after 3,000 bytes: its header reads, its image data ends early.
@@ -109,8 +117,8 @@ import TestSupport
         // The default split decodes every file and leaves it out.
         let split = try Self.graft(["data", "split", "ds", "--val", "0.05"], in: dir.url)
         #expect(split.status == 0 && split.stderr.contains("cut.jpg"))
-        struct SplitFile: Decodable { var train: [String]; var val: [String] }
-        let file = try JSONDecoder().decode(SplitFile.self, from: Data(contentsOf: dir.path("ds/.graft-split.json")))
+        let file = try JSONDecoder().decode(
+            Self.SplitFile.self, from: Data(contentsOf: dir.path("ds/.graft-split.json")))
         #expect(file.train.count + file.val.count == 12 && !(file.train + file.val).contains("a/cut.jpg"))
         let clean = try Self.graft(["data", "stats", "ds"], in: dir.url)
         #expect(clean.status == 0 && clean.stdout.contains("12 training images") && !clean.stdout.contains("skipped"))

@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The README's flowers walkthrough, run as written: its commands are read out of README.md
+/// (the `sh` blocks between the `walkthrough: begin` and `walkthrough: end` markers) and run
+/// with the built `graft`, one after another, in a temporary directory holding stand-ins for
+/// what a user downloads — the fixtures' random-valued ResNet34 under torchvision's file name, and
+/// a few fixture photos in each of the five flower folders. Only sizes are changed: options
+/// appended to a command (swift-argument-parser keeps the last value of a repeated option)
+/// shrink the images, batches, epochs and runs so the whole walkthrough takes under a minute.
+@Suite(.serialized) struct WalkthroughTests {
+    /// The classes of the Kaggle flowers set, as its folders are named.
+    static let classes = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
+
+    /// Appended to the README's command, by subcommand. Four photos a class leave 3 for training
+    /// (15 images, 4 batches of 4 an epoch) and 1 for validation. Train's half cycle becomes one
+    /// epoch, so its 4 epochs end two cycles: two minima, at epochs 2 and 4.
+    static let overrides: [String: [String]] = [
+        "lr-find": ["--image-size", "32", "--batch", "4", "--steps", "20"],
+        "train": ["--image-size", "32", "--batch", "4", "--epochs", "4", "--step-size", "1ep", "--quiet"],
+        "compare": ["--image-size", "32", "--batch", "4", "--epochs", "2", "--runs", "1", "--quiet"],
+    ]
+
+    /// The commands of the README's walkthrough, each as its words.
+    /// - Throws: when the markers are missing, or a command uses shell syntax the test cannot run
+    ///   as written (quotes, variables, redirections, pipes, globs).
+    static func readmeCommands() throws -> [[String]] {
+        let readme = try String(
+            contentsOf: Fixtures.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let begin = try #require(readme.range(of: "<!-- walkthrough: begin"), "README.md: no walkthrough marker")
+        let end = try #require(readme.range(of: "<!-- walkthrough: end", range: begin.upperBound..<readme.endIndex))
+        var commands: [[String]] = []
+        var inBlock = false
+        var pending = ""
+        for rawLine in readme[begin.upperBound..<end.lowerBound].split(
+            separator: "\n", omittingEmptySubsequences: false)
+        {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("```") {
+                inBlock = !inBlock && line == "```sh"
+                continue
+            }
+            guard inBlock, !line.isEmpty else { continue }
+            let unsupported = line.first { "'\"`$|;&<>*()".contains($0) }
+            try #require(unsupported == nil, "README walkthrough: '\(line)' is not a plain command")
+            if line.hasSuffix("\\") {
+                pending += line.dropLast() + " "
+                continue
+            }
+            let words = (pending + line).split(whereSeparator: \.isWhitespace).map(String.init)
+            pending = ""
+            let command = Array(words.prefix { !$0.hasPrefix("#") })
+            try #require(command.first == "graft", "README walkthrough: '\(line)' is not a graft command")
+            commands.append(command)
+        }
+        return commands
+    }
+
+    /// `data scan`, `lr-find`, …: the words that name a command.
+    static func subcommand(_ command: [String]) -> String {
+        command.dropFirst().prefix(command.count > 1 && command[1] == "data" ? 2 : 1).joined(separator: " ")
+    }
+
+    /// The stand-ins: the random ResNet34 under the official file name, and the five class folders.
+    static func makeStandIns(in dir: TempDir) throws {
+        try FileManager.default.copyItem(
+            at: Fixtures.url("resnet34/resnet34-random-seed0.pth"), to: dir.path("resnet34-b627a593.pth"))
+        let photos = ["flower", "flower_444", "flower_baseline420", "flower_progressive", "china", "rocket"]
+        for (c, name) in classes.enumerated() {
+            let folder = dir.path("flowers/\(name)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for i in 0..<4 {
+                try FileManager.default.copyItem(
+                    at: Fixtures.url("images/\(photos[(c + i) % photos.count]).jpg"),
+                    to: folder.appendingPathComponent("\(name)-\(i).jpg"))
+            }
+        }
+    }
+
+    @Test(
+        "the README's flowers walkthrough runs as written on stand-in data",
+        .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment),
+        .enabled(if: Fixtures.prerequisite.runs, Fixtures.prerequisite.comment))
+    func walkthrough() throws {
+        try Fixtures.prerequisite.require()
+        let commands = try Self.readmeCommands()
+        #expect(
+            commands.map(Self.subcommand) == [
+                "convert", "data scan", "data split", "lr-find", "train", "ensemble", "compare", "report",
+            ])
+        let dir = try TempDir("graft-walkthrough")
+        defer { dir.cleanup() }
+        try Self.makeStandIns(in: dir)
+        let environment = [
+            "GRAFT_CATALOG": dir.path("Catalog/catalog.sqlite").path, "GRAFT_WEIGHTS": dir.path("Weights").path,
+        ]
+        func graft(_ arguments: [String]) throws -> CommandLineBadInputTests.Outcome {
+            let outcome = try CommandLineBadInputTests.graft(arguments, in: dir.url, environment: environment)
+            try #require(
+                outcome.status == 0,
+                "graft \(arguments.joined(separator: " ")) exited with \(outcome.status): \(outcome.stderr)")
+            return outcome
+        }
+        for command in commands {
+            let name = Self.subcommand(command)
+            let out = try graft(Array(command.dropFirst()) + (Self.overrides[name] ?? []))
+            switch name {
+            case "convert":
+                // The stand-in is not torchvision's file: converted all the same, with a warning.
+                #expect(FileManager.default.fileExists(atPath: dir.path("Weights/resnet34.h5").path))
+                #expect(out.stdout.contains("model        resnet34 (resnet34, 1000 classes)"), "\(out.stdout)")
+                #expect(out.stdout.contains("tensors      218, 21797672 parameters"), "\(out.stdout)")
+                #expect(out.stdout.contains("DIFFERS from the official file"), "\(out.stdout)")
+                #expect(out.stderr.contains("differs from the official resnet34-b627a593.pth"), "\(out.stderr)")
+            case "data scan":
+                #expect(out.stdout.contains("20 images in 5 classes"), "\(out.stdout)")
+                for (i, name) in Self.classes.enumerated() { #expect(out.stdout.contains("  \(i)\t\(name)\t4")) }
+            case "data split":
+                let file = try JSONDecoder().decode(
+                    CommandLineBadInputTests.SplitFile.self,
+                    from: Data(contentsOf: dir.path("flowers/.graft-split.json")))
+                #expect(file.train.count == 15 && file.val.count == 5)
+                #expect(out.stdout.contains("daisy\ttrain 3\tval 1"), "\(out.stdout)")
+            case "lr-find":
+                #expect(out.stdout.contains("LR range test: 20 steps"), "\(out.stdout)")
+                for rule in ["min_loss_div10", "steepest", "valley"] {
+                    #expect(out.stdout.contains("  \(rule): lr "), "\(out.stdout)")
+                }
+                #expect(out.stdout.contains("catalog: LR range test 1"))
+                #expect(FileManager.default.fileExists(atPath: dir.path("out/lr-find.svg").path))
+            case "train":
+                #expect(out.stdout.contains("(new 5-class head)"), "\(out.stdout)")
+                #expect(out.stdout.contains("run 1: 4 epochs"), "\(out.stdout)")
+                let minima = try graft(["ckpt", "list", "--run", "1", "--minima", "--json"])
+                let rows = try Self.jsonRows(minima.stdout)
+                #expect(rows.compactMap { $0["epoch"] as? Int }.sorted() == [2, 4], "\(minima.stdout)")
+                for row in rows {
+                    let path = try #require(row["path"] as? String)
+                    #expect(row["minimum"] as? String == "yes")
+                    #expect(FileManager.default.fileExists(atPath: dir.path("Catalog/\(path)").path), "\(path)")
+                }
+                // Training made the split `data split` wrote, and keeps its own copy in the catalog.
+                let splits = try FileManager.default.contentsOfDirectory(
+                    at: dir.path("Catalog/splits"), includingPropertiesForKeys: nil)
+                let decode = { (url: URL) in
+                    try JSONDecoder().decode(CommandLineBadInputTests.SplitFile.self, from: Data(contentsOf: url))
+                }
+                #expect(try splits.map(decode) == [try decode(dir.path("flowers/.graft-split.json"))])
+            case "ensemble":
+                for section in ["members", "ensembles", "advice (chosen on validation)"] {
+                    #expect(out.stdout.contains(section), "\(out.stdout)")
+                }
+                for method in ["probs", "logits", "vote", "swa"] { #expect(out.stdout.contains(method)) }
+            case "compare":
+                for optimizer in ["sgd-clr", "adagrad", "adadelta", "rmsprop", "adam", "adamax"] {
+                    #expect(out.stdout.contains("runs \(optimizer): "), "\(out.stdout)")
+                }
+                #expect(out.stdout.contains("comparison 1 done: graft report --compare 1"), "\(out.stdout)")
+                let runs = try Self.jsonRows(try graft(["runs", "list", "--comparison", "1", "--json"]).stdout)
+                #expect(runs.count == 6 && runs.allSatisfy { $0["status"] as? String == "finished" }, "\(runs)")
+            case "report":
+                let html = try String(contentsOf: dir.path("out/report-comparison-1.html"), encoding: .utf8)
+                #expect(html.contains("<svg") && html.contains("Comparison: "))
+                #expect(out.stdout.hasPrefix("report: ") && out.stdout.contains("/out/report-comparison-1.html"))
+            default:
+                Issue.record("the walkthrough's '\(name)' has no checks here")
+            }
+        }
+    }
+
+    /// The rows of a `--json` listing.
+    static func jsonRows(_ text: String) throws -> [[String: Any]] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], "\(text)")
+    }
+}
