@@ -63,28 +63,35 @@ public struct DataSources {
             splitHash = "fashion-mnist-train/\(spec.validationFraction)/\(spec.splitSeed)"
         } else {
             let root = URL(fileURLWithPath: spec.source)
-            let folder = try ImageFolder(root: root)
-            base = folder
+            var folder = try ImageFolder(root: root)
             let splitURL =
                 splitDirectory.map {
                     $0.appendingPathComponent(
                         "\(root.lastPathComponent)-\(SHA256.hex(root.standardizedFileURL.path).prefix(12)).json")
                 } ?? DataSplit.defaultURL(for: root)
+            // The run's own copy first, then the folder's `.graft-split.json` from `graft data split`,
+            // when either was made with this seed and fraction from these files.
             var split: DataSplit? = nil
-            if let existing = try? DataSplit.read(from: splitURL), existing.matches(folder),
-                existing.seed == spec.splitSeed, existing.valFraction == spec.validationFraction
-            {
+            for url in [splitURL, DataSplit.defaultURL(for: root)] {
+                guard let existing = try? DataSplit.read(from: url), existing.seed == spec.splitSeed,
+                    existing.valFraction == spec.validationFraction
+                else { continue }
+                if !existing.matches(folder) {
+                    // `data split` leaves out the files only a full decode finds unreadable.
+                    let verified = try ImageFolder(root: root, verify: true)
+                    guard existing.matches(verified) else { continue }
+                    folder = verified
+                }
                 split = existing
+                if url != splitURL { try? Self.keepCopy(existing, at: splitURL) }
+                break
             }
             if split == nil {
                 split = try DataSplit.make(
                     folder, root: root, valFraction: spec.validationFraction, seed: spec.splitSeed)
-                // A read-only location still trains: the split is then only in memory and the catalog.
-                try? FileManager.default.createDirectory(
-                    at: splitURL.deletingLastPathComponent(),
-                    withIntermediateDirectories: true)
-                try? split!.write(to: splitURL)
+                try? Self.keepCopy(split!, at: splitURL)
             }
+            base = folder
             (train, val) = try split!.indices(in: folder, splitPath: splitURL.path)
             splitHash = split!.fileListHash
         }
@@ -122,6 +129,13 @@ public struct DataSources {
         return DataSources(
             train: trainLoader, validation: valLoader, classNames: subset.classNames,
             splitHash: splitHash, failures: failures)
+    }
+
+    /// Writes the split where the run keeps it. A read-only location still trains: the split is
+    /// then only in memory and the catalog.
+    private static func keepCopy(_ split: DataSplit, at url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try split.write(to: url)
     }
 
     /// Fashion-MNIST's 10,000 test images with the evaluation transform and class subset of `spec`.

@@ -140,7 +140,7 @@ import TestSupport
                     #expect(row["minimum"] as? String == "yes")
                     #expect(FileManager.default.fileExists(atPath: dir.path("Catalog/\(path)").path), "\(path)")
                 }
-                // Training made the split `data split` wrote, and keeps its own copy in the catalog.
+                // Training used the split `data split` wrote, and keeps a copy in the catalog.
                 let splits = try FileManager.default.contentsOfDirectory(
                     at: dir.path("Catalog/splits"), includingPropertiesForKeys: nil)
                 let decode = { (url: URL) in
