@@ -24,10 +24,7 @@ func byteDifference(_ a: RGB8Image, _ b: RGB8Image) -> (max: Int, mean: Double) 
 }
 
 func temporaryDirectory(_ name: String = #function) throws -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("graft-data-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    try TemporaryDirectory.make("graft-data-tests")
 }
 
 /// A small in-memory dataset: image `i` is filled with a value derived from `i`, label `i % classes`.

@@ -52,9 +52,7 @@ import TestSupport
     }
 
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("graft-ensemble-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try TemporaryDirectory.make("graft-ensemble")
     }
 
     static func writeMembers(_ models: [Module], in directory: URL) throws -> [EnsembleMember] {

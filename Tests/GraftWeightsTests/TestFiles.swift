@@ -7,9 +7,7 @@ import GraftWeights
 enum TestFiles {
     /// A fresh empty directory, removed by `cleanup`.
     static func directory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("graft-weights-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try TemporaryDirectory.make("graft-weights")
     }
 
     static func cleanup(_ url: URL) { try? FileManager.default.removeItem(at: url) }
