@@ -12,10 +12,18 @@ packages=(
   libjpeg62-turbo-dev  # JPEG decoding (libjpeg-turbo)
   zlib1g-dev           # gzip (Fashion-MNIST IDX files)
   libsqlite3-dev       # the catalog
+  libpq-dev            # the catalog on a PostgreSQL server (--catalog postgresql://…)
+  postgresql           # the catalog tests start a server of their own in a temporary directory
   dataset-fashion-mnist
   python3-h5py         # h5py for the interop tests, run with Debian's /usr/bin/python3
   python3-numpy
 )
+
+# `--cluster`: also a single-node Slurm for `make cluster-test` (the daemons are started by the
+# test itself, in a temporary directory).
+if [ "${1:-}" = "--cluster" ]; then
+  packages+=(slurm-wlm munge)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
