@@ -2,7 +2,7 @@
 import PackageDescription
 
 // C libraries come from Debian packages (scripts/install-deps.sh). Only GraftTensor calls BLAS,
-// only GraftWeights calls HDF5, only GraftData calls libjpeg. Every target lists each target its
+// only GraftWeights calls HDF5, only GraftData calls libjpeg, only GraftCatalog calls libpq. Every target lists each target its
 // files import.
 let package = Package(
     name: "Graft",
@@ -24,6 +24,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("z")]),
 
         // oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it.
@@ -40,7 +41,9 @@ let package = Package(
             ]),
         .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
         .target(name: "GraftOptim", dependencies: ["GraftNN", "GraftTensor"]),
-        .target(name: "GraftCatalog", dependencies: ["GraftSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "GraftCatalog",
+            dependencies: ["GraftSupport", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "GraftReport", dependencies: ["GraftCatalog", "GraftSupport"]),
         .target(
             name: "GraftTraining",
@@ -63,14 +66,14 @@ let package = Package(
             name: "graft",
             dependencies: [
                 "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
-                "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
+                "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy", "GraftSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "graft-bench",
             dependencies: [
                 "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog",
-                "GraftTraining", "GraftEnsemble", .product(name: "GRDB", package: "GRDB.swift"),
+                "GraftTraining", "GraftEnsemble",
             ], path: "benchmarks/Harness"),
 
         .target(name: "TestSupport", dependencies: ["GraftTensor", "GraftData"]),

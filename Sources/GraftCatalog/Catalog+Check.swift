@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import GraftSupport
 
 /// One thing `check()` found.
@@ -66,12 +65,12 @@ extension Catalog {
         // Scan before reading the rows: a file a concurrent save creates after the scan is not
         // seen, and one seen by the scan has its intent or row committed by the time of the read.
         let files = Self.regularFiles(under: checkpointsDirectory)
-        let (checkpoints, weights, intents, runs) = try writer.read { db in
+        let (checkpoints, weights, intents, runs) = try store.read { db in
             (
-                try CheckpointRecord.order(Column("id")).fetchAll(db),
-                try WeightsFileRecord.order(Column("id")).fetchAll(db),
-                try FileIntentRecord.order(Column("id")).fetchAll(db),
-                try RunRecord.order(Column("id")).fetchAll(db)
+                try db.fetchAll(CheckpointRecord.self, orderBy: "id"),
+                try db.fetchAll(WeightsFileRecord.self, orderBy: "id"),
+                try db.fetchAll(FileIntentRecord.self, orderBy: "id"),
+                try db.fetchAll(RunRecord.self, orderBy: "id")
             )
         }
         var findings: [CheckFinding] = []
@@ -178,8 +177,9 @@ extension Catalog {
         // A row whose file vanished may have been deleted concurrently: keep only rows still there.
         let missingIds = findings.filter { $0.kind == .missingFile }.compactMap(\.checkpointId)
         if !missingIds.isEmpty {
-            let still = try writer.read { db in
-                Set(try Int64.fetchAll(db, CheckpointRecord.filter(keys: missingIds).select(Column("id"))))
+            let still = try store.read { db in
+                let list = missingIds.map(String.init).joined(separator: ", ")
+                return Set(try db.integers("SELECT id FROM checkpoint WHERE id IN (\(list))"))
             }
             findings.removeAll { $0.kind == .missingFile && $0.checkpointId.map { !still.contains($0) } == true }
         }
@@ -209,11 +209,11 @@ extension Catalog {
                 summary.actions.append("removed leftover temporary \(f.path)")
             case .interruptedSave, .interruptedDelete:
                 guard let intentId = f.intentId else { continue }
-                let (intent, referenced): (FileIntentRecord?, Bool) = try writer.read { db in
-                    guard let intent = try FileIntentRecord.fetchOne(db, key: intentId) else { return (nil, false) }
+                let (intent, referenced): (FileIntentRecord?, Bool) = try store.read { db in
+                    guard let intent = try db.fetchOne(FileIntentRecord.self, id: intentId) else { return (nil, false) }
                     let referenced =
-                        try CheckpointRecord.filter(CheckpointRecord.Columns.path == intent.path).fetchCount(db) > 0
-                        || WeightsFileRecord.filter(Column("path") == intent.path).fetchCount(db) > 0
+                        try db.count(CheckpointRecord.self, where: "path = ?", [intent.path]) > 0
+                        || db.count(WeightsFileRecord.self, where: "path = ?", [intent.path]) > 0
                     return (intent, referenced)
                 }
                 guard let intent else { continue }
@@ -222,7 +222,7 @@ extension Catalog {
                 if intent.action == .save {
                     for temp in Self.temporarySiblings(of: url) { try removeFile(temp.path) }
                 }
-                try writer.write { db in _ = try FileIntentRecord.deleteOne(db, key: intentId) }
+                try store.write { db in _ = try db.delete(FileIntentRecord.self, id: intentId) }
                 summary.actions.append("finished interrupted \(intent.action.rawValue) of \(url.path)")
             case .missingFile:
                 try deleteRow(of: f)
@@ -250,9 +250,9 @@ extension Catalog {
         let tempURL = URL(fileURLWithPath: f.path)
         guard let finalName = AtomicFile.finalName(forTemporary: tempURL.lastPathComponent) else { return }
         let finalURL = tempURL.deletingLastPathComponent().appendingPathComponent(finalName)
-        let expected: String? = try writer.read { db in
-            if let id = f.checkpointId { return try CheckpointRecord.fetchOne(db, key: id)?.sha256 }
-            if let id = f.weightsFileId { return try WeightsFileRecord.fetchOne(db, key: id)?.sha256 }
+        let expected: String? = try store.read { db in
+            if let id = f.checkpointId { return try db.fetchOne(CheckpointRecord.self, id: id)?.sha256 }
+            if let id = f.weightsFileId { return try db.fetchOne(WeightsFileRecord.self, id: id)?.sha256 }
             return nil
         }
         let verifies =
@@ -269,20 +269,20 @@ extension Catalog {
         }
         try? AtomicFile.fsyncDirectory(finalURL.deletingLastPathComponent())
         let newPath = storedPath(for: finalURL)
-        try writer.write { db in
+        try store.write { db in
             if let id = f.checkpointId {
-                try db.execute(sql: "UPDATE checkpoint SET path = ? WHERE id = ?", arguments: [newPath, id])
+                try db.execute("UPDATE checkpoint SET path = ? WHERE id = ?", [newPath, id])
             } else if let id = f.weightsFileId {
-                try db.execute(sql: "UPDATE weights_file SET path = ? WHERE id = ?", arguments: [newPath, id])
+                try db.execute("UPDATE weights_file SET path = ? WHERE id = ?", [newPath, id])
             }
         }
         summary.actions.append("renamed \(f.path) to \(finalURL.path) and updated its row")
     }
 
     private func deleteRow(of f: CheckFinding) throws {
-        try writer.write { db in
-            if let id = f.checkpointId { _ = try CheckpointRecord.deleteOne(db, key: id) }
-            if let id = f.weightsFileId { _ = try WeightsFileRecord.deleteOne(db, key: id) }
+        try store.write { db in
+            if let id = f.checkpointId { try db.delete(CheckpointRecord.self, id: id) }
+            if let id = f.weightsFileId { try db.delete(WeightsFileRecord.self, id: id) }
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import GraftSupport
 
 /// Which checkpoints `checkpoints(filter:)` returns; nil/false fields do not filter.
@@ -91,15 +90,15 @@ extension Catalog {
         let url = (url ?? defaultCheckpointURL(run: draft.runId, epoch: draft.epoch, globalStep: draft.globalStep))
             .standardizedFileURL
         let path = storedPath(for: url)
-        let intentId: Int64 = try writer.write { db in
-            if try CheckpointRecord.filter(CheckpointRecord.Columns.path == path).fetchCount(db) > 0 {
+        let intentId: Int64 = try store.write { db in
+            if try db.count(CheckpointRecord.self, where: "path = ?", [path]) > 0 {
                 throw CatalogError.invalidValue(name: "checkpoint path", value: path, reason: "already registered")
             }
-            guard try RunRecord.exists(db, key: draft.runId) else {
+            guard try db.count(RunRecord.self, where: "id = ?", [draft.runId]) > 0 else {
                 throw CatalogError.notFound(table: "run", id: draft.runId)
             }
             var intent = FileIntentRecord(path: path, action: .save)
-            try intent.insert(db)
+            try db.insert(&intent)
             return intent.id!
         }
         var digest: (hex: String, bytes: Int64) = ("", 0)
@@ -108,7 +107,7 @@ extension Catalog {
                 try AtomicFile.write(to: url, beforeRename: { temp in digest = try SHA256.hexAndSize(of: temp) }, write)
             }
         } catch {
-            _ = try? writer.write { db in try FileIntentRecord.deleteOne(db, key: intentId) }
+            _ = try? store.write { db in try db.delete(FileIntentRecord.self, id: intentId) }
             throw error
         }
         var record = draft
@@ -117,14 +116,14 @@ extension Catalog {
         record.sha256 = digest.hex
         record.bytes = digest.bytes
         do {
-            return try writer.write { db in
-                try record.insert(db)
-                try FileIntentRecord.deleteOne(db, key: intentId)
+            return try store.write { db in
+                try db.insert(&record)
+                try db.delete(FileIntentRecord.self, id: intentId)
                 return record
             }
         } catch {
             unlink(url.path)
-            _ = try? writer.write { db in try FileIntentRecord.deleteOne(db, key: intentId) }
+            _ = try? store.write { db in try db.delete(FileIntentRecord.self, id: intentId) }
             throw error
         }
     }
@@ -149,8 +148,8 @@ extension Catalog {
             record.sha256 = digest.hex
             record.bytes = digest.bytes
         }
-        return try writer.write { db in
-            try record.insert(db)
+        return try store.write { db in
+            try db.insert(&record)
             return record
         }
     }
@@ -160,7 +159,7 @@ extension Catalog {
     /// The checkpoint with this id.
     /// - Throws: `CatalogError.notFound`.
     public func checkpoint(id: Int64) throws -> CheckpointRecord {
-        guard let c = try writer.read({ db in try CheckpointRecord.fetchOne(db, key: id) }) else {
+        guard let c = try store.read({ db in try db.fetchOne(CheckpointRecord.self, id: id) }) else {
             throw CatalogError.notFound(table: "checkpoint", id: id)
         }
         return c
@@ -189,7 +188,7 @@ extension Catalog {
             ORDER BY checkpoint.run_id, checkpoint.epoch, checkpoint.global_step, checkpoint.id
             """
         if let limit = filter.limit { sql += " LIMIT \(max(0, limit))" }
-        return try writer.read { db in try Self.fetchInfos(db, sql: sql, arguments: arguments) }
+        return try store.read { db in try Self.fetchInfos(db, sql: sql, arguments: arguments) }
     }
 
     /// The best checkpoint by `metric` (accuracies high, losses low; ties go to the earliest),
@@ -212,18 +211,16 @@ extension Catalog {
         }
         let single = query(whereSQL)
         guard perOptimizer else {
-            return try writer.read { db in try Self.fetchInfos(db, sql: single, arguments: arguments) }
+            return try store.read { db in try Self.fetchInfos(db, sql: single, arguments: arguments) }
         }
         // One indexed query per optimizer (there are few) is much faster than a window function
         // that sorts every checkpoint.
         let perOptimizerSQL = query(whereSQL + " AND run.optimizer = ?")
-        return try writer.read { db in
-            let optimizers = try String.fetchAll(db, sql: "SELECT DISTINCT optimizer FROM run ORDER BY optimizer")
+        return try store.read { db in
+            let optimizers = try db.strings("SELECT DISTINCT optimizer FROM run ORDER BY optimizer")
             var out: [CheckpointInfo] = []
             for optimizer in optimizers {
-                var args = arguments
-                args += [optimizer]
-                out += try Self.fetchInfos(db, sql: perOptimizerSQL, arguments: args)
+                out += try Self.fetchInfos(db, sql: perOptimizerSQL, arguments: arguments + [optimizer])
             }
             return out
         }
@@ -237,28 +234,28 @@ extension Catalog {
     }
 
     private static func fetchInfos(
-        _ db: Database, sql: String, arguments: StatementArguments
+        _ db: any SQLSession, sql: String, arguments: [any SQLBindable]
     ) throws -> [CheckpointInfo] {
-        try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+        try db.rows(sql, arguments).map { row in
             CheckpointInfo(
                 checkpoint: try CheckpointRecord(row: row),
-                optimizer: row["optimizer"], modelId: row["model_id"])
+                optimizer: row.string("optimizer") ?? "", modelId: row.string("model_id") ?? "")
         }
     }
 
-    private static func whereClause(_ f: CheckpointFilter) -> (String, StatementArguments) {
+    private static func whereClause(_ f: CheckpointFilter) -> (String, [any SQLBindable]) {
         var terms: [String] = []
-        var args: [(any DatabaseValueConvertible)?] = []
+        var args: [any SQLBindable] = []
         if let v = f.run { terms.append("checkpoint.run_id = ?"); args.append(v) }
         if let v = f.optimizer { terms.append("run.optimizer = ?"); args.append(v) }
         if let v = f.comparisonId { terms.append("run.comparison_id = ?"); args.append(v) }
         if let r = f.epochRange {
             terms.append("checkpoint.epoch BETWEEN ? AND ?"); args.append(r.lowerBound); args.append(r.upperBound)
         }
-        if f.minimaOnly { terms.append("checkpoint.is_minimum = 1") }
+        if f.minimaOnly { terms.append("checkpoint.is_minimum") }
         if let v = f.minValAcc { terms.append("checkpoint.val_acc >= ?"); args.append(v) }
         let sql = terms.isEmpty ? "" : "WHERE " + terms.joined(separator: " AND ")
-        return (sql, StatementArguments(args))
+        return (sql, args)
     }
 
     // MARK: Deleting and replacing
@@ -271,13 +268,13 @@ extension Catalog {
     /// its file's removal decision, so nothing can load a half-deleted checkpoint.
     /// - Throws: `CatalogError.notFound`, or an I/O error naming the file.
     public func deleteCheckpoint(id: Int64) throws {
-        let (path, intentId): (String, Int64) = try writer.write { db in
-            guard let c = try CheckpointRecord.fetchOne(db, key: id) else {
+        let (path, intentId): (String, Int64) = try store.write { db in
+            guard let c = try db.fetchOne(CheckpointRecord.self, id: id) else {
                 throw CatalogError.notFound(table: "checkpoint", id: id)
             }
-            try c.delete(db)
+            try db.delete(CheckpointRecord.self, id: id)
             var intent = FileIntentRecord(path: c.path, action: .delete)
-            try intent.insert(db)
+            try db.insert(&intent)
             return (c.path, intent.id!)
         }
         try finishDelete(path: path, intentId: intentId)
@@ -289,7 +286,7 @@ extension Catalog {
             throw CatalogError.io(path: url.path, operation: "unlink", errno: errno)
         }
         try? AtomicFile.fsyncDirectory(url.deletingLastPathComponent())
-        try writer.write { db in _ = try FileIntentRecord.deleteOne(db, key: intentId) }
+        try store.write { db in _ = try db.delete(FileIntentRecord.self, id: intentId) }
     }
 
     /// Rewrites a checkpoint without its optimizer state (to save space), keeping it registered.
@@ -308,9 +305,9 @@ extension Catalog {
         let newURL = oldURL.deletingLastPathComponent()
             .appendingPathComponent(ext.isEmpty ? "\(stem).noopt" : "\(stem).noopt.\(ext)")
         let newPath = storedPath(for: newURL)
-        let saveIntent: Int64 = try writer.write { db in
+        let saveIntent: Int64 = try store.write { db in
             var intent = FileIntentRecord(path: newPath, action: .save)
-            try intent.insert(db)
+            try db.insert(&intent)
             return intent.id!
         }
         var digest: (hex: String, bytes: Int64) = ("", 0)
@@ -322,21 +319,21 @@ extension Catalog {
                 }
             }
         } catch {
-            _ = try? writer.write { db in try FileIntentRecord.deleteOne(db, key: saveIntent) }
+            _ = try? store.write { db in try db.delete(FileIntentRecord.self, id: saveIntent) }
             throw error
         }
-        let (updated, deleteIntent): (CheckpointRecord, Int64) = try writer.write { db in
-            guard var c = try CheckpointRecord.fetchOne(db, key: id) else {
+        let (updated, deleteIntent): (CheckpointRecord, Int64) = try store.write { db in
+            guard var c = try db.fetchOne(CheckpointRecord.self, id: id) else {
                 throw CatalogError.notFound(table: "checkpoint", id: id)
             }
             c.path = newPath
             c.sha256 = digest.hex
             c.bytes = digest.bytes
             c.hasOptimizerState = false
-            try c.update(db)
-            try FileIntentRecord.deleteOne(db, key: saveIntent)
+            try db.update(c)
+            try db.delete(FileIntentRecord.self, id: saveIntent)
             var intent = FileIntentRecord(path: old.path, action: .delete)
-            try intent.insert(db)
+            try db.insert(&intent)
             return (c, intent.id!)
         }
         try finishDelete(path: old.path, intentId: deleteIntent)

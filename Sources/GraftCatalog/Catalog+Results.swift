@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import GraftSupport
 
 extension Catalog {
@@ -17,34 +16,34 @@ extension Catalog {
             digest = try CatalogError.translatingFileErrors { try SHA256.hexAndSize(of: url) }
         }
         let path = storedPath(for: url)
-        return try writer.write { db in
-            if var existing = try WeightsFileRecord.filter(Column("path") == path).fetchOne(db) {
+        return try store.write { db in
+            if var existing = try db.fetchOne(WeightsFileRecord.self, where: "path = ?", [path]) {
                 existing.modelId = modelId; existing.sha256 = digest.hex; existing.bytes = digest.bytes
-                try existing.update(db)
+                try db.update(existing)
                 return existing
             }
             var record = WeightsFileRecord(path: path, modelId: modelId, sha256: digest.hex, bytes: digest.bytes)
-            try record.insert(db)
+            try db.insert(&record)
             return record
         }
     }
 
     /// All registered weights files.
     public func weightsFiles() throws -> [WeightsFileRecord] {
-        try writer.read { db in try WeightsFileRecord.order(Column("id")).fetchAll(db) }
+        try store.read { db in try db.fetchAll(WeightsFileRecord.self, orderBy: "id") }
     }
 
     /// Finds the dataset with this root and content hash, or registers it.
     @discardableResult
     public func registerDataset(root: String, classNames: [String], contentHash: String) throws -> DatasetRecord {
-        try writer.write { db in
-            if let existing = try DatasetRecord.filter(Column("root") == root && Column("content_hash") == contentHash)
-                .fetchOne(db)
+        try store.write { db in
+            if let existing = try db.fetchOne(
+                DatasetRecord.self, where: "root = ? AND content_hash = ?", [root, contentHash])
             {
                 return existing
             }
             var record = DatasetRecord(root: root, classNames: classNames, contentHash: contentHash)
-            try record.insert(db)
+            try db.insert(&record)
             return record
         }
     }
@@ -52,16 +51,16 @@ extension Catalog {
     /// Finds the identical split (dataset, seed, fraction, file list), or registers it.
     @discardableResult
     public func registerSplit(_ split: SplitRecord) throws -> SplitRecord {
-        try writer.write { db in
-            if let existing = try SplitRecord.filter(
-                Column("dataset_id") == split.datasetId && Column("seed") == split.seed
-                    && Column("val_fraction") == split.valFraction && Column("file_list_hash") == split.fileListHash
-            ).fetchOne(db) {
+        try store.write { db in
+            if let existing = try db.fetchOne(
+                SplitRecord.self, where: "dataset_id = ? AND seed = ? AND val_fraction = ? AND file_list_hash = ?",
+                [split.datasetId, split.seed, split.valFraction, split.fileListHash])
+            {
                 return existing
             }
             var record = split
             record.id = nil
-            try record.insert(db)
+            try db.insert(&record)
             return record
         }
     }
@@ -81,20 +80,20 @@ extension Catalog {
         _ test: LRTestRecord, points: [LRTestPointRecord],
         suggestions: [LRSuggestionRecord]
     ) throws -> LRTestResult {
-        try writer.write { db in
+        try store.write { db in
             var test = test
             test.id = nil
-            try test.insert(db)
+            try db.insert(&test)
             let id = test.id!
             var storedPoints = points
             for i in storedPoints.indices {
                 storedPoints[i].lrTestId = id
-                try storedPoints[i].insert(db)
+                try db.insertRow(storedPoints[i])
             }
             var storedSuggestions = suggestions
             for i in storedSuggestions.indices {
                 storedSuggestions[i].lrTestId = id
-                try storedSuggestions[i].insert(db)
+                try db.insertRow(storedSuggestions[i])
             }
             return LRTestResult(test: test, points: storedPoints, suggestions: storedSuggestions)
         }
@@ -103,24 +102,26 @@ extension Catalog {
     /// One LR range test with its curve (step order) and suggestions.
     /// - Throws: `CatalogError.notFound`.
     public func lrRangeTest(id: Int64) throws -> LRTestResult {
-        try writer.read { db in
-            guard let test = try LRTestRecord.fetchOne(db, key: id) else {
+        try store.read { db in
+            guard let test = try db.fetchOne(LRTestRecord.self, id: id) else {
                 throw CatalogError.notFound(table: "lr_test", id: id)
             }
-            let points = try LRTestPointRecord.filter(Column("lr_test_id") == id).order(Column("step")).fetchAll(db)
-            let suggestions = try LRSuggestionRecord.filter(Column("lr_test_id") == id).order(Column("method"))
-                .fetchAll(db)
+            let points = try db.fetchAll(LRTestPointRecord.self, where: "lr_test_id = ?", [id], orderBy: "step")
+            let suggestions = try db.fetchAll(
+                LRSuggestionRecord.self, where: "lr_test_id = ?", [id], orderBy: "method")
             return LRTestResult(test: test, points: points, suggestions: suggestions)
         }
     }
 
     /// LR range tests, newest first, optionally for one run or one model.
     public func lrRangeTests(run: Int64? = nil, modelId: String? = nil) throws -> [LRTestRecord] {
-        try writer.read { db in
-            var request = LRTestRecord.all()
-            if let run { request = request.filter(Column("run_id") == run) }
-            if let modelId { request = request.filter(Column("model_id") == modelId) }
-            return try request.order(Column("id").desc).fetchAll(db)
+        var terms: [String] = []
+        var arguments: [any SQLBindable] = []
+        if let run { terms.append("run_id = ?"); arguments.append(run) }
+        if let modelId { terms.append("model_id = ?"); arguments.append(modelId) }
+        let condition = terms.isEmpty ? nil : terms.joined(separator: " AND ")
+        return try store.read { db in
+            try db.fetchAll(LRTestRecord.self, where: condition, arguments, orderBy: "id DESC")
         }
     }
 
@@ -136,15 +137,15 @@ extension Catalog {
     /// `accuracy - bestSingleAccuracy` when not given.
     @discardableResult
     public func saveEnsemble(_ ensemble: EnsembleRecord, members: [EnsembleMemberRecord]) throws -> EnsembleResult {
-        try writer.write { db in
+        try store.write { db in
             var ensemble = ensemble
             ensemble.id = nil
             if ensemble.gain == nil, let best = ensemble.bestSingleAccuracy { ensemble.gain = ensemble.accuracy - best }
-            try ensemble.insert(db)
+            try db.insert(&ensemble)
             var stored = members
             for i in stored.indices {
                 stored[i].ensembleId = ensemble.id!
-                try stored[i].insert(db)
+                try db.insertRow(stored[i])
             }
             return EnsembleResult(ensemble: ensemble, members: stored)
         }
@@ -152,12 +153,13 @@ extension Catalog {
 
     /// Ensemble evaluations, oldest first, optionally for one run; members in position order.
     public func ensembles(run: Int64? = nil) throws -> [EnsembleResult] {
-        try writer.read { db in
-            var request = EnsembleRecord.all()
-            if let run { request = request.filter(Column("run_id") == run) }
-            return try request.order(Column("id")).fetchAll(db).map { e in
-                let members = try EnsembleMemberRecord.filter(Column("ensemble_id") == e.id!)
-                    .order(Column("position")).fetchAll(db)
+        try store.read { db in
+            let ensembles =
+                try run.map { try db.fetchAll(EnsembleRecord.self, where: "run_id = ?", [$0], orderBy: "id") }
+                ?? db.fetchAll(EnsembleRecord.self, orderBy: "id")
+            return try ensembles.map { e in
+                let members = try db.fetchAll(
+                    EnsembleMemberRecord.self, where: "ensemble_id = ?", [e.id!], orderBy: "position")
                 return EnsembleResult(ensemble: e, members: members)
             }
         }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A retention policy such as `best:3,minima,last`: which checkpoints of a run to keep.
 ///

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Which runs `runs(filter:)` returns; nil fields do not filter.
 public struct RunFilter: Sendable, Equatable {
@@ -37,8 +36,8 @@ extension Catalog {
         var run = run
         run.id = nil
         if run.status == .running { run.claimForThisProcess() }
-        return try writer.write { db in
-            try run.insert(db)
+        return try store.write { db in
+            try db.insert(&run)
             return run
         }
     }
@@ -50,8 +49,8 @@ extension Catalog {
     public func markRun(
         _ id: Int64, status: RunStatus, error message: String? = nil, at date: Date = Date()
     ) throws -> RunRecord {
-        try writer.write { db in
-            guard var run = try RunRecord.fetchOne(db, key: id) else {
+        try store.write { db in
+            guard var run = try db.fetchOne(RunRecord.self, id: id) else {
                 throw CatalogError.notFound(table: "run", id: id)
             }
             run.status = status
@@ -67,7 +66,7 @@ extension Catalog {
             case .queued:
                 break
             }
-            try run.update(db)
+            try db.update(run)
             return run
         }
     }
@@ -75,7 +74,7 @@ extension Catalog {
     /// The run with this id.
     /// - Throws: `CatalogError.notFound`.
     public func run(id: Int64) throws -> RunRecord {
-        guard let run = try writer.read({ db in try RunRecord.fetchOne(db, key: id) }) else {
+        guard let run = try store.read({ db in try db.fetchOne(RunRecord.self, id: id) }) else {
             throw CatalogError.notFound(table: "run", id: id)
         }
         return run
@@ -83,16 +82,21 @@ extension Catalog {
 
     /// Runs matching `filter`, oldest first.
     public func runs(filter: RunFilter = RunFilter()) throws -> [RunRecord] {
-        try writer.read { db in
-            var request = RunRecord.all()
-            if let v = filter.optimizer { request = request.filter(RunRecord.Columns.optimizer == v) }
-            if let v = filter.modelId { request = request.filter(RunRecord.Columns.modelId == v) }
-            if let v = filter.splitId { request = request.filter(RunRecord.Columns.splitId == v) }
-            if let v = filter.comparisonId { request = request.filter(RunRecord.Columns.comparisonId == v) }
-            if let v = filter.status { request = request.filter(RunRecord.Columns.status == v) }
-            if let v = filter.freezeSpec { request = request.filter(Column("freeze_spec") == v) }
-            return try request.order(RunRecord.Columns.id).fetchAll(db)
+        var terms: [String] = []
+        var arguments: [any SQLBindable] = []
+        func match(_ column: String, _ value: (any SQLBindable)?) {
+            guard let value else { return }
+            terms.append("\(column) = ?")
+            arguments.append(value)
         }
+        match("optimizer", filter.optimizer)
+        match("model_id", filter.modelId)
+        match("split_id", filter.splitId)
+        match("comparison_id", filter.comparisonId)
+        match("status", filter.status)
+        match("freeze_spec", filter.freezeSpec)
+        let condition = terms.isEmpty ? nil : terms.joined(separator: " AND ")
+        return try store.read { db in try db.fetchAll(RunRecord.self, where: condition, arguments, orderBy: "id") }
     }
 
     // MARK: Epoch metrics
@@ -102,14 +106,11 @@ extension Catalog {
     public func recordEpoch(_ metric: EpochMetricRecord) throws -> EpochMetricRecord {
         var metric = metric
         metric.id = nil
-        return try writer.write { db in
+        return try store.write { db in
+            try db.execute("DELETE FROM epoch_metric WHERE run_id = ? AND epoch = ?", [metric.runId, metric.epoch])
+            try db.insert(&metric)
             try db.execute(
-                sql: "DELETE FROM epoch_metric WHERE run_id = ? AND epoch = ?",
-                arguments: [metric.runId, metric.epoch])
-            try metric.insert(db)
-            try db.execute(
-                sql: "UPDATE run SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
-                arguments: [Date(), metric.runId])
+                "UPDATE run SET heartbeat_at = ? WHERE id = ? AND status = 'running'", [Date(), metric.runId])
             return metric
         }
     }
@@ -122,9 +123,7 @@ extension Catalog {
 
     /// A run's epoch metrics in epoch order.
     public func epochMetrics(run: Int64) throws -> [EpochMetricRecord] {
-        try writer.read { db in
-            try EpochMetricRecord.filter(Column("run_id") == run).order(Column("epoch")).fetchAll(db)
-        }
+        try store.read { db in try db.fetchAll(EpochMetricRecord.self, where: "run_id = ?", [run], orderBy: "epoch") }
     }
 
     // MARK: Comparisons
@@ -137,15 +136,15 @@ extension Catalog {
     public func findOrCreateComparison(
         name: String, config: String
     ) throws -> (comparison: ComparisonRecord, created: Bool) {
-        try writer.write { db in
-            if let existing = try ComparisonRecord.filter(Column("name") == name).fetchOne(db) {
+        try store.write { db in
+            if let existing = try db.fetchOne(ComparisonRecord.self, where: "name = ?", [name]) {
                 guard Self.sameJSON(existing.config, config) else {
                     throw CatalogError.comparisonConfigMismatch(name: name)
                 }
                 return (existing, false)
             }
             var record = ComparisonRecord(name: name, config: config)
-            try record.insert(db)
+            try db.insert(&record)
             return (record, true)
         }
     }
@@ -153,7 +152,7 @@ extension Catalog {
     /// The comparison with this id.
     /// - Throws: `CatalogError.notFound`.
     public func comparison(id: Int64) throws -> ComparisonRecord {
-        guard let c = try writer.read({ db in try ComparisonRecord.fetchOne(db, key: id) }) else {
+        guard let c = try store.read({ db in try db.fetchOne(ComparisonRecord.self, id: id) }) else {
             throw CatalogError.notFound(table: "comparison", id: id)
         }
         return c
@@ -161,7 +160,7 @@ extension Catalog {
 
     /// All comparisons, oldest first.
     public func comparisons() throws -> [ComparisonRecord] {
-        try writer.read { db in try ComparisonRecord.order(Column("id")).fetchAll(db) }
+        try store.read { db in try db.fetchAll(ComparisonRecord.self, orderBy: "id") }
     }
 
     static func sameJSON(_ a: String, _ b: String) -> Bool {
@@ -182,8 +181,8 @@ extension Catalog {
             "run", "epoch_metric", "checkpoint", "weights_file", "dataset", "split", "comparison",
             "lr_test", "ensemble", "file_intent",
         ]
-        return try writer.read { db in
-            try tables.map { ($0, try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)") ?? 0) }
+        return try store.read { db in
+            try tables.map { ($0, try db.integers("SELECT COUNT(*) FROM \($0)").first ?? 0) }
         }
     }
 }

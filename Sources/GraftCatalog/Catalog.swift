@@ -1,33 +1,61 @@
 import Foundation
-import GRDB
 
-/// The checkpoint catalog: one SQLite file (WAL) holding runs, epoch metrics, checkpoints,
-/// datasets, splits, LR range tests, ensembles and comparisons.
+/// The checkpoint catalog: runs, epoch metrics, checkpoints, datasets, splits, LR range tests,
+/// ensembles and comparisons. It lives in one SQLite file (WAL) by default, or on a PostgreSQL
+/// server (`postgresql://…`) for studies that several machines write to; callers cannot tell
+/// which (`CatalogStore`).
 ///
-/// Follows GRDB's recommended practice: one writer per file for the whole process, a private
-/// migrator with named migrations that are never edited once shipped, and intent-named methods
-/// (`createRun`, `recordEpoch`, `saveCheckpoint`, …) instead of raw SQL at call sites.
-/// Several processes may use one catalog at once: writes are IMMEDIATE transactions and wait up
-/// to `busyTimeout` for each other.
+/// Intent-named methods (`createRun`, `recordEpoch`, `saveCheckpoint`, …) instead of raw SQL at
+/// call sites. Several processes may use one catalog at once: writes take turns.
 public struct Catalog: Sendable {
     /// The default catalog location, relative to the working directory.
     public static let defaultPath = "Catalog/catalog.sqlite"
-    /// Environment variable that overrides `defaultPath`.
+    /// Environment variable that overrides `defaultPath`: a file path or a `postgresql://` URL.
     public static let environmentVariable = "GRAFT_CATALOG"
-    /// How long a write waits for another process's write before failing.
-    public static let busyTimeout: TimeInterval = 30
+    /// Environment variable naming where a server catalog's checkpoints go (`--checkpoint-root`).
+    public static let checkpointRootVariable = "GRAFT_CHECKPOINT_ROOT"
 
-    /// The connection (a `DatabasePool` for files, a `DatabaseQueue` in memory).
-    public let writer: any DatabaseWriter
-    /// Stored paths are relative to this directory when inside it (the catalog file's folder),
-    /// so a project directory can be moved or shared without rewriting the catalog.
+    /// The database.
+    let store: any CatalogStore
+    /// Stored paths are relative to this directory when inside it (the catalog file's folder, or
+    /// a server catalog's checkpoint root), so a project directory can be moved or shared
+    /// without rewriting the catalog.
     public let baseDirectory: URL
     /// Where checkpoint files go by default, and where `check()` looks for orphans.
     public var checkpointsDirectory: URL { baseDirectory.appendingPathComponent("checkpoints", isDirectory: true) }
     /// Where `repair` moves files it cannot account for, instead of deleting them.
     public var lostAndFoundDirectory: URL { baseDirectory.appendingPathComponent("lost+found", isDirectory: true) }
-    /// Human-readable location, for messages.
+    /// Human-readable location, for messages (a server URL without its password).
     public let location: String
+    /// The location as given when opened, password included: what a child process opens.
+    public let openedLocation: String
+    /// Which database holds the catalog.
+    public var backend: SQLDialect { store.dialect }
+
+    /// True for `postgresql://…` and `postgres://…` locations.
+    public static func isServerURL(_ location: String) -> Bool {
+        location.hasPrefix("postgresql://") || location.hasPrefix("postgres://")
+    }
+
+    /// Opens the catalog at `location`, a SQLite file (created if needed) or a PostgreSQL URL,
+    /// and migrates it to the current schema.
+    /// - Parameter checkpointRoot: a server catalog's base directory for checkpoints (default
+    ///   `$GRAFT_CHECKPOINT_ROOT`, else `Catalog/` in the working directory); a shared file system
+    ///   on a cluster. A file catalog keeps its checkpoints beside the file.
+    /// - Throws: `CatalogError.newerSchema` when the catalog was written by a newer Graft (it is
+    ///   left untouched), `CatalogError.cannotOpen` naming the file or server when it cannot be opened.
+    public static func open(
+        location: String, checkpointRoot: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Catalog {
+        guard isServerURL(location) else { return try open(at: location) }
+        let store = try PostgresStore(url: location)
+        let root = checkpointRoot ?? environment[checkpointRootVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let base = URL(fileURLWithPath: root ?? "Catalog", isDirectory: true).standardizedFileURL
+        let catalog = Catalog(store: store, baseDirectory: base, location: store.location, openedLocation: location)
+        try store.migrate()
+        return catalog
+    }
 
     /// Opens (creating if needed) the catalog file at `path` and migrates it to the current schema.
     /// - Throws: `CatalogError.newerSchema` when the file was written by a newer Graft (it is left
@@ -35,21 +63,14 @@ public struct Catalog: Sendable {
     public static func open(at path: String) throws -> Catalog {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        do {
-            // Refuse a newer catalog before DatabasePool touches it (it would switch it to WAL).
-            if FileManager.default.fileExists(atPath: url.path) {
-                try refuseNewerSchema(url: url)
-            }
-            let pool = try DatabasePool(path: url.path, configuration: makeConfiguration())
-            let catalog = Catalog(writer: pool, baseDirectory: url.deletingLastPathComponent(), location: url.path)
-            try catalog.migrate()
-            return catalog
-        } catch let error as DatabaseError {
-            throw CatalogError.cannotOpen(path: url.path, reason: error.message ?? error.description)
-        }
+        let store = try SQLiteStore(url: url)
+        let catalog = Catalog(
+            store: store, baseDirectory: url.deletingLastPathComponent(), location: url.path, openedLocation: url.path)
+        try store.migrate()
+        return catalog
     }
 
-    /// The catalog path to use: `--catalog`, else `$GRAFT_CATALOG`, else `Catalog/catalog.sqlite`.
+    /// The catalog location to use: `--catalog`, else `$GRAFT_CATALOG`, else `Catalog/catalog.sqlite`.
     public static func resolvedPath(
         explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> String {
@@ -62,83 +83,32 @@ public struct Catalog: Sendable {
     public static func inMemory(
         baseDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     ) throws -> Catalog {
-        let queue = try DatabaseQueue(configuration: makeConfiguration())
-        let catalog = Catalog(writer: queue, baseDirectory: baseDirectory.standardizedFileURL, location: ":memory:")
-        try catalog.migrate()
+        let store = try SQLiteStore()
+        let catalog = Catalog(
+            store: store, baseDirectory: baseDirectory.standardizedFileURL, location: ":memory:",
+            openedLocation: ":memory:")
+        try store.migrate()
         return catalog
     }
 
-    private init(writer: any DatabaseWriter, baseDirectory: URL, location: String) {
-        self.writer = writer
+    init(store: any CatalogStore, baseDirectory: URL, location: String, openedLocation: String) {
+        self.store = store
         self.baseDirectory = baseDirectory
         self.location = location
-    }
-
-    private static func makeConfiguration() -> Configuration {
-        var config = Configuration()
-        config.foreignKeysEnabled = true
-        config.busyMode = .timeout(busyTimeout)
-        config.label = "GraftCatalog"
-        return config
+        self.openedLocation = openedLocation
     }
 
     // MARK: - Schema version
 
-    /// Names of every migration this build knows, oldest first.
-    public static var knownMigrations: [String] { migrator.migrations }
-
-    /// Migrations recorded in the catalog that this build does not know (empty when current or older).
-    public func unknownMigrations() throws -> [String] {
-        try writer.read { db in try Self.unknownMigrations(db) }
-    }
-
     /// Migrations applied to this catalog, in order.
-    public func appliedMigrations() throws -> [String] {
-        try writer.read { db in try Self.migrator.appliedMigrations(db) }
-    }
+    public func appliedMigrations() throws -> [String] { try store.appliedMigrations() }
 
-    private static func unknownMigrations(_ db: Database) throws -> [String] {
-        guard try db.tableExists("grdb_migrations") else { return [] }
-        let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
-        let known = Set(migrator.migrations)
-        return applied.filter { !known.contains($0) }
-    }
+    /// Applies the migrations this build knows and the catalog lacks (`graft catalog migrate`);
+    /// opening a catalog does the same.
+    public func migrate() throws { try store.migrate() }
 
-    private static func refuseNewerSchema(url: URL) throws {
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(busyTimeout)
-        let unknown: [String]
-        do {
-            let queue = try DatabaseQueue(path: url.path, configuration: config)
-            unknown = try queue.read { db in try unknownMigrations(db) }
-            try queue.close()
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN {
-            return  // let DatabasePool report it
-        }
-        if !unknown.isEmpty { throw CatalogError.newerSchema(path: url.path, unknownMigrations: unknown) }
-    }
-
-    /// Applies missing migrations. Several processes may open a new catalog at the same moment:
-    /// each migration runs in an IMMEDIATE transaction, so a loser's attempt rolls back and it
-    /// simply re-reads what the winner applied.
-    private func migrate() throws {
-        let unknown = try unknownMigrations()
-        if !unknown.isEmpty { throw CatalogError.newerSchema(path: location, unknownMigrations: unknown) }
-        var attempt = 0
-        while true {
-            do {
-                try Self.migrator.migrate(writer)
-                return
-            } catch {
-                attempt += 1
-                let done = (try? writer.read { db in try Self.migrator.hasCompletedMigrations(db) }) ?? false
-                if done { return }
-                if attempt >= 5 { throw error }
-                usleep(UInt32(20_000 * attempt))
-            }
-        }
-    }
+    /// Releases the database connection (tests that reopen a file in the same process).
+    public func close() throws { try store.close() }
 
     // MARK: - Paths
 

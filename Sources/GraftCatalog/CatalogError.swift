@@ -21,6 +21,8 @@ public enum CatalogError: Error, LocalizedError, Equatable, Sendable {
     case invalidValue(name: String, value: String, reason: String)
     /// A comparison with this name exists with a different configuration.
     case comparisonConfigMismatch(name: String)
+    /// The database refused a statement (a constraint, a lost server connection, …).
+    case database(reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -44,6 +46,8 @@ public enum CatalogError: Error, LocalizedError, Equatable, Sendable {
         case .comparisonConfigMismatch(let name):
             return "comparison '\(name)' already exists with a different configuration; "
                 + "choose another name to start a new one"
+        case .database(let reason):
+            return "catalog database error: \(reason)"
         }
     }
 }

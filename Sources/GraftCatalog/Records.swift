@@ -1,20 +1,11 @@
 import Foundation
-import GRDB
 
 // One Sendable struct per table. Swift properties are camelCase; database columns are
 // snake_case so the catalog reads naturally from the sqlite3 shell and pandas.
 // Every table and column is documented in Catalog/README.md.
 
-/// Shared snake_case column mapping for every catalog record.
-public protocol CatalogRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {}
-
-extension CatalogRecord {
-    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
-    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
-}
-
 /// A weights file known to the catalog (a model's starting point, or an exported model).
-public struct WeightsFileRecord: CatalogRecord, Identifiable, Equatable {
+public struct WeightsFileRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "weights_file"
     public var id: Int64?
     /// Relative to the catalog's directory when inside it, absolute otherwise.
@@ -29,11 +20,10 @@ public struct WeightsFileRecord: CatalogRecord, Identifiable, Equatable {
         self.id = id; self.path = path; self.modelId = modelId; self.sha256 = sha256; self.bytes = bytes
         self.createdAt = createdAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// An image dataset: its root directory, class names and a hash of its file list.
-public struct DatasetRecord: CatalogRecord, Identifiable, Equatable {
+public struct DatasetRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "dataset"
     public var id: Int64?
     public var root: String
@@ -46,11 +36,10 @@ public struct DatasetRecord: CatalogRecord, Identifiable, Equatable {
         self.id = id; self.root = root; self.classNames = classNames; self.contentHash = contentHash
         self.createdAt = createdAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// A train/validation split of a dataset, reproducible from its seed and fraction.
-public struct SplitRecord: CatalogRecord, Identifiable, Equatable {
+public struct SplitRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "split"
     public var id: Int64?
     public var datasetId: Int64
@@ -67,11 +56,10 @@ public struct SplitRecord: CatalogRecord, Identifiable, Equatable {
         self.id = id; self.datasetId = datasetId; self.seed = seed; self.valFraction = valFraction
         self.fileListHash = fileListHash; self.splitPath = splitPath; self.createdAt = createdAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// A named study: several runs (optimizers × repeats) on one split.
-public struct ComparisonRecord: CatalogRecord, Identifiable, Equatable {
+public struct ComparisonRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "comparison"
     public var id: Int64?
     public var name: String
@@ -82,16 +70,15 @@ public struct ComparisonRecord: CatalogRecord, Identifiable, Equatable {
     public init(id: Int64? = nil, name: String, config: String, createdAt: Date = Date()) {
         self.id = id; self.name = name; self.config = config; self.createdAt = createdAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// Life cycle of a run.
-public enum RunStatus: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, finished, failed, interrupted
 }
 
 /// One training run: everything needed to reproduce it, and its state.
-public struct RunRecord: CatalogRecord, Identifiable, Equatable {
+public struct RunRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "run"
     public var id: Int64?
     public var name: String?
@@ -143,20 +130,11 @@ public struct RunRecord: CatalogRecord, Identifiable, Equatable {
         self.comparisonId = comparisonId; self.errorMessage = errorMessage; self.createdAt = createdAt
         self.startedAt = startedAt; self.finishedAt = finishedAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
-    public enum Columns {
-        public static let id = Column("id")
-        public static let optimizer = Column("optimizer")
-        public static let splitId = Column("split_id")
-        public static let comparisonId = Column("comparison_id")
-        public static let status = Column("status")
-        public static let modelId = Column("model_id")
-    }
 }
 
 /// Metrics at the end of one epoch of a run.
-public struct EpochMetricRecord: CatalogRecord, Identifiable, Equatable {
+public struct EpochMetricRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "epoch_metric"
     public var id: Int64?
     public var runId: Int64
@@ -179,7 +157,6 @@ public struct EpochMetricRecord: CatalogRecord, Identifiable, Equatable {
         self.trainLoss = trainLoss; self.trainAcc = trainAcc; self.valLoss = valLoss; self.valAcc = valAcc
         self.lr = lr; self.seconds = seconds
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// Why a checkpoint was saved. A checkpoint can have several reasons.
@@ -197,7 +174,7 @@ public enum CheckpointReason: String, Codable, Sendable, CaseIterable, Comparabl
 }
 
 /// A registered checkpoint file of a run.
-public struct CheckpointRecord: CatalogRecord, Identifiable, Equatable {
+public struct CheckpointRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "checkpoint"
     public var id: Int64?
     public var runId: Int64
@@ -233,16 +210,19 @@ public struct CheckpointRecord: CatalogRecord, Identifiable, Equatable {
         self.bytes = bytes; self.sha256 = sha256; self.hasOptimizerState = hasOptimizerState
         self.kind = CheckpointReason.kind(reasons); self.createdAt = createdAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     /// Decodes a row by hand: listings decode many checkpoints, and this is several times
     /// faster than the Codable path.
-    public init(row: Row) throws {
-        id = row["id"]; runId = row["run_id"]; epoch = row["epoch"]; globalStep = row["global_step"]
-        lr = row["lr"]; cycleIndex = row["cycle_index"]; isMinimum = row["is_minimum"]
-        trainLoss = row["train_loss"]; trainAcc = row["train_acc"]; valLoss = row["val_loss"]
-        valAcc = row["val_acc"]; path = row["path"]; bytes = row["bytes"]; sha256 = row["sha256"]
-        hasOptimizerState = row["has_optimizer_state"]; kind = row["kind"]; createdAt = row["created_at"]
+    init(row: SQLRow) throws {
+        guard let runId = row.int64("run_id"), let epoch = row.int64("epoch"), let step = row.int64("global_step"),
+            let lr = row.double("lr"), let path = row.string("path"), let createdAt = row.date("created_at")
+        else { throw CatalogError.database(reason: "a checkpoint row lacks a required column: \(row.values)") }
+        id = row.int64("id"); self.runId = runId; self.epoch = Int(epoch); globalStep = step; self.lr = lr
+        cycleIndex = row.int64("cycle_index").map { Int($0) }; isMinimum = row.bool("is_minimum") ?? false
+        trainLoss = row.double("train_loss"); trainAcc = row.double("train_acc"); valLoss = row.double("val_loss")
+        valAcc = row.double("val_acc"); self.path = path; bytes = row.int64("bytes") ?? 0
+        sha256 = row.string("sha256") ?? ""; hasOptimizerState = row.bool("has_optimizer_state") ?? false
+        kind = row.string("kind") ?? ""; self.createdAt = createdAt
     }
 
     /// The reasons decoded from `kind` (unknown words are ignored).
@@ -250,18 +230,10 @@ public struct CheckpointRecord: CatalogRecord, Identifiable, Equatable {
         Set(kind.split(separator: ",").compactMap { CheckpointReason(rawValue: String($0)) })
     }
 
-    public enum Columns {
-        public static let id = Column("id")
-        public static let runId = Column("run_id")
-        public static let epoch = Column("epoch")
-        public static let isMinimum = Column("is_minimum")
-        public static let valAcc = Column("val_acc")
-        public static let path = Column("path")
-    }
 }
 
 /// One learning-rate range test (Smith 2017): the sweep and its settings.
-public struct LRTestRecord: CatalogRecord, Identifiable, Equatable {
+public struct LRTestRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "lr_test"
     public var id: Int64?
     public var runId: Int64?
@@ -285,7 +257,6 @@ public struct LRTestRecord: CatalogRecord, Identifiable, Equatable {
         self.splitId = splitId; self.optimizer = optimizer; self.startLr = startLr; self.endLr = endLr
         self.steps = steps; self.config = config; self.createdAt = createdAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// One point of an LR range test curve.
@@ -317,7 +288,7 @@ public struct LRSuggestionRecord: CatalogRecord, Equatable {
 }
 
 /// The evaluation of an ensemble of checkpoints (snapshot ensemble, FGE, SWA, …).
-public struct EnsembleRecord: CatalogRecord, Identifiable, Equatable {
+public struct EnsembleRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "ensemble"
     public var id: Int64?
     public var runId: Int64?
@@ -350,7 +321,6 @@ public struct EnsembleRecord: CatalogRecord, Identifiable, Equatable {
         self.gain = gain; self.evaluatedOn = evaluatedOn; self.samples = samples; self.createdAt = createdAt
         self.disagreement = disagreement; self.correlation = correlation
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// One member of an ensemble: its own result and the ensemble's accuracy once it was added.
@@ -381,9 +351,9 @@ public struct EnsembleMemberRecord: CatalogRecord, Equatable {
 /// in the same transaction that makes the catalog agree with the disk. Rows left behind name
 /// exactly the files an interrupted process may have left, so `check()` can tell them from
 /// genuine orphans.
-public struct FileIntentRecord: CatalogRecord, Identifiable, Equatable {
+public struct FileIntentRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "file_intent"
-    public enum Action: String, Codable, Sendable, DatabaseValueConvertible { case save, delete }
+    public enum Action: String, Codable, Sendable { case save, delete }
     public var id: Int64?
     public var path: String
     public var action: Action
@@ -393,5 +363,4 @@ public struct FileIntentRecord: CatalogRecord, Identifiable, Equatable {
     public init(id: Int64? = nil, path: String, action: Action, pid: Int32 = getpid(), createdAt: Date = Date()) {
         self.id = id; self.path = path; self.action = action; self.pid = pid; self.createdAt = createdAt
     }
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

@@ -166,7 +166,7 @@ public final class ComparisonRunner {
                 try Data(config.json.utf8).write(to: file)
                 let p = try launcher.launch(
                     configurationFile: file, comparisonId: comparisonId,
-                    catalogLocation: catalog.location, threads: threads)
+                    catalog: catalog, threads: threads)
                 log("\(config.name!): training (process \(p.processIdentifier))")
                 running.append((p, config.name!))
             }
@@ -185,8 +185,8 @@ public final class ComparisonRunner {
 /// command line gives a launcher that runs its own `train` command.
 public protocol RunLauncher {
     /// Starts training the configuration in `configurationFile` (JSON) as a run of comparison
-    /// `comparisonId` in the catalog at `catalogLocation`, with `threads` threads for its kernels.
-    func launch(configurationFile: URL, comparisonId: Int64, catalogLocation: String, threads: Int) throws -> Process
+    /// `comparisonId` in `catalog`, with `threads` threads for its kernels.
+    func launch(configurationFile: URL, comparisonId: Int64, catalog: Catalog, threads: Int) throws -> Process
 }
 
 public enum ComparisonError: LocalizedError, Equatable {

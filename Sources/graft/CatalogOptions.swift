@@ -9,22 +9,29 @@ struct CatalogOptions: ParsableArguments {
     @Option(
         name: .customLong("catalog"),
         help: ArgumentHelp(
-            "The catalog file (default: $GRAFT_CATALOG, else \(Catalog.defaultPath)).",
-            valueName: "path"))
+            "The catalog: a SQLite file or a postgresql:// URL (default: $GRAFT_CATALOG, else \(Catalog.defaultPath)).",
+            valueName: "path|url"))
     var catalogPath: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where a PostgreSQL catalog's checkpoints go, on a file system every node shares (default: "
+                + "$\(Catalog.checkpointRootVariable), else ./Catalog). A file catalog keeps them beside the file.",
+            valueName: "dir"))
+    var checkpointRoot: String?
 
     var resolvedPath: String { Catalog.resolvedPath(explicit: catalogPath) }
 
     /// Opens the catalog, creating it when missing (for commands that write).
-    func open() throws -> Catalog { try Catalog.open(at: resolvedPath) }
+    func open() throws -> Catalog { try Catalog.open(location: resolvedPath, checkpointRoot: checkpointRoot) }
 
-    /// Opens an existing catalog (for commands that only read), so a typo does not create one.
+    /// Opens an existing catalog (for commands that only read), so a typo does not create a file.
     func openExisting() throws -> Catalog {
         let path = resolvedPath
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard Catalog.isServerURL(path) || FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("no catalog at \(path) (set --catalog or \(Catalog.environmentVariable))")
         }
-        return try Catalog.open(at: path)
+        return try Catalog.open(location: path, checkpointRoot: checkpointRoot)
     }
 }
 

@@ -90,13 +90,14 @@ struct CompareCommand: ParsableCommand {
 struct TrainCommandLauncher: RunLauncher {
     let executable: URL
 
-    func launch(configurationFile: URL, comparisonId: Int64, catalogLocation: String, threads: Int) throws -> Process {
+    func launch(configurationFile: URL, comparisonId: Int64, catalog: Catalog, threads: Int) throws -> Process {
         let p = Process()
         p.executableURL = executable
         p.arguments = [
             "train", "--config", configurationFile.path, "--comparison", String(comparisonId), "--quiet",
-            "--catalog", catalogLocation,
+            "--catalog", catalog.openedLocation,
         ]
+        if catalog.backend == .postgresql { p.arguments! += ["--checkpoint-root", catalog.baseDirectory.path] }
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_NUM_THREADS"] = String(threads)
         environment["GRAFT_THREADS"] = String(threads)

@@ -1,7 +1,7 @@
 import Foundation
 import GraftCatalog
 
-// graft-catalog-stress --catalog PATH [--rows N] [--tag NAME] [--with-files DIR] [--progress]
+// graft-catalog-stress --catalog PATH|URL [--rows N] [--tag NAME] [--with-files DIR] [--progress]
 // Writes `rows` epoch rows (and, with --with-files, a checkpoint file per row) to one run named
 // `tag`, then prints one summary line. The reliability tests start several at once, or kill one.
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -12,7 +12,8 @@ func value(_ name: String) -> String? {
 guard let path = value("--catalog") else {
     FileHandle.standardError.write(
         Data(
-            "usage: graft-catalog-stress --catalog PATH [--rows N] [--tag NAME] [--with-files DIR] [--progress]\n".utf8)
+            "usage: graft-catalog-stress --catalog PATH|URL [--rows N] [--tag NAME] [--with-files DIR] [--progress]\n"
+                .utf8)
     )
     exit(2)
 }
@@ -20,7 +21,7 @@ let rows = value("--rows").flatMap(Int.init) ?? 100
 let tag = value("--tag") ?? "stress"
 let progress = arguments.contains("--progress")
 do {
-    let catalog = try Catalog.open(at: path)
+    let catalog = try Catalog.open(location: path)
     let summary = try CatalogStress.run(
         catalog: catalog, rows: rows, tag: tag, filesDirectory: value("--with-files").map { URL(fileURLWithPath: $0) },
         progress: { n in if progress { print("row \(n)"); fflush(nil) } })

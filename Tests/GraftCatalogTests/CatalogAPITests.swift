@@ -1,14 +1,13 @@
 import Foundation
 import GraftSupport
-import GRDB
 import Testing
 @testable import GraftCatalog
 
 @Suite("Catalog: runs, metrics, comparisons, results")
 struct RunAPITests {
-    @Test("a run's status moves queued → running → finished with timestamps")
-    func runLifecycle() throws {
-        let catalog = try Catalog.inMemory()
+    @Test("a run's status moves queued → running → finished with timestamps", arguments: Backend.available)
+    func runLifecycle(_ backend: Backend) throws {
+        let catalog = try makeCatalog(backend)
         let run = try makeRun(catalog)
         #expect(run.status == .queued)
         #expect(run.startedAt == nil)
@@ -25,9 +24,9 @@ struct RunAPITests {
         }
     }
 
-    @Test("runs(filter:) selects by optimizer, status and comparison")
-    func runFilter() throws {
-        let catalog = try Catalog.inMemory()
+    @Test("runs(filter:) selects by optimizer, status and comparison", arguments: Backend.available)
+    func runFilter(_ backend: Backend) throws {
+        let catalog = try makeCatalog(backend)
         let (cmp, created) = try catalog.findOrCreateComparison(
             name: "study", config: #"{"runs":3,"optimizers":["adam","sgd"]}"#)
         #expect(created)
@@ -50,9 +49,9 @@ struct RunAPITests {
         }
     }
 
-    @Test("recordEpoch stores and replaces an epoch's metrics")
-    func epochs() throws {
-        let catalog = try Catalog.inMemory()
+    @Test("recordEpoch stores and replaces an epoch's metrics", arguments: Backend.available)
+    func epochs(_ backend: Backend) throws {
+        let catalog = try makeCatalog(backend)
         let run = try makeRun(catalog)
         for e in 0..<3 {
             try catalog.recordEpoch(
@@ -67,11 +66,11 @@ struct RunAPITests {
         #expect(metrics[1].trainLoss == nil)
     }
 
-    @Test("datasets, splits and weights files are found again rather than duplicated")
-    func datasets() throws {
+    @Test("datasets, splits and weights files are found again rather than duplicated", arguments: Backend.available)
+    func datasets(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.inMemory(baseDirectory: dir.url)
+        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
         let d1 = try catalog.registerDataset(
             root: "data/fmnist", classNames: ["tshirt", "trouser"], contentHash: "abc")
         let d2 = try catalog.registerDataset(
@@ -84,7 +83,7 @@ struct RunAPITests {
         #expect(s1.id == s2.id)
         #expect(s1.id != s3.id)
         // class_names is stored as JSON text, readable from SQL.
-        let json = try catalog.writer.read { db in try String.fetchOne(db, sql: "SELECT class_names FROM dataset") }
+        let json = try catalog.store.read { db in try db.strings("SELECT class_names FROM dataset").first }
         #expect(json == #"["tshirt","trouser"]"#)
 
         let file = dir.path("Weights/w.h5")
@@ -100,9 +99,9 @@ struct RunAPITests {
         }
     }
 
-    @Test("LR range tests keep their whole curve and every suggestion")
-    func lrTests() throws {
-        let catalog = try Catalog.inMemory()
+    @Test("LR range tests keep their whole curve and every suggestion", arguments: Backend.available)
+    func lrTests(_ backend: Backend) throws {
+        let catalog = try makeCatalog(backend)
         let run = try makeRun(catalog)
         let lrs = (0..<50).map { 1e-6 * pow(10, Double($0) / 7) }
         let points = lrs.enumerated().map {
@@ -125,11 +124,13 @@ struct RunAPITests {
         #expect(try catalog.lrRangeTests(modelId: "resnet34").isEmpty)
     }
 
-    @Test("ensemble results keep members; the gain is accuracy minus the best single member")
-    func ensembles() throws {
+    @Test(
+        "ensemble results keep members; the gain is accuracy minus the best single member", arguments: Backend.available
+    )
+    func ensembles(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.inMemory(baseDirectory: dir.url)
+        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
         let run = try makeRun(catalog)
         let c1 = try saveCheckpoint(catalog, run: run.id!, epoch: 1, valAcc: 0.80, minimum: true)
         let c2 = try saveCheckpoint(catalog, run: run.id!, epoch: 3, valAcc: 0.83, minimum: true)
@@ -163,9 +164,9 @@ struct CheckpointAPITests {
         let runs: [RunRecord]
         let all: [CheckpointRecord]
 
-        init() throws {
+        init(_ backend: Backend) throws {
             dir = try TempDir()
-            catalog = try Catalog.inMemory(baseDirectory: dir.url)
+            catalog = try makeCatalog(backend, baseDirectory: dir.url)
             var runs: [RunRecord] = []
             var all: [CheckpointRecord] = []
             for (r, opt) in ["adam", "sgd", "adam"].enumerated() {
@@ -185,9 +186,10 @@ struct CheckpointAPITests {
         }
     }
 
-    @Test("saveCheckpoint writes the file, records size and SHA-256, and leaves no intent")
-    func save() throws {
-        let f = try Fixture()
+    @Test(
+        "saveCheckpoint writes the file, records size and SHA-256, and leaves no intent", arguments: Backend.available)
+    func save(_ backend: Backend) throws {
+        let f = try Fixture(backend)
         defer { f.dir.cleanup() }
         let c = f.all[0]
         let url = f.catalog.url(forStoredPath: c.path)
@@ -195,7 +197,7 @@ struct CheckpointAPITests {
         #expect(c.sha256 == SHA256.hex(of: data))
         #expect(c.bytes == Int64(data.count))
         #expect(c.path == "checkpoints/run-000001/epoch-0000-step-00000000.h5")
-        #expect(try f.catalog.writer.read { db in try FileIntentRecord.fetchCount(db) } == 0)
+        #expect(try f.catalog.store.read { db in try db.count(FileIntentRecord.self) } == 0)
         #expect(try f.catalog.verifiedFile(for: c) == url)
         // The same path cannot be registered twice.
         #expect(throws: CatalogError.self) {
@@ -203,9 +205,9 @@ struct CheckpointAPITests {
         }
     }
 
-    @Test("filters: run, optimizer, epoch range, minima, minimum val_acc")
-    func filters() throws {
-        let f = try Fixture()
+    @Test("filters: run, optimizer, epoch range, minima, minimum val_acc", arguments: Backend.available)
+    func filters(_ backend: Backend) throws {
+        let f = try Fixture(backend)
         defer { f.dir.cleanup() }
         let optimizerOf = Dictionary(uniqueKeysWithValues: f.runs.map { ($0.id!, $0.optimizer) })
         func ids(_ filter: CheckpointFilter) throws -> [Int64] {
@@ -225,9 +227,9 @@ struct CheckpointAPITests {
             try f.catalog.checkpoints(filter: CheckpointFilter(optimizer: "sgd")).allSatisfy { $0.optimizer == "sgd" })
     }
 
-    @Test("best by val_acc and val_loss, overall and per optimizer")
-    func best() throws {
-        let f = try Fixture()
+    @Test("best by val_acc and val_loss, overall and per optimizer", arguments: Backend.available)
+    func best(_ backend: Backend) throws {
+        let f = try Fixture(backend)
         defer { f.dir.cleanup() }
         let optimizerOf = Dictionary(uniqueKeysWithValues: f.runs.map { ($0.id!, $0.optimizer) })
         func expectedBest(
@@ -252,9 +254,11 @@ struct CheckpointAPITests {
         #expect(try f.catalog.bestCheckpoint(by: .trainAcc) == nil)
     }
 
-    @Test("an altered file is refused on load and reported by check(), naming the file and checksums")
-    func altered() throws {
-        let f = try Fixture()
+    @Test(
+        "an altered file is refused on load and reported by check(), naming the file and checksums",
+        arguments: Backend.available)
+    func altered(_ backend: Backend) throws {
+        let f = try Fixture(backend)
         defer { f.dir.cleanup() }
         #expect(try f.catalog.check().findings.isEmpty)
         let victim = f.all[5]
@@ -281,9 +285,9 @@ struct CheckpointAPITests {
         #expect(try f.catalog.check(verifyChecksums: false).problems.map(\.kind) == [.sizeMismatch])
     }
 
-    @Test("check finds missing and orphan files; repair fixes them without deleting data")
-    func checkAndRepair() throws {
-        let f = try Fixture()
+    @Test("check finds missing and orphan files; repair fixes them without deleting data", arguments: Backend.available)
+    func checkAndRepair(_ backend: Backend) throws {
+        let f = try Fixture(backend)
         defer { f.dir.cleanup() }
         let missing = f.all[2]
         try FileManager.default.removeItem(at: f.catalog.url(forStoredPath: missing.path))
@@ -309,9 +313,11 @@ struct CheckpointAPITests {
         #expect(throws: CatalogError.self) { try f.catalog.checkpoint(id: missing.id!) }
     }
 
-    @Test("deleteCheckpoint removes row and file together; an interrupted delete is a leftover, not a problem")
-    func delete() throws {
-        let f = try Fixture()
+    @Test(
+        "deleteCheckpoint removes row and file together; an interrupted delete is a leftover, not a problem",
+        arguments: Backend.available)
+    func delete(_ backend: Backend) throws {
+        let f = try Fixture(backend)
         defer { f.dir.cleanup() }
         let c = f.all[1]
         let url = f.catalog.url(forStoredPath: c.path)
@@ -322,10 +328,10 @@ struct CheckpointAPITests {
 
         // Simulate a crash between the row's deletion and the unlink (state left by a killed process).
         let other = f.all[3]
-        try f.catalog.writer.write { db in
-            _ = try CheckpointRecord.deleteOne(db, key: other.id!)
+        try f.catalog.store.write { db in
+            try db.delete(CheckpointRecord.self, id: other.id!)
             var intent = FileIntentRecord(path: other.path, action: .delete, pid: 999_999_999)
-            try intent.insert(db)
+            try db.insert(&intent)
         }
         let report = try f.catalog.check()
         #expect(report.problems.isEmpty)
@@ -335,9 +341,11 @@ struct CheckpointAPITests {
         #expect(try f.catalog.check().findings.isEmpty)
     }
 
-    @Test("a row pointing to a temporary name is a problem; repair renames the file when it verifies")
-    func temporaryRow() throws {
-        let f = try Fixture()
+    @Test(
+        "a row pointing to a temporary name is a problem; repair renames the file when it verifies",
+        arguments: Backend.available)
+    func temporaryRow(_ backend: Backend) throws {
+        let f = try Fixture(backend)
         defer { f.dir.cleanup() }
         let dir = f.catalog.checkpointDirectory(run: 1)
         let temp = dir.appendingPathComponent(".late.h5.tmp-999999999-1")
@@ -353,12 +361,12 @@ struct CheckpointAPITests {
                 fileAt: dir.appendingPathComponent("absent.h5"))
         }
         // A row written by other means that points to the temporary file.
-        let id: Int64 = try f.catalog.writer.write { db in
+        let id: Int64 = try f.catalog.store.write { db in
             var row = CheckpointRecord(
                 runId: 1, epoch: 20, globalStep: 2000, lr: 0.1,
                 path: f.catalog.storedPath(for: temp), bytes: 4,
                 sha256: SHA256.hex(of: Data("late".utf8)))
-            try row.insert(db)
+            try db.insert(&row)
             return row.id!
         }
         let report = try f.catalog.check()

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Testing
 import TestSupport
 @testable import GraftCatalog
@@ -29,10 +28,16 @@ struct ProcessTests {
         }
     }
 
-    static func spawn(_ binary: URL, _ arguments: [String]) throws -> Spawned {
+    /// Starts a process; `checkpointRoot` is where a PostgreSQL catalog keeps its files.
+    static func spawn(_ binary: URL, _ arguments: [String], checkpointRoot: TempDir? = nil) throws -> Spawned {
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
+        if let checkpointRoot {
+            var environment = ProcessInfo.processInfo.environment
+            environment[Catalog.checkpointRootVariable] = checkpointRoot.url.path
+            p.environment = environment
+        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -40,30 +45,33 @@ struct ProcessTests {
         return Spawned(process: p, stdout: out, stderr: err)
     }
 
-    @Test("four processes write to one new catalog at once: nothing locked, no row lost")
-    func fourWriters() throws {
+    @Test(
+        "concurrent processes (4 on SQLite, 16 on PostgreSQL) write to one new catalog: nothing locked, no row lost",
+        arguments: Backend.available)
+    func concurrentWriters(_ backend: Backend) throws {
         try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
         let graft = try #require(graftBinary())
         let stress = try #require(builtExecutable("graft-catalog-stress"))
-        let dir = try TempDir("graft-4proc")
+        let dir = try TempDir("graft-writers")
         defer { dir.cleanup() }
-        let path = dir.path("catalog.sqlite").path
+        let path = try makeCatalogLocation(backend, in: dir)
         let rows = 80
-        let tags = (0..<4).map { "writer-\($0)" }
+        let writers = backend == .sqlite ? 4 : 16
+        let tags = (0..<writers).map { "writer-\($0)" }
         let procs = try tags.map { tag in
             try Self.spawn(
                 stress,
                 [
                     "--catalog", path, "--rows", "\(rows)", "--tag", tag,
                     "--with-files", dir.path("checkpoints").path,
-                ])
+                ], checkpointRoot: dir)
         }
         let results = procs.map { $0.finish() }
         for (tag, r) in zip(tags, results) {
             #expect(r.status == 0, "\(tag) exited \(r.status): \(r.err)")
             #expect(!r.err.lowercased().contains("locked"), "\(tag): \(r.err)")
         }
-        let catalog = try Catalog.open(at: path)
+        let catalog = try Catalog.open(location: path, checkpointRoot: dir.url.path)
         let runs = try catalog.runs()
         #expect(Set(runs.compactMap(\.name)) == Set(tags))
         for run in runs {
@@ -75,34 +83,37 @@ struct ProcessTests {
         }
         let report = try catalog.check()
         #expect(report.findings.isEmpty, "\(report.findings)")
-        #expect(report.checkpointsChecked == 4 * rows)
+        #expect(report.checkpointsChecked == writers * rows)
 
         // The CLI reads the same catalog: JSON listing and best agree with the library.
-        let listing = try shell(graft.path, ["ckpt", "list", "--catalog", path, "--run", "\(runs[0].id!)", "--json"])
+        let root = ["--checkpoint-root", dir.url.path]
+        let listing = try shell(
+            graft.path, ["ckpt", "list", "--catalog", path, "--run", "\(runs[0].id!)", "--json"] + root)
         let rowsJSON = try #require(try JSONSerialization.jsonObject(with: Data(listing.utf8)) as? [[String: Any]])
         #expect(rowsJSON.count == rows)
         #expect(rowsJSON.allSatisfy { $0["optimizer"] as? String == "sgd" && $0["run"] as? Int == Int(runs[0].id!) })
-        let best = try shell(graft.path, ["ckpt", "best", "--catalog", path, "--by", "val_acc", "--json"])
+        let best = try shell(graft.path, ["ckpt", "best", "--catalog", path, "--by", "val_acc", "--json"] + root)
         let bestJSON = try #require(try JSONSerialization.jsonObject(with: Data(best.utf8)) as? [[String: Any]])
         #expect(bestJSON.first?["id"] as? Int == (try catalog.bestCheckpoint(by: .valAcc)?.checkpoint.id).map(Int.init))
         let minima = try shell(
-            graft.path, ["ckpt", "list", "--catalog", path, "--minima", "--epoch", "0..11", "--csv"])
+            graft.path, ["ckpt", "list", "--catalog", path, "--minima", "--epoch", "0..11", "--csv"] + root)
         let csvLines = minima.split(separator: "\n")
         // Epochs 3, 7 and 11 are minima in every run (independently: i % 4 == 3).
-        #expect(csvLines.count == 1 + 4 * 3)
+        #expect(csvLines.count == 1 + writers * 3)
     }
 
-    @Test("a writer killed with SIGKILL during saves, repeatedly: check() finds nothing wrong")
-    func killDuringSaves() throws {
+    @Test(
+        "a writer killed with SIGKILL during saves, repeatedly: check() finds nothing wrong",
+        arguments: Backend.available)
+    func killDuringSaves(_ backend: Backend) throws {
         try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
-        let graft = try #require(graftBinary())
         let stress = try #require(builtExecutable("graft-catalog-stress"))
         let dir = try TempDir("graft-kill")
         defer { dir.cleanup() }
-        let path = dir.path("catalog.sqlite").path
+        let path = try makeCatalogLocation(backend, in: dir)
         let checkpoints = dir.path("checkpoints").path
         // Create the catalog first, so every kill lands in the save loop.
-        _ = try Catalog.open(at: path)
+        _ = try Catalog.open(location: path, checkpointRoot: dir.url.path)
         var delays: [Double] = []
         for round in 0..<8 {
             let p = try Self.spawn(
@@ -110,7 +121,7 @@ struct ProcessTests {
                 [
                     "--catalog", path, "--rows", "1000000",
                     "--tag", "killed-\(round)", "--with-files", checkpoints,
-                ])
+                ], checkpointRoot: dir)
             let delay = Double.random(in: 0.15...0.7)
             delays.append(delay)
             usleep(UInt32(delay * 1_000_000))
@@ -118,7 +129,7 @@ struct ProcessTests {
             let r = p.finish()
             #expect(p.process.terminationReason == .uncaughtSignal, "round \(round) ended by itself: \(r.err)")
         }
-        let catalog = try Catalog.open(at: path)
+        let catalog = try Catalog.open(location: path, checkpointRoot: dir.url.path)
         let saved = try catalog.checkpoints()
         #expect(!saved.isEmpty, "no checkpoint was saved before the kills (delays \(delays))")
 

@@ -20,11 +20,11 @@ struct RetentionTests {
         }
     }
 
-    @Test("prune keeps best:2, minima and last, deletes the rest with their files")
-    func prune() throws {
+    @Test("prune keeps best:2, minima and last, deletes the rest with their files", arguments: Backend.available)
+    func prune(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.inMemory(baseDirectory: dir.url)
+        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
         let run = try makeRun(catalog)
         let other = try makeRun(catalog)
         let accs = [0.50, 0.62, 0.70, 0.66, 0.74, 0.71, 0.69, 0.73, 0.60, 0.65]
@@ -54,11 +54,13 @@ struct RetentionTests {
         #expect(try catalog.check().findings.isEmpty)
     }
 
-    @Test("strip-optimizer rewrites kept checkpoints except the newest and keeps them registered")
-    func strip() throws {
+    @Test(
+        "strip-optimizer rewrites kept checkpoints except the newest and keeps them registered",
+        arguments: Backend.available)
+    func strip(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.inMemory(baseDirectory: dir.url)
+        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
         let run = try makeRun(catalog)
         for e in 0..<4 {
             try saveCheckpoint(
@@ -121,11 +123,12 @@ struct OutputTests {
         #expect(rows[1]["name"] as? String == "say \"hi\"")
     }
 
-    @Test("checkpoint listings carry the run's optimizer; sections become one JSON object")
-    func listings() throws {
+    @Test(
+        "checkpoint listings carry the run's optimizer; sections become one JSON object", arguments: Backend.available)
+    func listings(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.inMemory(baseDirectory: dir.url)
+        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
         let run = try makeRun(catalog, optimizer: "adamax")
         try saveCheckpoint(catalog, run: run.id!, epoch: 2, valAcc: 0.75, minimum: true)
         let infos = try catalog.checkpoints()

@@ -15,11 +15,13 @@ import TestSupport
         return p.processIdentifier
     }
 
-    @Test("a running run records its host and pid, and is interrupted once that process is gone")
-    func killedRunsShowAsInterrupted() throws {
+    @Test(
+        "a running run records its host and pid, and is interrupted once that process is gone",
+        arguments: Backend.available)
+    func killedRunsShowAsInterrupted(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.open(at: dir.path("catalog.sqlite").path)
+        let catalog = try makeCatalog(backend, in: dir)
         var run = try catalog.createRun(
             RunRecord(
                 modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8,
@@ -30,7 +32,7 @@ import TestSupport
 
         // The same row, as a process killed with SIGKILL leaves it.
         run.pid = try Self.deadPID()
-        try catalog.writer.write { db in try run.update(db) }
+        try catalog.store.write { db in try db.update(run) }
         #expect(catalog.effectiveStatus(of: try catalog.run(id: run.id!)) == .interrupted)
         let report = try catalog.check()
         let finding = try #require(report.findings.first)
@@ -55,27 +57,27 @@ import TestSupport
         #expect(!run.isAbandoned(now: Date().addingTimeInterval(Catalog.staleAfter + 1)))
     }
 
-    @Test("each epoch refreshes the heartbeat")
-    func heartbeat() throws {
+    @Test("each epoch refreshes the heartbeat", arguments: Backend.available)
+    func heartbeat(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.open(at: dir.path("catalog.sqlite").path)
+        let catalog = try makeCatalog(backend, in: dir)
         var run = try catalog.createRun(
             RunRecord(
                 modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8,
                 epochsPlanned: 3, status: .running))
         run.heartbeatAt = Date(timeIntervalSince1970: 0)
-        try catalog.writer.write { db in try run.update(db) }
+        try catalog.store.write { db in try db.update(run) }
         _ = try catalog.recordEpoch(EpochMetricRecord(runId: run.id!, epoch: 1, trainLoss: 1, trainAcc: 0.5))
         let beat = try #require(try catalog.run(id: run.id!).heartbeatAt)
         #expect(Date().timeIntervalSince(beat) < 60)
     }
 
-    @Test("a run's metrics file is not an orphan; a stray file is")
-    func metricsFileIsAccountedFor() throws {
+    @Test("a run's metrics file is not an orphan; a stray file is", arguments: Backend.available)
+    func metricsFileIsAccountedFor(_ backend: Backend) throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let catalog = try Catalog.open(at: dir.path("catalog.sqlite").path)
+        let catalog = try makeCatalog(backend, in: dir)
         let run = try makeRun(catalog)
         try saveCheckpoint(catalog, run: run.id!, epoch: 1, valAcc: 0.5)
         let metrics = catalog.metricsFile(run: run.id!)

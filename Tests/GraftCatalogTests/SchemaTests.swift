@@ -12,7 +12,7 @@ struct SchemaTests {
         defer { dir.cleanup() }
         let catalog = try Catalog.open(at: dir.path("Catalog/catalog.sqlite").path)
         #expect(try catalog.appliedMigrations() == Catalog.knownMigrations)
-        try catalog.writer.read { (db: Database) throws -> Void in
+        try (catalog.store as! SQLiteStore).writer.read { (db: Database) throws -> Void in
             for table in [
                 "weights_file", "dataset", "split", "comparison", "run", "epoch_metric", "checkpoint",
                 "lr_test", "lr_test_point", "lr_test_suggestion", "ensemble", "ensemble_member", "file_intent",
@@ -30,9 +30,67 @@ struct SchemaTests {
             #expect(try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") == true)
         }
         // Foreign keys are enforced: a metric for a run that does not exist is refused.
-        #expect(throws: DatabaseError.self) {
+        #expect(throws: CatalogError.self) {
             try catalog.recordEpoch(EpochMetricRecord(runId: 999, epoch: 0))
         }
+    }
+
+    @Test(
+        "a new PostgreSQL catalog has the same tables, columns and indexes, all migrations, and enforces foreign keys",
+        .enabled(if: postgresPrerequisite.runs, postgresPrerequisite.comment))
+    func freshServer() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let server = try makeCatalog(.postgresql, baseDirectory: dir.url)
+        let file = try Catalog.open(at: dir.path("catalog.sqlite").path)
+        #expect(try server.appliedMigrations() == Catalog.knownMigrations)
+        #expect(server.backend == .postgresql && server.checkpointsDirectory.path == dir.path("checkpoints").path)
+        // Column names, table by table, as each backend reports them.
+        let sqliteColumns = try file.store.read { db in
+            try Catalog.tablesInDependencyOrder.map { t in
+                try db.strings("SELECT name FROM pragma_table_info('\(t.name)') ORDER BY cid")
+            }
+        }
+        let serverColumns = try server.store.read { db in
+            try Catalog.tablesInDependencyOrder.map { t in
+                try db.strings(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                    [t.name])
+            }
+        }
+        #expect(serverColumns == sqliteColumns)
+        #expect(serverColumns.allSatisfy { !$0.isEmpty })
+        let indexes = Set(try server.store.read { db in try db.strings("SELECT indexname FROM pg_indexes") })
+        for index in [
+            "checkpoint_on_run", "checkpoint_on_run_minimum", "checkpoint_on_val_acc", "run_on_optimizer",
+            "run_on_split", "run_on_comparison", "run_on_parent", "ensemble_on_run", "file_intent_on_path",
+        ] {
+            #expect(indexes.contains(index), "missing index \(index)")
+        }
+        #expect { try server.recordEpoch(EpochMetricRecord(runId: 999, epoch: 0)) } throws: { error in
+            (error as? CatalogError)?.errorDescription?.contains("foreign key") == true
+        }
+        // Migrating again changes nothing.
+        try server.migrate()
+        #expect(try server.appliedMigrations() == Catalog.knownMigrations)
+    }
+
+    @Test(
+        "a PostgreSQL catalog from a newer Graft is refused, naming the migration, and left unchanged",
+        .enabled(if: postgresPrerequisite.runs, postgresPrerequisite.comment))
+    func newerServerRefused() throws {
+        let url = try PostgresTestServer.shared().createDatabase()
+        let catalog = try Catalog.open(location: url)
+        _ = try makeRun(catalog)
+        try catalog.store.write { db in
+            try db.execute(
+                "INSERT INTO graft_migrations (identifier, applied_order) VALUES ('v9-from-the-future', 99)")
+        }
+        #expect { try Catalog.open(location: url) } throws: { error in
+            guard case .newerSchema(_, let unknown) = error as? CatalogError else { return false }
+            return unknown == ["v9-from-the-future"]
+        }
+        #expect(try catalog.runs().count == 1)
     }
 
     @Test("an older catalog (v1 only) opens, migrates and keeps its rows")
@@ -43,7 +101,7 @@ struct SchemaTests {
         // Given a catalog written by a Graft that only knew "v1".
         do {
             let pool = try DatabasePool(path: path)
-            try Catalog.migrator.migrate(pool, upTo: "v1")
+            try SQLiteStore.migrator.migrate(pool, upTo: "v1")
             try pool.write { db in
                 try db.execute(
                     sql: """
@@ -78,11 +136,11 @@ struct SchemaTests {
         do {
             let catalog = try Catalog.open(at: path)
             _ = try makeRun(catalog)
-            try catalog.writer.write { db in
-                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-from-the-future')")
-                try db.execute(sql: "CREATE TABLE future_table (x INTEGER)")
+            try catalog.store.write { db in
+                try db.execute("INSERT INTO grdb_migrations (identifier) VALUES ('v9-from-the-future')")
+                try db.execute("CREATE TABLE future_table (x INTEGER)")
             }
-            try (catalog.writer as? DatabasePool)?.close()
+            try catalog.close()
         }
         // The database and its write-ahead log must be unchanged (the -shm file is only a
         // shared-memory index that any reader rewrites).
@@ -118,6 +176,9 @@ struct SchemaTests {
         #expect(Catalog.resolvedPath(explicit: nil, environment: [:]) == "Catalog/catalog.sqlite")
         #expect(Catalog.resolvedPath(explicit: nil, environment: ["GRAFT_CATALOG": "/x.sqlite"]) == "/x.sqlite")
         #expect(Catalog.resolvedPath(explicit: "y.sqlite", environment: ["GRAFT_CATALOG": "/x.sqlite"]) == "y.sqlite")
+        #expect(Catalog.isServerURL("postgresql://u@h/db") && Catalog.isServerURL("postgres://h/db"))
+        #expect(!Catalog.isServerURL("Catalog/postgresql.sqlite"))
+        #expect(PostgresStore.withoutPassword("postgresql://u:secret@h:5432/db") == "postgresql://u@h:5432/db")
     }
 }
 
@@ -132,6 +193,18 @@ struct OpenErrorTests {
         #expect { try Catalog.open(at: file.path) } throws: { error in
             guard case .cannotOpen(let path, _) = error as? CatalogError else { return false }
             return path == file.path && (error as? CatalogError)?.errorDescription?.contains(file.path) == true
+        }
+    }
+
+    @Test("a PostgreSQL server that cannot be reached is refused, naming the URL without its password")
+    func unreachableServer() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let url = "postgresql://someone:hunter2@/graft?host=\(dir.url.path)&port=1&connect_timeout=2"
+        #expect { try Catalog.open(location: url) } throws: { error in
+            guard case .cannotOpen(let where_, _) = error as? CatalogError else { return false }
+            let message = (error as? CatalogError)?.errorDescription ?? ""
+            return where_.contains("someone@") && !message.contains("hunter2") && message.contains(dir.url.path)
         }
     }
 }

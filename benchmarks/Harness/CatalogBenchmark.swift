@@ -1,6 +1,5 @@
 import Foundation
 import GraftCatalog
-import GRDB
 
 /// Catalog query times over `rows` checkpoint rows (default use: 100,000), on a temporary file
 /// catalog: the queries `graft ckpt list|best` and snapshot-ensemble selection issue.
@@ -33,26 +32,28 @@ private func catalogBenchmark(rows: Int) throws -> String {
         runIds.append(run.id!)
     }
     var generator = SystemRandomNumberGenerator()
-    try catalog.writer.write { db in
-        let statement = try db.makeStatement(
-            sql: """
-                INSERT INTO checkpoint (run_id, epoch, global_step, lr, cycle_index, is_minimum, train_loss, train_acc,
-                                        val_loss, val_acc, path, bytes, sha256, has_optimizer_state, kind, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        let now = Date()
-        for i in 0..<rows {
-            let run = runIds[i / perRun]
-            let epoch = i % perRun
-            let acc = Double.random(in: 0.5...0.95, using: &generator)
-            let minimum = epoch % 8 == 7
-            try statement.execute(arguments: [
-                run, epoch, epoch * 100, 0.01, epoch / 8, minimum, 1 - acc, acc, 1.1 - acc, acc,
-                "checkpoints/run-\(run)/epoch-\(epoch).h5", 85_000_000,
-                String(repeating: "0", count: 64), true, minimum ? "periodic,minimum" : "periodic", now,
-            ])
-        }
+    let now = Date()
+    var rowValues: [[SQLValue]] = []
+    rowValues.reserveCapacity(rows)
+    for i in 0..<rows {
+        let run = runIds[i / perRun]
+        let epoch = i % perRun
+        let acc = Double.random(in: 0.5...0.95, using: &generator)
+        let minimum = epoch % 8 == 7
+        let values: [any SQLBindable] = [
+            run, epoch, epoch * 100, 0.01, epoch / 8, minimum, 1 - acc, acc, 1.1 - acc, acc,
+            "checkpoints/run-\(run)/epoch-\(epoch).h5", 85_000_000,
+            String(repeating: "0", count: 64), true, minimum ? "periodic,minimum" : "periodic", now,
+        ]
+        rowValues.append(values.map(\.sqlValue))
     }
+    try catalog.insertRows(
+        into: "checkpoint",
+        columns: [
+            "run_id", "epoch", "global_step", "lr", "cycle_index", "is_minimum", "train_loss", "train_acc",
+            "val_loss", "val_acc", "path", "bytes", "sha256", "has_optimizer_state", "kind", "created_at",
+        ],
+        rows: rowValues)
     let insertSeconds = Date().timeIntervalSince(insertStart)
 
     func median(_ body: () throws -> Int) rethrows -> (ms: Double, count: Int) {

@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import GraftCatalog
+
+/// The backends the catalog's tests run against: SQLite always; PostgreSQL where its server
+/// binaries are installed (`scripts/install-deps.sh`), and always in CI, where a missing server
+/// fails the tests instead of skipping them.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite, postgresql
+
+    static var available: [Backend] { postgresPrerequisite.runs ? [.sqlite, .postgresql] : [.sqlite] }
+
+    var testDescription: String { rawValue }
+}
+
+let postgresPrerequisite = Prerequisite(
+    "a PostgreSQL server",
+    problem: PostgresTestServer.binDirectory == nil ? "initdb and pg_ctl not found under /usr/lib/postgresql" : nil)
+
+/// A new, empty catalog on `backend`: SQLite in memory, or a database of its own on the test
+/// server. Stored paths resolve against `baseDirectory` (the checkpoint root on PostgreSQL).
+func makeCatalog(_ backend: Backend, baseDirectory: URL? = nil) throws -> Catalog {
+    let base = baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    switch backend {
+    case .sqlite:
+        return try Catalog.inMemory(baseDirectory: base)
+    case .postgresql:
+        return try Catalog.open(location: try PostgresTestServer.shared().createDatabase(), checkpointRoot: base.path)
+    }
+}
+
+/// A new, empty catalog on `backend` whose files live in `directory`: a SQLite file there, or a
+/// database of its own on the test server with `directory` as its checkpoint root.
+func makeCatalog(_ backend: Backend, in directory: TempDir) throws -> Catalog {
+    try Catalog.open(location: try makeCatalogLocation(backend, in: directory), checkpointRoot: directory.url.path)
+}
+
+/// A catalog location on `backend` that several processes can open: a file in `directory`, or a
+/// new database on the test server.
+func makeCatalogLocation(_ backend: Backend, in directory: TempDir) throws -> String {
+    switch backend {
+    case .sqlite: directory.path("catalog.sqlite").path
+    case .postgresql: try PostgresTestServer.shared().createDatabase()
+    }
+}
+
+/// One PostgreSQL server for the whole test process, in a temporary directory, listening only on
+/// a Unix socket there; stopped and removed when the process exits. initdb refuses to run as
+/// root, so as root the server runs as the `postgres` user the Debian package creates.
+final class PostgresTestServer: @unchecked Sendable {
+    let directory: URL
+    private let port = 5432
+    private var nextDatabase = 0
+    private let lock = NSLock()
+
+    nonisolated(unsafe) private static var started: PostgresTestServer?
+    private static let startLock = NSLock()
+
+    static var binDirectory: URL? {
+        let root = URL(fileURLWithPath: "/usr/lib/postgresql")
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        for v in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let bin = root.appendingPathComponent(v).appendingPathComponent("bin")
+            if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("initdb").path),
+                FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path)
+            {
+                return bin
+            }
+        }
+        return nil
+    }
+
+    /// The server, started on first use.
+    static func shared() throws -> PostgresTestServer {
+        startLock.lock()
+        defer { startLock.unlock() }
+        if let started { return started }
+        try postgresPrerequisite.require()
+        let server = try PostgresTestServer()
+        started = server
+        atexit { PostgresTestServer.started?.stop() }
+        return server
+    }
+
+    private init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("graft-pg-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            try FileManager.default.setAttributes(
+                [.ownerAccountName: "postgres", .posixPermissions: 0o755], ofItemAtPath: directory.path)
+        }
+        let data = directory.appendingPathComponent("data").path
+        try run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--locale=C", "-E", "UTF8", "--no-sync"])
+        try run(
+            "pg_ctl",
+            [
+                "-D", data, "-l", directory.appendingPathComponent("server.log").path, "-w", "-o",
+                "-k \(directory.path) -p \(port) -c listen_addresses='' -c fsync=off -c max_connections=100",
+                "start",
+            ])
+    }
+
+    /// A URL of a new, empty database.
+    func createDatabase() throws -> String {
+        lock.lock()
+        nextDatabase += 1
+        let name = "graft_test_\(nextDatabase)"
+        lock.unlock()
+        try runSQL("CREATE DATABASE \(name)")
+        return url(database: name)
+    }
+
+    func url(database: String) -> String {
+        "postgresql://postgres@/\(database)?host=\(directory.path)&port=\(port)"
+    }
+
+    private func runSQL(_ sql: String) throws {
+        let psql = URL(fileURLWithPath: "/usr/bin/psql")
+        let p = Process()
+        p.executableURL = psql
+        p.arguments = ["-q", "-v", "ON_ERROR_STOP=1", url(database: "postgres"), "-c", sql]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ServerError.failed("psql -c \(sql)", message) }
+    }
+
+    func stop() {
+        try? run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    enum ServerError: Error, CustomStringConvertible {
+        case failed(String, String)
+        var description: String {
+            switch self {
+            case .failed(let command, let output): "\(command) failed: \(output)"
+            }
+        }
+    }
+
+    /// Runs a server binary, as `postgres` when we are root, and waits for it.
+    ///
+    /// Not through Foundation's `Process`: it learns that a child exited when a descriptor the
+    /// child inherited closes, and the server `pg_ctl` leaves running inherits it too. Here a
+    /// shell closes every descriptor above stderr before running the tool, and we wait on the pid.
+    private func run(_ tool: String, _ arguments: [String]) throws {
+        guard let bin = Self.binDirectory else { throw ServerError.failed(tool, "no PostgreSQL binaries") }
+        let command =
+            (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : [])
+            + [bin.appendingPathComponent(tool).path] + arguments
+        let outputFile = directory.appendingPathComponent("\(tool).out").path
+        let script = """
+            for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
+            exec "$@" >"$OUTPUT" 2>&1 </dev/null
+            """
+        let argv = ["/bin/bash", "-c", script, "bash"] + command
+        var environment = ProcessInfo.processInfo.environment
+        environment["OUTPUT"] = outputFile
+        let envp = environment.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = envp.map { strdup($0) } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        let spawned = posix_spawn(&pid, "/bin/bash", nil, nil, cArgs, cEnv)
+        guard spawned == 0 else { throw ServerError.failed(tool, String(cString: strerror(spawned))) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+        // WIFEXITED && WEXITSTATUS == 0
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw ServerError.failed("\(tool) \(arguments.joined(separator: " "))", text)
+        }
+    }
+}
