@@ -5,7 +5,7 @@ RELEASE_FLAGS = -c release
 # Numeric tests run optimised: debug Swift is 10-100x slower on the kernels.
 TEST_FLAGS = -c release -Xswiftc -enable-testing
 
-.PHONY: deps build test demo bench clean install asan fuzz
+.PHONY: deps build test demo bench clean install asan fuzz cluster-test
 
 deps:
 	@./scripts/install-deps.sh
@@ -57,3 +57,11 @@ FUZZ_SECONDS ?= 60
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# `graft compare --slurm` through a real single-node Slurm, started as root in a temporary
+# directory by scripts/slurm-test-cluster.sh and stopped afterwards: a 2 optimizers × 2 runs array of
+# tiny Fashion-MNIST runs, one task requeued mid-run, which must resume its run (SlurmClusterTests).
+cluster-test:
+	@./scripts/install-deps.sh --cluster
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	./scripts/slurm-test-cluster.sh $(SWIFT) test $(TEST_FLAGS) --skip-build --filter SlurmClusterTests

@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "GraftStudy",
             dependencies: [
-                "GraftTraining", "GraftCatalog", "GraftOptim", "GraftReport",
+                "GraftTraining", "GraftCatalog", "GraftOptim", "GraftReport", "GraftSupport",
             ]),
         .executableTarget(
             name: "graft",

@@ -23,8 +23,7 @@ public struct ReportBuilder {
         let comparison = try catalog.comparison(id: id)
         let plan = try? JSONDecoder().decode(ComparisonPlan.self, from: Data(comparison.config.utf8))
         let runs = try catalog.runs(filter: RunFilter(comparisonId: id)).map { run -> RunData in
-            let group =
-                plan?.optimizers.first { run.name?.hasPrefix("\(comparison.name) \($0) #") == true } ?? run.optimizer
+            let group = plan?.entry(ofRunNamed: run.name) ?? run.optimizer
             return RunData(run: run, metrics: try catalog.epochMetrics(run: run.id!), group: group)
         }
         var report = HTMLReport(
@@ -32,7 +31,8 @@ public struct ReportBuilder {
             subtitle:
                 "\(runs.count) runs · model \(plan?.base.modelId ?? runs.first?.run.modelId ?? "?") · data \(plan?.base.data.source ?? "?")"
         )
-        report.summary = summaryPairs(runs)
+        // Made while the grid trains (an array job), it says how far the grid has got.
+        report.summary = summaryPairs(runs, planned: plan?.cellCount)
         report.section("Accuracy and loss per optimizer") { s in
             s.paragraph("Lines are the mean over runs; the shaded band spans the lowest and highest run at each epoch.")
             for (title, key, percent) in [
@@ -168,7 +168,7 @@ public struct ReportBuilder {
         return table
     }
 
-    func summaryPairs(_ runs: [RunData]) -> [KeyValue] {
+    func summaryPairs(_ runs: [RunData], planned: Int? = nil) -> [KeyValue] {
         var pairs: [KeyValue] = []
         let best = runs.compactMap { r in r.metrics.compactMap(\.valAcc).max().map { (r, $0) } }.max { $0.1 < $1.1 }
         if let (r, acc) = best {
@@ -178,7 +178,15 @@ public struct ReportBuilder {
                     "\(Format.percent(acc)) (\(r.run.name ?? r.run.optimizer), run \(r.run.id!))"))
         }
         pairs.append(KeyValue("epochs", "\(runs.map(\.metrics.count).max() ?? 0)"))
-        pairs.append(KeyValue("runs", "\(runs.count) (\(runs.filter { $0.run.status == .finished }.count) finished)"))
+        let finished = runs.filter { $0.run.status == .finished }.count
+        if let planned {
+            let running = runs.filter { catalog.effectiveStatus(of: $0.run) == .running }.count
+            pairs.append(
+                KeyValue(
+                    "runs", "\(finished) of \(planned) runs finished" + (running > 0 ? ", \(running) running" : "")))
+        } else {
+            pairs.append(KeyValue("runs", "\(runs.count) (\(finished) finished)"))
+        }
         return pairs
     }
 

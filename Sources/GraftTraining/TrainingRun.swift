@@ -165,6 +165,16 @@ public final class TrainingRun {
         return try execute(prepared, runId: record.id!, checkpoint: nil)
     }
 
+    /// Trains run `runId` again from the start, as the same run: for a run that stopped before its
+    /// first checkpoint, so that starting it again leaves no abandoned copy behind. Its epochs are
+    /// recorded over the earlier attempt's.
+    @discardableResult
+    public func restart(runId: Int64, prepared: PreparedRun? = nil) throws -> RunSummary {
+        let prepared = try prepared ?? Self.prepare(configuration, splitDirectory: catalog.splitsDirectory)
+        _ = try catalog.markRun(runId, status: .running)
+        return try execute(prepared, runId: runId, checkpoint: nil)
+    }
+
     /// Continues run `runId` from one of its checkpoints (the latest, or the one at `epoch`).
     /// Continuing from the latest checkpoint of an unfinished run keeps the run; any other
     /// resume starts a child run whose parent is `runId`.

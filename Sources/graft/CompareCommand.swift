@@ -2,6 +2,7 @@ import Foundation
 import ArgumentParser
 import GraftCatalog
 import GraftOptim
+import GraftReport
 import GraftStudy
 import GraftTraining
 
@@ -15,6 +16,11 @@ struct CompareCommand: ParsableCommand {
             'sgd-clr' is SGD (momentum 0.9) with a triangular cyclical learning rate between max/6 and max, max from
             --clr-max or an LR range test (the study's rule: lr at the minimum loss / 10). Adaptive optimizers use
             PyTorch's defaults unless --lr-for gives a rate.
+
+            On a Slurm cluster, --slurm submits the grid as a job array, one task per run (cell i = optimizer
+            entry i / runs, run i % runs), after making the comparison and running its LR range test here.
+            Each task runs `graft compare --comparison ID --array-index i`; a task requeued after preemption or a
+            node failure continues its run from the latest checkpoint. --status ID shows each cell's progress.
             """)
 
     @OptionGroup var modelData: ModelDataOptions
@@ -29,7 +35,24 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Trainings side by side, in separate processes.") var jobs: Int = 1
     @Option(help: "Comparison name (default: derived from model, data and optimizers).") var name: String?
     @Option(help: "Retention per run, e.g. best:3,minima,last.") var keep: String?
+    @Option(help: "Also save a checkpoint every N epochs (what a restarted run continues from).") var saveEvery: Int?
     @Flag(help: "No progress bars.") var quiet = false
+
+    @Flag(help: "Submit the grid to Slurm as a job array, one task per run, instead of training here.")
+    var slurm = false
+    @Flag(help: "With --slurm: print the sbatch script instead of submitting it.") var dryRun = false
+    @Option(help: "With --slurm: the partition.") var partition: String?
+    @Option(help: "With --slurm: each task's time limit, e.g. 2:00:00.") var time: String?
+    @Option(help: "With --slurm: cores per task.") var cpusPerTask: Int?
+    @Option(help: "With --slurm: memory per task, e.g. 4G.") var mem: String?
+
+    @Option(help: ArgumentHelp("Train one run of comparison ID, the cell --array-index picks.", valueName: "id"))
+    var comparison: Int64?
+    @Option(help: "With --comparison: the cell (default: $SLURM_ARRAY_TASK_ID).") var arrayIndex: Int?
+
+    @Option(help: ArgumentHelp("Show each run of comparison ID: queued, running, done or failed.", valueName: "id"))
+    var status: Int64?
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
@@ -39,9 +62,59 @@ struct CompareCommand: ParsableCommand {
             throw ValidationError("--clr-max must be positive, got \(clrMax)")
         }
         if let clrStep, clrStep < 1 { throw ValidationError("--clr-step must be at least 1 epoch, got \(clrStep)") }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1, got \(saveEvery)") }
+        if status != nil && (comparison != nil || slurm) {
+            throw ValidationError("--status shows a comparison; give it without --comparison and --slurm")
+        }
+        if arrayIndex != nil && comparison == nil {
+            throw ValidationError("--array-index picks a cell of --comparison ID")
+        }
+        if comparison != nil && slurm { throw ValidationError("give one of --comparison (a task) and --slurm") }
+        if !slurm {
+            let slurmOnly = [
+                ("--dry-run", dryRun), ("--partition", partition != nil), ("--time", time != nil),
+                ("--cpus-per-task", cpusPerTask != nil), ("--mem", mem != nil),
+            ]
+            if let (option, _) = slurmOnly.first(where: { $0.1 }) {
+                throw ValidationError("\(option) goes with --slurm")
+            }
+        } else if jobs != 1 {
+            throw ValidationError("--jobs does not apply to --slurm: each array task trains one run")
+        }
+        if let cpusPerTask, cpusPerTask < 1 {
+            throw ValidationError("--cpus-per-task must be at least 1, got \(cpusPerTask)")
+        }
     }
 
     mutating func run() throws {
+        if let status {
+            let progress = try ComparisonProgress(comparisonId: status, catalog: try catalog.openExisting())
+            print(progress.table.render(output.format), terminator: "")
+            if output.format == .table { print(progress.summary) }
+            return
+        }
+        if let comparison {
+            try trainCell(of: comparison)
+            return
+        }
+        let plan = try makePlan()
+        let runner = ComparisonRunner(plan: plan, catalog: try catalog.open())
+        runner.showProgress = !quiet
+        if slurm {
+            try submit(runner)
+            return
+        }
+        runner.jobs = jobs
+        runner.launcher = TrainCommandLauncher(executable: graftExecutable())
+        let outcome = try runner.run()
+        for entry in plan.optimizers {
+            print("runs \(entry): \((outcome.runIds[entry] ?? []).map(String.init).joined(separator: " "))")
+        }
+        print("comparison \(outcome.comparisonId) done: graft report --compare \(outcome.comparisonId)")
+    }
+
+    /// The plan the options describe.
+    func makePlan() throws -> ComparisonPlan {
         let model = try modelData.resolveModel()
         let entries = optimizers.split(separator: ",").map {
             String($0).trimmingCharacters(in: .whitespaces).lowercased()
@@ -59,30 +132,136 @@ struct CompareCommand: ParsableCommand {
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         base.batchNormPolicy = try modelData.batchNorm()
         base.save.keep = keep
-        let plan = ComparisonPlan(
+        base.save.everyEpochs = saveEvery
+        var plan = ComparisonPlan(
             optimizers: entries, runs: runs, base: base, clrMax: clrMax,
             clrStepEpochs: clrStep ?? max(1, epochs / 8),
             name: name
                 ?? "\(model.id) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(entries.joined(separator: ","))"
         )
-        var planWithRates = plan
         for item in lrFor {
             let kv = item.split(separator: "=")
             guard kv.count == 2, let v = Double(kv[1]) else {
                 throw ValidationError("--lr-for takes entry=rate, got '\(item)'")
             }
-            planWithRates.learningRates[String(kv[0]).lowercased()] = v
+            plan.learningRates[String(kv[0]).lowercased()] = v
         }
-        let runner = ComparisonRunner(plan: planWithRates, catalog: try catalog.open())
+        return plan
+    }
+
+    /// `--slurm`: begins the comparison here (its record, its LR range test), then submits one
+    /// array task per cell, or prints the script with `--dry-run`.
+    func submit(_ runner: ComparisonRunner) throws {
+        // Progress to stderr, so `--dry-run > job.sbatch` keeps only the script.
+        runner.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let comparison = try runner.begin()
+        let id = comparison.comparisonId
+        var command = [graftExecutable().path, "compare", "--comparison", String(id)]
+        command += ["--array-index", SlurmArray.arrayIndex]
+        if comparison.plan.needsCyclicalBound, let bound = comparison.plan.clrMax {
+            command += ["--clr-max", String(bound)]
+        }
+        var environment = [Catalog.environmentVariable: runner.catalog.location]
+        if let root = ProcessInfo.processInfo.environment["GRAFT_CHECKPOINT_ROOT"], !root.isEmpty {
+            environment["GRAFT_CHECKPOINT_ROOT"] = root
+        }
+        let workingDirectory = FileManager.default.currentDirectoryPath
+        let logDirectory = URL(fileURLWithPath: workingDirectory).appendingPathComponent("out/slurm")
+        let array = SlurmArray(
+            comparisonId: id, plan: comparison.plan,
+            resources: SlurmArray.Resources(partition: partition, time: time, cpusPerTask: cpusPerTask, memory: mem),
+            workingDirectory: workingDirectory, logDirectory: logDirectory.path, environment: environment,
+            taskCommand: command)
+        if dryRun {
+            print(array.script, terminator: "")
+            return
+        }
+        // Slurm opens each task's output there and does not make the directory.
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        let scriptFile = logDirectory.appendingPathComponent("\(array.jobName).sbatch")
+        try Data(array.script.utf8).write(to: scriptFile)
+        let job = try Sbatch.submit(scriptFile)
+        print("comparison \(id): Slurm job \(job), tasks \(array.arrayRange), script \(scriptFile.path)")
+        print("progress: graft compare --status \(id); report so far: graft report --compare \(id)")
+    }
+
+    /// `--comparison ID`: one array task, the cell `--array-index` (or Slurm) gives.
+    func trainCell(of id: Int64) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let index: Int
+        let source: String
+        if let arrayIndex {
+            (index, source) = (arrayIndex, "--array-index \(arrayIndex)")
+        } else if let text = environment["SLURM_ARRAY_TASK_ID"] {
+            guard let value = Int(text) else { throw ValidationError("SLURM_ARRAY_TASK_ID '\(text)' is not a number") }
+            (index, source) = (value, "SLURM_ARRAY_TASK_ID \(value)")
+        } else {
+            throw ValidationError("--comparison needs --array-index N (or SLURM_ARRAY_TASK_ID, in an array job)")
+        }
+        let db = try catalog.openExisting()
+        var plan = try ComparisonPlan.stored(comparisonId: id, in: db)
+        if let clrMax { plan.clrMax = clrMax }
+        let cell: ComparisonCell
+        do {
+            cell = try plan.cell(at: index)
+        } catch let error as ComparisonError {
+            throw ValidationError("\(source): \(error.localizedDescription)")
+        }
+        let runner = ComparisonRunner(plan: plan, catalog: db)
         runner.showProgress = !quiet
-        runner.jobs = jobs
-        runner.launcher = TrainCommandLauncher(
-            executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL)
-        let outcome = try runner.run()
-        for entry in planWithRates.optimizers {
-            print("runs \(entry): \((outcome.runIds[entry] ?? []).map(String.init).joined(separator: " "))")
+        let restarts = environment["SLURM_RESTART_COUNT"].flatMap(Int.init) ?? 0
+        runner.log(
+            "comparison \(id), cell \(cell.index): \(cell.entry) run \(cell.run + 1)"
+                + (restarts > 0 ? " (Slurm restart \(restarts))" : ""))
+        let resolved = try runner.attach(comparisonId: id)
+        let runId: Int64
+        do {
+            runId = try runner.train(cell, of: resolved)
+        } catch ComparisonError.noCyclicalBound {
+            throw ValidationError(
+                "comparison \(id), cell \(cell.index): \(cell.entry) needs --clr-max, the bound its submission resolved (see its sbatch script)"
+            )
         }
-        print("comparison \(outcome.comparisonId) done: graft report --compare \(outcome.comparisonId)")
+        print("comparison \(id), cell \(cell.index): run \(runId) \(try db.run(id: runId).status.rawValue)")
+    }
+}
+
+/// This executable, to start again as a run's process or an array task: its real path, not
+/// argv[0], which may be a bare name found on the PATH.
+func graftExecutable() -> URL {
+    (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).standardizedFileURL
+}
+
+/// Submits a batch script with Slurm's `sbatch`.
+enum Sbatch {
+    struct Failure: LocalizedError {
+        var message: String
+        var errorDescription: String? { message }
+    }
+
+    /// - Returns: the job id sbatch gives.
+    static func submit(_ script: URL) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sbatch", "--parsable", script.path]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let message = String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationStatus == 0 else {
+            if process.terminationStatus == 127 {
+                throw Failure(message: "sbatch is not on the PATH: --slurm needs Slurm's client commands")
+            }
+            throw Failure(message: "sbatch refused \(script.path): \(message)")
+        }
+        // `--parsable` prints `jobid` or `jobid;cluster`.
+        let text = String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(text.split(separator: ";").first ?? Substring(text))
     }
 }
 
