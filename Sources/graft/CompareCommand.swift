@@ -161,9 +161,11 @@ struct CompareCommand: ParsableCommand {
         if comparison.plan.needsCyclicalBound, let bound = comparison.plan.clrMax {
             command += ["--clr-max", String(bound)]
         }
-        var environment = [Catalog.environmentVariable: runner.catalog.location]
-        if let root = ProcessInfo.processInfo.environment["GRAFT_CHECKPOINT_ROOT"], !root.isEmpty {
-            environment["GRAFT_CHECKPOINT_ROOT"] = root
+        // Tasks open the same catalog: the location as given (a server URL, or the file), and a
+        // server catalog's checkpoint root, which every node must see at the same path.
+        var environment = [Catalog.environmentVariable: runner.catalog.openedLocation]
+        if runner.catalog.backend == .postgresql {
+            environment[Catalog.checkpointRootVariable] = runner.catalog.baseDirectory.path
         }
         let workingDirectory = FileManager.default.currentDirectoryPath
         let logDirectory = URL(fileURLWithPath: workingDirectory).appendingPathComponent("out/slurm")

@@ -2,6 +2,7 @@ import Foundation
 import GraftSupport
 import GRDB
 import Testing
+import TestSupport
 @testable import GraftCatalog
 
 @Suite("Catalog schema and migrations")

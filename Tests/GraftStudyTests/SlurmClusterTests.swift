@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// A comparison through a real Slurm: `graft compare --slurm` submits a 2 optimizers × 2 runs array
-/// of tiny runs, one task is requeued mid-run, and its run must continue from its checkpoint
+/// of tiny runs into a PostgreSQL catalog, one task is requeued mid-run, and its run must continue from its checkpoint
 /// instead of starting a duplicate. Needs the single-node cluster `make cluster-test` starts
 /// (`scripts/slurm-test-cluster.sh`); skipped elsewhere.
 @Suite(.serialized) struct SlurmClusterTests {
@@ -61,7 +61,10 @@ import TestSupport
         #expect(FileManager.default.isExecutableFile(atPath: graft.path), "build graft first: \(graft.path)")
         let directory = try TemporaryDirectory.make("graft-slurm-array")
         defer { TemporaryDirectory.remove(directory) }
-        let catalogPath = directory.appendingPathComponent("catalog.sqlite").path
+        // The catalog on a PostgreSQL server, checkpoints under a root every task sees.
+        try postgresPrerequisite.require()
+        let catalogPath = try PostgresTestServer.shared().createDatabase()
+        let root = ["--checkpoint-root", directory.appendingPathComponent("shared").path]
 
         // Fashion-MNIST as a small JPEG ImageFolder; epochs of a few seconds, so a task can be
         // caught between its first checkpoint and its end.
@@ -78,7 +81,7 @@ import TestSupport
                 "adam,sgd-clr", "--runs", "2", "--epochs", String(epochs), "--batch", "16", "--save-every", "1",
                 "--name", "slurm array", "--catalog", catalogPath, "--quiet", "--slurm", "--cpus-per-task", "1",
                 "--time", "15",
-            ], in: directory)
+            ] + root, in: directory)
         try #require(submitted.status == 0, "\(submitted.stdout)\(submitted.stderr)")
         // "comparison 1: Slurm job 7, tasks 0-3, script …"
         let words = submitted.stdout.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ":" })
@@ -86,7 +89,7 @@ import TestSupport
         let job = try #require(words.firstIndex(of: "job").map { String(words[$0 + 1]) })
         let submittedAt = Date().timeIntervalSince(started)
 
-        let catalog = try Catalog.open(at: catalogPath)
+        let catalog = try Catalog.open(location: catalogPath, checkpointRoot: root[1])
         #expect(try catalog.lrRangeTests().count == 1, "the LR range test ran at submission")
 
         // A task between its first checkpoint and its last epoch: requeue it, as a preemption would.
@@ -100,7 +103,8 @@ import TestSupport
                 guard !(try catalog.checkpoints(filter: CheckpointFilter(run: run.id!))).isEmpty else { continue }
                 if reportWhileRunning == nil {
                     reportWhileRunning = try Self.run(
-                        graft, ["report", "--compare", String(comparisonId), "--catalog", catalogPath], in: directory)
+                        graft, ["report", "--compare", String(comparisonId), "--catalog", catalogPath] + root,
+                        in: directory)
                 }
                 let requeue = try Self.slurm(["scontrol", "requeue", "\(job)_\(cell.cell.index)"])
                 try #require(requeue.status == 0, "scontrol requeue: \(requeue.stderr)")
@@ -145,7 +149,8 @@ import TestSupport
         #expect(try catalog.lrRangeTests().count == 1, "no task ran the LR range test again")
 
         let status = try Self.run(
-            graft, ["compare", "--status", String(comparisonId), "--catalog", catalogPath, "--csv"], in: directory)
+            graft, ["compare", "--status", String(comparisonId), "--catalog", catalogPath, "--csv"] + root,
+            in: directory)
         let rows = status.stdout.split(separator: "\n").dropFirst()
         #expect(rows.count == 4 && rows.allSatisfy { $0.split(separator: ",")[3] == "done" }, "\(status.stdout)")
 
@@ -155,6 +160,11 @@ import TestSupport
             in: directory)
         #expect(outside.status != 0)
         #expect(outside.stderr.contains("--array-index 4: cell 4 is out of range: the grid has 4 cells, 0-3"))
+        // Every checkpoint is under the shared root, and the catalog agrees with the disk.
+        let saved = try catalog.checkpoints(filter: CheckpointFilter(comparisonId: comparisonId))
+        #expect(!saved.isEmpty && saved.allSatisfy { !$0.checkpoint.path.hasPrefix("/") })
+        #expect(catalog.checkpointsDirectory.path.hasPrefix(root[1]))
+        #expect(try catalog.check().findings.isEmpty)
 
         print(
             String(

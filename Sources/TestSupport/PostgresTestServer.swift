@@ -1,55 +1,17 @@
 import Foundation
 import Testing
-import TestSupport
-@testable import GraftCatalog
 
-/// The backends the catalog's tests run against: SQLite always; PostgreSQL where its server
-/// binaries are installed (`scripts/install-deps.sh`), and always in CI, where a missing server
-/// fails the tests instead of skipping them.
-enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case sqlite, postgresql
-
-    static var available: [Backend] { postgresPrerequisite.runs ? [.sqlite, .postgresql] : [.sqlite] }
-
-    var testDescription: String { rawValue }
-}
-
-let postgresPrerequisite = Prerequisite(
+/// PostgreSQL for the tests of the catalog and of cluster runs: present where its server
+/// binaries are installed (`scripts/install-deps.sh`); required in CI.
+public let postgresPrerequisite = Prerequisite(
     "a PostgreSQL server",
     problem: PostgresTestServer.binDirectory == nil ? "initdb and pg_ctl not found under /usr/lib/postgresql" : nil)
-
-/// A new, empty catalog on `backend`: SQLite in memory, or a database of its own on the test
-/// server. Stored paths resolve against `baseDirectory` (the checkpoint root on PostgreSQL).
-func makeCatalog(_ backend: Backend, baseDirectory: URL? = nil) throws -> Catalog {
-    let base = baseDirectory ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-    switch backend {
-    case .sqlite:
-        return try Catalog.inMemory(baseDirectory: base)
-    case .postgresql:
-        return try Catalog.open(location: try PostgresTestServer.shared().createDatabase(), checkpointRoot: base.path)
-    }
-}
-
-/// A new, empty catalog on `backend` whose files live in `directory`: a SQLite file there, or a
-/// database of its own on the test server with `directory` as its checkpoint root.
-func makeCatalog(_ backend: Backend, in directory: TempDir) throws -> Catalog {
-    try Catalog.open(location: try makeCatalogLocation(backend, in: directory), checkpointRoot: directory.url.path)
-}
-
-/// A catalog location on `backend` that several processes can open: a file in `directory`, or a
-/// new database on the test server.
-func makeCatalogLocation(_ backend: Backend, in directory: TempDir) throws -> String {
-    switch backend {
-    case .sqlite: directory.path("catalog.sqlite").path
-    case .postgresql: try PostgresTestServer.shared().createDatabase()
-    }
-}
 
 /// One PostgreSQL server for the whole test process, in a temporary directory, listening only on
 /// a Unix socket there; stopped and removed when the process exits. initdb refuses to run as
 /// root, so as root the server runs as the `postgres` user the Debian package creates.
-final class PostgresTestServer: @unchecked Sendable {
-    let directory: URL
+public final class PostgresTestServer: @unchecked Sendable {
+    public let directory: URL
     private let port = 5432
     private var nextDatabase = 0
     private let lock = NSLock()
@@ -57,7 +19,7 @@ final class PostgresTestServer: @unchecked Sendable {
     nonisolated(unsafe) private static var started: PostgresTestServer?
     private static let startLock = NSLock()
 
-    static var binDirectory: URL? {
+    public static var binDirectory: URL? {
         let root = URL(fileURLWithPath: "/usr/lib/postgresql")
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         for v in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
@@ -72,7 +34,7 @@ final class PostgresTestServer: @unchecked Sendable {
     }
 
     /// The server, started on first use.
-    static func shared() throws -> PostgresTestServer {
+    public static func shared() throws -> PostgresTestServer {
         startLock.lock()
         defer { startLock.unlock() }
         if let started { return started }
@@ -103,7 +65,7 @@ final class PostgresTestServer: @unchecked Sendable {
     }
 
     /// A URL of a new, empty database.
-    func createDatabase() throws -> String {
+    public func createDatabase() throws -> String {
         lock.lock()
         nextDatabase += 1
         let name = "graft_test_\(nextDatabase)"
@@ -112,7 +74,7 @@ final class PostgresTestServer: @unchecked Sendable {
         return url(database: name)
     }
 
-    func url(database: String) -> String {
+    public func url(database: String) -> String {
         "postgresql://postgres@/\(database)?host=\(directory.path)&port=\(port)"
     }
 
@@ -130,7 +92,7 @@ final class PostgresTestServer: @unchecked Sendable {
         guard p.terminationStatus == 0 else { throw ServerError.failed("psql -c \(sql)", message) }
     }
 
-    func stop() {
+    public func stop() {
         try? run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
