@@ -16,7 +16,7 @@ extension Catalog {
             digest = try CatalogError.translatingFileErrors { try SHA256.hexAndSize(of: url) }
         }
         let path = storedPath(for: url)
-        return try store.write { db in
+        return try store.writeAlone { db in
             if var existing = try db.fetchOne(WeightsFileRecord.self, where: "path = ?", [path]) {
                 existing.modelId = modelId; existing.sha256 = digest.hex; existing.bytes = digest.bytes
                 try db.update(existing)
@@ -36,7 +36,7 @@ extension Catalog {
     /// Finds the dataset with this root and content hash, or registers it.
     @discardableResult
     public func registerDataset(root: String, classNames: [String], contentHash: String) throws -> DatasetRecord {
-        try store.write { db in
+        try store.writeAlone { db in
             if let existing = try db.fetchOne(
                 DatasetRecord.self, where: "root = ? AND content_hash = ?", [root, contentHash])
             {
@@ -51,7 +51,7 @@ extension Catalog {
     /// Finds the identical split (dataset, seed, fraction, file list), or registers it.
     @discardableResult
     public func registerSplit(_ split: SplitRecord) throws -> SplitRecord {
-        try store.write { db in
+        try store.writeAlone { db in
             if let existing = try db.fetchOne(
                 SplitRecord.self, where: "dataset_id = ? AND seed = ? AND val_fraction = ? AND file_list_hash = ?",
                 [split.datasetId, split.seed, split.valFraction, split.fileListHash])

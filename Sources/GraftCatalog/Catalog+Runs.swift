@@ -136,7 +136,7 @@ extension Catalog {
     public func findOrCreateComparison(
         name: String, config: String
     ) throws -> (comparison: ComparisonRecord, created: Bool) {
-        try store.write { db in
+        try store.writeAlone { db in
             if let existing = try db.fetchOne(ComparisonRecord.self, where: "name = ?", [name]) {
                 guard Self.sameJSON(existing.config, config) else {
                     throw CatalogError.comparisonConfigMismatch(name: name)

@@ -117,7 +117,7 @@ extension Catalog {
         let order = Self.tablesInDependencyOrder.map(\.name)
         let tables = dump.tables.sorted { order.firstIndex(of: $0.name)! < order.firstIndex(of: $1.name)! }
         let dialect = store.dialect
-        try store.write { db in
+        try store.writeAlone { db in
             for table in Self.tablesInDependencyOrder {
                 let n = try db.integers("SELECT COUNT(*) FROM \(table.name)").first ?? 0
                 if n > 0 {

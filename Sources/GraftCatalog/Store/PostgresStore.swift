@@ -4,16 +4,17 @@ import Foundation
 /// The catalog on a PostgreSQL server (`postgresql://user@host/db`), for studies that several
 /// machines write to at once: SQLite's file locking is not reliable on NFS, GPFS or Lustre.
 ///
-/// One libpq connection per catalog, used by one thread at a time. Every write transaction first
-/// takes one advisory lock, so writers take turns as they do on SQLite and the catalog's
-/// find-or-create steps behave the same on both backends. Reads are REPEATABLE READ snapshots.
+/// One libpq connection per catalog, used by one thread at a time. Writes are READ COMMITTED
+/// transactions that run side by side (unique keys catch what must not happen twice); the
+/// find-or-create steps and migrations first take one advisory lock, so they take turns as every
+/// write does on SQLite. Reads are REPEATABLE READ snapshots.
 final class PostgresStore: CatalogStore, @unchecked Sendable {
     let dialect = SQLDialect.postgresql
     /// The URL without its password, for messages.
     let location: String
     private let connection: OpaquePointer
     private let lock = NSLock()
-    /// The advisory lock every write holds: "graft" in ASCII.
+    /// The advisory lock `writeAlone` holds: "graft" in ASCII.
     static let writeLockKey: Int64 = 0x67_7261_6674
 
     /// Connects to the server named by `url` (libpq's URI syntax; `PG*` environment variables
@@ -59,6 +60,10 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
     }
 
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try transaction(begin: "BEGIN", body)
+    }
+
+    func writeAlone<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try transaction(begin: "BEGIN; SELECT pg_advisory_xact_lock(\(Self.writeLockKey))", body)
     }
 
@@ -188,7 +193,7 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
     // MARK: - Schema version
 
     func appliedMigrations() throws -> [String] {
-        try write { s in
+        try writeAlone { s in
             try s.execute(Self.migrationsTableSQL)
             return try s.strings("SELECT identifier FROM graft_migrations ORDER BY applied_order")
         }
@@ -206,7 +211,7 @@ final class PostgresStore: CatalogStore, @unchecked Sendable {
     /// - Throws: `CatalogError.newerSchema` (and changes nothing) when the database records a
     ///   migration this build does not know.
     func migrate() throws {
-        try write { s in
+        try writeAlone { s in
             try s.execute(Self.migrationsTableSQL)
             let applied = try s.strings("SELECT identifier FROM graft_migrations ORDER BY applied_order")
             let known = Self.migrations.map(\.identifier)

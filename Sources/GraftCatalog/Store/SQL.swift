@@ -167,13 +167,16 @@ public enum SQLDialect: String, Sendable {
     case sqlite, postgresql
 }
 
-/// A catalog database: reads see one consistent state, writes are transactions that never run
-/// at the same time as another process's write (SQLite's IMMEDIATE transactions; an advisory
-/// lock on PostgreSQL), so find-or-create steps need no retry.
+/// A catalog database: reads see one consistent state; writes are transactions.
 public protocol CatalogStore: Sendable {
     var dialect: SQLDialect { get }
     func read<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// A write transaction. Writers of different rows proceed side by side where the database
+    /// allows it (PostgreSQL), so their commits share the log's flushes.
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// A write transaction that runs alone among writers, for find-or-create steps that must not
+    /// race (SQLite's writes always do; PostgreSQL takes an advisory lock).
+    func writeAlone<T>(_ body: (any SQLSession) throws -> T) throws -> T
     /// Migration identifiers recorded in the database, oldest first.
     func appliedMigrations() throws -> [String]
     /// Applies the migrations this build knows and the database lacks.

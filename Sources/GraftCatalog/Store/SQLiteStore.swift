@@ -51,6 +51,9 @@ final class SQLiteStore: CatalogStore, @unchecked Sendable {
         try translatingErrors { try writer.write { db in try body(Session(db: db)) } }
     }
 
+    /// SQLite runs one write transaction at a time anyway.
+    func writeAlone<T>(_ body: (any SQLSession) throws -> T) throws -> T { try write(body) }
+
     func close() throws {
         try (writer as? DatabasePool)?.close()
     }
