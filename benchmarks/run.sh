@@ -3,8 +3,10 @@
 # same cores, each in its own process (so peak memory is its own), then one table of medians and
 # ratios. ONNX Runtime's ResNet34 eval figure is added when `onnxruntime` is importable.
 #
-#   benchmarks/run.sh [--iterations N] [--rounds R] [--sweep] [--kernels]
+#   benchmarks/run.sh [--iterations N] [--rounds R] [--threads T] [--sweep] [--kernels]
 #     --rounds   repeat the Graft/PyTorch pairs R times (a noisy machine); the table shows medians
+#     --threads  threads for both engines (default: every core): Graft's OpenMP team and OpenBLAS,
+#                PyTorch's torch.set_num_threads, ONNX Runtime's intra-op threads
 #     --sweep    also the transfer step against batch size (1…64) and image size (64…320)
 #     --kernels  also the convolution-kernel comparisons (oneDNN vs im2col + OpenBLAS sgemm; oneDNN
 #                direct vs Winograd per layer and batch size)
@@ -17,21 +19,25 @@ cd "$(dirname "$0")/.."
 
 iterations=5
 rounds=1
+threads=$(nproc)
 sweep=0
 kernels=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --iterations) iterations="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
     --sweep) sweep=1; shift ;;
     --kernels) kernels=1; shift ;;
-    *) echo "usage: $0 [--iterations N] [--rounds R] [--sweep] [--kernels]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--iterations N] [--rounds R] [--threads T] [--sweep] [--kernels]" >&2; exit 2 ;;
   esac
 done
 
 # Both engines run oneDNN on OpenMP; idle OpenMP threads sleep rather than spin (graft-bench sets
 # this for itself too), so a busy machine slows both the same way instead of stalling every layer.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+# The same threads on both sides: Graft's oneDNN/OpenMP team and OpenBLAS get what PyTorch gets.
+export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
 SWIFT="${SWIFT:-swift}"
 PYTHON="${PYTHON:-python3}"
 out="$(mktemp -d)"
@@ -47,11 +53,21 @@ else
 fi
 
 have_torch=0
-if "$PYTHON" -c "import torch, torchvision" 2>/dev/null; then have_torch=1; else
+if "$PYTHON" -c "import torch" 2>/dev/null; then have_torch=1; else
   echo "PyTorch not importable with $PYTHON: Graft figures only (set PYTHON=… to compare)." >&2
 fi
 have_ort=0
 if [ $have_torch = 1 ] && "$PYTHON" -c "import onnxruntime" 2>/dev/null; then have_ort=1; fi
+
+# The machine, first: every table is one machine's. The ISA is what oneDNN may use:
+# ONEDNN_MAX_CPU_ISA=AVX2 hides AVX-512 from it (and from PyTorch's oneDNN).
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+isa=avx2
+if grep -qw avx512f /proc/cpuinfo && [ "${ONEDNN_MAX_CPU_ISA:-}" != AVX2 ]; then isa=avx512; fi
+if ! grep -qw avx2 /proc/cpuinfo; then isa=sse; fi
+torch_version=$([ $have_torch = 1 ] && "$PYTHON" -c "import torch; print(torch.__version__)" || echo none)
+printf '{"machine":{"cpu":"%s","isa":"%s","cores":%d,"threads":%d,"date":"%s","onednn_max_cpu_isa":"%s","torch":"%s"}}\n' \
+  "$cpu" "$isa" "$(nproc)" "$threads" "$(date -u +%F)" "${ONEDNN_MAX_CPU_ISA:-}" "$torch_version" >> "$results"
 
 echo "sgemm peak…" >&2
 "$bench" sgemm >> "$results"
@@ -65,19 +81,31 @@ run_pair() {  # workload [extra options]
   echo "  $w $*: graft" >&2
   "$bench" engine "$w" --iterations "$n" "$@" >> "$results"
   if [ $have_torch = 1 ]; then
-    echo "  $w $*: pytorch" >&2
-    "$PYTHON" benchmarks/pytorch.py "$w" --iterations "$n" "$@" >> "$results"
+    # PyTorch as written plainly, and in its documented CPU form; inference also traced and frozen.
+    local forms=(eager channels_last)
+    if [ "$w" = resnet34-eval ]; then forms+=(torchscript); fi
+    for form in "${forms[@]}"; do
+      echo "  $w $*: pytorch $form" >&2
+      "$PYTHON" benchmarks/pytorch.py "$w" --iterations "$n" --threads "$threads" --form "$form" "$@" >> "$results"
+    done
+    if [ "$w" = resnet34-transfer-epochs ]; then
+      # The same work as Graft's feature cache: the frozen trunk's output computed once.
+      echo "  $w $*: pytorch channels_last, trunk features cached" >&2
+      "$PYTHON" benchmarks/pytorch.py "$w" --iterations "$n" --threads "$threads" --form channels_last \
+        --cache-trunk "$@" >> "$results"
+    fi
   fi
 }
 
-echo "Workloads ($(nproc) cores, $iterations timed steps each, $rounds round(s)):" >&2
+echo "Workloads ($cpu, $isa, $threads threads on both sides, $iterations timed steps each, $rounds round(s)):" >&2
 for _ in $(seq "$rounds"); do
   for w in resnet34-eval resnet34-transfer resnet34-full vanilla-train; do run_pair "$w"; done
   run_pair resnet34-transfer-epochs
 done
 if [ $have_ort = 1 ]; then
   echo "  resnet34-eval: onnxruntime" >&2
-  "$PYTHON" benchmarks/pytorch.py resnet34-eval --engine onnxruntime --iterations "$iterations" >> "$results" || true
+  "$PYTHON" benchmarks/pytorch.py resnet34-eval --engine onnxruntime --iterations "$iterations" \
+    --threads "$threads" >> "$results" || true
 fi
 
 if [ $sweep = 1 ]; then
@@ -98,14 +126,32 @@ if [ $kernels = 1 ]; then
   done
 fi
 
-# The JPEG pipeline: a folder of real photos (the fixture photos, copied to make a few hundred
-# files) through decode + Resize(256) + CenterCrop(224) + Normalize, Graft and Pillow.
+# The JPEG pipeline: a folder of real photos through decode + Resize(256) + CenterCrop(224) +
+# Normalize, Graft and Pillow. 600 distinct photos made from the fixture photos (crops at other
+# sizes and JPEG qualities, as a real folder's photos differ), or copies where Pillow is missing.
 photos="$out/photos"
 if [ ! -d "$photos" ] && [ -d ../shared/fixtures/images ]; then
   mkdir -p "$photos"
-  for i in $(seq 1 200); do
-    for f in flower china rocket; do cp "../shared/fixtures/images/$f.jpg" "$photos/$f-$i.jpg"; done
-  done
+  if ! "$PYTHON" - "$photos" ../shared/fixtures/images <<'PY' 2>/dev/null
+import os, random, sys
+from PIL import Image
+out, src = sys.argv[1], sys.argv[2]
+rng = random.Random(0)
+sources = [Image.open(os.path.join(src, f)).convert("RGB") for f in sorted(os.listdir(src)) if f.endswith(".jpg")]
+for i in range(600):
+    img = sources[i % len(sources)]
+    w, h = img.size
+    cw, ch = rng.randint(w // 2, w), rng.randint(h // 2, h)
+    x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
+    side = rng.randint(300, 900)
+    crop = img.crop((x, y, x + cw, y + ch)).resize((side, max(1, side * ch // cw)), Image.BILINEAR)
+    crop.save(os.path.join(out, f"photo-{i:03d}.jpg"), quality=rng.randint(75, 95))
+PY
+  then
+    for i in $(seq 1 200); do
+      for f in flower china rocket; do cp "../shared/fixtures/images/$f.jpg" "$photos/$f-$i.jpg"; done
+    done
+  fi
 fi
 if [ -d "$photos" ]; then
   # Three alternating runs each: a pass over 600 photos takes well under a second.

@@ -4,6 +4,13 @@ import GraftCatalog
 // graft-catalog-stress --catalog PATH|URL [--rows N] [--tag NAME] [--with-files DIR] [--progress]
 // Writes `rows` epoch rows (and, with --with-files, a checkpoint file per row) to one run named
 // `tag`, then prints one summary line. The reliability tests start several at once, or kill one.
+// Dies with the test that started it: a test run stopped half-way must not leave a writer
+// filling the disk with a million checkpoints.
+let parent = getppid()
+Thread.detachNewThread {
+    while getppid() == parent { usleep(200_000) }
+    exit(3)
+}
 let arguments = Array(CommandLine.arguments.dropFirst())
 func value(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }

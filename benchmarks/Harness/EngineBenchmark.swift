@@ -39,16 +39,20 @@ struct EngineResult {
     var imagesPerSecond: Double
     var stepSeconds: [Double]
     var peakMegabytes: Double
+    /// Peak resident memory before the model was built: the process and its libraries.
+    var baselineMegabytes: Double
     var gflopPerImage: Double
     /// For whole runs (`resnet34-transfer-epochs`): the set's size and the epochs of one step.
     var run: (images: Int, epochs: Int)? = nil
 
     var json: String {
         let steps = stepSeconds.map { String(format: "%.4f", $0) }.joined(separator: ",")
-        let runFields = run.map { "\"images\":\($0.images),\"epochs\":\($0.epochs)," } ?? ""
+        // Graft's whole runs go through the trainer's frozen-trunk feature cache.
+        let runFields = run.map { "\"images\":\($0.images),\"epochs\":\($0.epochs),\"cached_trunk\":true," } ?? ""
         return """
             {"engine":"graft","workload":"\(workload)","batch":\(batch),"image_size":\(imageSize),\
             "images_per_s":\(String(format: "%.3f", imagesPerSecond)),"peak_mb":\(String(format: "%.1f", peakMegabytes)),\
+            "baseline_mb":\(String(format: "%.1f", baselineMegabytes)),"threads":\(Elementwise.threads),\
             "gflop_per_image":\(String(format: "%.3f", gflopPerImage)),\(runFields)\
             "step_s":[\(steps)]}
             """
@@ -78,6 +82,7 @@ func runEngineBenchmark(
 ) -> EngineResult {
     let n = batch ?? workload.batch, size = imageSize ?? workload.imageSize
     let samples = images ?? EngineWorkload.defaultImages, epochs = epochs ?? EngineWorkload.defaultEpochs
+    let baseline = peakResidentMegabytes()
     var rng = RandomGenerator(seed: 1)
     let x = Tensor.normal([n, 3, size, size], std: 1, using: &rng)
     let labels = (0..<n).map { $0 % 5 }
@@ -146,7 +151,7 @@ func runEngineBenchmark(
     return EngineResult(
         workload: workload.rawValue, batch: n, imageSize: size,
         imagesPerSecond: Double(imagesPerStep) / median(times), stepSeconds: times,
-        peakMegabytes: peakResidentMegabytes(), gflopPerImage: workload.gflopPerImage(size: size),
+        peakMegabytes: peakResidentMegabytes(), baselineMegabytes: baseline, gflopPerImage: workload.gflopPerImage(size: size),
         run: isRun ? (samples, epochs) : nil)
 }
 

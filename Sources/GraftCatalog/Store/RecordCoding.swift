@@ -9,24 +9,23 @@ protocol SQLColumnValue: SQLBindable {
     init?(column: SQLValue)
 }
 
-extension Int: SQLColumnValue {
+extension SQLColumnValue where Self: FixedWidthInteger {
     init?(column: SQLValue) {
-        guard let v = column.int64, let i = Int(exactly: v) else { return nil }
+        guard let v = column.int64, let i = Self(exactly: v) else { return nil }
         self = i
     }
 }
-extension Int64: SQLColumnValue {
+extension SQLColumnValue where Self: RawRepresentable, RawValue == String {
     init?(column: SQLValue) {
-        guard let v = column.int64 else { return nil }
-        self = v
+        guard case .text(let s) = column else { return nil }
+        self.init(rawValue: s)
     }
 }
-extension Int32: SQLColumnValue {
-    init?(column: SQLValue) {
-        guard let v = column.int64, let i = Int32(exactly: v) else { return nil }
-        self = i
-    }
-}
+extension Int: SQLColumnValue {}
+extension Int64: SQLColumnValue {}
+extension Int32: SQLColumnValue {}
+extension RunStatus: SQLColumnValue {}
+extension FileIntentRecord.Action: SQLColumnValue {}
 extension Double: SQLColumnValue {
     init?(column: SQLValue) {
         guard let v = column.double else { return nil }
@@ -49,18 +48,6 @@ extension Date: SQLColumnValue {
     init?(column: SQLValue) {
         guard let d = column.date else { return nil }
         self = d
-    }
-}
-extension RunStatus: SQLColumnValue {
-    init?(column: SQLValue) {
-        guard case .text(let s) = column else { return nil }
-        self.init(rawValue: s)
-    }
-}
-extension FileIntentRecord.Action: SQLColumnValue {
-    init?(column: SQLValue) {
-        guard case .text(let s) = column else { return nil }
-        self.init(rawValue: s)
     }
 }
 
