@@ -105,12 +105,13 @@ def main(path):
 
     jpeg_graft = [r["images_per_s"] for r in rows if r.get("workload") == "jpeg-pipeline"]
     jpeg_pillow = [r["images_per_second"] for r in rows if r.get("benchmark") == "jpeg_eval_pipeline"]
+    jpeg_backend = next((r.get("backend") for r in rows if r.get("benchmark") == "jpeg_eval_pipeline"), "Pillow")
     if jpeg_graft:
         g = statistics.median(jpeg_graft)
         line = f"\nJPEG folder → normalised 224² batches: Graft {g:.0f} img/s (median of {len(jpeg_graft)})"
         if jpeg_pillow:
             p = statistics.median(jpeg_pillow)
-            line += (f", Pillow + torchvision {p:.0f} img/s (median of {len(jpeg_pillow)}, workers started and "
+            line += (f", {jpeg_backend} {p:.0f} img/s (median of {len(jpeg_pillow)}, workers started and "
                      f"warm): **{g / p:.2f}×**")
         print(line)
 
