@@ -272,8 +272,6 @@ extension SQLSession {
     /// Deletes the row with this id; returns whether there was one.
     @discardableResult
     func delete<R: IdentifiedCatalogRecord>(_ type: R.Type, id: Int64) throws -> Bool {
-        let n = try count(type, where: "id = ?", [id])
-        try execute("DELETE FROM \(R.databaseTableName) WHERE id = ?", [id])
-        return n > 0
+        !(try rows("DELETE FROM \(R.databaseTableName) WHERE id = ? RETURNING id", [id])).isEmpty
     }
 }

@@ -37,9 +37,7 @@ extension FileIntentRecord.Action: SQLBindable { public var sqlValue: SQLValue {
 enum SQLDate {
     static func format(_ date: Date) -> String {
         // Milliseconds, rounded down as GRDB does, in UTC.
-        var seconds = date.timeIntervalSince1970
-        let millis = Int64((seconds * 1000).rounded(.down))
-        seconds = Double(millis) / 1000
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         var time = time_t(millis / 1000)
         var parts = tm()
         gmtime_r(&time, &parts)
