@@ -94,6 +94,16 @@ extension Catalog {
             if try db.count(CheckpointRecord.self, where: "path = ?", [path]) > 0 {
                 throw CatalogError.invalidValue(name: "checkpoint path", value: path, reason: "already registered")
             }
+            // A file this catalog does not know is someone else's, e.g. a second catalog file in
+            // the same directory (both keep checkpoints/run-N): never write over it. A file left
+            // by an interrupted save of our own (its intent is still recorded) may be replaced.
+            if FileManager.default.fileExists(atPath: url.path),
+                try db.count(FileIntentRecord.self, where: "path = ?", [path]) == 0
+            {
+                throw CatalogError.invalidValue(
+                    name: "checkpoint file", value: url.path,
+                    reason: "exists but is not in this catalog (\(location)); is another catalog kept in the same directory?")
+            }
             guard try db.count(RunRecord.self, where: "id = ?", [draft.runId]) > 0 else {
                 throw CatalogError.notFound(table: "run", id: draft.runId)
             }

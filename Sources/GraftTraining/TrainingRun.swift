@@ -62,7 +62,7 @@ public final class TrainingRun {
     ///   card for its model (never a silent default).
     public static func resolvingPreprocessing(
         _ configuration: RunConfiguration,
-        zoo: () throws -> Zoo = Zoo.shipped
+        zoo: () throws -> Zoo = { try Zoo.shipped() }
     ) throws -> RunConfiguration {
         var resolved = configuration
         guard resolved.data.mean == nil || resolved.data.std == nil else { return resolved }

@@ -24,6 +24,59 @@ public struct ModelCard: Codable, Sendable, Equatable {
         public var dataset: String
         public var top1: Double
         public var top5: Double?
+
+        public init(dataset: String, top1: Double, top5: Double? = nil) {
+            self.dataset = dataset
+            self.top1 = top1
+            self.top5 = top5
+        }
+    }
+
+    /// How a model Graft trained itself came about (`graft models publish`): the catalog run and
+    /// checkpoint, the data, split and image size it saw, and the weights file's digest.
+    public struct Provenance: Codable, Sendable, Equatable {
+        public var catalog: String
+        public var run: Int64
+        public var runName: String?
+        public var checkpoint: Int64
+        public var epoch: Int
+        /// `fashion-mnist` or the ImageFolder directory the run trained on.
+        public var dataset: String
+        /// Validation fraction and seed of the stratified split; training images per class when capped.
+        public var valFraction: Double
+        public var splitSeed: UInt64
+        public var trainPerClass: Int?
+        public var augment: Bool
+        public var epochs: Int
+        /// SHA-256 of the published weights file.
+        public var weightsSHA256: String
+        public var publishedAt: String
+
+        public init(
+            catalog: String, run: Int64, runName: String?, checkpoint: Int64, epoch: Int, dataset: String,
+            valFraction: Double, splitSeed: UInt64, trainPerClass: Int?, augment: Bool, epochs: Int,
+            weightsSHA256: String, publishedAt: String
+        ) {
+            self.catalog = catalog
+            self.run = run
+            self.runName = runName
+            self.checkpoint = checkpoint
+            self.epoch = epoch
+            self.dataset = dataset
+            self.valFraction = valFraction
+            self.splitSeed = splitSeed
+            self.trainPerClass = trainPerClass
+            self.augment = augment
+            self.epochs = epochs
+            self.weightsSHA256 = weightsSHA256
+            self.publishedAt = publishedAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case catalog, run, runName = "run_name", checkpoint, epoch, dataset, valFraction = "val_fraction"
+            case splitSeed = "split_seed", trainPerClass = "train_per_class", augment, epochs
+            case weightsSHA256 = "weights_sha256", publishedAt = "published_at"
+        }
     }
 
     public var id: String
@@ -48,11 +101,37 @@ public struct ModelCard: Codable, Sendable, Equatable {
     /// File name of the converted weights under `Weights/`.
     public var weightsFile: String
     public var notes: String?
+    /// Set on the cards of models trained and published by Graft.
+    public var trainedBy: Provenance?
 
     enum CodingKeys: String, CodingKey {
         case id, name, architecture, depth, inputSize = "input_size", resize, mean, std
         case numClasses = "num_classes", classNames = "class_names", classNamesFile = "class_names_file"
-        case source, license, accuracy, weightsFile = "weights_file", notes
+        case source, license, accuracy, weightsFile = "weights_file", notes, trainedBy = "trained_by"
+    }
+
+    public init(
+        id: String, name: String, architecture: String, depth: Int?, inputSize: [Int], resize: Int?,
+        mean: [Double], std: [Double], classNames: [String], license: String, accuracy: Accuracy?,
+        weightsFile: String, notes: String?, trainedBy: Provenance?
+    ) {
+        self.id = id
+        self.name = name
+        self.architecture = architecture
+        self.depth = depth
+        self.inputSize = inputSize
+        self.resize = resize
+        self.mean = mean
+        self.std = std
+        self.numClasses = classNames.count
+        self.classNames = classNames
+        self.classNamesFile = nil
+        self.source = nil
+        self.license = license
+        self.accuracy = accuracy
+        self.weightsFile = weightsFile
+        self.notes = notes
+        self.trainedBy = trainedBy
     }
 
     public init(from decoder: Decoder) throws {
@@ -73,6 +152,7 @@ public struct ModelCard: Codable, Sendable, Equatable {
         accuracy = try c.decodeIfPresent(Accuracy.self, forKey: .accuracy)
         weightsFile = try c.decodeIfPresent(String.self, forKey: .weightsFile) ?? "\(id).h5"
         notes = try c.decodeIfPresent(String.self, forKey: .notes)
+        trainedBy = try c.decodeIfPresent(Provenance.self, forKey: .trainedBy)
     }
 
     /// The `Architecture` name: `resnet34`, `vanilla-cnn`.
@@ -158,6 +238,15 @@ public struct ModelCard: Codable, Sendable, Equatable {
                 if let sha = source.sha256, !sha.hasPrefix(prefix) {
                     throw fail("source.sha256_prefix", "\(prefix) is not the start of source.sha256")
                 }
+            }
+        }
+        if let trained = trainedBy {
+            let hex = Set("0123456789abcdef")
+            guard trained.weightsSHA256.count == 64, trained.weightsSHA256.allSatisfy({ hex.contains($0) }) else {
+                throw fail("trained_by.weights_sha256", "must be 64 lowercase hex digits")
+            }
+            guard (0..<1).contains(trained.valFraction) else {
+                throw fail("trained_by.val_fraction", "\(trained.valFraction) is not in [0, 1)")
             }
         }
         if let accuracy, !(0...100).contains(accuracy.top1) {

@@ -7,9 +7,34 @@ public struct Zoo: Sendable {
     /// Cards sorted by id.
     public let cards: [ModelCard]
 
+    /// Cards of the models Graft trained and published (`graft models publish`) lie beside their
+    /// weights as `ID.card.json`.
+    public static let publishedCardSuffix = ".card.json"
+
     /// Loads and validates every `*.json` card in `directory`.
     /// - Throws: `ZooError` naming the first bad card, or a duplicate id.
     public static func load(directory: URL) throws -> Zoo {
+        let cards = try loadCards(in: directory, suffix: ".json")
+        return Zoo(directory: directory, cards: cards.map(\.card).sorted { $0.id < $1.id })
+    }
+
+    /// This zoo with the published cards of a weights directory added (none when it has none).
+    /// - Throws: `ZooError` for a bad card, or for a published id that is also a shipped one.
+    public func addingPublished(in weightsDirectory: URL) throws -> Zoo {
+        guard Self.isDirectory(weightsDirectory) else { return self }
+        var all = cards
+        for (card, url) in try Self.loadCards(in: weightsDirectory, suffix: Self.publishedCardSuffix) {
+            if all.contains(where: { $0.id == card.id }) {
+                throw ZooError.invalidCard(
+                    path: url.path, field: "id",
+                    reason: "'\(card.id)' is also the id of a card in \(directory.path)")
+            }
+            all.append(card)
+        }
+        return Zoo(directory: directory, cards: all.sorted { $0.id < $1.id })
+    }
+
+    static func loadCards(in directory: URL, suffix: String) throws -> [(card: ModelCard, url: URL)] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -18,9 +43,9 @@ public struct Zoo: Sendable {
                 path: directory.path, reason: "cannot list the model cards directory",
                 cause: ErrorCause(error))
         }
-        var cards: [ModelCard] = []
+        var cards: [(card: ModelCard, url: URL)] = []
         var seen: [String: String] = [:]
-        for name in names.sorted() where name.hasSuffix(".json") {
+        for name in names.sorted() where name.hasSuffix(suffix) {
             let url = directory.appendingPathComponent(name)
             let card = try ModelCard.load(url)
             if let other = seen[card.id] {
@@ -30,9 +55,9 @@ public struct Zoo: Sendable {
             seen[card.id] = name
             // A missing or short class-names file is the card's fault: say so when the zoo loads.
             _ = try card.resolvedClassNames(cardDirectory: directory)
-            cards.append(card)
+            cards.append((card, url))
         }
-        return Zoo(directory: directory, cards: cards.sorted { $0.id < $1.id })
+        return cards
     }
 
     public var ids: [String] { cards.map(\.id) }
@@ -82,9 +107,10 @@ public struct Zoo: Sendable {
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    /// The shipped zoo (`defaultDirectory`).
+    /// The shipped zoo (`defaultDirectory`) and the models published into the weights directory
+    /// (`defaultWeightsDirectory`).
     /// - Throws: `ZooError.unreadable` naming every place looked in when no zoo is found.
-    public static func shipped() throws -> Zoo {
+    public static func shipped(weightsDirectory: URL = defaultWeightsDirectory) throws -> Zoo {
         let directory = defaultDirectory
         guard isDirectory(directory) else {
             let looked =
@@ -96,7 +122,7 @@ public struct Zoo: Sendable {
                     "no model cards found (looked in \(looked.joined(separator: ", ")); set GRAFT_MODELS to the zoo's Models directory"
             )
         }
-        return try load(directory: directory)
+        return try load(directory: directory).addingPublished(in: weightsDirectory)
     }
 
     /// `Weights/` under the current directory, or `$GRAFT_WEIGHTS`.

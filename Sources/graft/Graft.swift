@@ -22,6 +22,6 @@ struct Graft: ParsableCommand {
         // Idle OpenMP threads must sleep, not spin: on two shared cores the data-loading threads
         // and the engine's team would otherwise stall each other at every layer.
         Threading.preferPassiveOpenMPWaiting()
-        main(nil)
+        main(TrainingRecipe.expand(Array(CommandLine.arguments.dropFirst())))
     }
 }

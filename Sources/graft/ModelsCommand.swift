@@ -1,5 +1,7 @@
 import Foundation
 import ArgumentParser
+import GraftCatalog
+import GraftTraining
 import GraftWeights
 import GraftZoo
 
@@ -13,7 +15,8 @@ struct ZooOptions: ParsableArguments {
     var weightsURL: URL { weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory }
 
     func zoo() throws -> Zoo {
-        try modelsDir.map { try Zoo.load(directory: URL(fileURLWithPath: $0)) } ?? Zoo.shipped()
+        guard let modelsDir else { return try Zoo.shipped(weightsDirectory: weightsURL) }
+        return try Zoo.load(directory: URL(fileURLWithPath: modelsDir)).addingPublished(in: weightsURL)
     }
 
     /// The converted weights of a card, when present.
@@ -28,7 +31,7 @@ struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "List the model zoo, or show one model card.",
-        subcommands: [List.self, Show.self],
+        subcommands: [List.self, Show.self, Publish.self],
         defaultSubcommand: List.self)
 
     struct List: ParsableCommand {
@@ -103,6 +106,20 @@ struct ModelsCommand: ParsableCommand {
                 lines.append(("source file", source.file))
                 if let url = source.url { lines.append(("source url", url)) }
                 if let sha = source.sha256 ?? source.sha256Prefix { lines.append(("source sha256", sha)) }
+            } else if let trained = card.trainedBy {
+                lines.append(
+                    (
+                        "trained by",
+                        "graft, run \(trained.run)\(trained.runName.map { " (\($0))" } ?? ""), checkpoint \(trained.checkpoint) (epoch \(trained.epoch) of \(trained.epochs)) in \(trained.catalog)"
+                    ))
+                lines.append(
+                    (
+                        "data",
+                        "\(trained.dataset), validation \(trained.valFraction) of each class (split seed \(trained.splitSeed))"
+                            + (trained.trainPerClass.map { ", at most \($0) training images per class" } ?? "")
+                            + (trained.augment ? ", augmented" : "")
+                    ))
+                lines.append(("weights sha256", trained.weightsSHA256))
             } else {
                 lines.append(("source", "none (trained from scratch)"))
             }
@@ -124,6 +141,55 @@ struct ModelsCommand: ParsableCommand {
             for (key, value) in lines {
                 print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
             }
+        }
+    }
+
+    struct Publish: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a trained checkpoint a zoo model: ID.h5 and its card ID.card.json in the weights directory.",
+            discussion: """
+                The card records the run, checkpoint, dataset, split, image size, normalisation, class names \
+                and the weights' SHA-256. Afterwards `--model ID` uses the card's architecture, input size \
+                and normalisation, and `--weights Weights/ID.h5` starts from the weights.
+                """)
+        @OptionGroup var catalog: CatalogOptions
+        @Argument(help: "Checkpoint id (or use --run with --best).") var checkpoint: Int64?
+        @Option(name: .customLong("run"), help: "Publish the best checkpoint of this run.") var runId: Int64?
+        @Option(help: "Metric for --run: val_acc, val_loss, train_acc, train_loss.") var best: String = "val_acc"
+        @Option(help: "The new model's id (lowercase letters, digits, '-', '_', '.').") var id: String
+        @Option(help: "Display name (default: architecture, dataset and class count).") var name: String?
+        @Option(help: "Licence of the weights (default: the dataset's, for Fashion-MNIST).") var license: String?
+        @Option(help: "Free-text notes for the card.") var notes: String?
+        @Option(help: "Directory of weights and published cards (default: ./Weights or $GRAFT_WEIGHTS).")
+        var weightsDir: String?
+        @Flag(help: "Replace a model already published under this id.") var replace = false
+
+        func validate() throws {
+            if (checkpoint == nil) == (runId == nil) {
+                throw ValidationError("give a checkpoint id, or --run R (with --best METRIC)")
+            }
+        }
+
+        func run() throws {
+            let db = try catalog.openExisting()
+            var checkpointId = checkpoint
+            if let run = runId {
+                let metric = try CheckpointMetric.parse(best)
+                guard let found = try db.bestCheckpoint(by: metric, filter: CheckpointFilter(run: run)) else {
+                    throw ValidationError("run \(run) has no checkpoint with \(metric.rawValue)")
+                }
+                checkpointId = found.checkpoint.id
+            }
+            let publisher = ModelPublisher(id: id, name: name, license: license, notes: notes, replace: replace)
+            let published = try publisher.publish(
+                checkpoint: checkpointId!, from: db,
+                weightsDirectory: weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory)
+            let card = published.card
+            print(
+                "published \(card.id): \(card.modelArchitecture), \(card.numClasses) classes (\(card.classNames.joined(separator: ", "))), input \(card.inputSize[1])×\(card.inputSize[2]), from checkpoint \(checkpointId!)"
+            )
+            print("  weights: \(published.weightsURL.path)")
+            print("  card:    \(published.cardURL.path)")
         }
     }
 }

@@ -14,6 +14,11 @@ struct TrainCommand: ParsableCommand {
               --lr 5e-4:3e-3 --step-size 4ep --epochs 100 --batch 32 --seed 0
             """)
 
+    @Option(
+        help: ArgumentHelp(
+            "A named set of options; options given as well override it.",
+            discussion: TrainingRecipe.helpText, valueName: "name"))
+    var recipe: String?
     @OptionGroup var modelData: ModelDataOptions
     @Option(help: ArgumentHelp("Train a saved run configuration (JSON) instead of the options.", visibility: .hidden))
     var config: String?
@@ -41,6 +46,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Resume RUN (its latest checkpoint) or RUN@EPOCH exactly.") var resume: String?
     @Option(help: "Run name for the catalog.") var name: String?
     @Flag(help: "No progress bar.") var quiet = false
+
+    func validate() throws {
+        if let recipe, TrainingRecipe.named(recipe) == nil {
+            throw ValidationError(
+                "--recipe: unknown recipe '\(recipe)' (known: \(TrainingRecipe.all.map(\.name).joined(separator: ", ")))")
+        }
+    }
 
     mutating func run() throws {
         let db = try catalog.open()
@@ -107,6 +119,9 @@ struct TrainCommand: ParsableCommand {
         run.showProgress = !quiet
         let summary = try run.start(prepared: prepared, comparisonId: comparison)
         print(summaryText(summary))
+        if recipe == "snapshot-ensemble" {
+            print("snapshot ensemble: graft ensemble --run \(summary.runId) --minima --method probs,swa")
+        }
     }
 
     func parseFactors(_ text: String?) throws -> [String: Double] {

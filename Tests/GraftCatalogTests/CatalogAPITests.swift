@@ -187,6 +187,29 @@ struct CheckpointAPITests {
     }
 
     @Test(
+        "a second catalog keeping its files in the same directory never writes over the first one's checkpoint",
+        arguments: Backend.available)
+    func sharedDirectory(_ backend: Backend) throws {
+        let f = try Fixture(backend)
+        defer { f.dir.cleanup() }
+        let other = try makeCatalog(backend, baseDirectory: f.dir.url)
+        let run = try makeRun(other)
+        #expect(run.id == f.runs[0].id, "both catalogs number their first run 1")
+        let theirs = f.catalog.url(forStoredPath: f.all[0].path)
+        let before = try Data(contentsOf: theirs)
+        #expect {
+            try saveCheckpoint(other, run: run.id!, epoch: 0, valAcc: 0.1, content: "the other catalog's")
+        } throws: { error in
+            guard case .invalidValue(let name, let value, let reason)? = error as? CatalogError else { return false }
+            return name == "checkpoint file" && value == theirs.path && reason.contains("not in this catalog")
+        }
+        #expect(try Data(contentsOf: theirs) == before)
+        #expect(try other.store.read { db in try db.count(FileIntentRecord.self) } == 0)
+        // Its other epochs, whose files are free, save as usual.
+        #expect(try saveCheckpoint(other, run: run.id!, epoch: 9, valAcc: 0.1).epoch == 9)
+    }
+
+    @Test(
         "saveCheckpoint writes the file, records size and SHA-256, and leaves no intent", arguments: Backend.available)
     func save(_ backend: Backend) throws {
         let f = try Fixture(backend)
