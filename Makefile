@@ -2,8 +2,10 @@
 # need first (scripts/install-deps.sh is idempotent and quiet when nothing is missing).
 SWIFT ?= swift
 RELEASE_FLAGS = -c release
-# Numeric tests run optimised: debug Swift is 10-100x slower on the kernels.
-TEST_FLAGS = -c release -Xswiftc -enable-testing
+# Numeric tests run optimised: debug Swift is 10-100x slower on the kernels. They build in a
+# directory of their own, so that `make demo` (no -enable-testing) and `make test` do not rebuild
+# each other's objects.
+TEST_FLAGS = -c release -Xswiftc -enable-testing --scratch-path .build-test
 
 .PHONY: deps build test demo bench clean install asan fuzz cluster-test
 

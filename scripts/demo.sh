@@ -31,9 +31,12 @@ data=(--data fashion-mnist --image-size 32 --val 0.1)
 target=("${data[@]}" --classes "$classes_b" --train-per-class "$per_class" --batch 32 --seed 0)
 
 step() { printf '\n== %s\n' "$*"; }
-# Test accuracy of the checkpoint a run chose on validation (the advisor's best single).
+# Test accuracy of a run's best checkpoint on validation.
 test_accuracy() {
-  "$graft" ensemble --run "$1" --split test --quiet | awk '{ for (i = 1; i <= NF; i++) if ($i == "best_single") { print $(i + 2); exit } }'
+  local best
+  best=$("$graft" ckpt best --run "$1" | awk 'NR == 3 { print $1 }')
+  "$graft" ensemble --checkpoints "$best" --split test --quiet 2>/dev/null \
+    | awk '{ for (i = 1; i <= NF; i++) if ($i == "best_single") { print $(i + 2); exit } }'
 }
 started=$(date +%s)
 
@@ -60,7 +63,7 @@ clr_max=$(sed -n 's/^  min_loss_div10: lr \([0-9.e+-]*\).*/\1/p' "$out/lr-find.t
 step "3/7 Fine-tuning: SGD with a triangular CLR (max ${clr_max:-from a range test}) vs Adam, a checkpoint at every CLR minimum"
 # With stem … layer3 frozen and no augmentation, epochs 2+ train layer4 + head on cached layer3 output.
 "$graft" compare ${clr_max:+--clr-max "$clr_max"} "${tuned[@]}" --optimizers sgd-clr,adam --lr-for adam=1e-3 \
-  --runs 1 --epochs "$epochs" --clr-step 1 --name "demo: fine-tune $source_model on B" | tee "$out/compare.txt"
+  --runs 1 --epochs "$epochs" --clr-step 1 --keep minima,best:1 --name "demo: fine-tune $source_model on B" | tee "$out/compare.txt"
 comparison=$(sed -n 's/^comparison \([0-9]*\) done.*/\1/p' "$out/compare.txt" | tail -1)
 sgd_run=$(sed -n 's/^runs sgd-clr: \([0-9]*\).*/\1/p' "$out/compare.txt" | tail -1)
 adam_run=$(sed -n 's/^runs adam: \([0-9]*\).*/\1/p' "$out/compare.txt" | tail -1)
@@ -77,8 +80,9 @@ step "5/7 Baselines on the same images: ResNet18 from scratch, and a linear prob
 scratch_run=$(sed -n 's/^run \([0-9]*\):.*/\1/p' "$out/scratch.txt" | tail -1)
 probe_run=$(sed -n 's/^run \([0-9]*\):.*/\1/p' "$out/probe.txt" | tail -1)
 
-step "6/7 Snapshot ensemble and SWA of run $sgd_run's CLR minima against its best single checkpoint, on the test split"
-"$graft" ensemble --run "$sgd_run" --minima --method all --split test --plot "$out/ensemble.svg" | tee "$out/ensemble.txt"
+step "6/7 Snapshot ensemble and SWA of run $sgd_run's last 3 CLR minima against its best single checkpoint, on the test split"
+# The last snapshots: in a short run the first ones are weaker rather than different.
+"$graft" ensemble --run "$sgd_run" --minima --last 3 --method all --split test --plot "$out/ensemble.svg" | tee "$out/ensemble.txt"
 
 step "7/7 Report"
 "$graft" report --compare "$comparison" --output "$out/report.html"

@@ -153,9 +153,7 @@ struct ModelsCommand: ParsableCommand {
                 and normalisation, and `--weights Weights/ID.h5` starts from the weights.
                 """)
         @OptionGroup var catalog: CatalogOptions
-        @Argument(help: "Checkpoint id (or use --run with --best).") var checkpoint: Int64?
-        @Option(name: .customLong("run"), help: "Publish the best checkpoint of this run.") var runId: Int64?
-        @Option(help: "Metric for --run: val_acc, val_loss, train_acc, train_loss.") var best: String = "val_acc"
+        @OptionGroup var checkpoint: CheckpointSelection
         @Option(help: "The new model's id (lowercase letters, digits, '-', '_', '.').") var id: String
         @Option(help: "Display name (default: architecture, dataset and class count).") var name: String?
         @Option(help: "Licence of the weights (default: the dataset's, for Fashion-MNIST).") var license: String?
@@ -164,29 +162,16 @@ struct ModelsCommand: ParsableCommand {
         var weightsDir: String?
         @Flag(help: "Replace a model already published under this id.") var replace = false
 
-        func validate() throws {
-            if (checkpoint == nil) == (runId == nil) {
-                throw ValidationError("give a checkpoint id, or --run R (with --best METRIC)")
-            }
-        }
-
         func run() throws {
             let db = try catalog.openExisting()
-            var checkpointId = checkpoint
-            if let run = runId {
-                let metric = try CheckpointMetric.parse(best)
-                guard let found = try db.bestCheckpoint(by: metric, filter: CheckpointFilter(run: run)) else {
-                    throw ValidationError("run \(run) has no checkpoint with \(metric.rawValue)")
-                }
-                checkpointId = found.checkpoint.id
-            }
+            let checkpointId = try checkpoint.resolve(in: db)
             let publisher = ModelPublisher(id: id, name: name, license: license, notes: notes, replace: replace)
             let published = try publisher.publish(
-                checkpoint: checkpointId!, from: db,
+                checkpoint: checkpointId, from: db,
                 weightsDirectory: weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory)
             let card = published.card
             print(
-                "published \(card.id): \(card.modelArchitecture), \(card.numClasses) classes (\(card.classNames.joined(separator: ", "))), input \(card.inputSize[1])×\(card.inputSize[2]), from checkpoint \(checkpointId!)"
+                "published \(card.id): \(card.modelArchitecture), \(card.numClasses) classes (\(card.classNames.joined(separator: ", "))), input \(card.inputSize[1])×\(card.inputSize[2]), from checkpoint \(checkpointId)"
             )
             print("  weights: \(published.weightsURL.path)")
             print("  card:    \(published.cardURL.path)")

@@ -27,8 +27,8 @@ import TestSupport
         var trained_by: TrainedBy
     }
 
-    /// Two classes of four photos each in `ds/`, and a two-epoch vanilla-CNN run on them (run 1).
-    static func trainedRun(in dir: TempDir) throws {
+    /// Two classes of four photos each in `ds/`.
+    static func makeDataset(in dir: TempDir) throws {
         for (folder, photo) in [("boots", "flower_444"), ("coats", "china")] {
             try FileManager.default.createDirectory(at: dir.path("ds/\(folder)"), withIntermediateDirectories: true)
             for i in 0..<4 {
@@ -36,6 +36,11 @@ import TestSupport
                     at: Fixtures.url("images/\(photo).jpg"), to: dir.path("ds/\(folder)/\(i).jpg"))
             }
         }
+    }
+
+    /// `makeDataset`, and a two-epoch vanilla-CNN run on it (run 1).
+    static func trainedRun(in dir: TempDir) throws {
+        try makeDataset(in: dir)
         let trained = try CLI.graft(
             [
                 "train", "--model", "vanilla-cnn", "--data", "ds", "--image-size", "24", "--val", "0.25", "--epochs",

@@ -11,11 +11,10 @@ import TestSupport
 @Suite(.serialized) struct SlurmClusterTests {
     static let cluster = ProcessInfo.processInfo.environment["GRAFT_SLURM_TEST_CLUSTER"]
 
-    /// The freshly built `graft` (or `$GRAFT_BIN`): the tasks run the binary that submitted them.
+    /// The `graft` built next to the tests (or `$GRAFT_BIN`): the tasks run the binary that submitted them.
     static var graft: URL {
         if let path = ProcessInfo.processInfo.environment["GRAFT_BIN"] { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/release/graft")
+        return builtExecutable("graft") ?? URL(fileURLWithPath: "graft")
     }
 
     struct Output {

@@ -10,7 +10,9 @@ import TestSupport
     /// the tests running beside this one.
     @Test("the shipped zoo is the package's Models/, found without the working directory")
     func shippedZoo() throws {
-        let zoo = try Zoo.shipped()
+        // A weights directory without published cards: only the shipped ones.
+        let noWeights = FileManager.default.temporaryDirectory.appendingPathComponent("graft-no-weights-\(getpid())")
+        let zoo = try Zoo.shipped(weightsDirectory: noWeights)
         #expect(zoo.ids == ["resnet18", "resnet34", "vanilla-cnn"])
         #expect(
             zoo.directory.standardizedFileURL
