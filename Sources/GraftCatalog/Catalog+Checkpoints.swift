@@ -102,7 +102,9 @@ extension Catalog {
             {
                 throw CatalogError.invalidValue(
                     name: "checkpoint file", value: url.path,
-                    reason: "exists but is not in this catalog (\(location)); is another catalog kept in the same directory?")
+                    reason:
+                        "exists but is not in this catalog (\(location)); is another catalog kept in the same directory?"
+                )
             }
             guard try db.count(RunRecord.self, where: "id = ?", [draft.runId]) > 0 else {
                 throw CatalogError.notFound(table: "run", id: draft.runId)

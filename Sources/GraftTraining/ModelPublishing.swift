@@ -6,6 +6,13 @@ import GraftSupport
 import GraftWeights
 import GraftZoo
 
+/// A published model's card and where its two files are.
+public struct PublishedModel {
+    public var card: ModelCard
+    public var cardURL: URL
+    public var weightsURL: URL
+}
+
 /// Makes a catalog checkpoint a zoo model of its own: a plain weights file and a model card beside
 /// it in the weights directory (`ID.h5`, `ID.card.json`), so that `--model ID` finds its
 /// architecture, input size, normalisation and class names, and the card says which run, data
@@ -30,9 +37,11 @@ public struct ModelPublisher {
     /// - Throws: `ZooError.invalidCard` when the id is taken (by a shipped card, or by a published
     ///   one without `replace`); catalog, checkpoint and file errors naming what is at fault.
     @discardableResult
-    public func publish(checkpoint checkpointId: Int64, from catalog: Catalog, weightsDirectory: URL) throws -> (
-        card: ModelCard, cardURL: URL, weightsURL: URL
-    ) {
+    public func publish(
+        checkpoint checkpointId: Int64, from catalog: Catalog, to weightsDirectory: URL
+    ) throws
+        -> PublishedModel
+    {
         let cardURL = weightsDirectory.appendingPathComponent(id + Zoo.publishedCardSuffix)
         let weightsURL = weightsDirectory.appendingPathComponent(id + ".h5")
         let shipped = try Zoo.load(directory: Zoo.defaultDirectory)
@@ -44,7 +53,8 @@ public struct ModelPublisher {
             let existing = [cardURL, weightsURL].first(where: { FileManager.default.fileExists(atPath: $0.path) })
         {
             throw ZooError.invalidCard(
-                path: existing.path, field: "id", reason: "'\(id)' is already published (use --replace to overwrite it)")
+                path: existing.path, field: "id", reason: "'\(id)' is already published (use --replace to overwrite it)"
+            )
         }
         let record = try catalog.checkpoint(id: checkpointId)
         let run = try catalog.run(id: record.runId)
@@ -63,13 +73,15 @@ public struct ModelPublisher {
         let dataset = data.source == DataSpecification.fashionMNIST ? "Fashion-MNIST" : data.source
         let card = ModelCard(
             id: id,
-            name: name ?? "\(architecture.rawValue) trained by Graft on \(dataset) (\(attributes.classNames.count) classes)",
+            name: name
+                ?? "\(architecture.rawValue) trained by Graft on \(dataset) (\(attributes.classNames.count) classes)",
             architecture: architecture.resNetDepth == nil ? architecture.rawValue : "resnet",
             depth: architecture.resNetDepth?.rawValue,
             inputSize: [3, data.imageSize, data.imageSize], resize: data.imageSize,
             mean: attributes.mean.map(Self.shortest), std: attributes.std.map(Self.shortest),
             classNames: attributes.classNames,
-            license: license ?? (data.source == DataSpecification.fashionMNIST ? "MIT (Fashion-MNIST's licence)" : "unspecified"),
+            license: license
+                ?? (data.source == DataSpecification.fashionMNIST ? "MIT (Fashion-MNIST's licence)" : "unspecified"),
             accuracy: record.valAcc.map {
                 ModelCard.Accuracy(dataset: "\(dataset), validation split", top1: $0 * 100, top5: nil)
             },
@@ -78,7 +90,7 @@ public struct ModelPublisher {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(card), to: cardURL)
-        return (card, cardURL, weightsURL)
+        return PublishedModel(card: card, cardURL: cardURL, weightsURL: weightsURL)
     }
 
     /// The normalisation was float32 in training: write 0.485, not 0.48500001430511475.

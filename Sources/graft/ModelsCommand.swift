@@ -146,7 +146,8 @@ struct ModelsCommand: ParsableCommand {
 
     struct Publish: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a trained checkpoint a zoo model: ID.h5 and its card ID.card.json in the weights directory.",
+            abstract:
+                "Make a trained checkpoint a zoo model: ID.h5 and its card ID.card.json in the weights directory.",
             discussion: """
                 The card records the run, checkpoint, dataset, split, image size, normalisation, class names \
                 and the weights' SHA-256. Afterwards `--model ID` uses the card's architecture, input size \
@@ -168,7 +169,7 @@ struct ModelsCommand: ParsableCommand {
             let publisher = ModelPublisher(id: id, name: name, license: license, notes: notes, replace: replace)
             let published = try publisher.publish(
                 checkpoint: checkpointId, from: db,
-                weightsDirectory: weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory)
+                to: weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory)
             let card = published.card
             print(
                 "published \(card.id): \(card.modelArchitecture), \(card.numClasses) classes (\(card.classNames.joined(separator: ", "))), input \(card.inputSize[1])×\(card.inputSize[2]), from checkpoint \(checkpointId)"

@@ -50,7 +50,8 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         if let recipe, TrainingRecipe.named(recipe) == nil {
             throw ValidationError(
-                "--recipe: unknown recipe '\(recipe)' (known: \(TrainingRecipe.all.map(\.name).joined(separator: ", ")))")
+                "--recipe: unknown recipe '\(recipe)' (known: \(TrainingRecipe.all.map(\.name).joined(separator: ", ")))"
+            )
         }
     }
 
