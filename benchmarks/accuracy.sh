@@ -9,8 +9,8 @@
 # 2. Transfer. ResNet18 and ResNet34 source models trained on classes A (30,000 images) and
 #    published to the zoo, then fine-tuned on classes B with 10, 25 and 100 training images per
 #    class: from scratch, a linear probe (head only), layer4 + head (BatchNorm eval), and every
-#    block; test accuracy on the 5,000 test images of classes B, for the checkpoint each run chose
-#    on its 3,000 validation images.
+#    block, per seed (the training images, head and data order); test accuracy on the 5,000 test
+#    images of classes B, for the checkpoint each run chose on its 3,000 validation images.
 #
 # SEEDS (default "1 2 3"), MODELS (default "resnet18 resnet34") and PARTS (default "snapshot
 # transfer") choose what runs. Results: out/accuracy/*.tsv, summarised at the end.
@@ -57,7 +57,7 @@ if [[ " $parts " == *" transfer "* ]]; then
   classes_a="t-shirt-top,trouser,pullover,dress,coat"
   classes_b="sandal,shirt,sneaker,bag,ankle-boot"
   data=(--data fashion-mnist --image-size 32 --val 0.1 --catalog "$catalog" --quiet)
-  printf 'model\tper_class\tscratch\tlinear_probe\tlayer4_head\tall_blocks\n' > "$out/transfer.tsv"
+  printf 'model\tper_class\tseed\tscratch\tlinear_probe\tlayer4_head\tall_blocks\n' > "$out/transfer.tsv"
   for model in $models; do
     source="$model-fmnist-a"
     # ResNet34 diverged at a peak of 0.1 in its first epoch (validation loss 2.8e6), so it peaks at 0.05.
@@ -73,23 +73,26 @@ if [[ " $parts " == *" transfer "* ]]; then
     for n in 10 25 100; do
       epochs=30
       [ "$n" = 100 ] && epochs=15
-      target=("${data[@]}" --classes "$classes_b" --train-per-class "$n" --batch 32 --seed 0 --epochs "$epochs"
-        --optimizer adam --lr 1e-3 --keep best:1)
-      tuned=(--model "$source" --weights "$GRAFT_WEIGHTS/$source.h5")
-      row="$model\t$n"
-      for variant in scratch probe layer4 all; do
-        echo "== $model, $n per class: $variant"
-        case $variant in
-          scratch) args=(--model "$model") ;;
-          probe) args=("${tuned[@]}" --trainable head --lr 1e-2) ;;
-          layer4) args=("${tuned[@]}" --trainable layer4,head) ;;
-          all) args=("${tuned[@]}") ;;
-        esac
-        log="$out/transfer-$model-$n-$variant.txt"
-        "$graft" train "${target[@]}" "${args[@]}" --name "accuracy: $model $n per class, $variant" > "$log"
-        row="$row\t$("$graft" ensemble --run "$(run_id "$log")" --split test --catalog "$catalog" --quiet | advised best_single)"
+      for seed in $seeds; do
+        # The seed draws the training images, the new head's initialisation and the data order.
+        target=("${data[@]}" --classes "$classes_b" --train-per-class "$n" --batch 32 --seed "$seed"
+          --split-seed "$seed" --epochs "$epochs" --optimizer adam --lr 1e-3 --keep best:1)
+        tuned=(--model "$source" --weights "$GRAFT_WEIGHTS/$source.h5")
+        row="$model\t$n\t$seed"
+        for variant in scratch probe layer4 all; do
+          echo "== $model, $n per class, seed $seed: $variant"
+          case $variant in
+            scratch) args=(--model "$model") ;;
+            probe) args=("${tuned[@]}" --trainable head --lr 1e-2) ;;
+            layer4) args=("${tuned[@]}" --trainable layer4,head) ;;
+            all) args=("${tuned[@]}") ;;
+          esac
+          log="$out/transfer-$model-$n-$seed-$variant.txt"
+          "$graft" train "${target[@]}" "${args[@]}" --name "accuracy: $model $n per class seed $seed, $variant" > "$log"
+          row="$row\t$("$graft" ensemble --run "$(run_id "$log")" --split test --catalog "$catalog" --quiet 2>/dev/null | advised best_single)"
+        done
+        printf "$row\n" >> "$out/transfer.tsv"
       done
-      printf "$row\n" >> "$out/transfer.tsv"
     done
   done
 fi
