@@ -81,12 +81,7 @@ public struct TrainingCheckpoint {
         guard groups.contains(trainingGroup) else { throw TrainingError.notACheckpoint(path: url.path) }
         let training = try WeightsFile.readGroup(trainingGroup, from: url)
         func decode<T: Decodable>(_ key: String, as type: T.Type) throws -> T {
-            guard case .string(let text)? = training.attributes[key] else {
-                throw TrainingError.missingCheckpointField(path: url.path, field: key)
-            }
-            do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
-                throw TrainingError.unreadableCheckpointField(path: url.path, field: key, cause: ErrorCause(error))
-            }
+            try decodeField(key, of: training, in: url)
         }
         let position = try decode("position", as: TrainingPosition.self)
         let rngText = try decode("random_state", as: [String: [String]].self)
@@ -125,6 +120,24 @@ public struct TrainingCheckpoint {
         ModelRandomState.restore(randomState, into: trainer.model)
         trainer.resetFeatureCache()
     }
+
+    /// A JSON attribute of the training group.
+    static func decodeField<T: Decodable>(_ key: String, of training: HDF5Group, in url: URL) throws -> T {
+        guard case .string(let text)? = training.attributes[key] else {
+            throw TrainingError.missingCheckpointField(path: url.path, field: key)
+        }
+        do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+            throw TrainingError.unreadableCheckpointField(path: url.path, field: key, cause: ErrorCause(error))
+        }
+    }
+
+    /// Only the run configuration of a checkpoint file: neither weights nor optimizer state are read.
+    public static func runConfiguration(in url: URL) throws -> RunConfiguration {
+        guard try WeightsFile.groupNames(in: url).contains(trainingGroup) else {
+            throw TrainingError.notACheckpoint(path: url.path)
+        }
+        return try decodeField("run_configuration", of: try WeightsFile.readGroup(trainingGroup, from: url), in: url)
+    }
 }
 
 extension TrainingCheckpoint {
@@ -134,7 +147,16 @@ extension TrainingCheckpoint {
     @discardableResult
     public static func export(checkpoint id: Int64, from catalog: Catalog, to url: URL) throws -> WeightsAttributes {
         let record = try catalog.checkpoint(id: id)
-        let source = try catalog.verifiedFile(for: record)
+        return try export(record, verifiedFile: try catalog.verifiedFile(for: record), to: url)
+    }
+
+    /// `export(checkpoint:from:to:)` for a checkpoint whose file the caller has already verified.
+    @discardableResult
+    public static func export(
+        _ record: CheckpointRecord, verifiedFile source: URL, to url: URL
+    ) throws
+        -> WeightsAttributes
+    {
         let (state, attributes) = try WeightsFile.read(source)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var exported = attributes

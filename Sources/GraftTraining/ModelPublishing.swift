@@ -58,11 +58,12 @@ public struct ModelPublisher {
         }
         let record = try catalog.checkpoint(id: checkpointId)
         let run = try catalog.run(id: record.runId)
-        let configuration = try TrainingCheckpoint.read(try catalog.verifiedFile(for: record)).runConfiguration
+        let source = try catalog.verifiedFile(for: record)
+        let configuration = try TrainingCheckpoint.runConfiguration(in: source)
         let architecture = try Architecture(named: configuration.architecture)
 
         // The weights first, atomically; the card names their digest.
-        let attributes = try TrainingCheckpoint.export(checkpoint: checkpointId, from: catalog, to: weightsURL)
+        let attributes = try TrainingCheckpoint.export(record, verifiedFile: source, to: weightsURL)
         let data = configuration.data
         let provenance = ModelCard.Provenance(
             catalog: catalog.location, run: record.runId, runName: run.name, checkpoint: checkpointId,

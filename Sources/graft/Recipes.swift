@@ -8,6 +8,8 @@ struct TrainingRecipe {
     var name: String
     var summary: String
     var arguments: [String]
+    /// What to run once the run is trained; `RUN` stands for its id.
+    var nextStep: String?
 
     static let all: [TrainingRecipe] = [
         TrainingRecipe(
@@ -17,7 +19,8 @@ struct TrainingRecipe {
             arguments: [
                 "--optimizer", "sgd", "--momentum", "0.9", "--weight-decay", "5e-4", "--schedule", "cosine_restarts",
                 "--lr", "0.1", "--step-size", "4ep", "--epochs", "20",
-            ])
+            ],
+            nextStep: "snapshot ensemble: graft ensemble --run RUN --minima --method probs,swa")
     ]
 
     static func named(_ name: String) -> TrainingRecipe? { all.first { $0.name == name } }

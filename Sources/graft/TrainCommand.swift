@@ -120,8 +120,8 @@ struct TrainCommand: ParsableCommand {
         run.showProgress = !quiet
         let summary = try run.start(prepared: prepared, comparisonId: comparison)
         print(summaryText(summary))
-        if recipe == "snapshot-ensemble" {
-            print("snapshot ensemble: graft ensemble --run \(summary.runId) --minima --method probs,swa")
+        if let next = recipe.flatMap(TrainingRecipe.named)?.nextStep {
+            print(next.replacingOccurrences(of: "RUN", with: String(summary.runId)))
         }
     }
 

@@ -22,9 +22,15 @@ import TestSupport
         var architecture: String
         var input_size: [Int]
         var mean: [Double]
+        var std: [Double]
         var class_names: [String]
         var weights_file: String
         var trained_by: TrainedBy
+    }
+
+    struct ShippedNormalisation: Decodable {
+        var mean: [Double]
+        var std: [Double]
     }
 
     /// Two classes of four photos each in `ds/`.
@@ -69,8 +75,12 @@ import TestSupport
         #expect(card.trained_by.run == 1 && card.trained_by.val_fraction == 0.25 && card.trained_by.split_seed == 0)
         #expect(card.trained_by.dataset == "ds")
         #expect(card.trained_by.weights_sha256 == (try SHA256.hex(of: weightsURL)))
-        // The vanilla CNN's card normalisation, written as the float32 the run used, shortest form.
-        #expect(card.mean.allSatisfy { "\($0)".count <= 8 }, "\(card.mean)")
+        // The normalisation the run used: the vanilla CNN card's, read here from the card itself,
+        // written back in its shortest form rather than as float32 widened to double.
+        let shippedCard = try JSONDecoder().decode(
+            ShippedNormalisation.self,
+            from: Data(contentsOf: Fixtures.packageRoot.appendingPathComponent("Models/vanilla-cnn.json")))
+        #expect(card.mean == shippedCard.mean && card.std == shippedCard.std, "\(card.mean) \(card.std)")
 
         let listed = try CLI.graft(["models"], in: dir.url)
         #expect(listed.stdout.contains("cnn-clothes") && listed.stdout.contains("present"), "\(listed.stdout)")
