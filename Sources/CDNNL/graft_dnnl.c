@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* One oneDNN operation on fixed shapes: the primitive, and for each argument the user's plain
  * layout, the primitive's layout and the reorder between them when they differ. */
@@ -42,8 +41,6 @@ static dnnl_engine_t engine = NULL;
 static entry *cache = NULL;
 
 static _Thread_local dnnl_stream_t thread_stream = NULL;
-static _Thread_local char *arena = NULL;
-static _Thread_local size_t arena_size = 0;
 
 static void make_engine(void) {
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
@@ -58,24 +55,6 @@ static dnnl_stream_t stream(void) {
     if (!thread_stream && dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags) != dnnl_success)
         thread_stream = NULL;
     return thread_stream;
-}
-
-static char *arena_get(size_t bytes) {
-    if (bytes > arena_size) {
-        free(arena);
-        /* 2 MB-aligned on transparent huge pages: far fewer page faults on first touch. */
-        size_t huge = (size_t)2 << 20, rounded = (bytes + huge - 1) / huge * huge;
-        arena = aligned_alloc(huge, rounded);
-        if (arena) madvise(arena, rounded, MADV_HUGEPAGE);
-        arena_size = arena ? rounded : 0;
-    }
-    return arena;
-}
-
-void graft_dnnl_release_arena(void) {
-    free(arena);
-    arena = NULL;
-    arena_size = 0;
 }
 
 static int same_shape(const graft_conv_shape *a, const graft_conv_shape *b) {
@@ -261,14 +240,19 @@ static op_plan *plan(const graft_conv_shape *shape, int which) {
     return p;
 }
 
-static int execute(op_plan *p, void *const *user) {
-    dnnl_stream_t strm = stream();
-    if (!strm) return -1;
+/* Arena bytes one call of the plan needs: its scratchpad and every reordered argument. */
+static size_t arena_need(const op_plan *p) {
     size_t total = (p->scratch_size + 63) / 64 * 64;
     for (int i = 0; i < p->nargs; i++)
         if (p->args[i].reorder) total += (p->args[i].size + 63) / 64 * 64;
-    char *base = arena_get(total);
-    if (total && !base) return -1;
+    return total;
+}
+
+static int execute(op_plan *p, void *const *user, void *arena) {
+    dnnl_stream_t strm = stream();
+    if (!strm) return -1;
+    char *base = arena;
+    if (arena_need(p) && !base) return -1;
 
     dnnl_memory_t user_mem[MAX_ARGS] = {0}, prim_mem[MAX_ARGS] = {0}, scratch = NULL;
     dnnl_exec_arg_t args[MAX_ARGS + 1];
@@ -319,7 +303,8 @@ static int execute(op_plan *p, void *const *user) {
     return rc ? -1 : 0;
 }
 
-int graft_conv_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias, float *y) {
+int graft_conv_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias, float *y,
+                       void *arena) {
     op_plan *p = plan(shape, 0);
     if (!p) return -1;
     void *user[MAX_ARGS];
@@ -328,34 +313,44 @@ int graft_conv_forward(const graft_conv_shape *shape, const float *x, const floa
     user[n++] = (void *)w;
     if (shape->has_bias) user[n++] = (void *)bias;
     user[n++] = y;
-    return execute(p, user);
+    return execute(p, user, arena);
 }
 
-int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *dx) {
+int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *dx, void *arena) {
     graft_conv_shape s = *shape;
     s.fuse_relu = 0;
     s.has_bias = 0;
     op_plan *p = plan(&s, 1);
     if (!p) return -1;
     void *user[3] = {(void *)dy, (void *)w, dx};
-    return execute(p, user);
+    return execute(p, user, arena);
 }
 
 int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *dw,
-                                float *dbias) {
+                                float *dbias, void *arena) {
     graft_conv_shape s = *shape;
     s.fuse_relu = 0;
     op_plan *p = plan(&s, 2);
     if (!p) return -1;
     void *user[4] = {(void *)x, (void *)dy, dw, dbias};
-    return execute(p, user);
+    return execute(p, user, arena);
 }
 
-const char *graft_conv_implementation(const graft_conv_shape *shape, int pass) {
+/* The plan a pass runs, with the flags that pass ignores cleared (as the entry points do). */
+static op_plan *pass_plan(const graft_conv_shape *shape, int pass) {
     graft_conv_shape s = *shape;
     if (pass > 0) s.fuse_relu = 0;
     if (pass == 1) s.has_bias = 0;
-    op_plan *p = plan(&s, pass);
+    return plan(&s, pass);
+}
+
+long graft_conv_arena_bytes(const graft_conv_shape *shape, int pass) {
+    op_plan *p = pass_plan(shape, pass);
+    return p ? (long)arena_need(p) : -1;
+}
+
+const char *graft_conv_implementation(const graft_conv_shape *shape, int pass) {
+    op_plan *p = pass_plan(shape, pass);
     const char *name = NULL;
     if (p && dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success) name = NULL;
     return name;

@@ -188,7 +188,7 @@ public final class ResNet: Module {
         } else {
             x = stem.forward(input, mode: mode)
         }
-        return chain.forward(x, mode: mode == .parameters && stemTrainable ? .input : mode)
+        return chain.forward(consume x, mode: mode == .parameters && stemTrainable ? .input : mode)
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {

@@ -14,8 +14,22 @@ public final class ReLU: Module {
         return output
     }
 
+    /// `max(0, x)` written over `x` (in place when nothing else refers to its storage); keeps
+    /// nothing, so backward needs `backward(_:output:)`.
+    public func forward(inPlace x: inout Tensor) {
+        savedOutput = nil
+        let count = x.count
+        Elementwise.relu(x.mutablePointer(), count: count)
+    }
+
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
         guard let out = savedOutput else { preconditionFailure("ReLU.backward without a saved forward") }
+        savedOutput = nil
+        return backward(outputGradient, output: out)
+    }
+
+    /// Backward given the output of the forward pass (its positive entries are the mask).
+    public func backward(_ outputGradient: Tensor, output out: Tensor) -> Tensor {
         var g = Tensor(uninitializedShape: out.shape)
         let y = out.pointer, dy = outputGradient.pointer, dx = g.mutablePointer()
         Elementwise.reluBackward(output: y, gradient: dy, into: dx, count: out.count)
@@ -76,6 +90,7 @@ public final class Dropout: Module {
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
         guard let mask = savedMask else { return outputGradient }
+        defer { savedMask = nil }
         var g = Tensor(uninitializedShape: mask.shape)
         let m = mask.pointer, dy = outputGradient.pointer, dx = g.mutablePointer()
         for i in 0..<mask.count { dx[i] = dy[i] * m[i] }

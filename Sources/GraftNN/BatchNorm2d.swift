@@ -22,6 +22,7 @@ public final class BatchNorm2d: Module {
     private var savedMean: [Float] = []
     private var savedInvStd: [Float] = []
     private var savedUsedBatchStats = false
+    private var savedScale: [Float] = [], savedShift: [Float] = []
     private var savedMode: GradientMode = .none
 
     public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
@@ -117,6 +118,8 @@ public final class BatchNorm2d: Module {
             savedInput = input
             savedMean = mean
             savedInvStd = invStd
+            savedScale = scale
+            savedShift = shift
             savedUsedBatchStats = isTraining
         } else {
             savedInput = nil
@@ -126,6 +129,7 @@ public final class BatchNorm2d: Module {
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
         guard let input = savedInput else { preconditionFailure("BatchNorm2d.backward without a saved forward") }
+        defer { savedInput = nil }
         let n = input.size(0), c = channels, hw = input.size(2) * input.size(3)
         let x = input.pointer, dy = outputGradient.pointer
         let gamma = weight.value.pointer
@@ -192,6 +196,18 @@ public final class BatchNorm2d: Module {
     }
 
     public override func clearSaved() { savedInput = nil }
+
+    /// The output of the last forward pass made with a mode other than `.none`, computed again
+    /// from its saved input with the same per-channel scale and shift: bit for bit what that pass
+    /// returned. Lets the layers after it keep nothing (`Chain`).
+    public func recomputedOutput() -> Tensor {
+        guard let input = savedInput else { preconditionFailure("BatchNorm2d output recomputed without a saved forward") }
+        var output = Tensor(uninitializedShape: input.shape)
+        Elementwise.channelAffine(
+            input.pointer, into: output.mutablePointer(), planes: input.size(0) * channels,
+            planeSize: input.size(2) * input.size(3), channels: channels, scale: savedScale, shift: savedShift)
+        return output
+    }
 
     /// The per-channel `scale`, `shift` with which eval mode computes `x·scale + shift`
     /// (running statistics), for folding this layer into the convolution before it.

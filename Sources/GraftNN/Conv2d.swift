@@ -31,14 +31,26 @@ public final class Conv2d: Module {
     }
 
     public override func forward(_ input: Tensor, mode: GradientMode) -> Tensor {
+        forward(input, mode: mode, keepingInput: true)
+    }
+
+    /// With `keepingInput: false` the input is not kept for backward: whoever ran this pass
+    /// hands it to `backward(_:input:)` instead (`Chain` recomputes it there).
+    public func forward(_ input: Tensor, mode: GradientMode, keepingInput: Bool) -> Tensor {
         savedMode = mode
-        savedInput = mode == .none ? nil : input
+        savedInput = mode == .none || !keepingInput ? nil : input
         return ConvKernels.forward(
             input: input, weight: weight.value, bias: bias?.value, geometry, workspace: workspace)
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
         guard let input = savedInput else { preconditionFailure("Conv2d.backward without a saved forward") }
+        savedInput = nil
+        return backward(outputGradient, input: input)
+    }
+
+    /// Backward through the last forward pass, given the input that pass saw.
+    public func backward(_ outputGradient: Tensor, input: Tensor) -> Tensor? {
         var gw: Tensor? = weight.requiresGrad ? Tensor.zeros(weight.value.shape) : nil
         var gb: Tensor? = (bias?.requiresGrad ?? false) ? Tensor.zeros([geometry.outChannels]) : nil
         let gwp = gw?.mutablePointer()

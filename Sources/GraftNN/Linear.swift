@@ -41,6 +41,7 @@ public final class Linear: Module {
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
         guard let input = savedInput else { preconditionFailure("Linear.backward without a saved forward") }
+        defer { savedInput = nil }
         let n = input.size(0)
         let dy = outputGradient.pointer
         if weight.requiresGrad {

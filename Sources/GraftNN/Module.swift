@@ -68,8 +68,10 @@ open class Module {
         fatalError("\(type(of: self)) does not implement forward")
     }
 
-    /// Back-propagates through the last forward pass made with a mode other than `.none`.
-    /// Returns the input gradient when that mode was `.input`, otherwise `nil`.
+    /// Back-propagates through the last forward pass made with a mode other than `.none`, and
+    /// lets go of what that pass kept as soon as it is used (as PyTorch frees its graph), so a
+    /// second backward needs a new forward. Returns the input gradient when that mode was
+    /// `.input`, otherwise `nil`.
     open func backward(_ outputGradient: Tensor) -> Tensor? {
         fatalError("\(type(of: self)) does not implement backward")
     }

@@ -126,6 +126,7 @@ public final class MaxPool2d: Module {
     }
 
     public override func backward(_ outputGradient: Tensor) -> Tensor? {
+        defer { savedIndices = [] }
         var g = Tensor(shape: savedInputShape, repeating: 0)
         let hw = savedInputShape[2] * savedInputShape[3]
         let outHW = outputGradient.size(2) * outputGradient.size(3)

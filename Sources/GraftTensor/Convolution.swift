@@ -103,6 +103,70 @@ public enum ConvKernels {
             winograd: usesWinograd(g, batch: batch, height: height, width: width, backend: backend) ? 1 : 0)
     }
 
+    /// Bytes of arena (scratchpad and blocked copies of the arguments) one oneDNN call may use;
+    /// a batch that needs more runs as several calls over consecutive images. The arena is taken
+    /// from the buffer pool for the call and given back after it, so it counts only while a layer
+    /// runs; and this bound keeps it from growing to a large layer's blocked activations (100 MB
+    /// for ResNet34's stem at batch 32) on top of that layer's own tensors. Winograd's transformed
+    /// weights do not shrink with the batch (up to 125 MB for a 512-channel layer's weight
+    /// gradient); they run whole. `GRAFT_CONV_ARENA_MB` sets the bound.
+    public static let arenaBudgetBytes: Int = {
+        if let v = getenv("GRAFT_CONV_ARENA_MB"), let mb = Int(String(cString: v)), mb > 0 { return mb << 20 }
+        return 32 << 20
+    }()
+
+    /// Images per oneDNN call of (shape, pass): the whole batch when its arena fits `budget`, else
+    /// the largest even split whose batch-dependent part does (at least one image); nil when
+    /// oneDNN cannot run the shape.
+    static func imagesPerCall(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, pass: Int32, budget: Int,
+        backend: Backend = defaultBackend
+    ) -> Int? {
+        let shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, backend: backend)
+        return imagesPerCall(shape, pass: pass, budget: budget)
+    }
+
+    static func imagesPerCall(_ shape: graft_conv_shape, pass: Int32, budget: Int) -> Int? {
+        var whole = shape, one = shape
+        one.batch = 1
+        let need = Int(graft_conv_arena_bytes(&whole, pass))
+        guard need >= 0 else { return nil }
+        let n = Int(shape.batch)
+        guard need > budget, n > 1 else { return n }
+        let perImage = max(1, (need - Int(graft_conv_arena_bytes(&one, pass))) / (n - 1))
+        let fitting = max(1, budget / perImage)
+        let calls = (n + fitting - 1) / fitting
+        return (n + calls - 1) / calls
+    }
+
+    /// Runs one oneDNN pass over the batch in calls of `imagesPerCall` images:
+    /// `call(part, start, arena)` gets the shape of images `start ..< start + part.batch` and an
+    /// arena large enough for it, and returns 0 on success. The Winograd choice stays the whole
+    /// batch's. False when oneDNN cannot run a part.
+    static func inBatchChunks(
+        _ shape: graft_conv_shape, pass: Int32, budget: Int,
+        _ call: (inout graft_conv_shape, Int, UnsafeMutableRawPointer?) -> Int32
+    ) -> Bool {
+        guard let chunk = imagesPerCall(shape, pass: pass, budget: budget) else { return false }
+        var first = shape
+        first.batch = Int32(chunk)
+        let need = Int(graft_conv_arena_bytes(&first, pass))
+        guard need >= 0 else { return false }
+        // Whole huge pages, so that layers of nearly the same need share recycled arenas.
+        let bytes = (need + HugePages.size - 1) / HugePages.size * HugePages.size
+        let arena = bytes > 0 ? BufferPool.shared.allocate(bytes: bytes) : nil
+        defer { if let arena { BufferPool.shared.release(arena, bytes: bytes) } }
+        let n = Int(shape.batch)
+        var start = 0
+        while start < n {
+            var part = shape
+            part.batch = Int32(min(chunk, n - start))
+            guard call(&part, start, arena) == 0 else { return false }
+            start += chunk
+        }
+        return true
+    }
+
     /// Floats allowed for one group's column matrix (16 MB).
     static let columnBudget = 4 << 20
 
@@ -183,7 +247,7 @@ public enum ConvKernels {
     /// output is `max(0, ·)` of that (one pass instead of two).
     public static func forward(
         input: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry, workspace: Workspace,
-        fuseReLU: Bool = false, backend: Backend = defaultBackend
+        fuseReLU: Bool = false, backend: Backend = defaultBackend, arenaBudget: Int = arenaBudgetBytes
     ) -> Tensor {
         let n = input.size(0), h = input.size(2), w = input.size(3)
         precondition(input.size(1) == g.inChannels, "conv expects \(g.inChannels) channels, got \(input.shape)")
@@ -193,8 +257,12 @@ public enum ConvKernels {
         let out = output.mutablePointer()
         let x = input.pointer, wt = weight.pointer
         if backend.isOneDNN {
-            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
-            if graft_conv_forward(&shape, x, wt, bias?.pointer, out) == 0 { return output }
+            let shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
+            let outCHW = M * outHW
+            let ran = inBatchChunks(shape, pass: 0, budget: arenaBudget) { part, start, arena in
+                graft_conv_forward(&part, x + start * inCHW, wt, bias?.pointer, out + start * outCHW, arena)
+            }
+            if ran { return output }
         }
         let group = groupSize(g, outHW: outHW, batch: n)
         if g.isPointwise && group == 1 {
@@ -251,7 +319,8 @@ public enum ConvKernels {
     public static func backward(
         input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
         weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?,
-        needInput: Bool, workspace: Workspace, backend: Backend = defaultBackend
+        needInput: Bool, workspace: Workspace, backend: Backend = defaultBackend,
+        arenaBudget: Int = arenaBudgetBytes
     ) -> Tensor? {
         let n = input.size(0), h = input.size(2), w = input.size(3)
         let (oh, ow) = g.outputSize(h, w)
@@ -260,7 +329,7 @@ public enum ConvKernels {
         if backend.isOneDNN,
             let result = dnnlBackward(
                 input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
-                biasGradient: biasGradient, needInput: needInput, backend: backend)
+                biasGradient: biasGradient, needInput: needInput, backend: backend, arenaBudget: arenaBudget)
         {
             return result
         }
@@ -356,35 +425,50 @@ public enum ConvKernels {
     static func dnnlBackward(
         input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
         weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool,
-        backend: Backend
+        backend: Backend, arenaBudget: Int
     ) -> Tensor?? {
         let n = input.size(0), h = input.size(2), w = input.size(3)
+        let (oh, ow) = g.outputSize(h, w)
+        let inCHW = g.inChannels * h * w, outCHW = g.outChannels * oh * ow
+        let x = input.pointer, dy = gy.pointer, wt = weight.pointer
         var gradInput: Tensor? = nil
         if needInput {
-            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, backend: backend)
+            let shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, backend: backend)
             var t = Tensor(uninitializedShape: input.shape)
-            guard graft_conv_backward_data(&shape, gy.pointer, weight.pointer, t.mutablePointer()) == 0 else {
-                return nil
+            let dx = t.mutablePointer()
+            let ran = inBatchChunks(shape, pass: 1, budget: arenaBudget) { part, start, arena in
+                graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW, arena)
             }
+            guard ran else { return nil }
             gradInput = t
         }
         if let dw = weightGradient {
-            var shape = dnnlShape(
+            let shape = dnnlShape(
                 g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false,
                 backend: backend)
-            var gw = Tensor(uninitializedShape: weight.shape)
-            var gb = Tensor(uninitializedShape: [g.outChannels])
-            guard
-                graft_conv_backward_weights(
-                    &shape, input.pointer, gy.pointer, gw.mutablePointer(),
-                    biasGradient == nil ? nil : gb.mutablePointer()) == 0
-            else {
-                return nil
+            // The batch's gradient: the first call's, plus each further call's.
+            var gw = Tensor(uninitializedShape: weight.shape), gb = Tensor(uninitializedShape: [g.outChannels])
+            var partW: Tensor? = nil, partB: Tensor? = nil
+            let ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start, arena in
+                let first = start == 0
+                if !first && partW == nil {
+                    partW = Tensor(uninitializedShape: weight.shape)
+                    partB = Tensor(uninitializedShape: [g.outChannels])
+                }
+                let pw = first ? gw.mutablePointer() : partW!.mutablePointer()
+                let pb = biasGradient == nil ? nil : (first ? gb.mutablePointer() : partB!.mutablePointer())
+                let rc = graft_conv_backward_weights(&part, x + start * inCHW, dy + start * outCHW, pw, pb, arena)
+                if rc == 0 && !first {
+                    Elementwise.add(UnsafePointer(pw), into: gw.mutablePointer(), count: gw.count)
+                    if let pb { Elementwise.add(UnsafePointer(pb), into: gb.mutablePointer(), count: g.outChannels) }
+                }
+                return rc
             }
+            guard ran else { return nil }
             Elementwise.add(gw.pointer, into: dw, count: gw.count)
             if let db = biasGradient { Elementwise.add(gb.pointer, into: db, count: g.outChannels) }
         } else if let db = biasGradient {
-            let M = g.outChannels, outHW = gy.count / max(1, n * M), dy = gy.pointer
+            let M = g.outChannels, outHW = oh * ow
             for i in 0..<n {
                 for m in 0..<M {
                     let row = dy + (i * M + m) * outHW

@@ -7,16 +7,7 @@ public final class TensorStorage: @unchecked Sendable {
     public init(count: Int) {
         self.count = count
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let raw: UnsafeMutableRawPointer
-        if let recycled = BufferPool.shared.take(bytes: bytes) {
-            raw = recycled
-        } else {
-            // 64-byte alignment keeps BLAS and vector loads on their fast paths; large buffers are
-            // 2 MB-aligned and backed by transparent huge pages where the kernel offers them.
-            raw = UnsafeMutableRawPointer.allocate(
-                byteCount: bytes, alignment: bytes >= HugePages.threshold ? HugePages.size : 64)
-            HugePages.advise(raw, bytes: bytes)
-        }
+        let raw = BufferPool.shared.allocate(bytes: bytes)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -26,8 +17,7 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        let raw = UnsafeMutableRawPointer(pointer)
-        if !BufferPool.shared.give(raw, bytes: max(count, 1) * MemoryLayout<Float>.stride) { raw.deallocate() }
+        BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride)
     }
 }
 
@@ -133,3 +123,4 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+

@@ -1,5 +1,5 @@
 import Testing
-import GraftTensor
+@testable import GraftTensor
 import TestSupport
 @testable import GraftNN
 
@@ -22,8 +22,11 @@ import TestSupport
     /// Both oneDNN algorithms against im2col + sgemm. Winograd (chosen for the 3×3 stride-1 shapes
     /// with ≥ 16 input channels) transforms its inputs, so it rounds differently: its bound is looser,
     /// still far below the 1e-4 the PyTorch fixtures allow for a whole network.
-    @Test(arguments: [ConvKernels.Backend.oneDNNDirect, .oneDNN])
-    func oneDNNConvolutionMatchesIm2col(_ backend: ConvKernels.Backend) throws {
+    ///
+    /// With an arena budget of one byte every oneDNN call runs a single image (the way large
+    /// layers split their batch), and the weight gradient is summed over the calls.
+    @Test(arguments: [ConvKernels.Backend.oneDNNDirect, .oneDNN], [ConvKernels.arenaBudgetBytes, 1])
+    func oneDNNConvolutionMatchesIm2col(_ backend: ConvKernels.Backend, arenaBudget: Int) throws {
         try #require(ConvKernels.defaultBackend != .im2col, "oneDNN is not available")
         var rng = RandomGenerator(seed: 11)
         var winogradLayers = 0
@@ -38,6 +41,9 @@ import TestSupport
                 #expect(
                     kernel?.contains("wino") == (winograd && ConvKernels.winogradIsAvailable),
                     "\(g) pass \(pass) runs \(kernel ?? "nothing")")
+                let perCall = ConvKernels.imagesPerCall(
+                    g, batch: n, height: size, width: size, pass: Int32(pass), budget: arenaBudget, backend: backend)
+                #expect(perCall == (arenaBudget == 1 ? 1 : n), "\(g) pass \(pass): \(perCall ?? 0) images per call")
             }
             // rel-to-max (the fixture README's notation, no floor); measured at most 1.7e-6 with
             // Winograd and 1.5e-6 without, over outputs and all three gradients.
@@ -49,7 +55,7 @@ import TestSupport
             for relu in [false, true] {
                 let fast = ConvKernels.forward(
                     input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
-                    backend: backend)
+                    backend: backend, arenaBudget: arenaBudget)
                 let plain = ConvKernels.forward(
                     input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu,
                     backend: .im2col)
@@ -64,7 +70,7 @@ import TestSupport
                 let gx = ConvKernels.backward(
                     input: x, weight: w, outputGradient: gy, g,
                     weightGradient: gw.mutablePointer(), biasGradient: gb.mutablePointer(),
-                    needInput: true, workspace: Workspace(), backend: backend)
+                    needInput: true, workspace: Workspace(), backend: backend, arenaBudget: arenaBudget)
                 return (gx!, gw, gb)
             }
             let (fx, fw, fb) = gradients(backend), (px, pw, pb) = gradients(.im2col)
@@ -116,6 +122,48 @@ import TestSupport
             }
             #expect(gx.scalars == expectedGrad, "\(h)×\(w) gradient")
             #expect(pool.forward(x, mode: .none).scalars.elementsEqual(ys) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+        }
+    }
+
+    /// A chain's ReLU after a BatchNorm keeps nothing, and the convolution after it gets its input
+    /// recomputed in backward: every gradient must equal, bit for bit, the layers run one by one
+    /// (each keeping what it needs), in train and eval BatchNorm, with a max-pool after the ReLU
+    /// too (the vanilla CNN's block), and with the first layer's input gradient or without.
+    @Test(arguments: [true, false], [GradientMode.input, .parameters])
+    func recomputedReLUMatchesLayerByLayer(batchStatistics: Bool, mode: GradientMode) {
+        var rng = RandomGenerator(seed: 13)
+        func layers() -> [Module] {
+            var r = RandomGenerator(seed: 14)
+            let bn1 = BatchNorm2d(16), bn2 = BatchNorm2d(16)
+            for bn in [bn1, bn2] {
+                bn.weight.value = .uniform([16], low: 0.5, high: 1.5, using: &r)
+                bn.bias.value = .uniform([16], low: -0.5, high: 0.5, using: &r)
+                bn.train(batchStatistics)
+            }
+            return [
+                Conv2d(8, 16, kernel: 3, padding: 1, bias: false, rng: &r), bn1, ReLU(),
+                Conv2d(16, 16, kernel: 3, padding: 1, bias: false, rng: &r), bn2, ReLU(), MaxPool2d(kernel: 2),
+            ]
+        }
+        let x = Tensor.uniform([4, 8, 24, 24], low: -1, high: 1, using: &rng)
+        let gy = Tensor.uniform([4, 16, 12, 12], low: -1, high: 1, using: &rng)
+
+        let chained = layers()
+        var chain = Chain(chained)
+        let y = chain.forward(x, mode: mode)
+        let gx = chain.backward(gy)
+
+        let separate = layers()
+        var h = x
+        for m in separate { h = m.forward(h, mode: .input) }
+        var g = gy
+        for m in separate.reversed() { g = m.backward(g)! }
+
+        #expect(y.isBitwiseEqual(to: h))
+        #expect((gx != nil) == (mode == .input))
+        if let gx { #expect(gx.isBitwiseEqual(to: g)) }
+        for (a, b) in zip(chained.flatMap { $0.namedParameters() }, separate.flatMap { $0.namedParameters() }) {
+            #expect(a.parameter.grad!.isBitwiseEqual(to: b.parameter.grad!), "\(a.name)")
         }
     }
 

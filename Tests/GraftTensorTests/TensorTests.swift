@@ -24,28 +24,38 @@ import Testing
         #expect(d.keys == ["a"])
     }
 
-    /// Freed large buffers come back for the next tensor of the same size, idle bytes stay under
-    /// the cap, and a recycled buffer is initialised like a fresh one.
-    @Test func bufferPoolRecyclesBySizeWithinItsCap() {
-        let pool = BufferPool(capacity: 3 << 20)
-        let a = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        let b = UnsafeMutableRawPointer.allocate(byteCount: 2 << 20, alignment: 64)
-        #expect(pool.give(a, bytes: 1 << 20))
-        #expect(pool.give(b, bytes: 2 << 20))
-        #expect(pool.take(bytes: 3 << 20) == nil)
-        #expect(pool.take(bytes: 1 << 20) == a)
-        #expect(pool.take(bytes: 1 << 20) == nil)
-        // Over the cap the oldest idle buffer is returned to the system.
-        let c = UnsafeMutableRawPointer.allocate(byteCount: 2 << 20, alignment: 64)
-        #expect(pool.give(a, bytes: 1 << 20))
-        #expect(pool.give(c, bytes: 2 << 20))
-        #expect(pool.bytesIdle == 3 << 20)
-        #expect(pool.take(bytes: 2 << 20) == c)
-        #expect(pool.take(bytes: 2 << 20) == nil)
-        // Small buffers and buffers over the cap are the caller's to free.
-        let small = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 64)
-        #expect(!pool.give(small, bytes: 4096))
-        small.deallocate()
+    /// Freed large buffers come back for the next allocation of the same size; idle buffers
+    /// never take in-use plus idle bytes past the most ever in use, nor past the cap; and a
+    /// recycled buffer is initialised like a fresh one.
+    @Test func bufferPoolRecyclesWithoutRaisingItsHighWater() {
+        let mb = 1 << 20
+        let pool = BufferPool(capacity: 8 * mb)
+        let a = pool.allocate(bytes: 2 * mb), b = pool.allocate(bytes: 3 * mb)
+        #expect(pool.usage == (5 * mb, 5 * mb))
+        pool.release(a, bytes: 2 * mb)
+        pool.release(b, bytes: 3 * mb)
+        #expect(pool.bytesIdle == 5 * mb)
+        #expect(pool.allocate(bytes: 2 * mb) == a)
+        // A size with no idle buffer of its own: in use rises to 6 MB, so only 1 MB may stay
+        // idle under the 6 MB high-water mark, and the 3 MB buffer goes back to the system.
+        let c = pool.allocate(bytes: 4 * mb)
+        #expect(pool.usage == (6 * mb, 6 * mb))
+        #expect(pool.bytesIdle == 0)
+        pool.release(a, bytes: 2 * mb)
+        pool.release(c, bytes: 4 * mb)
+        #expect(pool.bytesIdle == 6 * mb)
+        #expect(pool.usage.inUse == 0)
+        // The cap bounds idle bytes too, oldest first.
+        let capped = BufferPool(capacity: 3 * mb)
+        let d = capped.allocate(bytes: 2 * mb), e = capped.allocate(bytes: 2 * mb)
+        capped.release(d, bytes: 2 * mb)
+        capped.release(e, bytes: 2 * mb)
+        #expect(capped.bytesIdle == 2 * mb)
+        #expect(capped.allocate(bytes: 2 * mb) == e)
+        // Small buffers are not pooled.
+        let small = pool.allocate(bytes: 4096)
+        pool.release(small, bytes: 4096)
+        #expect(pool.bytesIdle == 6 * mb)
         pool.drain()
         #expect(pool.bytesIdle == 0)
 
