@@ -16,7 +16,9 @@ import Darwin
 /// never exceed the highest number of bytes ever in use at once minus the bytes in use now.
 /// In use plus idle therefore never passes that high-water mark, and the pool moves the process's
 /// peak by nothing (an unbounded pool added 70–250 MB to the benchmark workloads' peaks: buffers
-/// of the backward pass's sizes sat idle while the forward pass peaked). Idle bytes are also
+/// of the backward pass's sizes sat idle while the forward pass peaked). Where two phases of a
+/// step both come near the mark, buffers are evicted and faulted in again each step (2–3× the
+/// page faults of an unbounded pool; about 7% of an eval step). Idle bytes are also
 /// capped at `capacity` (oldest returned to the system first). `GRAFT_BUFFER_POOL_MB` sets the
 /// cap (default 1 GiB); 0 turns recycling off.
 public final class BufferPool: @unchecked Sendable {

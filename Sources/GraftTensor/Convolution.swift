@@ -103,13 +103,12 @@ public enum ConvKernels {
             winograd: usesWinograd(g, batch: batch, height: height, width: width, backend: backend) ? 1 : 0)
     }
 
-    /// Bytes of arena (scratchpad and blocked copies of the arguments) one oneDNN call may use;
-    /// a batch that needs more runs as several calls over consecutive images. The arena is taken
-    /// from the buffer pool for the call and given back after it, so it counts only while a layer
-    /// runs; and this bound keeps it from growing to a large layer's blocked activations (100 MB
-    /// for ResNet34's stem at batch 32) on top of that layer's own tensors. Winograd's transformed
-    /// weights do not shrink with the batch (up to 125 MB for a 512-channel layer's weight
-    /// gradient); they run whole. `GRAFT_CONV_ARENA_MB` sets the bound.
+    /// Bytes of oneDNN's per-thread arena (scratchpad and blocked copies of the arguments) one call
+    /// may use; a batch that needs more runs as several calls over consecutive images. The arena
+    /// stays as large as the largest call, for the whole run: unbounded, it grew to a large
+    /// layer's blocked activations (100 MB for ResNet34's stem at batch 32). Winograd's
+    /// transformed weights do not shrink with the batch (up to 125 MB for a 512-channel layer's
+    /// weight gradient); they run whole. `GRAFT_CONV_ARENA_MB` sets the bound.
     public static let arenaBudgetBytes: Int = {
         if let v = getenv("GRAFT_CONV_ARENA_MB"), let mb = Int(String(cString: v)), mb > 0 { return mb << 20 }
         return 32 << 20
@@ -139,29 +138,20 @@ public enum ConvKernels {
         return (n + calls - 1) / calls
     }
 
-    /// Runs one oneDNN pass over the batch in calls of `imagesPerCall` images:
-    /// `call(part, start, arena)` gets the shape of images `start ..< start + part.batch` and an
-    /// arena large enough for it, and returns 0 on success. The Winograd choice stays the whole
+    /// Runs one oneDNN pass over the batch in calls of `imagesPerCall` images: `call(part, start)`
+    /// gets the shape of images `start ..< start + part.batch` and returns 0 on success. The Winograd choice stays the whole
     /// batch's. False when oneDNN cannot run a part.
     static func inBatchChunks(
         _ shape: graft_conv_shape, pass: Int32, budget: Int,
-        _ call: (inout graft_conv_shape, Int, UnsafeMutableRawPointer?) -> Int32
+        _ call: (inout graft_conv_shape, Int) -> Int32
     ) -> Bool {
         guard let chunk = imagesPerCall(shape, pass: pass, budget: budget) else { return false }
-        var first = shape
-        first.batch = Int32(chunk)
-        let need = Int(graft_conv_arena_bytes(&first, pass))
-        guard need >= 0 else { return false }
-        // Whole huge pages, so that layers of nearly the same need share recycled arenas.
-        let bytes = (need + HugePages.size - 1) / HugePages.size * HugePages.size
-        let arena = bytes > 0 ? BufferPool.shared.allocate(bytes: bytes) : nil
-        defer { if let arena { BufferPool.shared.release(arena, bytes: bytes) } }
         let n = Int(shape.batch)
         var start = 0
         while start < n {
             var part = shape
             part.batch = Int32(min(chunk, n - start))
-            guard call(&part, start, arena) == 0 else { return false }
+            guard call(&part, start) == 0 else { return false }
             start += chunk
         }
         return true
@@ -259,8 +249,8 @@ public enum ConvKernels {
         if backend.isOneDNN {
             let shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
             let outCHW = M * outHW
-            let ran = inBatchChunks(shape, pass: 0, budget: arenaBudget) { part, start, arena in
-                graft_conv_forward(&part, x + start * inCHW, wt, bias?.pointer, out + start * outCHW, arena)
+            let ran = inBatchChunks(shape, pass: 0, budget: arenaBudget) { part, start in
+                graft_conv_forward(&part, x + start * inCHW, wt, bias?.pointer, out + start * outCHW)
             }
             if ran { return output }
         }
@@ -436,8 +426,8 @@ public enum ConvKernels {
             let shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, backend: backend)
             var t = Tensor(uninitializedShape: input.shape)
             let dx = t.mutablePointer()
-            let ran = inBatchChunks(shape, pass: 1, budget: arenaBudget) { part, start, arena in
-                graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW, arena)
+            let ran = inBatchChunks(shape, pass: 1, budget: arenaBudget) { part, start in
+                graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW)
             }
             guard ran else { return nil }
             gradInput = t
@@ -449,7 +439,7 @@ public enum ConvKernels {
             // The batch's gradient: the first call's, plus each further call's.
             var gw = Tensor(uninitializedShape: weight.shape), gb = Tensor(uninitializedShape: [g.outChannels])
             var partW: Tensor? = nil, partB: Tensor? = nil
-            let ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start, arena in
+            let ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
                 let first = start == 0
                 if !first && partW == nil {
                     partW = Tensor(uninitializedShape: weight.shape)
@@ -457,7 +447,7 @@ public enum ConvKernels {
                 }
                 let pw = first ? gw.mutablePointer() : partW!.mutablePointer()
                 let pb = biasGradient == nil ? nil : (first ? gb.mutablePointer() : partB!.mutablePointer())
-                let rc = graft_conv_backward_weights(&part, x + start * inCHW, dy + start * outCHW, pw, pb, arena)
+                let rc = graft_conv_backward_weights(&part, x + start * inCHW, dy + start * outCHW, pw, pb)
                 if rc == 0 && !first {
                     Elementwise.add(UnsafePointer(pw), into: gw.mutablePointer(), count: gw.count)
                     if let pb { Elementwise.add(UnsafePointer(pb), into: gb.mutablePointer(), count: g.outChannels) }

@@ -3,10 +3,9 @@
 /* A thin C layer over oneDNN convolutions for Graft's NCHW/OIHW float32 tensors.
  *
  * Primitives are created once per shape and cached (thread-safe); activations and weights are
- * reordered into the blocked layouts oneDNN's AVX-512/AVX2 kernels want, in an arena the caller
- * passes (`graft_conv_arena_bytes` says how large), which also holds the primitive's scratchpad.
- * Every function returns 0 on success and a non-zero value when oneDNN cannot run this shape, so
- * the caller falls back to im2col + sgemm. */
+ * reordered into the blocked layouts oneDNN's AVX-512/AVX2 kernels want, in a per-thread arena
+ * that is reused across calls. Every function returns 0 on success and a non-zero value when
+ * oneDNN cannot run this shape, so the caller falls back to im2col + sgemm. */
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -26,27 +25,32 @@ int graft_dnnl_available(void);
 
 /* y[N,O,oh,ow] = conv(x[N,C,H,W], w[O,C,k,k]) (+ bias[O]) (then ReLU). */
 int graft_conv_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias,
-                       float *y, void *arena);
+                       float *y);
 
 /* dx[N,C,H,W] = conv-transpose(dy, w); dx is overwritten. */
-int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *dx, void *arena);
+int graft_conv_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *dx);
 
 /* dw[O,C,k,k] (and dbias[O] when has_bias) are overwritten with this batch's gradient. */
 int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *dw,
-                                float *dbias, void *arena);
+                                float *dbias);
 
 /* oneDNN's name for the kernel that runs (shape, pass), pass 0 forward, 1 backward-data,
  * 2 backward-weights (e.g. "jit_wino_4x3:avx512_core"); NULL when oneDNN cannot run it. */
 const char *graft_conv_implementation(const graft_conv_shape *shape, int pass);
 
-/* Bytes of arena one call of (shape, pass) needs: the primitive's scratchpad and its arguments
- * reordered to blocked layouts (64-byte aligned). -1 when oneDNN cannot run it. */
+/* Bytes of this thread's arena one call of (shape, pass) needs: the primitive's scratchpad and
+ * its arguments reordered to blocked layouts (64-byte aligned). -1 when oneDNN cannot run it.
+ * The arena grows to the largest call and stays, so the caller splits a batch whose need is
+ * large into calls over fewer images. */
 long graft_conv_arena_bytes(const graft_conv_shape *shape, int pass);
 
 /* Row-major C = alpha·op(A)·op(B) + beta·C with oneDNN's JIT sgemm (for measuring the machine's
  * peak beside OpenBLAS). */
 int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
                      const float *b, long ldb, float beta, float *c, long ldc);
+
+/* Frees this thread's reorder arena (it grows back on the next call). */
+void graft_dnnl_release_arena(void);
 
 /* Runs fn(ctx, start, end) over [0, count) split into one contiguous chunk per thread of
  * oneDNN's own OpenMP team (chunk bounds are multiples of granule), and returns when all are
