@@ -8,8 +8,8 @@ import GraftTensor
 /// BatchNorm's output, and backward recomputes that output from the BatchNorm's saved input
 /// (bit for bit; one elementwise pass). A Conv2d right after such a ReLU does not keep its input
 /// either, the same recomputed tensor serving both. So a conv–BN–ReLU–conv run keeps two
-/// activations where it would keep three, as PyTorch does, and a ReLU before a max-pool keeps
-/// none (every ResNet block, the stem, and each vanilla CNN block).
+/// activations where PyTorch keeps three, and a ReLU before a max-pool keeps none (every ResNet
+/// block, the stem, and each vanilla CNN block).
 public struct Chain {
     public let modules: [Module]
     private var modes: [GradientMode] = []
@@ -81,7 +81,7 @@ public struct Chain {
 
     private func recomputedOutput(ofReLUAt i: Int) -> Tensor {
         var x = batchNorm(before: i)!.recomputedOutput()
-        Elementwise.relu(x.mutablePointer(), count: x.count)
+        (modules[i] as! ReLU).forward(inPlace: &x)
         return x
     }
 }

@@ -21,14 +21,14 @@ import Darwin
 /// page faults of an unbounded pool; about 7% of an eval step). Idle bytes are also
 /// capped at `capacity` (oldest returned to the system first). `GRAFT_BUFFER_POOL_MB` sets the
 /// cap (default 1 GiB); 0 turns recycling off.
-public final class BufferPool: @unchecked Sendable {
-    public static let shared = BufferPool(
+final class BufferPool: @unchecked Sendable {
+    static let shared = BufferPool(
         capacity: {
             if let v = getenv("GRAFT_BUFFER_POOL_MB"), let mb = Int(String(cString: v)), mb >= 0 { return mb << 20 }
             return 1 << 30
         }())
 
-    public static let minimumBytes = 1 << 20
+    static let minimumBytes = 1 << 20
 
     let capacity: Int
     private var idle: [(bytes: Int, pointer: UnsafeMutableRawPointer)] = []
@@ -44,7 +44,7 @@ public final class BufferPool: @unchecked Sendable {
 
     /// A buffer of `bytes`: a recycled one of exactly that size when there is one, else a fresh
     /// one, at least 64-byte-aligned. Give it back with `release(_:bytes:)`.
-    public func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+    func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         guard bytes >= Self.minimumBytes else { return Self.fresh(bytes) }
         pthread_mutex_lock(&mutex)
         bytesInUse += bytes
@@ -61,7 +61,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// Takes back a buffer from `allocate(bytes:)`, keeping it for reuse or freeing it.
-    public func release(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+    func release(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
         guard bytes >= Self.minimumBytes else { return Self.free(pointer, bytes: bytes) }
         pthread_mutex_lock(&mutex)
         bytesInUse -= bytes
@@ -114,7 +114,7 @@ public final class BufferPool: @unchecked Sendable {
     private static func mappedLength(_ bytes: Int) -> Int { (bytes + 4095) / 4096 * 4096 }
 
     /// Returns every idle buffer to the system.
-    public func drain() {
+    func drain() {
         pthread_mutex_lock(&mutex)
         let all = idle
         idle = []
@@ -124,10 +124,10 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// Bytes waiting for reuse.
-    public var bytesIdle: Int { locked { idleBytes } }
+    var bytesIdle: Int { locked { idleBytes } }
 
     /// Bytes of large buffers handed out and not yet released, and the most there ever were.
-    public var usage: (inUse: Int, highWater: Int) { locked { (bytesInUse, highWater) } }
+    var usage: (inUse: Int, highWater: Int) { locked { (bytesInUse, highWater) } }
 
     private func locked<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(&mutex)

@@ -139,8 +139,8 @@ public enum ConvKernels {
     }
 
     /// Runs one oneDNN pass over the batch in calls of `imagesPerCall` images: `call(part, start)`
-    /// gets the shape of images `start ..< start + part.batch` and returns 0 on success. The Winograd choice stays the whole
-    /// batch's. False when oneDNN cannot run a part.
+    /// gets the shape of images `start ..< start + part.batch` and returns 0 on success. The
+    /// Winograd choice stays the whole batch's. False when oneDNN cannot run a part.
     static func inBatchChunks(
         _ shape: graft_conv_shape, pass: Int32, budget: Int,
         _ call: (inout graft_conv_shape, Int) -> Int32
