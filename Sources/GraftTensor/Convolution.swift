@@ -37,16 +37,20 @@ public struct ConvGeometry: Sendable, Equatable {
 public enum ConvKernels {
     /// Which implementation runs convolutions.
     public enum Backend: String, Sendable {
-        /// oneDNN, with the algorithm chosen per layer (`usesWinograd`).
+        /// oneDNN, with the algorithm chosen per layer (`usesWinograd`): oneDNN's Winograd where
+        /// this CPU has it, else Graft's own (`usesGraftWinograd`).
         case oneDNN = "onednn"
         /// oneDNN's direct convolution on every layer (the reference for the Winograd choice).
         case oneDNNDirect = "direct"
+        /// As `oneDNN`, but Graft's own Winograd on the layers `usesWinograd` picks even where
+        /// oneDNN has one: for the tests and benchmarks on AVX-512 machines.
+        case graftWinograd = "graft-winograd"
         case im2col
 
         public var isOneDNN: Bool { self != .im2col }
     }
 
-    /// oneDNN when it is available; `GRAFT_CONV=direct` or `GRAFT_CONV=im2col` pick the others.
+    /// oneDNN when it is available; `GRAFT_CONV=direct`, `graft-winograd` or `im2col` pick the others.
     public static let defaultBackend: Backend = {
         guard graft_dnnl_available() != 0 else { return .im2col }
         if let v = getenv("GRAFT_CONV"), let backend = Backend(rawValue: String(cString: v)) { return backend }
@@ -64,7 +68,8 @@ public enum ConvKernels {
         _ g: ConvGeometry, batch: Int, height: Int, width: Int,
         backend: Backend
     ) -> Bool {
-        guard backend == .oneDNN, g.kernel == 3, g.stride == 1, g.inChannels >= 16 else { return false }
+        guard backend == .oneDNN || backend == .graftWinograd, g.kernel == 3, g.stride == 1, g.inChannels >= 16
+        else { return false }
         let (oh, ow) = g.outputSize(height, width)
         return batch * oh * ow >= winogradMinimumPixels
     }
@@ -73,9 +78,28 @@ public enum ConvKernels {
     /// none, the layers `usesWinograd` picks run the direct kernel.
     public static let winogradIsAvailable: Bool = {
         let probe = ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1)
-        return implementation(probe, batch: 1, height: 56, width: 56, bias: false, pass: 0, backend: .oneDNN)?
-            .contains("wino") ?? false
+        var shape = dnnlShape(probe, batch: 1, height: 56, width: 56, bias: false, relu: false, backend: .oneDNN)
+        return oneDNNRunsWinograd(&shape)
     }()
+
+    /// Whether Graft's own Winograd F(4,3) (`graft_winograd.c`) runs this layer's forward pass and
+    /// input gradient: on the layers `usesWinograd` picks where oneDNN has no Winograd kernel for
+    /// this CPU and shape (oneDNN 2.6's needs AVX-512 and padding ≤ 1). On AVX2 it is 1.4–2.3× faster than oneDNN's direct
+    /// kernel on ResNet34's and the vanilla CNN's 3×3 layers; on AVX-512, oneDNN's own Winograd is
+    /// 1.2–1.4× faster than it (README, "Design: convolution kernels"). The weight gradient stays
+    /// with oneDNN.
+    public static func usesGraftWinograd(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
+    ) -> Bool {
+        guard usesWinograd(g, batch: batch, height: height, width: width, backend: backend) else { return false }
+        if backend == .graftWinograd { return true }
+        var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, backend: backend)
+        return !oneDNNRunsWinograd(&shape)
+    }
+
+    static func oneDNNRunsWinograd(_ shape: inout graft_conv_shape) -> Bool {
+        graft_conv_implementation(&shape, 0).map { String(cString: $0).contains("wino") } ?? false
+    }
 
     /// Break-even measured on 2 cores: 1.0–1.3× at 784 positions (layer3 at batch 4, layer4 at
     /// batch 16), 1.1–1.8× at 1024 (the vanilla CNN's last block at batch 4).
@@ -87,6 +111,9 @@ public enum ConvKernels {
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
         pass: Int, backend: Backend = defaultBackend
     ) -> String? {
+        if pass < 2 && usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
+            return "graft_wino_4x3"
+        }
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: bias, relu: false, backend: backend)
         return graft_conv_implementation(&shape, Int32(pass)).map { String(cString: $0) }
     }
@@ -100,7 +127,8 @@ public enum ConvKernels {
             width: Int32(width), out_channels: Int32(g.outChannels), kernel: Int32(g.kernel),
             stride: Int32(g.stride), padding: Int32(g.padding), has_bias: bias ? 1 : 0,
             fuse_relu: relu ? 1 : 0,
-            winograd: usesWinograd(g, batch: batch, height: height, width: width, backend: backend) ? 1 : 0)
+            winograd: backend == .oneDNN && usesWinograd(g, batch: batch, height: height, width: width, backend: backend)
+                ? 1 : 0)
     }
 
     /// Bytes of oneDNN's per-thread arena (scratchpad and blocked copies of the arguments) one call
@@ -247,7 +275,11 @@ public enum ConvKernels {
         let out = output.mutablePointer()
         let x = input.pointer, wt = weight.pointer
         if backend.isOneDNN {
-            let shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
+            if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
+                var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
+                if graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out) == 0 { return output }
+            }
             let outCHW = M * outHW
             let ran = inBatchChunks(shape, pass: 0, budget: arenaBudget) { part, start in
                 graft_conv_forward(&part, x + start * inCHW, wt, bias?.pointer, out + start * outCHW)
@@ -423,11 +455,18 @@ public enum ConvKernels {
         let x = input.pointer, dy = gy.pointer, wt = weight.pointer
         var gradInput: Tensor? = nil
         if needInput {
-            let shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, backend: backend)
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, backend: backend)
             var t = Tensor(uninitializedShape: input.shape)
             let dx = t.mutablePointer()
-            let ran = inBatchChunks(shape, pass: 1, budget: arenaBudget) { part, start in
-                graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW)
+            var ran = false
+            if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
+                var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
+                ran = graft_winograd_backward_data(&shape, dy, wt, u.mutablePointer(), dx) == 0
+            }
+            if !ran {
+                ran = inBatchChunks(shape, pass: 1, budget: arenaBudget) { part, start in
+                    graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW)
+                }
             }
             guard ran else { return nil }
             gradInput = t

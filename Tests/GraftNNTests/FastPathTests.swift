@@ -17,15 +17,20 @@ import TestSupport
         (ConvGeometry(inChannels: 32, outChannels: 32, kernel: 3, stride: 1, padding: 1), 24, 7),
         (ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1), 2, 28),
         (ConvGeometry(inChannels: 32, outChannels: 32, kernel: 3, stride: 1, padding: 1), 1, 14),
+        // Unpadded and doubly padded 3×3 (Graft's Winograd takes padding 0–2), odd sizes.
+        (ConvGeometry(inChannels: 16, outChannels: 8, kernel: 3, stride: 1, padding: 0), 9, 13),
+        (ConvGeometry(inChannels: 24, outChannels: 16, kernel: 3, stride: 1, padding: 2), 9, 9),
     ]
 
-    /// Both oneDNN algorithms against im2col + sgemm. Winograd (chosen for the 3×3 stride-1 shapes
-    /// with ≥ 16 input channels) transforms its inputs, so it rounds differently: its bound is looser,
-    /// still far below the 1e-4 the PyTorch fixtures allow for a whole network.
+    /// Both oneDNN algorithms and Graft's own Winograd against im2col + sgemm. Winograd (chosen for
+    /// the 3×3 stride-1 shapes with ≥ 16 input channels) transforms its inputs, so it rounds
+    /// differently: its bound is looser, still far below the 1e-4 the PyTorch fixtures allow for a
+    /// whole network. `.graftWinograd` runs Graft's Winograd on those layers whatever the CPU, so
+    /// its kernels are tested on AVX-512 machines too.
     ///
     /// With an arena budget of one byte every oneDNN call runs a single image (the way large
     /// layers split their batch), and the weight gradient is summed over the calls.
-    @Test(arguments: [ConvKernels.Backend.oneDNNDirect, .oneDNN], [ConvKernels.arenaBudgetBytes, 1])
+    @Test(arguments: [ConvKernels.Backend.oneDNNDirect, .oneDNN, .graftWinograd], [ConvKernels.arenaBudgetBytes, 1])
     func oneDNNConvolutionMatchesIm2col(_ backend: ConvKernels.Backend, arenaBudget: Int) throws {
         try #require(ConvKernels.defaultBackend != .im2col, "oneDNN is not available")
         var rng = RandomGenerator(seed: 11)
@@ -33,14 +38,22 @@ import TestSupport
         for (g, n, size) in Self.geometries {
             let winograd = ConvKernels.usesWinograd(g, batch: n, height: size, width: size, backend: backend)
             if winograd { winogradLayers += 1 }
+            let graft = ConvKernels.usesGraftWinograd(g, batch: n, height: size, width: size, backend: backend)
+            // Graft's Winograd where asked for, or where oneDNN has none for this CPU (padding 2
+            // has none anywhere).
+            let oneDNNHasOne = ConvKernels.winogradIsAvailable && g.padding < 2
+            #expect(graft == (winograd && (backend == .graftWinograd || !oneDNNHasOne)), "\(g)")
             for pass in 0..<3 {
                 let kernel = ConvKernels.implementation(
                     g, batch: n, height: size, width: size, bias: true, pass: pass,
                     backend: backend)
-                // Without a Winograd kernel for this CPU the direct one runs instead.
-                #expect(
-                    kernel?.contains("wino") == (winograd && ConvKernels.winogradIsAvailable),
-                    "\(g) pass \(pass) runs \(kernel ?? "nothing")")
+                // oneDNN's Winograd where this CPU has it, Graft's for the forward pass and input
+                // gradient where it has not (or when asked for); the weight gradient stays with
+                // oneDNN, direct unless its Winograd runs the layer.
+                let oneDNNWinograd = winograd && !graft && backend == .oneDNN
+                let expected = graft && pass < 2 ? "graft_wino" : oneDNNWinograd ? "wino" : "jit"
+                #expect(kernel?.contains(expected) == true, "\(g) pass \(pass) runs \(kernel ?? "nothing")")
+                if graft && pass < 2 { continue }  // Graft's Winograd runs the whole batch
                 let perCall = ConvKernels.imagesPerCall(
                     g, batch: n, height: size, width: size, pass: Int32(pass), budget: arenaBudget, backend: backend)
                 #expect(perCall == (arenaBudget == 1 ? 1 : n), "\(g) pass \(pass): \(perCall ?? 0) images per call")
@@ -78,7 +91,7 @@ import TestSupport
             #expect(Compare.relToMax(fw, pw) < bound, "weight gradient \(g)")
             #expect(Compare.relToMax(fb, pb) < bound, "bias gradient \(g)")
         }
-        #expect(winogradLayers == (backend == .oneDNN ? 3 : 0))
+        #expect(winogradLayers == (backend == .oneDNNDirect ? 0 : 5))
     }
 
     /// The stem's 3×3 stride-2 pooling skips bounds checks inside the image; it must give the

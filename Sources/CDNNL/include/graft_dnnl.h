@@ -44,6 +44,24 @@ const char *graft_conv_implementation(const graft_conv_shape *shape, int pass);
  * large into calls over fewer images. */
 long graft_conv_arena_bytes(const graft_conv_shape *shape, int pass);
 
+/* Graft's own Winograd F(4,3) (graft_winograd.c), for 3×3 stride-1 convolutions with padding
+ * 0–2 on CPUs where oneDNN has none. 1 when the shape qualifies. */
+int graft_winograd_supported(const graft_conv_shape *shape);
+
+/* Floats of the transformed-weights buffer `u` the two passes below need: 36·in·out. */
+long graft_winograd_weight_floats(const graft_conv_shape *shape);
+
+/* As graft_conv_forward (bias and fused ReLU included); u is scratch for the transformed weights. */
+int graft_winograd_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias,
+                           float *u, float *y);
+
+/* As graft_conv_backward_data; u is scratch for the transformed weights. */
+int graft_winograd_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *u,
+                                 float *dx);
+
+/* Frees this thread's Winograd block scratch (it grows back on the next call). */
+void graft_winograd_release_scratch(void);
+
 /* Row-major C = alpha·op(A)·op(B) + beta·C with oneDNN's JIT sgemm (for measuring the machine's
  * peak beside OpenBLAS). */
 int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
