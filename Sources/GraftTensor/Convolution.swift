@@ -57,53 +57,63 @@ public enum ConvKernels {
         return .oneDNN
     }()
 
-    /// Winograd F(4,3) for 3×3 stride-1 convolutions with at least 16 input channels over at least
-    /// `winogradMinimumPixels` output positions (batch × height × width), in every pass. Measured
-    /// per layer (`benchmarks/run.sh --kernels`; README, "Design: convolution kernels"): on such
-    /// layers of ResNet34 and the vanilla CNN it is 1.2–3× faster than the direct kernel. Below
-    /// that size its per-call weight transform (∝ channels², like the work it saves per
-    /// position) is not paid back — ResNet34's layer4 at batch 1 runs 4–6× slower with it — and
-    /// with 3 input channels (a first layer) it is 3–7× slower at any size.
-    public static func usesWinograd(
-        _ g: ConvGeometry, batch: Int, height: Int, width: Int,
-        backend: Backend
-    ) -> Bool {
+    /// A Winograd F(4,3) kernel: oneDNN's, or Graft's own (`graft_winograd.c`).
+    public enum Winograd: Sendable { case oneDNN, graft }
+
+    /// The Winograd kernel that runs a layer, nil for none. Winograd runs 3×3 stride-1
+    /// convolutions with at least 16 input channels (with 3, a first layer, it is 3–7× slower
+    /// at any size) over enough output positions (batch × height × width) to pay back its
+    /// per-call weight transform, which grows with channels², like the work it saves per
+    /// position. oneDNN's runs where this CPU and shape have it (oneDNN 2.6: AVX-512, padding ≤
+    /// 1), in every pass; Graft's runs elsewhere, or with `.graftWinograd`, for the forward pass
+    /// and the input gradient (the weight gradient stays with oneDNN's direct kernel). Measured
+    /// per layer (`benchmarks/run.sh --kernels`; README, "Design: convolution kernels").
+    public static func winograd(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
+    ) -> Winograd? {
         guard backend == .oneDNN || backend == .graftWinograd, g.kernel == 3, g.stride == 1, g.inChannels >= 16
-        else { return false }
+        else { return nil }
         let (oh, ow) = g.outputSize(height, width)
-        return batch * oh * ow >= winogradMinimumPixels
+        let positions = batch * oh * ow
+        if backend == .oneDNN && oneDNNHasWinograd(g, batch: batch, height: height, width: width) {
+            return positions >= winogradMinimumPixels ? .oneDNN : nil
+        }
+        return positions >= graftWinogradMinimumPixels ? .graft : nil
     }
 
-    /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512); where it has
-    /// none, the layers `usesWinograd` picks run the direct kernel.
-    public static let winogradIsAvailable: Bool = {
-        let probe = ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1)
-        var shape = dnnlShape(probe, batch: 1, height: 56, width: 56, bias: false, relu: false, backend: .oneDNN)
-        return oneDNNRunsWinograd(&shape)
-    }()
+    public static func usesWinograd(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
+    ) -> Bool {
+        winograd(g, batch: batch, height: height, width: width, backend: backend) != nil
+    }
 
-    /// Whether Graft's own Winograd F(4,3) (`graft_winograd.c`) runs this layer's forward pass and
-    /// input gradient: on the layers `usesWinograd` picks where oneDNN has no Winograd kernel for
-    /// this CPU and shape (oneDNN 2.6's needs AVX-512 and padding ≤ 1). On AVX2 it is 1.4–2.3× faster than oneDNN's direct
-    /// kernel on ResNet34's and the vanilla CNN's 3×3 layers; on AVX-512, oneDNN's own Winograd is
-    /// 1.2–1.4× faster than it (README, "Design: convolution kernels"). The weight gradient stays
-    /// with oneDNN.
     public static func usesGraftWinograd(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
     ) -> Bool {
-        guard usesWinograd(g, batch: batch, height: height, width: width, backend: backend) else { return false }
-        if backend == .graftWinograd { return true }
-        var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, backend: backend)
-        return !oneDNNRunsWinograd(&shape)
+        winograd(g, batch: batch, height: height, width: width, backend: backend) == .graft
     }
 
-    static func oneDNNRunsWinograd(_ shape: inout graft_conv_shape) -> Bool {
-        graft_conv_implementation(&shape, 0).map { String(cString: $0).contains("wino") } ?? false
-    }
-
-    /// Break-even measured on 2 cores: 1.0–1.3× at 784 positions (layer3 at batch 4, layer4 at
-    /// batch 16), 1.1–1.8× at 1024 (the vanilla CNN's last block at batch 4).
+    /// oneDNN's Winograd on 2 cores (AVX-512), against its direct kernel: 1.2–3× faster on the
+    /// 3×3 layers of ResNet34 and the vanilla CNN; break-even 1.0–1.3× at 784 positions (layer3
+    /// at batch 4, layer4 at batch 16), 1.1–1.8× at 1024 (the vanilla CNN's last block at batch
+    /// 4); ResNet34's layer4 at batch 1 runs 4–6× slower with it.
     public static let winogradMinimumPixels = 1024
+
+    /// Graft's Winograd on 2 cores (AVX2), against oneDNN's direct kernel: 1.4–2.3× faster at the
+    /// benchmarks' batches; 1.1–1.3× at 392 positions (layer3 at batch 2, layer4 at batch 8), even at
+    /// 294 (layer4 at batch 6), 0.8× at 256 (the vanilla CNN's last block at batch 1) and 0.3× on
+    /// layer4 at batch 1. On AVX-512, oneDNN's own Winograd is 1.2–1.4× faster than it.
+    public static let graftWinogradMinimumPixels = 392
+
+    /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512).
+    public static let winogradIsAvailable: Bool =
+        oneDNNHasWinograd(ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1),
+                          batch: 1, height: 56, width: 56)
+
+    static func oneDNNHasWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int) -> Bool {
+        var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, winograd: true)
+        return graft_conv_implementation(&shape, 0).map { String(cString: $0).contains("wino") } ?? false
+    }
 
     /// oneDNN's name for the kernel a pass runs (0 forward, 1 input gradient, 2 weight
     /// gradient), e.g. `jit_wino_4x3:avx512_core`; nil when oneDNN cannot run the shape.
@@ -122,13 +132,20 @@ public enum ConvKernels {
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
         relu: Bool, backend: Backend
     ) -> graft_conv_shape {
+        dnnlShape(
+            g, batch: batch, height: height, width: width, bias: bias, relu: relu,
+            winograd: winograd(g, batch: batch, height: height, width: width, backend: backend) == .oneDNN)
+    }
+
+    static func dnnlShape(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool, relu: Bool, winograd: Bool
+    ) -> graft_conv_shape {
         graft_conv_shape(
             batch: Int32(batch), in_channels: Int32(g.inChannels), height: Int32(height),
             width: Int32(width), out_channels: Int32(g.outChannels), kernel: Int32(g.kernel),
             stride: Int32(g.stride), padding: Int32(g.padding), has_bias: bias ? 1 : 0,
             fuse_relu: relu ? 1 : 0,
-            winograd: backend == .oneDNN && usesWinograd(g, batch: batch, height: height, width: width, backend: backend)
-                ? 1 : 0)
+            winograd: winograd ? 1 : 0)
     }
 
     /// Bytes of oneDNN's per-thread arena (scratchpad and blocked copies of the arguments) one call
