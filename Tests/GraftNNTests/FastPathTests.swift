@@ -97,20 +97,23 @@ import TestSupport
         #expect(winogradLayers == (backend == .oneDNNDirect ? 0 : smallLayerRunsGraft ? 6 : 5))
     }
 
-    /// The stem's 3×3 stride-2 pooling skips bounds checks inside the image; it must give the
-    /// values and arg-max positions (hence gradients) of the plain window scan, with ties (the
-    /// first maximum wins) and NaN (it propagates) on odd and even sizes.
-    @Test func maxPoolFastPathMatchesNaiveScan() {
+    /// The stem's 3×3 stride-2 pooling skips bounds checks inside the image, and the vanilla CNN's
+    /// 2×2 pooling runs four windows at a time in SIMD lanes; both must give the values and
+    /// arg-max positions (hence gradients) of the plain window scan, with ties (the first maximum
+    /// wins) and NaN (it propagates) on odd and even sizes, in the vector loop and its tail.
+    @Test(arguments: [(3, 2, 1), (2, 2, 0)])
+    func maxPoolFastPathMatchesNaiveScan(kernel: Int, stride: Int, padding: Int) {
         var rng = RandomGenerator(seed: 14)
-        for (h, w) in [(9, 9), (8, 10), (1, 5), (2, 2), (7, 12)] {
+        for (h, w) in [(9, 9), (8, 10), (2, 5), (2, 2), (7, 12), (9, 17), (6, 24)] {
             var x = Tensor.uniform([2, 3, h, w], low: -1, high: 1, using: &rng)
             x.withUnsafeMutableBufferPointer { b in
-                for i in stride(from: 0, to: b.count, by: 5) { b[i] = 0.5 }  // ties
+                for i in Swift.stride(from: 0, to: b.count, by: 5) { b[i] = 0.5 }  // ties
                 b[b.count / 2] = .nan
+                b[b.count / 2 + 1] = .nan  // two in a window: the later one's position wins
             }
-            let pool = MaxPool2d(kernel: 3, stride: 2, padding: 1)
+            let pool = MaxPool2d(kernel: kernel, stride: stride, padding: padding)
             let y = pool.forward(x, mode: .input)
-            let oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1
+            let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
             #expect(y.shape == [2, 3, oh, ow])
             let gy = Tensor.uniform(y.shape, low: -1, high: 1, using: &rng)
             let gx = pool.backward(gy)!
@@ -120,8 +123,8 @@ import TestSupport
                 for oy in 0..<oh {
                     for ox in 0..<ow {
                         var best = -Float.infinity, at = -1
-                        for iy in max(0, 2 * oy - 1)..<min(h, 2 * oy + 2) {
-                            for ix in max(0, 2 * ox - 1)..<min(w, 2 * ox + 2) {
+                        for iy in max(0, oy * stride - padding)..<min(h, oy * stride - padding + kernel) {
+                            for ix in max(0, ox * stride - padding)..<min(w, ox * stride - padding + kernel) {
                                 let v = xs[plane * h * w + iy * w + ix]
                                 if at < 0 || v > best || v.isNaN { best = v; at = iy * w + ix }
                             }
