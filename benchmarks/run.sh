@@ -124,6 +124,15 @@ if [ $kernels = 1 ]; then
     echo "Direct vs Winograd, batch ${b/#0/of the workloads}:" >&2
     "$out/conv_kernels" "$iterations" algorithms "$b" | tee -a "$out/kernels.jsonl" >&2
   done
+  # Graft's own Winograd against oneDNN's kernel for the same layer (direct where oneDNN has no
+  # Winograd for this CPU; also against oneDNN's Winograd where it has one): the measurements
+  # behind ConvKernels.graftWinogradMinimumPixels.
+  cc -O2 -ISources/CDNNL/include Sources/CDNNL/graft_dnnl.c Sources/CDNNL/graft_winograd.c \
+    benchmarks/kernels/winograd_kernels.c -ldnnl -lm -o "$out/winograd_kernels"
+  echo "Graft's Winograd vs oneDNN's kernel, batch of the workloads, 1, 2, 4, 8:" >&2
+  "$out/winograd_kernels" "$iterations" 0 1 2 4 8 | tee -a "$out/kernels.jsonl" >&2
+  echo "Graft's Winograd vs oneDNN's Winograd (where this CPU has it):" >&2
+  "$out/winograd_kernels" "$iterations" onednn-winograd | tee -a "$out/kernels.jsonl" >&2
 fi
 
 # The JPEG pipeline: a folder of real photos through decode + Resize(256) + CenterCrop(224) +
