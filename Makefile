@@ -16,7 +16,8 @@ build: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product graft
 
 # The numeric suites (kernels, layers, the models against the PyTorch fixtures) run a second time
-# with AVX-512 hidden from oneDNN, so that its AVX2 kernels are tested on a CPU that has both.
+# with AVX-512 hidden from oneDNN, so that its AVX2 kernels, and Graft's own Winograd in the
+# place of oneDNN's, are tested on a CPU that has both.
 NUMERIC_TESTS = GraftTensorTests|GraftNNTests|GraftModelsTests
 
 test: deps

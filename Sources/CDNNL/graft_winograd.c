@@ -5,13 +5,16 @@
  * That is 36 multiplications per 4×4 outputs and input-output channel pair, against 144 for a
  * direct 3×3 convolution.
  *
- * The batch's tile rows (one row of tiles of one image) are split into blocks that each thread
- * runs from input transform to output transform while the block's transformed tiles are still in
- * its cache. Transforms are the matrices of Lavin and Gray, "Fast Algorithms for Convolutional
+ * The batch's tile rows (one row of tiles of one image) are split into blocks, and each thread
+ * runs its blocks from input transform to output transform with no barrier between the steps.
+ * A block holds up to 8 MB of transformed tiles and products: blocks of 0.5 MB (a core's L2 on
+ * many CPUs) made ResNet34's layers 1.2–3× slower, as the 36 products became too narrow for
+ * sgemm. Transforms are the matrices of Lavin and Gray, "Fast Algorithms for Convolutional
  * Neural Networks" (2016), with interpolation points 0, ±1, ±2, ±1/2. */
 #include "graft_dnnl.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -58,7 +61,10 @@ static void transform_weights(void *ctx, long start, long end) {
     const long plane = (long)j->outs * j->ins, n = j->ins;
     /* g[k][i]: the nine taps as rows over i; gg[c][a][i] = (G g)[a][c] */
     float *g = malloc(sizeof(float) * 27 * n), *gg = g + 9 * n;
-    if (!g) abort(); /* out of memory in a worker thread */
+    if (!g) { /* nothing sensible to return from a worker thread */
+        fprintf(stderr, "graft: out of memory for Winograd weight transform\n");
+        abort();
+    }
     for (long o = start; o < end; o++) {
         for (long i = 0; i < n; i++) {
             const float *src = j->flip ? j->w + (i * j->outs + o) * 9 : j->w + (o * n + i) * 9;
@@ -83,7 +89,8 @@ typedef struct wino_conv {
     float *y;
 } wino_conv;
 
-/* Per-thread scratch for one block's transformed tiles and products, kept between calls. */
+/* Per-thread scratch for one block's transformed tiles and products (at most BLOCK_BUDGET floats
+ * and one tile row more), kept between calls as oneDNN's arena is. */
 static _Thread_local float *scratch = NULL;
 static _Thread_local size_t scratch_floats = 0;
 
@@ -96,12 +103,6 @@ static float *scratch_get(size_t floats) {
         scratch_floats = scratch ? bytes / sizeof(float) : 0;
     }
     return scratch;
-}
-
-void graft_winograd_release_scratch(void) {
-    free(scratch);
-    scratch = NULL;
-    scratch_floats = 0;
 }
 
 static size_t block_floats(const wino_conv *cv) {
@@ -138,16 +139,17 @@ static inline void a_transform(const float *restrict m0, const float *restrict m
     }
 }
 
-/* v[p][c][t] = (Bᵀ d B)[p] for the 6×6 input tile d of each tile t in tile rows [q0, q1). The
+/* v[p][c][t] = (Bᵀ d B)[p] for the 6×6 input tile d of each tile t in tile rows [q0, q1) and
+ * each channel c in [c0, c1). The
  * tiles' values are first gathered into d[r][s][t] (row r, column s of tile t), so that both
  * 1-D transforms run over all the block's tiles at once. */
-static void transform_input(const wino_conv *cv, long q0, long q1, float *v, float *work) {
+static void transform_input(const wino_conv *cv, long q0, long q1, int c0, int c1, float *v, float *work) {
     const int tw = cv->tiles_w, th = cv->tiles_h, H = cv->height, W = cv->width, pad = cv->padding;
     const int wp = 4 * tw + 2; /* padded input columns one tile row covers */
     const int copy = W < wp - pad ? W : wp - pad;
     const long tiles = (q1 - q0) * tw, stride = (long)cv->ins * tiles;
     float *d = work, *e = work + POINTS * tiles, *row = e + POINTS * tiles;
-    for (int c = 0; c < cv->ins; c++) {
+    for (int c = c0; c < c1; c++) {
         for (long q = q0; q < q1; q++) {
             const long n = q / th, ty = q % th, t0 = (q - q0) * tw;
             const float *plane = cv->x + (n * cv->ins + c) * (long)H * W;
@@ -232,14 +234,17 @@ static void transform_output(const wino_conv *cv, long q0, long q1, const float 
 static void run_blocks(void *ctx, long first, long end) {
     const wino_conv *cv = ctx;
     float *v = scratch_get(block_floats(cv));
-    if (!v) abort(); /* out of memory: nothing sensible to return from a worker thread */
+    if (!v) { /* nothing sensible to return from a worker thread */
+        fprintf(stderr, "graft: out of memory for Winograd scratch (%zu bytes)\n", block_floats(cv) * sizeof(float));
+        abort();
+    }
     const long max_tiles = cv->rows_per_block * cv->tiles_w;
     float *m = v + (long)POINTS * cv->ins * max_tiles, *work = m + (long)POINTS * cv->outs * max_tiles;
     for (long b = first; b < end; b++) {
         long q0 = b * cv->rows_per_block, q1 = q0 + cv->rows_per_block;
         if (q1 > cv->tile_rows) q1 = cv->tile_rows;
         long tiles = (q1 - q0) * cv->tiles_w;
-        transform_input(cv, q0, q1, v, work);
+        transform_input(cv, q0, q1, 0, cv->ins, v, work);
         for (int p = 0; p < POINTS; p++)
             dnnl_sgemm('N', 'N', cv->outs, tiles, cv->ins, 1.0f, cv->u + (long)p * cv->outs * cv->ins, cv->ins,
                        v + (long)p * cv->ins * tiles, tiles, 0.0f, m + (long)p * cv->outs * tiles, tiles);
@@ -264,6 +269,196 @@ static void convolve(wino_conv *cv) {
     cv->rows_per_block = (cv->tile_rows + blocks - 1) / blocks;
     cv->blocks = (cv->tile_rows + cv->rows_per_block - 1) / cv->rows_per_block;
     graft_parallel_chunks(cv->blocks, 1, run_blocks, cv);
+}
+
+/* ---- the weight gradient ----
+ * y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is linear in g, so dL/dg = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G: the
+ * 36 products become 36 matrix products that sum over the tiles, du[p] = w[p]·v[p]ᵀ, with w the
+ * output gradient's 4×4 tiles transformed by A. Blocks of tiles run one after another; within a
+ * block the transforms split over channels and the products over the 36 points, so that each
+ * thread owns its points' sums and none are added across threads. */
+
+/* One row of A·(g0 … g3), elementwise over n tiles; out rows `stride` apart. */
+static inline void a_expand(const float *restrict g0, const float *restrict g1, const float *restrict g2,
+                            const float *restrict g3, long n, float *out, long stride) {
+    float *restrict o0 = out, *restrict o1 = o0 + stride, *restrict o2 = o1 + stride, *restrict o3 = o2 + stride,
+          *restrict o4 = o3 + stride, *restrict o5 = o4 + stride;
+    for (long t = 0; t < n; t++) {
+        o0[t] = g0[t];
+        o1[t] = (g0[t] + g2[t]) + (g1[t] + g3[t]);
+        o2[t] = (g0[t] + g2[t]) - (g1[t] + g3[t]);
+        o3[t] = (g0[t] + 4 * g2[t]) + 2 * (g1[t] + 4 * g3[t]);
+        o4[t] = (g0[t] + 4 * g2[t]) - 2 * (g1[t] + 4 * g3[t]);
+        o5[t] = g3[t];
+    }
+}
+
+/* w[p][o][t] = (A g Aᵀ)[p] for the 4×4 output-gradient tile g of each tile t in tile rows
+ * [q0, q1) and channel o in [o0, o1); outputs past the map's edge count as zero. */
+static void transform_gradient(const wino_conv *cv, long q0, long q1, int o0, int o1, float *w, float *work) {
+    const int tw = cv->tiles_w, th = cv->tiles_h, OH = cv->out_height, OW = cv->out_width;
+    const long tiles = (q1 - q0) * tw, stride = (long)cv->outs * tiles;
+    float *d = work, *e = work + 16 * tiles, *row = e + 24 * tiles;
+    for (int o = o0; o < o1; o++) {
+        for (long q = q0; q < q1; q++) {
+            const long n = q / th, ty = q % th, t0 = (q - q0) * tw;
+            const float *plane = cv->y + (n * cv->outs + o) * (long)OH * OW;
+            for (int a = 0; a < 4; a++) {
+                float *restrict g0 = d + a * 4 * tiles + t0, *restrict g1 = g0 + tiles, *restrict g2 = g1 + tiles,
+                                *restrict g3 = g2 + tiles;
+                long oy = 4 * ty + a;
+                if (oy >= OH) {
+                    for (int b = 0; b < 4; b++) memset(g0 + b * tiles, 0, sizeof(float) * tw);
+                    continue;
+                }
+                memcpy(row, plane + oy * OW, sizeof(float) * OW);
+                memset(row + OW, 0, sizeof(float) * (4 * tw - OW));
+                const float *restrict in = row;
+                for (int x = 0; x < tw; x++) {
+                    g0[x] = in[4 * x];
+                    g1[x] = in[4 * x + 1];
+                    g2[x] = in[4 * x + 2];
+                    g3[x] = in[4 * x + 3];
+                }
+            }
+        }
+        /* e[i][b] = Σ_a A[i][a] d[a][b], then w[i][j] = Σ_b e[i][b] A[j][b]. */
+        for (int b = 0; b < 4; b++) {
+            const float *db = d + b * tiles;
+            a_expand(db, db + 4 * tiles, db + 8 * tiles, db + 12 * tiles, tiles, e + b * tiles, 4 * tiles);
+        }
+        for (int i = 0; i < 6; i++) {
+            const float *ei = e + i * 4 * tiles;
+            a_expand(ei, ei + tiles, ei + 2 * tiles, ei + 3 * tiles, tiles, w + (long)(i * 6) * stride + (long)o * tiles,
+                     stride);
+        }
+    }
+}
+
+/* One row of Gᵀ·(u0 … u5), elementwise over n filters; out rows `stride` apart. */
+static inline void g_reduce(const float *restrict u0, const float *restrict u1, const float *restrict u2,
+                            const float *restrict u3, const float *restrict u4, const float *restrict u5, long n,
+                            float *out, long stride) {
+    float *restrict r0 = out, *restrict r1 = r0 + stride, *restrict r2 = r1 + stride;
+    for (long i = 0; i < n; i++) {
+        r0[i] = u0[i] * 0.25f - (u1[i] + u2[i]) * (1.0f / 6) + (u3[i] + u4[i]) * (1.0f / 24);
+        r1[i] = (u2[i] - u1[i]) * (1.0f / 6) + (u3[i] - u4[i]) * (1.0f / 12);
+        r2[i] = ((u3[i] + u4[i]) - (u1[i] + u2[i])) * (1.0f / 6) + u5[i];
+    }
+}
+
+typedef struct gradient_job {
+    wino_conv cv;
+    long q0, q1;
+    float *v, *w, *du, *dw, *dbias;
+    int first;
+} gradient_job;
+
+static float *thread_work(const wino_conv *cv, long tiles) {
+    size_t floats = 2 * POINTS * tiles + 4L * cv->tiles_w + 2;
+    float *work = scratch_get(floats);
+    if (!work) {
+        fprintf(stderr, "graft: out of memory for Winograd scratch (%zu bytes)\n", floats * sizeof(float));
+        abort();
+    }
+    return work;
+}
+
+static void gradient_inputs(void *ctx, long start, long end) {
+    const gradient_job *j = ctx;
+    transform_input(&j->cv, j->q0, j->q1, (int)start, (int)end, j->v, thread_work(&j->cv, (j->q1 - j->q0) * j->cv.tiles_w));
+}
+
+static void gradient_outputs(void *ctx, long start, long end) {
+    const gradient_job *j = ctx;
+    transform_gradient(&j->cv, j->q0, j->q1, (int)start, (int)end, j->w,
+                       thread_work(&j->cv, (j->q1 - j->q0) * j->cv.tiles_w));
+}
+
+static void gradient_products(void *ctx, long start, long end) {
+    const gradient_job *j = ctx;
+    const long tiles = (j->q1 - j->q0) * j->cv.tiles_w, K = j->cv.outs, C = j->cv.ins;
+    for (long p = start; p < end; p++)
+        dnnl_sgemm('N', 'T', K, C, tiles, 1.0f, j->w + p * K * tiles, tiles, j->v + p * C * tiles, tiles,
+                   j->first ? 0.0f : 1.0f, j->du + p * K * C, C);
+}
+
+/* dw[o][i] = Gᵀ du[·][o][i] G for output channels [start, end), and the bias gradient. */
+static void gradient_weights(void *ctx, long start, long end) {
+    const gradient_job *j = ctx;
+    const long C = j->cv.ins, plane = (long)j->cv.outs * C;
+    float *h = malloc(sizeof(float) * 27 * C), *r = h + 18 * C;
+    if (!h) {
+        fprintf(stderr, "graft: out of memory for the Winograd weight gradient\n");
+        abort();
+    }
+    for (long o = start; o < end; o++) {
+        const float *u = j->du + o * C;
+        /* h[s][a][i] = Σ_b du[a][b] G[b][s] over the six rows a, then r[row][s][i] = Σ_a G[a][row] h[s][a][i]. */
+        for (int a = 0; a < 6; a++) {
+            const float *ua = u + (long)(a * 6) * plane;
+            g_reduce(ua, ua + plane, ua + 2 * plane, ua + 3 * plane, ua + 4 * plane, ua + 5 * plane, C, h + a * C,
+                     6 * C);
+        }
+        for (int s = 0; s < 3; s++) {
+            const float *hs = h + s * 6 * C;
+            g_reduce(hs, hs + C, hs + 2 * C, hs + 3 * C, hs + 4 * C, hs + 5 * C, C, r + s * C, 3 * C);
+        }
+        /* r[row][s][i] → dw[o][i][row][s] */
+        float *out = j->dw + o * C * 9;
+        for (long i = 0; i < C; i++)
+            for (int k = 0; k < 9; k++) out[i * 9 + k] = r[k * C + i];
+        if (j->dbias) {
+            const long hw = (long)j->cv.out_height * j->cv.out_width;
+            double sum = 0;
+            for (long n = 0; n < j->cv.batch; n++) {
+                const float *g = j->cv.y + (n * j->cv.outs + o) * hw;
+                for (long k = 0; k < hw; k++) sum += g[k];
+            }
+            j->dbias[o] = (float)sum;
+        }
+    }
+    free(h);
+}
+
+int graft_winograd_backward_weights(const graft_conv_shape *s, const float *x, const float *dy, float *du, float *dw,
+                                    float *dbias) {
+    if (!graft_winograd_supported(s)) return -1;
+    gradient_job j = {
+        /* The forward convolution's geometry; y is the output gradient here (only read). */
+        .cv = {.batch = s->batch, .ins = s->in_channels, .height = s->height, .width = s->width,
+               .outs = s->out_channels, .padding = s->padding, .x = x, .y = (float *)dy},
+        .du = du, .dw = dw, .dbias = s->has_bias ? dbias : NULL,
+    };
+    wino_conv *cv = &j.cv;
+    cv->out_height = cv->height + 2 * cv->padding - 2;
+    cv->out_width = cv->width + 2 * cv->padding - 2;
+    cv->tiles_h = (cv->out_height + 3) / 4;
+    cv->tiles_w = (cv->out_width + 3) / 4;
+    cv->tile_rows = (long)cv->batch * cv->tiles_h;
+    long per_row = (long)POINTS * (cv->ins + cv->outs) * cv->tiles_w;
+    long rows = 2 * BLOCK_BUDGET / per_row > 0 ? 2 * BLOCK_BUDGET / per_row : 1;
+    if (rows > cv->tile_rows) rows = cv->tile_rows;
+    size_t bytes = (size_t)per_row * rows * sizeof(float), huge = (size_t)2 << 20;
+    bytes = (bytes + huge - 1) / huge * huge;
+    float *blocks = aligned_alloc(huge, bytes);
+    if (!blocks) return -1;
+    madvise(blocks, bytes, MADV_HUGEPAGE);
+    j.first = 1;
+    for (long q0 = 0; q0 < cv->tile_rows; q0 += rows) {
+        j.q0 = q0;
+        j.q1 = q0 + rows < cv->tile_rows ? q0 + rows : cv->tile_rows;
+        long tiles = (j.q1 - j.q0) * cv->tiles_w;
+        j.v = blocks;
+        j.w = blocks + (long)POINTS * cv->ins * tiles;
+        graft_parallel_chunks(cv->ins, 1, gradient_inputs, &j);
+        graft_parallel_chunks(cv->outs, 1, gradient_outputs, &j);
+        graft_parallel_chunks(POINTS, 1, gradient_products, &j);
+        j.first = 0;
+    }
+    free(blocks);
+    graft_parallel_chunks(cv->outs, 1, gradient_weights, &j);
+    return 0;
 }
 
 int graft_winograd_forward(const graft_conv_shape *s, const float *x, const float *w, const float *bias,

@@ -65,8 +65,7 @@ public enum ConvKernels {
     /// at any size) over enough output positions (batch × height × width) to pay back its
     /// per-call weight transform, which grows with channels², like the work it saves per
     /// position. oneDNN's runs where this CPU and shape have it (oneDNN 2.6: AVX-512, padding ≤
-    /// 1), in every pass; Graft's runs elsewhere, or with `.graftWinograd`, for the forward pass
-    /// and the input gradient (the weight gradient stays with oneDNN's direct kernel). Measured
+    /// 1); Graft's runs elsewhere, or with `.graftWinograd`; both in every pass. Measured
     /// per layer (`benchmarks/run.sh --kernels`; README, "Design: convolution kernels").
     public static func winograd(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
@@ -115,13 +114,14 @@ public enum ConvKernels {
         return graft_conv_implementation(&shape, 0).map { String(cString: $0).contains("wino") } ?? false
     }
 
-    /// oneDNN's name for the kernel a pass runs (0 forward, 1 input gradient, 2 weight
-    /// gradient), e.g. `jit_wino_4x3:avx512_core`; nil when oneDNN cannot run the shape.
+    /// The name of the kernel a pass runs (0 forward, 1 input gradient, 2 weight gradient):
+    /// oneDNN's, e.g. `jit_wino_4x3:avx512_core`, or `graft_wino_4x3`; nil when oneDNN cannot run
+    /// the shape.
     public static func implementation(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
         pass: Int, backend: Backend = defaultBackend
     ) -> String? {
-        if pass < 2 && usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
+        if usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
             return "graft_wino_4x3"
         }
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: bias, relu: false, backend: backend)
@@ -489,13 +489,19 @@ public enum ConvKernels {
             gradInput = t
         }
         if let dw = weightGradient {
-            let shape = dnnlShape(
+            var shape = dnnlShape(
                 g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false,
                 backend: backend)
             // The batch's gradient: the first call's, plus each further call's.
             var gw = Tensor(uninitializedShape: weight.shape), gb = Tensor(uninitializedShape: [g.outChannels])
             var partW: Tensor? = nil, partB: Tensor? = nil
-            let ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
+            var ran = false
+            if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
+                var du = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
+                ran = graft_winograd_backward_weights(
+                    &shape, x, dy, du.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
+            }
+            if !ran { ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
                 let first = start == 0
                 if !first && partW == nil {
                     partW = Tensor(uninitializedShape: weight.shape)
@@ -509,7 +515,7 @@ public enum ConvKernels {
                     if let pb { Elementwise.add(UnsafePointer(pb), into: gb.mutablePointer(), count: g.outChannels) }
                 }
                 return rc
-            }
+            } }
             guard ran else { return nil }
             Elementwise.add(gw.pointer, into: dw, count: gw.count)
             if let db = biasGradient { Elementwise.add(gb.pointer, into: db, count: g.outChannels) }

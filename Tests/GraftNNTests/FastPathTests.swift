@@ -49,13 +49,11 @@ import TestSupport
                 let kernel = ConvKernels.implementation(
                     g, batch: n, height: size, width: size, bias: true, pass: pass,
                     backend: backend)
-                // oneDNN's Winograd where this CPU has it, Graft's for the forward pass and input
-                // gradient where it has not (or when asked for); the weight gradient stays with
-                // oneDNN, direct unless its Winograd runs the layer.
-                let oneDNNWinograd = winograd && !graft && backend == .oneDNN
-                let expected = graft && pass < 2 ? "graft_wino" : oneDNNWinograd ? "wino" : "jit"
+                // oneDNN's Winograd where this CPU has it, Graft's where it has not (or when asked
+                // for), in every pass.
+                let expected = graft ? "graft_wino" : winograd ? "wino" : "jit"
                 #expect(kernel?.contains(expected) == true, "\(g) pass \(pass) runs \(kernel ?? "nothing")")
-                if graft && pass < 2 { continue }  // Graft's Winograd runs the whole batch
+                if graft { continue }  // Graft's Winograd runs the whole batch
                 let perCall = ConvKernels.imagesPerCall(
                     g, batch: n, height: size, width: size, pass: Int32(pass), budget: arenaBudget, backend: backend)
                 #expect(perCall == (arenaBudget == 1 ? 1 : n), "\(g) pass \(pass): \(perCall ?? 0) images per call")

@@ -1,6 +1,6 @@
 /* Graft's Winograd F(4,3) (Sources/CDNNL/graft_winograd.c) against oneDNN's kernel for the same
  * layer (direct where this CPU has no oneDNN Winograd, oneDNN's Winograd with `onednn-winograd`),
- * forward and input gradient, on the 3×3 stride-1 layers of ResNet34 and the vanilla CNN: the
+ * forward, input gradient and weight gradient, on the 3×3 stride-1 layers of ResNet34 and the vanilla CNN: the
  * measurements behind ConvKernels.graftWinogradMinimumPixels. Built and run by
  * benchmarks/run.sh --kernels:
  *   cc -O2 -ISources/CDNNL/include Sources/CDNNL/graft_dnnl.c Sources/CDNNL/graft_winograd.c \
@@ -73,10 +73,11 @@ int main(int argc, char **argv) {
             long ny = (long)s.batch * s.out_channels * s.height * s.width, nw = (long)s.out_channels * s.in_channels * 9;
             float *x = malloc(nx * 4), *w = malloc(nw * 4), *y0 = malloc(ny * 4), *y1 = malloc(ny * 4);
             float *dx0 = malloc(nx * 4), *dx1 = malloc(nx * 4), *u = malloc(graft_winograd_weight_floats(&s) * 4);
-            if (!x || !w || !y0 || !y1 || !dx0 || !dx1 || !u) return 1;
+            float *dw0 = malloc(nw * 4), *dw1 = malloc(nw * 4);
+            if (!x || !w || !y0 || !y1 || !dx0 || !dx1 || !u || !dw0 || !dw1) return 1;
             fill(x, nx, 1);
             fill(w, nw, 2);
-            double t[4][65];
+            double t[6][65];
             for (int r = 0; r <= reps; r++) {
                 double a = now();
                 graft_conv_forward(&s, x, w, NULL, y0);
@@ -87,17 +88,27 @@ int main(int argc, char **argv) {
                 double d = now();
                 graft_winograd_backward_data(&s, y0, w, u, dx1);
                 double e = now();
-                if (r > 0) t[0][r - 1] = b1 - a, t[1][r - 1] = c - b1, t[2][r - 1] = d - c, t[3][r - 1] = e - d;
+                graft_conv_backward_weights(&s, x, y0, dw0, NULL);
+                double f = now();
+                graft_winograd_backward_weights(&s, x, y0, u, dw1, NULL);
+                double g = now();
+                if (r > 0) {
+                    t[0][r - 1] = b1 - a, t[1][r - 1] = c - b1, t[2][r - 1] = d - c, t[3][r - 1] = e - d;
+                    t[4][r - 1] = f - e, t[5][r - 1] = g - f;
+                }
             }
             double f0 = median(t[0], reps), f1 = median(t[1], reps), b0 = median(t[2], reps), b1 = median(t[3], reps);
+            double w0 = median(t[4], reps), w1 = median(t[5], reps);
             printf("{\"layer\":\"%s\",\"batch\":%d,\"in\":%d,\"out\":%d,\"size\":%d,\"onednn\":\"%s\","
                    "\"forward_onednn_s\":%.5f,\"forward_graft_s\":%.5f,\"forward_speedup\":%.3f,"
                    "\"input_grad_onednn_s\":%.5f,\"input_grad_graft_s\":%.5f,\"input_grad_speedup\":%.3f,"
-                   "\"forward_rel_to_max\":%.2e,\"input_grad_rel_to_max\":%.2e}\n",
+                   "\"weight_grad_onednn_s\":%.5f,\"weight_grad_graft_s\":%.5f,\"weight_grad_speedup\":%.3f,"
+                   "\"forward_rel_to_max\":%.2e,\"input_grad_rel_to_max\":%.2e,\"weight_grad_rel_to_max\":%.2e}\n",
                    L->name, s.batch, s.in_channels, s.out_channels, s.height, graft_conv_implementation(&s, 0), f0, f1,
-                   f0 / f1, b0, b1, b0 / b1, rel_to_max(y1, y0, ny), rel_to_max(dx1, dx0, nx));
+                   f0 / f1, b0, b1, b0 / b1, w0, w1, w0 / w1, rel_to_max(y1, y0, ny), rel_to_max(dx1, dx0, nx),
+                   rel_to_max(dw1, dw0, nw));
             fflush(stdout);
-            free(x), free(w), free(y0), free(y1), free(dx0), free(dx1), free(u);
+            free(x), free(w), free(y0), free(y1), free(dx0), free(dx1), free(u), free(dw0), free(dw1);
         }
     return 0;
 }

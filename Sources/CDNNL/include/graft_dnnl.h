@@ -59,8 +59,10 @@ int graft_winograd_forward(const graft_conv_shape *shape, const float *x, const 
 int graft_winograd_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *u,
                                  float *dx);
 
-/* Frees this thread's Winograd block scratch (it grows back on the next call). */
-void graft_winograd_release_scratch(void);
+/* As graft_conv_backward_weights (dw, and dbias when has_bias, overwritten); du is scratch of
+ * graft_winograd_weight_floats floats for the gradient's transformed sums. */
+int graft_winograd_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *du,
+                                    float *dw, float *dbias);
 
 /* Row-major C = alpha·op(A)·op(B) + beta·C with oneDNN's JIT sgemm (for measuring the machine's
  * peak beside OpenBLAS). */
