@@ -98,10 +98,11 @@ public enum ConvKernels {
     /// 4); ResNet34's layer4 at batch 1 runs 4–6× slower with it.
     public static let winogradMinimumPixels = 1024
 
-    /// Graft's Winograd on 2 cores (AVX2), against oneDNN's direct kernel: 1.4–2.3× faster at the
-    /// benchmarks' batches; 1.1–1.3× at 392 positions (layer3 at batch 2, layer4 at batch 8), even at
-    /// 294 (layer4 at batch 6), 0.8× at 256 (the vanilla CNN's last block at batch 1) and 0.3× on
-    /// layer4 at batch 1. On AVX-512, oneDNN's own Winograd is 1.2–1.4× faster than it.
+    /// Graft's Winograd on 2 cores (AVX2), against oneDNN's direct kernel: 1.2–1.9× faster on the
+    /// benchmarks' layers and batches, about even on the vanilla CNN's 32-channel block2; forward
+    /// and input gradient 1.1–1.3× at 392 positions (layer3 at batch 2, layer4 at batch 8), even
+    /// at 294 (layer4 at batch 6), 0.8× at 256 (the vanilla CNN's last block at batch 1) and 0.3×
+    /// on layer4 at batch 1. On AVX-512, oneDNN's own Winograd is 1.2–2.7× faster than it.
     public static let graftWinogradMinimumPixels = 392
 
     /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512).
