@@ -89,8 +89,8 @@ typedef struct wino_conv {
     float *y;
 } wino_conv;
 
-/* Per-thread scratch for one block's transformed tiles and products (at most BLOCK_BUDGET floats
- * and one tile row more), kept between calls as oneDNN's arena is. */
+/* Per-thread scratch for a block's transformed tiles and products (about BLOCK_BUDGET floats) and
+ * the transforms' work space, kept between calls as oneDNN's arena is. */
 static _Thread_local float *scratch = NULL;
 static _Thread_local size_t scratch_floats = 0;
 
