@@ -139,14 +139,47 @@ static inline void a_transform(const float *restrict m0, const float *restrict m
     }
 }
 
+/* One row of a tile row's tiles: dst[s][x] = padded[4x + s] for s < size (6 for input tiles, 4
+ * for output-gradient tiles), where `padded` is row `src` (width w) shifted right by `pad`, zero
+ * elsewhere; a NULL src is a row of zeros. `row` is scratch of 4·tw + 2 floats; dst rows are
+ * `stride` apart. */
+static void gather_row(const float *src, int w, int pad, int size, int tw, float *row, float *dst, long stride) {
+    if (!src) {
+        for (int s = 0; s < size; s++) memset(dst + s * stride, 0, sizeof(float) * tw);
+        return;
+    }
+    const int len = 4 * tw + size - 4, copy = w < len - pad ? w : len - pad;
+    memset(row, 0, sizeof(float) * pad);
+    memcpy(row + pad, src, sizeof(float) * copy);
+    memset(row + pad + copy, 0, sizeof(float) * (len - pad - copy));
+    const float *restrict in = row;
+    float *restrict s0 = dst, *restrict s1 = s0 + stride, *restrict s2 = s1 + stride, *restrict s3 = s2 + stride;
+    if (size == 6) {
+        float *restrict s4 = s3 + stride, *restrict s5 = s4 + stride;
+        for (int x = 0; x < tw; x++) {
+            s0[x] = in[4 * x];
+            s1[x] = in[4 * x + 1];
+            s2[x] = in[4 * x + 2];
+            s3[x] = in[4 * x + 3];
+            s4[x] = in[4 * x + 4];
+            s5[x] = in[4 * x + 5];
+        }
+    } else {
+        for (int x = 0; x < tw; x++) {
+            s0[x] = in[4 * x];
+            s1[x] = in[4 * x + 1];
+            s2[x] = in[4 * x + 2];
+            s3[x] = in[4 * x + 3];
+        }
+    }
+}
+
 /* v[p][c][t] = (Bᵀ d B)[p] for the 6×6 input tile d of each tile t in tile rows [q0, q1) and
  * each channel c in [c0, c1). The
  * tiles' values are first gathered into d[r][s][t] (row r, column s of tile t), so that both
  * 1-D transforms run over all the block's tiles at once. */
 static void transform_input(const wino_conv *cv, long q0, long q1, int c0, int c1, float *v, float *work) {
     const int tw = cv->tiles_w, th = cv->tiles_h, H = cv->height, W = cv->width, pad = cv->padding;
-    const int wp = 4 * tw + 2; /* padded input columns one tile row covers */
-    const int copy = W < wp - pad ? W : wp - pad;
     const long tiles = (q1 - q0) * tw, stride = (long)cv->ins * tiles;
     float *d = work, *e = work + POINTS * tiles, *row = e + POINTS * tiles;
     for (int c = c0; c < c1; c++) {
@@ -154,26 +187,8 @@ static void transform_input(const wino_conv *cv, long q0, long q1, int c0, int c
             const long n = q / th, ty = q % th, t0 = (q - q0) * tw;
             const float *plane = cv->x + (n * cv->ins + c) * (long)H * W;
             for (int r = 0; r < 6; r++) {
-                float *dr = d + r * 6 * tiles + t0;
                 long iy = 4 * ty - pad + r;
-                if (iy < 0 || iy >= H) {
-                    for (int s = 0; s < 6; s++) memset(dr + s * tiles, 0, sizeof(float) * tw);
-                    continue;
-                }
-                memset(row, 0, sizeof(float) * pad);
-                memcpy(row + pad, plane + iy * W, sizeof(float) * copy);
-                memset(row + pad + copy, 0, sizeof(float) * (wp - pad - copy));
-                float *restrict s0 = dr, *restrict s1 = s0 + tiles, *restrict s2 = s1 + tiles,
-                      *restrict s3 = s2 + tiles, *restrict s4 = s3 + tiles, *restrict s5 = s4 + tiles;
-                const float *restrict in = row;
-                for (int x = 0; x < tw; x++) {
-                    s0[x] = in[4 * x];
-                    s1[x] = in[4 * x + 1];
-                    s2[x] = in[4 * x + 2];
-                    s3[x] = in[4 * x + 3];
-                    s4[x] = in[4 * x + 4];
-                    s5[x] = in[4 * x + 5];
-                }
+                gather_row(iy < 0 || iy >= H ? NULL : plane + iy * W, W, pad, 6, tw, row, d + r * 6 * tiles + t0, tiles);
             }
         }
         /* e[i][s] = Σ_r Bᵀ[i][r] d[r][s], then v[i][j] = Σ_s e[i][s] B[s][j]. */
@@ -255,13 +270,19 @@ static void run_blocks(void *ctx, long first, long end) {
 /* Floats of transformed tiles and products one thread's block may hold (8 MB). */
 enum { BLOCK_BUDGET = 2 << 20 };
 
-static void convolve(wino_conv *cv) {
+/* The output size and tiling of a convolution whose input geometry is set; returns the floats
+ * of transformed tiles and products one tile row takes. */
+static long tile(wino_conv *cv) {
     cv->out_height = cv->height + 2 * cv->padding - 2;
     cv->out_width = cv->width + 2 * cv->padding - 2;
     cv->tiles_h = (cv->out_height + 3) / 4;
     cv->tiles_w = (cv->out_width + 3) / 4;
     cv->tile_rows = (long)cv->batch * cv->tiles_h;
-    long per_row = (long)POINTS * (cv->ins + cv->outs) * cv->tiles_w;
+    return (long)POINTS * (cv->ins + cv->outs) * cv->tiles_w;
+}
+
+static void convolve(wino_conv *cv) {
+    long per_row = tile(cv);
     long most = BLOCK_BUDGET / per_row > 0 ? BLOCK_BUDGET / per_row : 1;
     /* As many blocks as fit, rounded up to a multiple of the threads so none waits on another. */
     long threads = graft_parallel_threads(), blocks = (cv->tile_rows + most - 1) / most;
@@ -304,22 +325,8 @@ static void transform_gradient(const wino_conv *cv, long q0, long q1, int o0, in
             const long n = q / th, ty = q % th, t0 = (q - q0) * tw;
             const float *plane = cv->y + (n * cv->outs + o) * (long)OH * OW;
             for (int a = 0; a < 4; a++) {
-                float *restrict g0 = d + a * 4 * tiles + t0, *restrict g1 = g0 + tiles, *restrict g2 = g1 + tiles,
-                                *restrict g3 = g2 + tiles;
                 long oy = 4 * ty + a;
-                if (oy >= OH) {
-                    for (int b = 0; b < 4; b++) memset(g0 + b * tiles, 0, sizeof(float) * tw);
-                    continue;
-                }
-                memcpy(row, plane + oy * OW, sizeof(float) * OW);
-                memset(row + OW, 0, sizeof(float) * (4 * tw - OW));
-                const float *restrict in = row;
-                for (int x = 0; x < tw; x++) {
-                    g0[x] = in[4 * x];
-                    g1[x] = in[4 * x + 1];
-                    g2[x] = in[4 * x + 2];
-                    g3[x] = in[4 * x + 3];
-                }
+                gather_row(oy >= OH ? NULL : plane + oy * OW, OW, 0, 4, tw, row, d + a * 4 * tiles + t0, tiles);
             }
         }
         /* e[i][b] = Σ_a A[i][a] d[a][b], then w[i][j] = Σ_b e[i][b] A[j][b]. */
@@ -431,12 +438,7 @@ int graft_winograd_backward_weights(const graft_conv_shape *s, const float *x, c
         .du = du, .dw = dw, .dbias = s->has_bias ? dbias : NULL,
     };
     wino_conv *cv = &j.cv;
-    cv->out_height = cv->height + 2 * cv->padding - 2;
-    cv->out_width = cv->width + 2 * cv->padding - 2;
-    cv->tiles_h = (cv->out_height + 3) / 4;
-    cv->tiles_w = (cv->out_width + 3) / 4;
-    cv->tile_rows = (long)cv->batch * cv->tiles_h;
-    long per_row = (long)POINTS * (cv->ins + cv->outs) * cv->tiles_w;
+    long per_row = tile(cv);
     long rows = 2 * BLOCK_BUDGET / per_row > 0 ? 2 * BLOCK_BUDGET / per_row : 1;
     if (rows > cv->tile_rows) rows = cv->tile_rows;
     size_t bytes = (size_t)per_row * rows * sizeof(float), huge = (size_t)2 << 20;
