@@ -8,7 +8,7 @@
  * The batch's tile rows (one row of tiles of one image) are split into blocks, and each thread
  * runs its blocks from input transform to output transform with no barrier between the steps.
  * A block holds up to 8 MB of transformed tiles and products: blocks of 0.5 MB (a core's L2 on
- * many CPUs) made ResNet34's layers 1.2–3× slower, as the 36 products became too narrow for
+ * many CPUs) made ResNet34's layers 1.2–3× slower on the Xeon it was measured on, as the 36 products became too narrow for
  * sgemm. Transforms are the matrices of Lavin and Gray, "Fast Algorithms for Convolutional
  * Neural Networks" (2016), with interpolation points 0, ±1, ±2, ±1/2. */
 #include "graft_dnnl.h"
@@ -29,6 +29,8 @@ int graft_winograd_supported(const graft_conv_shape *s) {
 long graft_winograd_weight_floats(const graft_conv_shape *s) {
     return (long)POINTS * s->in_channels * s->out_channels;
 }
+
+static long gradient_block_rows(const graft_conv_shape *s, long *per_row);
 
 /* ---- weights: u[p][o][i] = (G g Gᵀ)[p] ---- */
 
@@ -428,9 +430,25 @@ static void gradient_weights(void *ctx, long start, long end) {
     free(h);
 }
 
-int graft_winograd_backward_weights(const graft_conv_shape *s, const float *x, const float *dy, float *du, float *dw,
-                                    float *dbias) {
+/* Tile rows per block of the weight gradient (16 MB of transformed tiles at most, at least one
+ * row), and the floats one row takes. */
+static long gradient_block_rows(const graft_conv_shape *s, long *per_row) {
+    wino_conv cv = {.batch = s->batch, .ins = s->in_channels, .height = s->height, .width = s->width,
+                    .outs = s->out_channels, .padding = s->padding};
+    *per_row = tile(&cv);
+    long rows = 2 * BLOCK_BUDGET / *per_row > 0 ? 2 * BLOCK_BUDGET / *per_row : 1;
+    return rows < cv.tile_rows ? rows : cv.tile_rows;
+}
+
+long graft_winograd_weight_gradient_floats(const graft_conv_shape *s) {
+    long per_row, rows = gradient_block_rows(s, &per_row);
+    return graft_winograd_weight_floats(s) + per_row * rows;
+}
+
+int graft_winograd_backward_weights(const graft_conv_shape *s, const float *x, const float *dy, float *scratch,
+                                    float *dw, float *dbias) {
     if (!graft_winograd_supported(s)) return -1;
+    float *du = scratch, *blocks = scratch + graft_winograd_weight_floats(s);
     gradient_job j = {
         /* The forward convolution's geometry; y is the output gradient here (only read). */
         .cv = {.batch = s->batch, .ins = s->in_channels, .height = s->height, .width = s->width,
@@ -438,14 +456,8 @@ int graft_winograd_backward_weights(const graft_conv_shape *s, const float *x, c
         .du = du, .dw = dw, .dbias = s->has_bias ? dbias : NULL,
     };
     wino_conv *cv = &j.cv;
-    long per_row = tile(cv);
-    long rows = 2 * BLOCK_BUDGET / per_row > 0 ? 2 * BLOCK_BUDGET / per_row : 1;
-    if (rows > cv->tile_rows) rows = cv->tile_rows;
-    size_t bytes = (size_t)per_row * rows * sizeof(float), huge = (size_t)2 << 20;
-    bytes = (bytes + huge - 1) / huge * huge;
-    float *blocks = aligned_alloc(huge, bytes);
-    if (!blocks) return -1;
-    madvise(blocks, bytes, MADV_HUGEPAGE);
+    long per_row, rows = gradient_block_rows(s, &per_row);
+    tile(cv);
     j.first = 1;
     for (long q0 = 0; q0 < cv->tile_rows; q0 += rows) {
         j.q0 = q0;
@@ -458,7 +470,6 @@ int graft_winograd_backward_weights(const graft_conv_shape *s, const float *x, c
         graft_parallel_chunks(POINTS, 1, gradient_products, &j);
         j.first = 0;
     }
-    free(blocks);
     graft_parallel_chunks(cv->outs, 1, gradient_weights, &j);
     return 0;
 }

@@ -77,7 +77,7 @@ public enum ConvKernels {
         if backend == .oneDNN && oneDNNHasWinograd(g, batch: batch, height: height, width: width) {
             return positions >= winogradMinimumPixels ? .oneDNN : nil
         }
-        return positions >= graftWinogradMinimumPixels ? .graft : nil
+        return positions >= graftWinogradMinimumPixels && g.padding <= 2 ? .graft : nil
     }
 
     public static func usesWinograd(
@@ -98,7 +98,8 @@ public enum ConvKernels {
     /// 4); ResNet34's layer4 at batch 1 runs 4–6× slower with it.
     public static let winogradMinimumPixels = 1024
 
-    /// Graft's Winograd on 2 cores (AVX2), against oneDNN's direct kernel: 1.2–1.9× faster on the
+    /// Graft's Winograd on 2 cores of an AVX-512 Xeon with AVX-512 hidden (no AVX2-only CPU was
+    /// measured), against oneDNN's AVX2 direct kernel: 1.2–1.9× faster on the
     /// benchmarks' layers and batches, about even on the vanilla CNN's 32-channel block2; forward
     /// and input gradient 1.1–1.3× at 392 positions (layer3 at batch 2, layer4 at batch 8), even
     /// at 294 (layer4 at batch 6), 0.8× at 256 (the vanilla CNN's last block at batch 1) and 0.3×
@@ -107,12 +108,19 @@ public enum ConvKernels {
 
     /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512).
     public static let winogradIsAvailable: Bool =
-        oneDNNHasWinograd(ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1),
-                          batch: 1, height: 56, width: 56)
+        oneDNNRunsWinograd(ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1),
+                           batch: 1, height: 56, width: 56)
 
+    /// Asked on every convolution call, so only a cached plan's lookup where this CPU has a
+    /// Winograd kernel, and nothing where it has none.
     static func oneDNNHasWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int) -> Bool {
+        guard winogradIsAvailable else { return false }
+        return oneDNNRunsWinograd(g, batch: batch, height: height, width: width)
+    }
+
+    static func oneDNNRunsWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int) -> Bool {
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, winograd: true)
-        return graft_conv_implementation(&shape, 0).map { String(cString: $0).contains("wino") } ?? false
+        return graft_conv_implementation(&shape, 0).map { strstr($0, "wino") != nil } ?? false
     }
 
     /// The name of the kernel a pass runs (0 forward, 1 input gradient, 2 weight gradient):
@@ -498,9 +506,10 @@ public enum ConvKernels {
             var partW: Tensor? = nil, partB: Tensor? = nil
             var ran = false
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
-                var du = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
+                // From the pool, so that the 16 MB of transformed tiles are not faulted in afresh.
+                var scratch = Tensor(uninitializedShape: [Int(graft_winograd_weight_gradient_floats(&shape))])
                 ran = graft_winograd_backward_weights(
-                    &shape, x, dy, du.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
+                    &shape, x, dy, scratch.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
             }
             if !ran { ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
                 let first = start == 0

@@ -123,4 +123,3 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-

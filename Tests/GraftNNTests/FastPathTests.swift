@@ -91,6 +91,9 @@ import TestSupport
             #expect(Compare.relToMax(fw, pw) < bound, "weight gradient \(g)")
             #expect(Compare.relToMax(fb, pb) < bound, "bias gradient \(g)")
         }
+        // Graft's Winograd takes padding 0–2 only; a wider one runs oneDNN's direct kernel.
+        let padded3 = ConvGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 3)
+        #expect(!ConvKernels.usesGraftWinograd(padded3, batch: 9, height: 13, width: 13, backend: backend))
         let smallLayerRunsGraft = backend == .graftWinograd || !ConvKernels.winogradIsAvailable
         #expect(winogradLayers == (backend == .oneDNNDirect ? 0 : smallLayerRunsGraft ? 6 : 5))
     }

@@ -72,7 +72,8 @@ int main(int argc, char **argv) {
             long nx = (long)s.batch * s.in_channels * s.height * s.width;
             long ny = (long)s.batch * s.out_channels * s.height * s.width, nw = (long)s.out_channels * s.in_channels * 9;
             float *x = malloc(nx * 4), *w = malloc(nw * 4), *y0 = malloc(ny * 4), *y1 = malloc(ny * 4);
-            float *dx0 = malloc(nx * 4), *dx1 = malloc(nx * 4), *u = malloc(graft_winograd_weight_floats(&s) * 4);
+            float *dx0 = malloc(nx * 4), *dx1 = malloc(nx * 4);
+            float *u = malloc(graft_winograd_weight_gradient_floats(&s) * 4); /* scratch for all three passes */
             float *dw0 = malloc(nw * 4), *dw1 = malloc(nw * 4);
             if (!x || !w || !y0 || !y1 || !dx0 || !dx1 || !u || !dw0 || !dw1) return 1;
             fill(x, nx, 1);

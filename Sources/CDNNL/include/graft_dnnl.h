@@ -59,9 +59,13 @@ int graft_winograd_forward(const graft_conv_shape *shape, const float *x, const 
 int graft_winograd_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *u,
                                  float *dx);
 
-/* As graft_conv_backward_weights (dw, and dbias when has_bias, overwritten); du is scratch of
- * graft_winograd_weight_floats floats for the gradient's transformed sums. */
-int graft_winograd_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *du,
+/* Floats of the scratch the weight gradient needs: its transformed sums and one block of
+ * transformed tiles (at most 16 MB). */
+long graft_winograd_weight_gradient_floats(const graft_conv_shape *shape);
+
+/* As graft_conv_backward_weights (dw, and dbias when has_bias, overwritten); scratch holds
+ * graft_winograd_weight_gradient_floats floats. */
+int graft_winograd_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *scratch,
                                     float *dw, float *dbias);
 
 /* Row-major C = alpha·op(A)·op(B) + beta·C with oneDNN's JIT sgemm (for measuring the machine's
