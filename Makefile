@@ -15,15 +15,21 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product graft
 
-# The numeric suites (kernels, layers, the models against the PyTorch fixtures) run a second time
-# with AVX-512 hidden from oneDNN, so that its AVX2 kernels, and Graft's own Winograd in the
-# place of oneDNN's, are tested on a CPU that has both.
-NUMERIC_TESTS = GraftTensorTests|GraftNNTests|GraftModelsTests
+# The numeric and training suites (kernels, layers, the models against the PyTorch fixtures,
+# optimizers, training, ensembles, comparisons) run again on every convolution path, so that each
+# CPU tests what the others run: oneDNN with AVX-512 hidden (its AVX2 kernels, and Graft's own
+# Winograd in the place of oneDNN's), im2col + OpenBLAS, Graft's Winograd forced, and oneDNN's
+# direct kernel alone. On 2 cores each pass takes under a minute (README, "Tests").
+KERNEL_TESTS = GraftTensorTests|GraftNNTests|GraftModelsTests|GraftOptimTests|GraftTrainingTests|GraftEnsembleTests|GraftStudyTests
+KERNEL_PATHS = ONEDNN_MAX_CPU_ISA=AVX2 GRAFT_CONV=im2col GRAFT_CONV=graft-winograd GRAFT_CONV=direct
 
 test: deps
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
-	ONEDNN_MAX_CPU_ISA=AVX2 $(SWIFT) test $(TEST_FLAGS) --skip-build --filter '$(NUMERIC_TESTS)'
+	@for path in $(KERNEL_PATHS); do \
+		echo "== $$path: $(KERNEL_TESTS)"; \
+		env $$path $(SWIFT) test $(TEST_FLAGS) --skip-build --filter '$(KERNEL_TESTS)' || exit 1; \
+	done
 
 demo: build
 	./scripts/demo.sh

@@ -76,7 +76,7 @@ let package = Package(
                 "GraftTraining", "GraftEnsemble",
             ], path: "benchmarks/Harness"),
 
-        .target(name: "TestSupport", dependencies: ["GraftTensor", "GraftData"]),
+        .target(name: "TestSupport", dependencies: ["GraftTensor", "GraftNN", "GraftData"]),
         // The catalog's stress workload, a separate process for the multi-process catalog tests.
         .executableTarget(name: "graft-catalog-stress", dependencies: ["GraftCatalog"], path: "Tests/CatalogStress"),
         .testTarget(name: "GraftTensorTests", dependencies: ["GraftTensor", "TestSupport"]),
@@ -106,7 +106,7 @@ let package = Package(
             dependencies: [
                 "GraftOptim", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "TestSupport",
             ]),
-        .testTarget(name: "GraftSupportTests", dependencies: ["GraftSupport"]),
+        .testTarget(name: "GraftSupportTests", dependencies: ["GraftSupport", "TestSupport"]),
         .testTarget(
             name: "GraftCatalogTests",
             dependencies: [

@@ -50,9 +50,13 @@ public enum ConvKernels {
         public var isOneDNN: Bool { self != .im2col }
     }
 
-    /// oneDNN when it is available; `GRAFT_CONV=direct`, `graft-winograd` or `im2col` pick the others.
+    /// Whether libdnnl loaded: every backend but `.im2col` needs it, whatever `defaultBackend` is.
+    public static let oneDNNIsAvailable = graft_dnnl_available() != 0
+
+    /// oneDNN when it is available; `GRAFT_CONV=direct`, `graft-winograd` or `im2col` pick the
+    /// others. Only the callers that name no backend get it: a caller that names one gets that one.
     public static let defaultBackend: Backend = {
-        guard graft_dnnl_available() != 0 else { return .im2col }
+        guard oneDNNIsAvailable else { return .im2col }
         if let v = getenv("GRAFT_CONV"), let backend = Backend(rawValue: String(cString: v)) { return backend }
         return .oneDNN
     }()
@@ -108,8 +112,9 @@ public enum ConvKernels {
 
     /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512).
     public static let winogradIsAvailable: Bool =
-        oneDNNRunsWinograd(ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1),
-                           batch: 1, height: 56, width: 56)
+        oneDNNRunsWinograd(
+            ConvGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1),
+            batch: 1, height: 56, width: 56)
 
     /// Asked on every convolution call, so only a cached plan's lookup where this CPU has a
     /// Winograd kernel, and nothing where it has none.
@@ -508,24 +513,29 @@ public enum ConvKernels {
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 // From the pool, so that the 16 MB of transformed tiles are not faulted in afresh.
                 var scratch = Tensor(uninitializedShape: [Int(graft_winograd_weight_gradient_floats(&shape))])
-                ran = graft_winograd_backward_weights(
-                    &shape, x, dy, scratch.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
+                ran =
+                    graft_winograd_backward_weights(
+                        &shape, x, dy, scratch.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
             }
-            if !ran { ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
-                let first = start == 0
-                if !first && partW == nil {
-                    partW = Tensor(uninitializedShape: weight.shape)
-                    partB = Tensor(uninitializedShape: [g.outChannels])
+            if !ran {
+                ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
+                    let first = start == 0
+                    if !first && partW == nil {
+                        partW = Tensor(uninitializedShape: weight.shape)
+                        partB = Tensor(uninitializedShape: [g.outChannels])
+                    }
+                    let pw = first ? gw.mutablePointer() : partW!.mutablePointer()
+                    let pb = biasGradient == nil ? nil : (first ? gb.mutablePointer() : partB!.mutablePointer())
+                    let rc = graft_conv_backward_weights(&part, x + start * inCHW, dy + start * outCHW, pw, pb)
+                    if rc == 0 && !first {
+                        Elementwise.add(UnsafePointer(pw), into: gw.mutablePointer(), count: gw.count)
+                        if let pb {
+                            Elementwise.add(UnsafePointer(pb), into: gb.mutablePointer(), count: g.outChannels)
+                        }
+                    }
+                    return rc
                 }
-                let pw = first ? gw.mutablePointer() : partW!.mutablePointer()
-                let pb = biasGradient == nil ? nil : (first ? gb.mutablePointer() : partB!.mutablePointer())
-                let rc = graft_conv_backward_weights(&part, x + start * inCHW, dy + start * outCHW, pw, pb)
-                if rc == 0 && !first {
-                    Elementwise.add(UnsafePointer(pw), into: gw.mutablePointer(), count: gw.count)
-                    if let pb { Elementwise.add(UnsafePointer(pb), into: gb.mutablePointer(), count: g.outChannels) }
-                }
-                return rc
-            } }
+            }
             guard ran else { return nil }
             Elementwise.add(gw.pointer, into: dw, count: gw.count)
             if let db = biasGradient { Elementwise.add(gb.pointer, into: db, count: g.outChannels) }

@@ -46,9 +46,7 @@ public final class PostgresTestServer: @unchecked Sendable {
     }
 
     private init() throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("graft-pg-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory.make("graft-pg")
         if getuid() == 0 {
             try FileManager.default.setAttributes(
                 [.ownerAccountName: "postgres", .posixPermissions: 0o755], ofItemAtPath: directory.path)
@@ -79,22 +77,15 @@ public final class PostgresTestServer: @unchecked Sendable {
     }
 
     private func runSQL(_ sql: String) throws {
-        let psql = URL(fileURLWithPath: "/usr/bin/psql")
-        let p = Process()
-        p.executableURL = psql
-        p.arguments = ["-q", "-v", "ON_ERROR_STOP=1", url(database: "postgres"), "-c", sql]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ServerError.failed("psql -c \(sql)", message) }
+        let outcome = try ChildProcess.run(
+            URL(fileURLWithPath: "/usr/bin/psql"),
+            ["-q", "-v", "ON_ERROR_STOP=1", url(database: "postgres"), "-c", sql])
+        guard outcome.status == 0 else { throw ServerError.failed("psql -c \(sql)", outcome.stderr) }
     }
 
     public func stop() {
         try? run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
-        try? FileManager.default.removeItem(at: directory)
+        TemporaryDirectory.remove(directory)
     }
 
     enum ServerError: Error, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import GraftSupport
 import Testing
+import TestSupport
 @testable import GraftCatalog
 
 @Suite("Catalog: runs, metrics, comparisons, results")
@@ -68,9 +69,9 @@ struct RunAPITests {
 
     @Test("datasets, splits and weights files are found again rather than duplicated", arguments: Backend.available)
     func datasets(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let catalog = try makeCatalog(backend, baseDirectory: dir)
         let d1 = try catalog.registerDataset(
             root: "data/fmnist", classNames: ["tshirt", "trouser"], contentHash: "abc")
         let d2 = try catalog.registerDataset(
@@ -86,14 +87,14 @@ struct RunAPITests {
         let json = try catalog.store.read { db in try db.strings("SELECT class_names FROM dataset").first }
         #expect(json == #"["tshirt","trouser"]"#)
 
-        let file = dir.path("Weights/w.h5")
+        let file = dir.appendingPathComponent("Weights/w.h5")
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data("weights".utf8).write(to: file)
         let w = try catalog.registerWeightsFile(at: file, modelId: "resnet34")
         #expect(w.path == "Weights/w.h5")
         #expect(w.sha256 == SHA256.hex(of: Data("weights".utf8)))
         #expect(w.bytes == 7)
-        let missing = dir.path("Weights/missing.h5")
+        let missing = dir.appendingPathComponent("Weights/missing.h5")
         #expect(throws: CatalogError.io(path: missing.path, operation: "open", errno: ENOENT)) {
             try catalog.registerWeightsFile(at: missing, modelId: "resnet34")
         }
@@ -128,9 +129,9 @@ struct RunAPITests {
         "ensemble results keep members; the gain is accuracy minus the best single member", arguments: Backend.available
     )
     func ensembles(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let catalog = try makeCatalog(backend, baseDirectory: dir)
         let run = try makeRun(catalog)
         let c1 = try saveCheckpoint(catalog, run: run.id!, epoch: 1, valAcc: 0.80, minimum: true)
         let c2 = try saveCheckpoint(catalog, run: run.id!, epoch: 3, valAcc: 0.83, minimum: true)
@@ -159,14 +160,14 @@ struct RunAPITests {
 struct CheckpointAPITests {
     /// Three runs, two optimizers, eight epochs each with deterministic metrics.
     struct Fixture {
-        let dir: TempDir
+        let dir: URL
         let catalog: Catalog
         let runs: [RunRecord]
         let all: [CheckpointRecord]
 
         init(_ backend: Backend) throws {
-            dir = try TempDir()
-            catalog = try makeCatalog(backend, baseDirectory: dir.url)
+            dir = try TemporaryDirectory.make("graft-catalog")
+            catalog = try makeCatalog(backend, baseDirectory: dir)
             var runs: [RunRecord] = []
             var all: [CheckpointRecord] = []
             for (r, opt) in ["adam", "sgd", "adam"].enumerated() {
@@ -191,8 +192,8 @@ struct CheckpointAPITests {
         arguments: Backend.available)
     func sharedDirectory(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
-        let other = try makeCatalog(backend, baseDirectory: f.dir.url)
+        defer { TemporaryDirectory.remove(f.dir) }
+        let other = try makeCatalog(backend, baseDirectory: f.dir)
         let run = try makeRun(other)
         #expect(run.id == f.runs[0].id, "both catalogs number their first run 1")
         let theirs = f.catalog.url(forStoredPath: f.all[0].path)
@@ -213,7 +214,7 @@ struct CheckpointAPITests {
         "saveCheckpoint writes the file, records size and SHA-256, and leaves no intent", arguments: Backend.available)
     func save(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
+        defer { TemporaryDirectory.remove(f.dir) }
         let c = f.all[0]
         let url = f.catalog.url(forStoredPath: c.path)
         let data = try Data(contentsOf: url)
@@ -231,7 +232,7 @@ struct CheckpointAPITests {
     @Test("filters: run, optimizer, epoch range, minima, minimum val_acc", arguments: Backend.available)
     func filters(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
+        defer { TemporaryDirectory.remove(f.dir) }
         let optimizerOf = Dictionary(uniqueKeysWithValues: f.runs.map { ($0.id!, $0.optimizer) })
         func ids(_ filter: CheckpointFilter) throws -> [Int64] {
             try f.catalog.checkpoints(filter: filter).map(\.checkpoint.id!)
@@ -253,7 +254,7 @@ struct CheckpointAPITests {
     @Test("best by val_acc and val_loss, overall and per optimizer", arguments: Backend.available)
     func best(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
+        defer { TemporaryDirectory.remove(f.dir) }
         let optimizerOf = Dictionary(uniqueKeysWithValues: f.runs.map { ($0.id!, $0.optimizer) })
         func expectedBest(
             _ set: [CheckpointRecord], higher: Bool, _ key: (CheckpointRecord) -> Double
@@ -282,7 +283,7 @@ struct CheckpointAPITests {
         arguments: Backend.available)
     func altered(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
+        defer { TemporaryDirectory.remove(f.dir) }
         #expect(try f.catalog.check().findings.isEmpty)
         let victim = f.all[5]
         let url = f.catalog.url(forStoredPath: victim.path)
@@ -311,7 +312,7 @@ struct CheckpointAPITests {
     @Test("check finds missing and orphan files; repair fixes them without deleting data", arguments: Backend.available)
     func checkAndRepair(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
+        defer { TemporaryDirectory.remove(f.dir) }
         let missing = f.all[2]
         try FileManager.default.removeItem(at: f.catalog.url(forStoredPath: missing.path))
         let orphan = f.catalog.checkpointDirectory(run: 1).appendingPathComponent("stray.h5")
@@ -341,7 +342,7 @@ struct CheckpointAPITests {
         arguments: Backend.available)
     func delete(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
+        defer { TemporaryDirectory.remove(f.dir) }
         let c = f.all[1]
         let url = f.catalog.url(forStoredPath: c.path)
         try f.catalog.deleteCheckpoint(id: c.id!)
@@ -369,7 +370,7 @@ struct CheckpointAPITests {
         arguments: Backend.available)
     func temporaryRow(_ backend: Backend) throws {
         let f = try Fixture(backend)
-        defer { f.dir.cleanup() }
+        defer { TemporaryDirectory.remove(f.dir) }
         let dir = f.catalog.checkpointDirectory(run: 1)
         let temp = dir.appendingPathComponent(".late.h5.tmp-999999999-1")
         try Data("late".utf8).write(to: temp)

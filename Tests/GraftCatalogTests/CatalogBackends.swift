@@ -28,15 +28,15 @@ func makeCatalog(_ backend: Backend, baseDirectory: URL? = nil) throws -> Catalo
 
 /// A new, empty catalog on `backend` whose files live in `directory`: a SQLite file there, or a
 /// database of its own on the test server with `directory` as its checkpoint root.
-func makeCatalog(_ backend: Backend, in directory: TempDir) throws -> Catalog {
-    try Catalog.open(location: try makeCatalogLocation(backend, in: directory), checkpointRoot: directory.url.path)
+func makeCatalog(_ backend: Backend, in directory: URL) throws -> Catalog {
+    try Catalog.open(location: try makeCatalogLocation(backend, in: directory), checkpointRoot: directory.path)
 }
 
 /// A catalog location on `backend` that several processes can open: a file in `directory`, or a
 /// new database on the test server.
-func makeCatalogLocation(_ backend: Backend, in directory: TempDir) throws -> String {
+func makeCatalogLocation(_ backend: Backend, in directory: URL) throws -> String {
     switch backend {
-    case .sqlite: directory.path("catalog.sqlite").path
+    case .sqlite: directory.appendingPathComponent("catalog.sqlite").path
     case .postgresql: try PostgresTestServer.shared().createDatabase()
     }
 }

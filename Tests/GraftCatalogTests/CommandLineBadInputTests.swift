@@ -4,36 +4,18 @@ import TestSupport
 
 /// `graft` as a new user runs it: from a directory outside the repository, with broken files.
 @Suite(.serialized) struct CommandLineBadInputTests {
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Outcome = ProcessOutcome
 
     /// Runs the built `graft` in `directory` (GRAFT_MODELS unset, so the shipped zoo is used),
     /// with `environment` added to the test's own.
     static func graft(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Outcome {
         try graftBinaryPrerequisite.require()
         let binary = try #require(graftBinary())
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        p.currentDirectoryURL = directory
         var merged = ProcessInfo.processInfo.environment
         merged.removeValue(forKey: "GRAFT_MODELS")
         merged.removeValue(forKey: "GRAFT_CATALOG")
         merged.merge(environment) { _, new in new }
-        p.environment = merged
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let stderrData = Data(err.fileHandleForReading.readDataToEndOfFile())
-        let stdoutData = Data(out.fileHandleForReading.readDataToEndOfFile())
-        p.waitUntilExit()
-        return Outcome(
-            status: p.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+        return try ChildProcess.run(binary, arguments, environment: merged, directory: directory)
     }
 
     /// The lists of a split file (`graft data split`'s JSON).
@@ -51,18 +33,18 @@ import TestSupport
         "predict from another directory names ImageNet classes and goes on past a bad photo",
         .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func predictFromAnywhere() throws {
-        let dir = try TempDir("graft-cli")
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-cli")
+        defer { TemporaryDirectory.remove(dir) }
         let converted = try Self.graft(
             [
                 "convert", Fixtures.url("resnet34/resnet34-random-seed0.pth").path,
                 "--model", "resnet34", "--output", "r34.h5",
-            ], in: dir.url)
+            ], in: dir)
         #expect(converted.status == 0, "\(converted.stderr)")
-        try Self.writeTruncated(to: dir.path("bad.jpg"))
+        try Self.writeTruncated(to: dir.appendingPathComponent("bad.jpg"))
         let photos = [Fixtures.url("images/flower.jpg").path, "bad.jpg", Fixtures.url("images/china.jpg").path]
         let text = try Self.graft(
-            ["predict", "--model", "resnet34", "--weights", "r34.h5", "--top", "1"] + photos, in: dir.url)
+            ["predict", "--model", "resnet34", "--weights", "r34.h5", "--top", "1"] + photos, in: dir)
         #expect(text.status == 1)
         #expect(text.stderr.contains("bad.jpg") && text.stderr.contains("1 of 3 images could not be read"))
         #expect(text.stdout.contains("flower.jpg") && text.stdout.contains("china.jpg"))
@@ -70,7 +52,7 @@ import TestSupport
 
         let json = try Self.graft(
             ["predict", "--model", "resnet34", "--weights", "r34.h5", "--json", "--top", "1", photos[0]],
-            in: dir.url)
+            in: dir)
         #expect(json.status == 0)
         struct Prediction: Decodable {
             struct Entry: Decodable { var classIndex: Int; var className: String }; var top: [Entry]
@@ -88,26 +70,27 @@ import TestSupport
         "a truncated JPEG is named by scan --verify and kept out of the split; stats says what it skips",
         .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func truncatedJPEG() throws {
-        let dir = try TempDir("graft-cli-data")
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-cli-data")
+        defer { TemporaryDirectory.remove(dir) }
         for (folder, photo) in [("a", "flower_444"), ("b", "flower_baseline420")] {
-            try FileManager.default.createDirectory(at: dir.path("ds/\(folder)"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: dir.appendingPathComponent("ds/\(folder)"), withIntermediateDirectories: true)
             for i in 0..<6 {
                 try FileManager.default.copyItem(
-                    at: Fixtures.url("images/\(photo).jpg"), to: dir.path("ds/\(folder)/\(i).jpg"))
+                    at: Fixtures.url("images/\(photo).jpg"), to: dir.appendingPathComponent("ds/\(folder)/\(i).jpg"))
             }
         }
-        try Self.writeTruncated(to: dir.path("ds/a/cut.jpg"))
+        try Self.writeTruncated(to: dir.appendingPathComponent("ds/a/cut.jpg"))
 
-        let quick = try Self.graft(["data", "scan", "ds"], in: dir.url)
+        let quick = try Self.graft(["data", "scan", "ds"], in: dir)
         #expect(quick.status == 0 && !quick.stdout.contains("cut.jpg"), "a header scan cannot see it")
-        let verified = try Self.graft(["data", "scan", "ds", "--verify"], in: dir.url)
+        let verified = try Self.graft(["data", "scan", "ds", "--verify"], in: dir)
         #expect(verified.stdout.contains("unreadable: 1") && verified.stdout.contains("cut.jpg"))
 
         // An unverified split holds it (a validation fraction this small keeps every image for
         // training); stats then says it skipped it.
-        _ = try Self.graft(["data", "split", "ds", "--no-verify", "--val", "0.05"], in: dir.url)
-        let stats = try Self.graft(["data", "stats", "ds"], in: dir.url)
+        _ = try Self.graft(["data", "split", "ds", "--no-verify", "--val", "0.05"], in: dir)
+        let stats = try Self.graft(["data", "stats", "ds"], in: dir)
         #expect(stats.stderr.contains("cut.jpg"))
         #expect(
             stats.stdout.contains("12 training images, ")
@@ -115,12 +98,12 @@ import TestSupport
             "\(stats.stdout)")
 
         // The default split decodes every file and leaves it out.
-        let split = try Self.graft(["data", "split", "ds", "--val", "0.05"], in: dir.url)
+        let split = try Self.graft(["data", "split", "ds", "--val", "0.05"], in: dir)
         #expect(split.status == 0 && split.stderr.contains("cut.jpg"))
         let file = try JSONDecoder().decode(
-            Self.SplitFile.self, from: Data(contentsOf: dir.path("ds/.graft-split.json")))
+            Self.SplitFile.self, from: Data(contentsOf: dir.appendingPathComponent("ds/.graft-split.json")))
         #expect(file.train.count + file.val.count == 12 && !(file.train + file.val).contains("a/cut.jpg"))
-        let clean = try Self.graft(["data", "stats", "ds"], in: dir.url)
+        let clean = try Self.graft(["data", "stats", "ds"], in: dir)
         #expect(clean.status == 0 && clean.stdout.contains("12 training images") && !clean.stdout.contains("skipped"))
         #expect(!clean.stderr.contains("changed since"), "\(clean.stderr)")
     }
@@ -136,20 +119,26 @@ import TestSupport
             (["--val", "1"], "validation fraction 1.0 must be in (0, 1)"),
         ])
     func optionRanges(arguments: [String], message: String) throws {
-        let dir = try TempDir("graft-cli-options")
-        defer { dir.cleanup() }
-        try FileManager.default.createDirectory(at: dir.path("ds/a"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: dir.path("ds/b"), withIntermediateDirectories: true)
+        let dir = try TemporaryDirectory.make("graft-cli-options")
+        defer { TemporaryDirectory.remove(dir) }
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("ds/a"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("ds/b"), withIntermediateDirectories: true)
         for i in 0..<4 {
-            try FileManager.default.copyItem(at: Fixtures.url("images/flower_444.jpg"), to: dir.path("ds/a/\(i).jpg"))
-            try FileManager.default.copyItem(at: Fixtures.url("images/flower_444.jpg"), to: dir.path("ds/b/\(i).jpg"))
+            try FileManager.default.copyItem(
+                at: Fixtures.url("images/flower_444.jpg"), to: dir.appendingPathComponent("ds/a/\(i).jpg"))
+            try FileManager.default.copyItem(
+                at: Fixtures.url("images/flower_444.jpg"), to: dir.appendingPathComponent("ds/b/\(i).jpg"))
         }
         let outcome = try Self.graft(
             ["train", "--model", "vanilla-cnn", "--data", "ds", "--image-size", "32", "--quiet"]
-                + arguments, in: dir.url)
+                + arguments, in: dir)
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains(message), "\(outcome.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir.path("Catalog/checkpoints").path), "nothing may be saved")
+        #expect(
+            !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Catalog/checkpoints").path),
+            "nothing may be saved")
     }
 
     @Test(
@@ -157,9 +146,9 @@ import TestSupport
         .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func installedLayout() throws {
         try graftBinaryPrerequisite.require()
-        let prefix = try TempDir("graft-prefix")
-        defer { prefix.cleanup() }
-        let bin = prefix.path("bin"), models = prefix.path("share/graft/Models")
+        let prefix = try TemporaryDirectory.make("graft-prefix")
+        defer { TemporaryDirectory.remove(prefix) }
+        let bin = prefix.appendingPathComponent("bin"), models = prefix.appendingPathComponent("share/graft/Models")
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: try #require(graftBinary()), to: bin.appendingPathComponent("graft"))
@@ -167,19 +156,13 @@ import TestSupport
         try FileManager.default.copyItem(
             at: Fixtures.packageRoot.appendingPathComponent("Models/vanilla-cnn.json"),
             to: models.appendingPathComponent("vanilla-cnn.json"))
-        let p = Process()
-        p.executableURL = bin.appendingPathComponent("graft")
-        p.arguments = ["models"]
-        p.currentDirectoryURL = FileManager.default.temporaryDirectory
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "GRAFT_MODELS")
-        p.environment = environment
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let listing = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let outcome = try ChildProcess.run(
+            bin.appendingPathComponent("graft"), ["models"], environment: environment,
+            directory: FileManager.default.temporaryDirectory)
+        let listing = outcome.stdout
+        #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(listing.contains("vanilla-cnn") && !listing.contains("resnet34"), "\(listing)")
     }
 }

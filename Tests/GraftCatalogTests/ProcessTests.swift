@@ -13,36 +13,14 @@ import TestSupport
         if: graftBinaryPrerequisite.and(stressBinaryPrerequisite).runs,
         graftBinaryPrerequisite.and(stressBinaryPrerequisite).comment))
 struct ProcessTests {
-    struct Spawned {
-        let process: Process
-        let stdout: Pipe
-        let stderr: Pipe
-
-        func finish() -> (status: Int32, out: String, err: String) {
-            let out = stdout.fileHandleForReading.readDataToEndOfFile()
-            let err = stderr.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (
-                process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self)
-            )
-        }
-    }
-
     /// Starts a process; `checkpointRoot` is where a PostgreSQL catalog keeps its files.
-    static func spawn(_ binary: URL, _ arguments: [String], checkpointRoot: TempDir? = nil) throws -> Spawned {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
+    static func spawn(_ binary: URL, _ arguments: [String], checkpointRoot: URL? = nil) throws -> ChildProcess {
+        var environment: [String: String]?
         if let checkpointRoot {
-            var environment = ProcessInfo.processInfo.environment
-            environment[Catalog.checkpointRootVariable] = checkpointRoot.url.path
-            p.environment = environment
+            environment = ProcessInfo.processInfo.environment
+            environment?[Catalog.checkpointRootVariable] = checkpointRoot.path
         }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        return Spawned(process: p, stdout: out, stderr: err)
+        return try ChildProcess(binary, arguments, environment: environment)
     }
 
     @Test(
@@ -52,8 +30,8 @@ struct ProcessTests {
         try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
         let graft = try #require(graftBinary())
         let stress = try #require(builtExecutable("graft-catalog-stress"))
-        let dir = try TempDir("graft-writers")
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-writers")
+        defer { TemporaryDirectory.remove(dir) }
         let path = try makeCatalogLocation(backend, in: dir)
         let rows = 80
         let writers = backend == .sqlite ? 4 : 16
@@ -63,15 +41,15 @@ struct ProcessTests {
                 stress,
                 [
                     "--catalog", path, "--rows", "\(rows)", "--tag", tag,
-                    "--with-files", dir.path("checkpoints").path,
+                    "--with-files", dir.appendingPathComponent("checkpoints").path,
                 ], checkpointRoot: dir)
         }
         let results = procs.map { $0.finish() }
         for (tag, r) in zip(tags, results) {
-            #expect(r.status == 0, "\(tag) exited \(r.status): \(r.err)")
-            #expect(!r.err.lowercased().contains("locked"), "\(tag): \(r.err)")
+            #expect(r.status == 0, "\(tag) exited \(r.status): \(r.stderr)")
+            #expect(!r.stderr.lowercased().contains("locked"), "\(tag): \(r.stderr)")
         }
-        let catalog = try Catalog.open(location: path, checkpointRoot: dir.url.path)
+        let catalog = try Catalog.open(location: path, checkpointRoot: dir.path)
         let runs = try catalog.runs()
         #expect(Set(runs.compactMap(\.name)) == Set(tags))
         for run in runs {
@@ -86,7 +64,7 @@ struct ProcessTests {
         #expect(report.checkpointsChecked == writers * rows)
 
         // The CLI reads the same catalog: JSON listing and best agree with the library.
-        let root = ["--checkpoint-root", dir.url.path]
+        let root = ["--checkpoint-root", dir.path]
         let listing = try shell(
             graft.path, ["ckpt", "list", "--catalog", path, "--run", "\(runs[0].id!)", "--json"] + root)
         let rowsJSON = try #require(try JSONSerialization.jsonObject(with: Data(listing.utf8)) as? [[String: Any]])
@@ -108,12 +86,12 @@ struct ProcessTests {
     func killDuringSaves(_ backend: Backend) throws {
         try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
         let stress = try #require(builtExecutable("graft-catalog-stress"))
-        let dir = try TempDir("graft-kill")
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-kill")
+        defer { TemporaryDirectory.remove(dir) }
         let path = try makeCatalogLocation(backend, in: dir)
-        let checkpoints = dir.path("checkpoints").path
+        let checkpoints = dir.appendingPathComponent("checkpoints").path
         // Create the catalog first, so every kill lands in the save loop.
-        _ = try Catalog.open(location: path, checkpointRoot: dir.url.path)
+        _ = try Catalog.open(location: path, checkpointRoot: dir.path)
         var delays: [Double] = []
         for round in 0..<8 {
             let p = try Self.spawn(
@@ -127,9 +105,9 @@ struct ProcessTests {
             usleep(UInt32(delay * 1_000_000))
             kill(p.process.processIdentifier, SIGKILL)
             let r = p.finish()
-            #expect(p.process.terminationReason == .uncaughtSignal, "round \(round) ended by itself: \(r.err)")
+            #expect(p.process.terminationReason == .uncaughtSignal, "round \(round) ended by itself: \(r.stderr)")
         }
-        let catalog = try Catalog.open(location: path, checkpointRoot: dir.url.path)
+        let catalog = try Catalog.open(location: path, checkpointRoot: dir.path)
         let saved = try catalog.checkpoints()
         #expect(!saved.isEmpty, "no checkpoint was saved before the kills (delays \(delays))")
 
@@ -176,14 +154,14 @@ struct ProcessTests {
         try graftBinaryPrerequisite.and(stressBinaryPrerequisite).require()
         let graft = try #require(graftBinary())
         let stress = try #require(builtExecutable("graft-catalog-stress"))
-        let dir = try TempDir("graft-cli")
-        defer { dir.cleanup() }
-        let path = dir.path("catalog.sqlite").path
+        let dir = try TemporaryDirectory.make("graft-cli")
+        defer { TemporaryDirectory.remove(dir) }
+        let path = dir.appendingPathComponent("catalog.sqlite").path
         let p = try Self.spawn(
             stress,
             [
                 "--catalog", path, "--rows", "3", "--tag", "t",
-                "--with-files", dir.path("checkpoints").path,
+                "--with-files", dir.appendingPathComponent("checkpoints").path,
             ])
         #expect(p.finish().status == 0)
         let catalog = try Catalog.open(at: path)
@@ -196,11 +174,11 @@ struct ProcessTests {
         let check = try Self.spawn(graft, ["catalog", "check", "--catalog", path])
         let r = check.finish()
         #expect(r.status == 1)
-        #expect(r.out.contains("checksum_mismatch"))
-        #expect(r.out.contains(url.path))
+        #expect(r.stdout.contains("checksum_mismatch"))
+        #expect(r.stdout.contains(url.path))
         let refuse = try Self.spawn(graft, ["catalog", "check", "--catalog", path, "--repair"])
         let rr = refuse.finish()
-        #expect(rr.status != 0 && rr.err.contains("--yes"))
+        #expect(rr.status != 0 && rr.stderr.contains("--yes"))
         let repair = try Self.spawn(graft, ["catalog", "check", "--catalog", path, "--repair", "--yes"])
         #expect(repair.finish().status == 0)
         #expect(try catalog.checkpoints().count == 2)

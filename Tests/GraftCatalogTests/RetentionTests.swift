@@ -2,6 +2,7 @@ import Foundation
 @testable import GraftCatalog
 import GraftReport
 import Testing
+import TestSupport
 
 @Suite("Retention")
 struct RetentionTests {
@@ -22,9 +23,9 @@ struct RetentionTests {
 
     @Test("prune keeps best:2, minima and last, deletes the rest with their files", arguments: Backend.available)
     func prune(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let catalog = try makeCatalog(backend, baseDirectory: dir)
         let run = try makeRun(catalog)
         let other = try makeRun(catalog)
         let accs = [0.50, 0.62, 0.70, 0.66, 0.74, 0.71, 0.69, 0.73, 0.60, 0.65]
@@ -58,9 +59,9 @@ struct RetentionTests {
         "strip-optimizer rewrites kept checkpoints except the newest and keeps them registered",
         arguments: Backend.available)
     func strip(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let catalog = try makeCatalog(backend, baseDirectory: dir)
         let run = try makeRun(catalog)
         for e in 0..<4 {
             try saveCheckpoint(
@@ -126,9 +127,9 @@ struct OutputTests {
     @Test(
         "checkpoint listings carry the run's optimizer; sections become one JSON object", arguments: Backend.available)
     func listings(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let catalog = try makeCatalog(backend, baseDirectory: dir.url)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let catalog = try makeCatalog(backend, baseDirectory: dir)
         let run = try makeRun(catalog, optimizer: "adamax")
         try saveCheckpoint(catalog, run: run.id!, epoch: 2, valAcc: 0.75, minimum: true)
         let infos = try catalog.checkpoints()

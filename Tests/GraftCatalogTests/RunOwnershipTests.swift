@@ -19,8 +19,8 @@ import TestSupport
         "a running run records its host and pid, and is interrupted once that process is gone",
         arguments: Backend.available)
     func killedRunsShowAsInterrupted(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
         let catalog = try makeCatalog(backend, in: dir)
         var run = try catalog.createRun(
             RunRecord(
@@ -59,8 +59,8 @@ import TestSupport
 
     @Test("each epoch refreshes the heartbeat", arguments: Backend.available)
     func heartbeat(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
         let catalog = try makeCatalog(backend, in: dir)
         var run = try catalog.createRun(
             RunRecord(
@@ -75,8 +75,8 @@ import TestSupport
 
     @Test("a run's metrics file is not an orphan; a stray file is", arguments: Backend.available)
     func metricsFileIsAccountedFor(_ backend: Backend) throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
         let catalog = try makeCatalog(backend, in: dir)
         let run = try makeRun(catalog)
         try saveCheckpoint(catalog, run: run.id!, epoch: 1, valAcc: 0.5)

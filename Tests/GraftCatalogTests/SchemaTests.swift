@@ -9,9 +9,9 @@ import TestSupport
 struct SchemaTests {
     @Test("a new file catalog has every table and index, WAL, foreign keys and all migrations")
     func freshFile() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let catalog = try Catalog.open(at: dir.path("Catalog/catalog.sqlite").path)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let catalog = try Catalog.open(at: dir.appendingPathComponent("Catalog/catalog.sqlite").path)
         #expect(try catalog.appliedMigrations() == Catalog.knownMigrations)
         try (catalog.store as! SQLiteStore).writer.read { (db: Database) throws -> Void in
             for table in [
@@ -40,12 +40,14 @@ struct SchemaTests {
         "a new PostgreSQL catalog has the same tables, columns and indexes, all migrations, and enforces foreign keys",
         .enabled(if: postgresPrerequisite.runs, postgresPrerequisite.comment))
     func freshServer() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let server = try makeCatalog(.postgresql, baseDirectory: dir.url)
-        let file = try Catalog.open(at: dir.path("catalog.sqlite").path)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let server = try makeCatalog(.postgresql, baseDirectory: dir)
+        let file = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
         #expect(try server.appliedMigrations() == Catalog.knownMigrations)
-        #expect(server.backend == .postgresql && server.checkpointsDirectory.path == dir.path("checkpoints").path)
+        #expect(
+            server.backend == .postgresql
+                && server.checkpointsDirectory.path == dir.appendingPathComponent("checkpoints").path)
         // Column names, table by table, as each backend reports them.
         let sqliteColumns = try file.store.read { db in
             try Catalog.tablesInDependencyOrder.map { t in
@@ -96,9 +98,9 @@ struct SchemaTests {
 
     @Test("an older catalog (v1 only) opens, migrates and keeps its rows")
     func olderMigrates() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let path = dir.path("old.sqlite").path
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let path = dir.appendingPathComponent("old.sqlite").path
         // Given a catalog written by a Graft that only knew "v1".
         do {
             let pool = try DatabasePool(path: path)
@@ -131,9 +133,9 @@ struct SchemaTests {
 
     @Test("a catalog from a newer Graft is refused with a clear message and left untouched")
     func newerRefused() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let path = dir.path("new.sqlite").path
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let path = dir.appendingPathComponent("new.sqlite").path
         do {
             let catalog = try Catalog.open(at: path)
             _ = try makeRun(catalog)
@@ -145,10 +147,10 @@ struct SchemaTests {
         }
         // The database and its write-ahead log must be unchanged (the -shm file is only a
         // shared-memory index that any reader rewrites).
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { !$0.hasSuffix("-shm") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasSuffix("-shm") }
             .sorted()
         #expect(files.contains("new.sqlite"))
-        let before = try files.map { try SHA256.hex(of: dir.path($0)) }
+        let before = try files.map { try SHA256.hex(of: dir.appendingPathComponent($0)) }
 
         #expect { try Catalog.open(at: path) } throws: { error in
             guard case .newerSchema(let p, let unknown) = error as? CatalogError else { return false }
@@ -156,7 +158,7 @@ struct SchemaTests {
             return p.hasSuffix("new.sqlite") && unknown == ["v9-from-the-future"]
                 && message.contains("newer Graft") && message.contains("v9-from-the-future")
         }
-        let after = try files.map { try SHA256.hex(of: dir.path($0)) }
+        let after = try files.map { try SHA256.hex(of: dir.appendingPathComponent($0)) }
         #expect(before == after)
         let (futureTable, runCount) = try DatabaseQueue(path: path).read { db in
             (try db.tableExists("future_table"), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM run"))
@@ -167,10 +169,10 @@ struct SchemaTests {
 
     @Test("stored paths are relative inside the catalog's directory, absolute outside")
     func paths() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let catalog = try Catalog.inMemory(baseDirectory: dir.url)
-        let inside = dir.path("checkpoints/run-000001/a.h5")
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let catalog = try Catalog.inMemory(baseDirectory: dir)
+        let inside = dir.appendingPathComponent("checkpoints/run-000001/a.h5")
         #expect(catalog.storedPath(for: inside) == "checkpoints/run-000001/a.h5")
         #expect(catalog.url(forStoredPath: "checkpoints/run-000001/a.h5").path == inside.path)
         #expect(catalog.storedPath(for: URL(fileURLWithPath: "/elsewhere/w.h5")) == "/elsewhere/w.h5")
@@ -187,9 +189,9 @@ struct SchemaTests {
 struct OpenErrorTests {
     @Test("a file that is not a catalog is refused, naming it")
     func notADatabase() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let file = dir.path("notes.sqlite")
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let file = dir.appendingPathComponent("notes.sqlite")
         try Data(String(repeating: "not sqlite ", count: 100).utf8).write(to: file)
         #expect { try Catalog.open(at: file.path) } throws: { error in
             guard case .cannotOpen(let path, _) = error as? CatalogError else { return false }
@@ -199,13 +201,13 @@ struct OpenErrorTests {
 
     @Test("a PostgreSQL server that cannot be reached is refused, naming the URL without its password")
     func unreachableServer() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let url = "postgresql://someone:hunter2@/graft?host=\(dir.url.path)&port=1&connect_timeout=2"
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let url = "postgresql://someone:hunter2@/graft?host=\(dir.path)&port=1&connect_timeout=2"
         #expect { try Catalog.open(location: url) } throws: { error in
             guard case .cannotOpen(let where_, _) = error as? CatalogError else { return false }
             let message = (error as? CatalogError)?.errorDescription ?? ""
-            return where_.contains("someone@") && !message.contains("hunter2") && message.contains(dir.url.path)
+            return where_.contains("someone@") && !message.contains("hunter2") && message.contains(dir.path)
         }
     }
 }

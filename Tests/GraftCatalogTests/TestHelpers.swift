@@ -3,21 +3,6 @@ import TestSupport
 import GRDB
 @testable import GraftCatalog
 
-/// A fresh temporary directory, removed by `cleanup()`.
-struct TempDir {
-    let url: URL
-
-    init(_ name: String = "graft-catalog") throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("\(name)-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ relative: String) -> URL { url.appendingPathComponent(relative) }
-
-    func cleanup() { try? FileManager.default.removeItem(at: url) }
-}
-
 func makeRun(
     _ catalog: Catalog, optimizer: String = "adam", name: String? = nil, comparison: Int64? = nil,
     split: Int64? = nil
@@ -45,15 +30,7 @@ func saveCheckpoint(
 
 /// Runs a command and returns its standard output.
 func shell(_ executable: String, _ arguments: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    try ChildProcess.run(URL(fileURLWithPath: executable), arguments).stdout
 }
 
 /// The `graft` binary for the command-line tests: skipped, saying why, where it was not built

@@ -77,15 +77,15 @@ struct TransferTests {
 
     @Test("SQLite → PostgreSQL → SQLite keeps every row, id and infinity; checkpoints verify on the new root")
     func roundTrip() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let file = try Catalog.open(at: dir.path("catalog.sqlite").path)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let file = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
         try Self.fillStudy(file)
         let original = try Contents(file)
         #expect(original.checkpoints.count == 6 && original.runs.count == 2)
 
         // The server catalog's checkpoint root is the same folder, so relative paths resolve.
-        let server = try makeCatalog(.postgresql, baseDirectory: dir.url)
+        let server = try makeCatalog(.postgresql, baseDirectory: dir)
         try server.importDump(try Self.roundTripJSON(try file.exportDump()))
         #expect(try Contents(server).same(as: original))
         #expect(try server.check().findings.isEmpty)
@@ -94,7 +94,7 @@ struct TransferTests {
         let next = try makeRun(server)
         #expect(next.id! == original.runs.map(\.id!).max()! + 1)
 
-        let back = try Catalog.open(at: dir.path("back/catalog.sqlite").path)
+        let back = try Catalog.open(at: dir.appendingPathComponent("back/catalog.sqlite").path)
         let serverDump = try server.exportDump()
         var withoutNewRun = serverDump
         withoutNewRun.tables = serverDump.tables.map { t in
@@ -108,14 +108,15 @@ struct TransferTests {
 
     @Test("import refuses a catalog that has rows, and rewrites absolute paths by prefix")
     func importRules() throws {
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let file = try Catalog.open(at: dir.path("catalog.sqlite").path)
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let file = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
         try Self.fillStudy(file)
         let dump = try file.exportDump()
 
-        let server = try makeCatalog(.postgresql, baseDirectory: dir.path("cluster"))
-        try server.importDump(dump, pathPrefixes: [(from: "/data", to: dir.path("cluster/data").path)])
+        let server = try makeCatalog(.postgresql, baseDirectory: dir.appendingPathComponent("cluster"))
+        try server.importDump(
+            dump, pathPrefixes: [(from: "/data", to: dir.appendingPathComponent("cluster/data").path)])
         let split = try #require(try server.store.read { db in try db.strings("SELECT split_path FROM split") }.first)
         #expect(split == "data/split.json", "rewritten under the new root, then stored relative to it")
         #expect(try server.checkpoints().map(\.checkpoint.path) == (try file.checkpoints().map(\.checkpoint.path)))
@@ -126,7 +127,7 @@ struct TransferTests {
         }
         var future = dump
         future.migrations.append("v9-from-the-future")
-        let empty = try makeCatalog(.postgresql, baseDirectory: dir.url)
+        let empty = try makeCatalog(.postgresql, baseDirectory: dir)
         #expect { try empty.importDump(future) } throws: { error in
             if case .newerSchema(_, let unknown) = error as? CatalogError { return unknown == ["v9-from-the-future"] }
             return false
@@ -140,22 +141,22 @@ struct TransferTests {
     func sameOutput() throws {
         try graftBinaryPrerequisite.require()
         let graft = try #require(graftBinary()).path
-        let dir = try TempDir()
-        defer { dir.cleanup() }
-        let path = dir.path("catalog.sqlite").path
+        let dir = try TemporaryDirectory.make("graft-catalog")
+        defer { TemporaryDirectory.remove(dir) }
+        let path = dir.appendingPathComponent("catalog.sqlite").path
         try Self.fillStudy(try Catalog.open(at: path))
         let url = try PostgresTestServer.shared().createDatabase()
-        let exported = dir.path("study.json").path
+        let exported = dir.appendingPathComponent("study.json").path
         _ = try shell(graft, ["catalog", "export", "--catalog", path, "--output", exported])
         let imported = try shell(
-            graft, ["catalog", "import", exported, "--catalog", url, "--checkpoint-root", dir.url.path])
+            graft, ["catalog", "import", exported, "--catalog", url, "--checkpoint-root", dir.path])
         #expect(imported.contains("imported"))
         for command in [
             ["ckpt", "list", "--json"], ["ckpt", "list", "--minima"], ["ckpt", "best", "--per", "optimizer"],
             ["runs", "list", "--csv"], ["catalog", "check"],
         ] {
             let a = try shell(graft, command + ["--catalog", path])
-            let b = try shell(graft, command + ["--catalog", url, "--checkpoint-root", dir.url.path])
+            let b = try shell(graft, command + ["--catalog", url, "--checkpoint-root", dir.path])
             #expect(!a.isEmpty && a == b, "\(command.joined(separator: " ")) differs:\n\(a)\n---\n\(b)")
         }
     }

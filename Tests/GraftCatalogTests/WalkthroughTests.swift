@@ -63,12 +63,13 @@ import TestSupport
     }
 
     /// The stand-ins: the random ResNet34 under the official file name, and the five class folders.
-    static func makeStandIns(in dir: TempDir) throws {
+    static func makeStandIns(in dir: URL) throws {
         try FileManager.default.copyItem(
-            at: Fixtures.url("resnet34/resnet34-random-seed0.pth"), to: dir.path("resnet34-b627a593.pth"))
+            at: Fixtures.url("resnet34/resnet34-random-seed0.pth"),
+            to: dir.appendingPathComponent("resnet34-b627a593.pth"))
         let photos = ["flower", "flower_444", "flower_baseline420", "flower_progressive", "china", "rocket"]
         for (c, name) in classes.enumerated() {
-            let folder = dir.path("flowers/\(name)")
+            let folder = dir.appendingPathComponent("flowers/\(name)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             for i in 0..<4 {
                 try FileManager.default.copyItem(
@@ -89,14 +90,15 @@ import TestSupport
             commands.map(Self.subcommand) == [
                 "convert", "data scan", "data split", "lr-find", "train", "ensemble", "compare", "report",
             ])
-        let dir = try TempDir("graft-walkthrough")
-        defer { dir.cleanup() }
+        let dir = try TemporaryDirectory.make("graft-walkthrough")
+        defer { TemporaryDirectory.remove(dir) }
         try Self.makeStandIns(in: dir)
         let environment = [
-            "GRAFT_CATALOG": dir.path("Catalog/catalog.sqlite").path, "GRAFT_WEIGHTS": dir.path("Weights").path,
+            "GRAFT_CATALOG": dir.appendingPathComponent("Catalog/catalog.sqlite").path,
+            "GRAFT_WEIGHTS": dir.appendingPathComponent("Weights").path,
         ]
         func graft(_ arguments: [String]) throws -> CommandLineBadInputTests.Outcome {
-            let outcome = try CommandLineBadInputTests.graft(arguments, in: dir.url, environment: environment)
+            let outcome = try CommandLineBadInputTests.graft(arguments, in: dir, environment: environment)
             try #require(
                 outcome.status == 0,
                 "graft \(arguments.joined(separator: " ")) exited with \(outcome.status): \(outcome.stderr)")
@@ -108,7 +110,7 @@ import TestSupport
             switch name {
             case "convert":
                 // The stand-in is not torchvision's file: converted all the same, with a warning.
-                #expect(FileManager.default.fileExists(atPath: dir.path("Weights/resnet34.h5").path))
+                #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("Weights/resnet34.h5").path))
                 #expect(out.stdout.contains("model        resnet34 (resnet34, 1000 classes)"), "\(out.stdout)")
                 #expect(out.stdout.contains("tensors      218, 21797672 parameters"), "\(out.stdout)")
                 #expect(out.stdout.contains("DIFFERS from the official file"), "\(out.stdout)")
@@ -119,7 +121,7 @@ import TestSupport
             case "data split":
                 let file = try JSONDecoder().decode(
                     CommandLineBadInputTests.SplitFile.self,
-                    from: Data(contentsOf: dir.path("flowers/.graft-split.json")))
+                    from: Data(contentsOf: dir.appendingPathComponent("flowers/.graft-split.json")))
                 #expect(file.train.count == 15 && file.val.count == 5)
                 #expect(out.stdout.contains("daisy\ttrain 3\tval 1"), "\(out.stdout)")
             case "lr-find":
@@ -128,7 +130,7 @@ import TestSupport
                     #expect(out.stdout.contains("  \(rule): lr "), "\(out.stdout)")
                 }
                 #expect(out.stdout.contains("catalog: LR range test 1"))
-                #expect(FileManager.default.fileExists(atPath: dir.path("out/lr-find.svg").path))
+                #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/lr-find.svg").path))
             case "train":
                 #expect(out.stdout.contains("(new 5-class head)"), "\(out.stdout)")
                 #expect(out.stdout.contains("run 1: 4 epochs"), "\(out.stdout)")
@@ -138,15 +140,17 @@ import TestSupport
                 for row in rows {
                     let path = try #require(row["path"] as? String)
                     #expect(row["minimum"] as? String == "yes")
-                    #expect(FileManager.default.fileExists(atPath: dir.path("Catalog/\(path)").path), "\(path)")
+                    #expect(
+                        FileManager.default.fileExists(atPath: dir.appendingPathComponent("Catalog/\(path)").path),
+                        "\(path)")
                 }
                 // Training used the split `data split` wrote, and keeps a copy in the catalog.
                 let splits = try FileManager.default.contentsOfDirectory(
-                    at: dir.path("Catalog/splits"), includingPropertiesForKeys: nil)
+                    at: dir.appendingPathComponent("Catalog/splits"), includingPropertiesForKeys: nil)
                 let decode = { (url: URL) in
                     try JSONDecoder().decode(CommandLineBadInputTests.SplitFile.self, from: Data(contentsOf: url))
                 }
-                #expect(try splits.map(decode) == [try decode(dir.path("flowers/.graft-split.json"))])
+                #expect(try splits.map(decode) == [try decode(dir.appendingPathComponent("flowers/.graft-split.json"))])
             case "ensemble":
                 for section in ["members", "ensembles", "advice (chosen on validation)"] {
                     #expect(out.stdout.contains(section), "\(out.stdout)")
@@ -160,7 +164,8 @@ import TestSupport
                 let runs = try Self.jsonRows(try graft(["runs", "list", "--comparison", "1", "--json"]).stdout)
                 #expect(runs.count == 6 && runs.allSatisfy { $0["status"] as? String == "finished" }, "\(runs)")
             case "report":
-                let html = try String(contentsOf: dir.path("out/report-comparison-1.html"), encoding: .utf8)
+                let html = try String(
+                    contentsOf: dir.appendingPathComponent("out/report-comparison-1.html"), encoding: .utf8)
                 #expect(html.contains("<svg") && html.contains("Comparison: "))
                 #expect(out.stdout.hasPrefix("report: ") && out.stdout.contains("/out/report-comparison-1.html"))
             default:

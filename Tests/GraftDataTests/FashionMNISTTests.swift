@@ -49,7 +49,7 @@ struct FashionMNISTTests {
         #expect(
             FashionMNIST.classIndex("ankle boot") == 9 && FashionMNIST.classIndex("t-shirt-top") == 0
                 && FashionMNIST.classIndex("4") == 4 && FashionMNIST.classIndex("hat") == nil)
-        let dir = try temporaryDirectory()
+        let dir = try TemporaryDirectory.make("graft-data-tests")
         defer { try? FileManager.default.removeItem(at: dir) }
         try test.exportImageFolder(to: dir, indices: picked, size: 56)
         let folder = try ImageFolder(root: dir)

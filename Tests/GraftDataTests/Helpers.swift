@@ -23,10 +23,6 @@ func byteDifference(_ a: RGB8Image, _ b: RGB8Image) -> (max: Int, mean: Double) 
     return (m, Double(total) / Double(max(a.pixels.count, 1)))
 }
 
-func temporaryDirectory(_ name: String = #function) throws -> URL {
-    try TemporaryDirectory.make("graft-data-tests")
-}
-
 /// A small in-memory dataset: image `i` is filled with a value derived from `i`, label `i % classes`.
 struct MemoryDataset: Dataset {
     var images: [RGB8Image]

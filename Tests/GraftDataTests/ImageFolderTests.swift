@@ -52,7 +52,7 @@ struct ImageFolderTests {
 
     /// A folder mixing good images with every bad fixture, hidden files and a non-image.
     static func messyFolder() throws -> URL {
-        let root = try temporaryDirectory()
+        let root = try TemporaryDirectory.make("graft-data-tests")
         let fm = FileManager.default
         for cls in ["alpha", "beta"] {
             try fm.createDirectory(at: root.appendingPathComponent(cls), withIntermediateDirectories: true)
@@ -96,7 +96,7 @@ struct ImageFolderTests {
 
     @Test("an empty root is an error naming it")
     func emptyRoot() throws {
-        let root = try temporaryDirectory()
+        let root = try TemporaryDirectory.make("graft-data-tests")
         defer { try? FileManager.default.removeItem(at: root) }
         #expect(throws: DataError.self) { try ImageFolder(root: root) }
         #expect(throws: DataError.self) { try ImageFolder(root: root.appendingPathComponent("missing")) }

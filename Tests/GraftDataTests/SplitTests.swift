@@ -29,7 +29,7 @@ struct SplitTests {
         let split = try DataSplit.make(folder, root: Fixtures.url("imagefolder"), valFraction: 0.25, seed: 3)
         #expect(split.val.count == 3 && split.train.count == 9)
         #expect(Set(split.val.map { $0.split(separator: "/")[0] }) == ["daisy", "rose", "tulip"])
-        let dir = try temporaryDirectory()
+        let dir = try TemporaryDirectory.make("graft-data-tests")
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("split.json")
         try split.write(to: url)

@@ -51,10 +51,6 @@ import TestSupport
         )
     }
 
-    static func temporaryDirectory() throws -> URL {
-        try TemporaryDirectory.make("graft-ensemble")
-    }
-
     static func writeMembers(_ models: [Module], in directory: URL) throws -> [EnsembleMember] {
         try models.enumerated().map { i, m in
             let url = directory.appendingPathComponent("member\(i).h5")
@@ -77,7 +73,7 @@ import TestSupport
     @Test func predictionAveragingMatchesPyTorchLogits() throws {
         let (a, b) = try Self.fixtureModels()
         let (x, labels) = try Self.fixtureBatch()
-        let directory = try Self.temporaryDirectory()
+        let directory = try TemporaryDirectory.make("graft-ensemble")
         defer { try? FileManager.default.removeItem(at: directory) }
         let members = try Self.writeMembers([a, b], in: directory)
         // Batches of 3 and 1: the evaluator must stitch batches in order.
@@ -302,7 +298,7 @@ import TestSupport
     @Test(.enabled(if: FashionMNISTAvailability.train.runs, FashionMNISTAvailability.train.comment))
     func endToEndThroughTheCatalog() throws {
         try FashionMNISTAvailability.train.require()
-        let directory = try Self.temporaryDirectory()
+        let directory = try TemporaryDirectory.make("graft-ensemble")
         defer { try? FileManager.default.removeItem(at: directory) }
         let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
         var data = DataSpecification(source: DataSpecification.fashionMNIST, imageSize: 16)

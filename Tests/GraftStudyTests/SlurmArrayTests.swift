@@ -103,16 +103,11 @@ struct SlurmArrayTests {
     func scriptRunsInBash() throws {
         var array = try makeArray(resources: SlurmArray.Resources())
         array.taskCommand = ["printf", "%s|", "a b", "it's", "$HOME", SlurmArray.arrayIndex]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", array.script]
-        process.environment = ["SLURM_ARRAY_TASK_ID": "4", "PATH": "/usr/bin:/bin"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let outcome = try ChildProcess.run(
+            URL(fileURLWithPath: "/bin/bash"), ["-c", array.script],
+            environment: ["SLURM_ARRAY_TASK_ID": "4", "PATH": "/usr/bin:/bin"])
+        let text = outcome.stdout
+        #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(text == "a b|it's|$HOME|4|")
     }
 }

@@ -1,21 +1,14 @@
 import Foundation
 import GraftSupport
 import Testing
-
-/// A fresh temporary directory for one test.
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("graft-support-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+import TestSupport
 
 @Suite("AtomicFile")
 struct AtomicFileTests {
     @Test("writes through a temporary sibling and leaves nothing else")
     func write() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TemporaryDirectory.make("graft-support")
+        defer { TemporaryDirectory.remove(dir) }
         let target = dir.appendingPathComponent("sub/file.h5")
         var tempSeen: URL?
         try AtomicFile.write(to: target) { temp in
@@ -33,8 +26,8 @@ struct AtomicFileTests {
 
     @Test("a failing writer leaves the old file and no temporary")
     func failure() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TemporaryDirectory.make("graft-support")
+        defer { TemporaryDirectory.remove(dir) }
         let target = dir.appendingPathComponent("file.txt")
         try AtomicFile.write(Data("old".utf8), to: target)
         struct Boom: Error {}
@@ -50,8 +43,8 @@ struct AtomicFileTests {
 
     @Test("a writer that creates no file is a FileError naming the temporary file")
     func nothingWritten() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TemporaryDirectory.make("graft-support")
+        defer { TemporaryDirectory.remove(dir) }
         #expect { try AtomicFile.write(to: dir.appendingPathComponent("never.h5")) { _ in } } throws: { error in
             guard let error = error as? FileError else { return false }
             return error.code == ENOENT

@@ -1,6 +1,7 @@
 import Foundation
 import GraftSupport
 import Testing
+import TestSupport
 
 @Suite("SHA-256 hex digests")
 struct SHA256Tests {
@@ -20,8 +21,8 @@ struct SHA256Tests {
 
     @Test("bytes, strings and files give the known digests")
     func knownVectors() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TemporaryDirectory.make("graft-support")
+        defer { TemporaryDirectory.remove(dir) }
         for (i, v) in Self.vectors.enumerated() {
             #expect(SHA256.hex(of: v.input) == v.hex)
             #expect(SHA256.hex(String(decoding: v.input, as: UTF8.self)) == v.hex)
@@ -37,8 +38,8 @@ struct SHA256Tests {
         "a file read in several chunks matches sha256sum",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sha256sum")))
     func fileAcrossChunksMatchesSha256sum() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TemporaryDirectory.make("graft-support")
+        defer { TemporaryDirectory.remove(dir) }
         var rng = SystemRandomNumberGenerator()
         let data = Data((0..<(3 * 1_048_576 + 17)).map { _ in UInt8.random(in: 0...255, using: &rng) })
         let file = dir.appendingPathComponent("blob.bin")
@@ -46,14 +47,7 @@ struct SHA256Tests {
         let (hex, size) = try SHA256.hexAndSize(of: file)
         #expect(size == Int64(data.count))
         #expect(hex == SHA256.hex(of: data))
-        let sha256sum = Process()
-        sha256sum.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        sha256sum.arguments = [file.path]
-        let pipe = Pipe()
-        sha256sum.standardOutput = pipe
-        try sha256sum.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sha256sum.waitUntilExit()
+        let out = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [file.path]).stdout
         #expect(out.split(separator: " ").first.map(String.init) == hex)
     }
 

@@ -39,8 +39,8 @@ struct FuzzRegressionTests {
 
     /// Found by the fuzzer: a BINUNICODE8 length above Int.max trapped converting to Int.
     @Test func hugeBinUnicode8Length() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let pickle: [UInt8] = [0x80, 0x02, 0x8D] + [UInt8](repeating: 0xFF, count: 8) + [0x2E]
         expectPthError(
             try write(PthBuilder.archive(pickle: pickle), "unicode8.pth", in: dir), "unexpected end of the pickle")
@@ -48,8 +48,8 @@ struct FuzzRegressionTests {
 
     /// Sizes, strides and storage counts from the file multiplied or added past Int.max.
     @Test func overflowingSizesStridesAndCounts() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let four = PthBuilder.floats([1, 2, 3, 4])
         let big = PthBuilder.int(Int(Int32.max))
         let cases: [(String, [UInt8], String)] = [
@@ -93,8 +93,8 @@ struct FuzzRegressionTests {
     /// A million nested tuples overflowed the stack when released; a million nested lists or a
     /// list holding itself must neither overflow it nor leak.
     @Test func deepNestingAndCycles() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let n = 1_000_000
         let tuples: [UInt8] = [0x80, 0x02, 0x4B, 0x00] + [UInt8](repeating: 0x85, count: n) + [0x2E]
         expectPthError(try write(PthBuilder.archive(pickle: tuples), "tuples.pth", in: dir), "tuples nested more than")
@@ -125,8 +125,8 @@ struct FuzzRegressionTests {
     // MARK: - safetensors
 
     @Test func safetensorsShapeOverflow() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let cases: [(String, String)] = [
             ("product", #"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#),
             ("bytes", #"{"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#),
@@ -148,8 +148,8 @@ struct FuzzRegressionTests {
     /// Whole-number attributes stored as floats were converted with `Int64(_:)`, which traps on
     /// infinity and on values beyond Int64.
     @Test func nonIntegralNumberAttributes() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         for (name, value) in [("inf", HDF5AttributeValue.double(.infinity)), ("big", .doubles([1, 1e300]))] {
             let url = dir.appendingPathComponent("\(name).h5")
             do {
@@ -169,8 +169,8 @@ struct FuzzRegressionTests {
     @Test(.enabled(if: TestFiles.h5py.runs, TestFiles.h5py.comment))
     func emptyAttributesAndDatasetsLargerThanTheFile() throws {
         try TestFiles.h5py.require()
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let script = """
             import sys, h5py, numpy as np
             d = sys.argv[1]

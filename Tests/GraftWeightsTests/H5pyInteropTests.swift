@@ -11,8 +11,8 @@ import TestSupport
 struct H5pyInteropTests {
     @Test func h5pyReadsWhatGraftWrites() throws {
         try TestFiles.fixturesAndH5py.require()
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let url = dir.appendingPathComponent("vanilla.h5")
         let state = try PyTorchCheckpoint.load(Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))
         try WeightsFile.write(state, attributes: sampleAttributes(), to: url)
@@ -61,8 +61,8 @@ struct H5pyInteropTests {
 
     @Test func graftReadsWhatH5pyWrites() throws {
         try TestFiles.fixturesAndH5py.require()
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let url = dir.appendingPathComponent("from-h5py.h5")
         // float64 and float16 weights, an int64 scalar counter, string/number attributes.
         let script = """

@@ -74,8 +74,8 @@ struct PthBadInputTests {
     }
 
     @Test func viewsWithOffsetsAndStridesBecomeContiguous() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let storage = PthBuilder.floats((0..<12).map(Float.init))
         let int64s: [Int64] = [7, -9]
         let pickle = PthBuilder.stateDictPickle([
@@ -100,8 +100,8 @@ struct PthBadInputTests {
     }
 
     @Test func wholePickledModelsAreRefusedByName() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         for (module, name) in [("__main__", "MyNet"), ("torchvision.models.resnet", "ResNet")] {
             // What torch.save(model) writes: the class global, NEWOBJ/REDUCE, then BUILD.
             let pickle: [UInt8] = [0x80, 0x02] + PthBuilder.global(module, name) + [0x29, 0x81, 0x7D, 0x62, 0x2E]
@@ -115,8 +115,8 @@ struct PthBadInputTests {
 
     @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
     func truncatedAndForeignFiles() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let real = try Data(contentsOf: Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))
         expectFailure(try write(real.prefix(real.count / 2), "half.pth", in: dir), "end-of-central-directory")
         expectFailure(try write(real.prefix(3), "tiny.pth", in: dir), "too short")
@@ -128,8 +128,8 @@ struct PthBadInputTests {
     }
 
     @Test func damagedArchivesAndPickles() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let four = PthBuilder.floats([1, 2, 3, 4])
         let good = PthBuilder.stateDictPickle([
             ("w", PthBuilder.tensor(storageKey: "0", numel: 4, offset: 0, size: [4], stride: [1]))
@@ -167,8 +167,8 @@ struct PthBadInputTests {
     /// What made ZIPFoundation trap (see `ZipArchive`): zip64 fields that put the central
     /// directory, or an entry's local header, 2^63 bytes and more into a file of 200 bytes.
     @Test func zip64FieldsBeyondTheFileAreRefused() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         typealias B = PthBuilder
         func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
         let far: UInt64 = 0xF000_0000_0000_0000
@@ -201,8 +201,8 @@ struct PthBadInputTests {
     }
 
     @Test func wrappedCheckpointIsUnwrapped() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let inner = PthBuilder.stateDictPickle([
             ("w", PthBuilder.tensor(storageKey: "0", numel: 2, offset: 0, size: [2], stride: [1]))
         ])

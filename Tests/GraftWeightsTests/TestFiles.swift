@@ -3,15 +3,8 @@ import Testing
 import TestSupport
 import GraftWeights
 
-/// Temporary directories and external tools for the weights tests.
+/// Files and external tools for the weights tests.
 enum TestFiles {
-    /// A fresh empty directory, removed by `cleanup`.
-    static func directory() throws -> URL {
-        try TemporaryDirectory.make("graft-weights")
-    }
-
-    static func cleanup(_ url: URL) { try? FileManager.default.removeItem(at: url) }
-
     /// Writes `data` as `name` in `dir`.
     static func write(_ data: Data, _ name: String, in dir: URL) throws -> URL {
         let url = dir.appendingPathComponent(name)
@@ -39,25 +32,8 @@ enum TestFiles {
     /// Runs a program found on PATH; returns (exit status, stdout, stderr).
     @discardableResult
     static func run(_ arguments: [String], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        if input != nil { process.standardInput = inPipe }
-        try process.run()
-        if let input {
-            inPipe.fileHandleForWriting.write(Data(input.utf8))
-            try inPipe.fileHandleForWriting.close()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: outData, as: UTF8.self),
-            String(decoding: errData, as: UTF8.self)
-        )
+        let outcome = try ChildProcess.run(command: arguments, input: input.map { Data($0.utf8) })
+        return (outcome.status, outcome.stdout, outcome.stderr)
     }
 
     /// nil when the command exits with status 0, otherwise why not (its last line of stderr).

@@ -17,8 +17,8 @@ func sampleAttributes(_ id: String = "vanilla-cnn", classes: Int = 5) -> Weights
 struct WeightsFileTests {
     @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
     func resnet34RoundTripIsBitExact() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let state = try PyTorchCheckpoint.load(Fixtures.url("resnet34/resnet34-random-seed0.pth"))
         let url = dir.appendingPathComponent("resnet34.h5")
         let attributes = sampleAttributes("resnet34", classes: 1000)
@@ -32,8 +32,8 @@ struct WeightsFileTests {
     }
 
     @Test func float64AndFloat16DatasetsAreConverted() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let url = dir.appendingPathComponent("mixed.h5")
         // Values exactly representable in half precision, so the expected floats are exact.
         let values: [Float] = [1, -2.5, 0.099975586, 65504, -0.000061035156, 3]
@@ -52,8 +52,8 @@ struct WeightsFileTests {
     }
 
     @Test func extraGroupsRoundTrip() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let url = dir.appendingPathComponent("ckpt.h5")
         let weights = StateDict([("w", .float(Tensor(shape: [2], scalars: [1, 2])))])
         let group = HDF5Group(
@@ -75,8 +75,8 @@ struct WeightsFileTests {
     }
 
     @Test func failedWriteLeavesNothingBehind() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let url = dir.appendingPathComponent("bad.h5")
         let state = StateDict([
             ("ok", .float(Tensor(shape: [1], scalars: [1]))), ("a/b", .float(Tensor(shape: [1], scalars: [2]))),
@@ -91,8 +91,8 @@ struct WeightsFileTests {
 
     @Test(.enabled(if: TestFiles.fixtures.runs, TestFiles.fixtures.comment))
     func badFilesGiveOneClearError() throws {
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let good = dir.appendingPathComponent("good.h5")
         let state = try PyTorchCheckpoint.load(Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))
         try WeightsFile.write(state, attributes: sampleAttributes(), to: good)
@@ -122,8 +122,8 @@ struct WeightsFileTests {
     @Test(.enabled(if: TestFiles.fixturesAndH5dump.runs, TestFiles.fixturesAndH5dump.comment))
     func h5dumpShowsTheSameNumbers() throws {
         try TestFiles.fixturesAndH5dump.require()
-        let dir = try TestFiles.directory()
-        defer { TestFiles.cleanup(dir) }
+        let dir = try TemporaryDirectory.make("graft-weights")
+        defer { TemporaryDirectory.remove(dir) }
         let url = dir.appendingPathComponent("vanilla.h5")
         let state = try PyTorchCheckpoint.load(Fixtures.url("vanilla_cnn/vanilla-seed0.pth"))
         try WeightsFile.write(state, attributes: sampleAttributes(), to: url)
