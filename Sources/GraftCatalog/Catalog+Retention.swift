@@ -77,6 +77,7 @@ public struct KeepSpec: Sendable, Equatable, CustomStringConvertible {
         self.items = items
     }
 
+    /// The spec as written (`best:3,minima,last`), which parses back to the same items.
     public var description: String {
         items.map { item in
             switch item {
@@ -178,5 +179,17 @@ extension Catalog {
             plan.kept = plan.kept.map { (byId[$0.checkpoint.id!] ?? $0.checkpoint, $0.reasons) }
         }
         return plan
+    }
+}
+
+/// Stored as the spec's text, as run configurations recorded it before it had a type.
+extension KeepSpec: Codable {
+    public init(from decoder: any Decoder) throws {
+        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
     }
 }

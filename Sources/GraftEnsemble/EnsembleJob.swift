@@ -8,6 +8,14 @@ import GraftWeights
 
 /// `graft ensemble` as a library call: members from the catalog (or files), data from the run's
 /// own configuration, evaluation, catalog rows, table and plot.
+/// The images an ensemble is evaluated on.
+public enum EvaluationSplit: String, Sendable, CaseIterable, Codable {
+    /// The run's validation split: what the advisor chooses on.
+    case val
+    /// Fashion-MNIST's test set, held out: its figures never feed a choice.
+    case test
+}
+
 public struct EnsembleJob {
     /// The run whose checkpoints form the ensemble.
     public var run: Int64?
@@ -21,8 +29,7 @@ public struct EnsembleJob {
     public var greedy = false
     /// Another ImageFolder directory (or `fashion-mnist`) instead of the run's own data.
     public var dataSource: String?
-    /// `val` (the run's validation split) or `test` (Fashion-MNIST's test set).
-    public var split = "val"
+    public var split = EvaluationSplit.val
     public var log: ((String) -> Void)?
 
     public init() {}
@@ -56,9 +63,9 @@ public struct EnsembleJob {
             validation: evaluated, training: methods.contains(.swa) ? training : nil)
         // The advisor chooses on validation: on a test run the members are evaluated there too.
         var validationEvaluation: EnsembleEvaluation?
-        if !Self.isValidation(split) {
+        if split != .val {
             var onValidation = self
-            onValidation.split = "val"
+            onValidation.split = .val
             let (validation, _) = try onValidation.dataSources(for: members, catalog: catalog)
             let chooser = EnsembleEvaluator(members: members, methods: methods, greedy: false)
             chooser.log = log.map { log in { log("validation: " + $0) } }
@@ -69,7 +76,7 @@ public struct EnsembleJob {
             validation: validationEvaluation ?? evaluation,
             test: validationEvaluation == nil ? nil : evaluation)
         let runId = run ?? Self.commonRun(members, catalog: catalog)
-        let ids = try Self.save(evaluation, to: catalog, runId: runId, evaluatedOn: split)
+        let ids = try Self.save(evaluation, to: catalog, runId: runId, evaluatedOn: split.rawValue)
         return Result(
             evaluation: evaluation, ensembleIds: ids, averagedModel: evaluator.averagedModel,
             validationEvaluation: validationEvaluation, advice: advice, warnings: warnings)
@@ -79,8 +86,6 @@ public struct EnsembleJob {
     static func submatrix(_ matrix: [[Double]], _ indices: [Int]) -> [[Double]] {
         indices.map { i in indices.map { j in matrix[i][j] } }
     }
-
-    static func isValidation(_ split: String) -> Bool { ["val", "validation"].contains(split.lowercased()) }
 
     /// Snapshot ensembles gather checkpoints from the ends of learning-rate cycles, where each
     /// member has settled; a checkpoint saved elsewhere (just after a restart, or by the "best"
@@ -168,13 +173,13 @@ public struct EnsembleJob {
         let sources = try DataSources.make(
             spec, batchSize: batchSize, seed: configuration?.seed ?? 0,
             splitDirectory: catalog?.splitsDirectory)
-        switch split.lowercased() {
-        case "val", "validation":
+        switch split {
+        case .val:
             return (sources.validation, sources.train)
-        case "test" where spec.source == DataSpecification.fashionMNIST:
+        case .test where spec.source == DataSpecification.fashionMNIST:
             return (try DataSources.fashionMNISTTest(spec, batchSize: max(batchSize, 64)), sources.train)
-        default:
-            throw EnsembleError.unsupportedSplit(split, source: spec.source)
+        case .test:
+            throw EnsembleError.unsupportedSplit(split.rawValue, source: spec.source)
         }
     }
 

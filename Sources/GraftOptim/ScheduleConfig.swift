@@ -1,6 +1,8 @@
 import Foundation
 
-/// Schedule names as written on the command line.
+/// The one table of schedule names: the command line's `--schedule`, the `schedule` key of the
+/// JSON a run configuration is stored as, and the catalog's `schedule` column all use these raw
+/// values.
 public enum ScheduleKind: String, CaseIterable, Codable, Sendable {
     case constant
     case step
@@ -23,15 +25,30 @@ public enum ScheduleKind: String, CaseIterable, Codable, Sendable {
         case "sgdr", "cosine_warm_restarts": self = .cosineRestarts
         case "blog": self = .blogCyclical
         case "step_decay", "steplr": self = .step
+        case "exponential_sweep": self = .rangeExponential
+        case "linear_sweep": self = .rangeLinear
         default:
             guard let kind = ScheduleKind(rawValue: key) else { throw GraftOptimError.unknownSchedule(name) }
             self = kind
         }
     }
+
+    /// The cyclical modes, which share `CyclicLR`.
+    public var cyclicMode: CyclicLR.Mode? {
+        switch self {
+        case .triangular: .triangular
+        case .triangular2: .triangular2
+        case .expRange: .expRange
+        default: nil
+        }
+    }
 }
 
 /// A serialisable description of any schedule, for the catalog, checkpoints and the CLI.
-/// Encoded flat: `{"schedule":"cyclic","baseLR":0.0005,"maxLR":0.003,"stepSizeUp":…}`.
+/// Encoded flat, named by its `ScheduleKind`:
+/// `{"schedule":"triangular","baseLR":0.0005,"maxLR":0.003,"stepSizeUp":…}`. Configurations
+/// written before the names were unified (`step_decay`, `cyclic`, `one_cycle`,
+/// `cosine_warm_restarts`, `exponential_sweep`, `linear_sweep`) still decode.
 public enum ScheduleConfig: Sendable, Equatable, Codable {
     case constant(ConstantLR)
     case stepDecay(StepDecayLR)
@@ -41,6 +58,28 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
     case blogCyclical(BlogCyclicalLR)
     case exponentialSweep(ExponentialSweepLR)
     case linearSweep(LinearSweepLR)
+
+    /// The schedule's name, in the one table every surface uses.
+    public var kind: ScheduleKind {
+        switch self {
+        case .constant: .constant
+        case .stepDecay: .step
+        case .cyclic(let s):
+            switch s.mode {
+            case .triangular: .triangular
+            case .triangular2: .triangular2
+            case .expRange: .expRange
+            }
+        case .oneCycle: .onecycle
+        case .cosineWarmRestarts: .cosineRestarts
+        case .blogCyclical: .blogCyclical
+        case .exponentialSweep: .rangeExponential
+        case .linearSweep: .rangeLinear
+        }
+    }
+
+    /// `kind`'s raw value, as the catalog and reports show it.
+    public var name: String { kind.rawValue }
 
     /// The schedule itself.
     public var schedule: any LRSchedule {
@@ -100,44 +139,46 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
     }
 
     private enum TypeKey: String, CodingKey { case schedule }
-    private enum Name: String {
-        case constant, stepDecay = "step_decay", cyclic, oneCycle = "one_cycle"
-        case cosineWarmRestarts = "cosine_warm_restarts", blogCyclical = "blog_cyclical"
-        case exponentialSweep = "exponential_sweep", linearSweep = "linear_sweep"
-    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: TypeKey.self)
         let name = try c.decode(String.self, forKey: .schedule)
-        switch Name(rawValue: name) {
+        let kind = try ScheduleKind(parsing: name)
+        switch kind {
         case .constant: self = .constant(try ConstantLR(from: decoder))
-        case .stepDecay: self = .stepDecay(try StepDecayLR(from: decoder))
-        case .cyclic: self = .cyclic(try CyclicLR(from: decoder))
-        case .oneCycle: self = .oneCycle(try OneCycleLR(from: decoder))
-        case .cosineWarmRestarts: self = .cosineWarmRestarts(try CosineAnnealingWarmRestarts(from: decoder))
+        case .step: self = .stepDecay(try StepDecayLR(from: decoder))
+        case .triangular, .triangular2, .expRange:
+            let cyclic = try CyclicLR(from: decoder)
+            // The old name `cyclic` left the mode to its own field; a cyclical name must agree with it.
+            if name != "cyclic", cyclic.mode != kind.cyclicMode {
+                throw GraftOptimError.invalidValue(
+                    name: "mode", value: cyclic.mode.rawValue, reason: "schedule '\(name)' has mode \(kind.rawValue)")
+            }
+            self = .cyclic(cyclic)
+        case .onecycle: self = .oneCycle(try OneCycleLR(from: decoder))
+        case .cosineRestarts: self = .cosineWarmRestarts(try CosineAnnealingWarmRestarts(from: decoder))
         case .blogCyclical: self = .blogCyclical(try BlogCyclicalLR(from: decoder))
-        case .exponentialSweep: self = .exponentialSweep(try ExponentialSweepLR(from: decoder))
-        case .linearSweep: self = .linearSweep(try LinearSweepLR(from: decoder))
-        case nil: throw GraftOptimError.unknownSchedule(name)
+        case .rangeExponential: self = .exponentialSweep(try ExponentialSweepLR(from: decoder))
+        case .rangeLinear: self = .linearSweep(try LinearSweepLR(from: decoder))
         }
         try validate()
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: TypeKey.self)
-        switch self {
-        case .constant(let s): try c.encode(Name.constant.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .stepDecay(let s): try c.encode(Name.stepDecay.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .cyclic(let s): try c.encode(Name.cyclic.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .oneCycle(let s): try c.encode(Name.oneCycle.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .cosineWarmRestarts(let s):
-            try c.encode(Name.cosineWarmRestarts.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .blogCyclical(let s):
-            try c.encode(Name.blogCyclical.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .exponentialSweep(let s):
-            try c.encode(Name.exponentialSweep.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        case .linearSweep(let s): try c.encode(Name.linearSweep.rawValue, forKey: .schedule); try s.encode(to: encoder)
-        }
+        try c.encode(kind.rawValue, forKey: .schedule)
+        let fields: any Encodable =
+            switch self {
+            case .constant(let s): s
+            case .stepDecay(let s): s
+            case .cyclic(let s): s
+            case .oneCycle(let s): s
+            case .cosineWarmRestarts(let s): s
+            case .blogCyclical(let s): s
+            case .exponentialSweep(let s): s
+            case .linearSweep(let s): s
+            }
+        try fields.encode(to: encoder)
     }
 }
 
@@ -195,7 +236,7 @@ public enum LRRange {
 /// - `blog_cyclical`: `lr` as `min:max` or `max` (then min = max/6, the study's rule), `stepSize`.
 /// - `range_exp`, `range_linear`: `lr` as `start:end` over `totalSteps`.
 public struct ScheduleArguments: Sendable, Equatable {
-    public var name: String
+    public var kind: ScheduleKind
     public var lr: String?
     public var stepSize: String?
     public var stepSizeDown: String?
@@ -209,8 +250,8 @@ public struct ScheduleArguments: Sendable, Equatable {
     public var tMult: Int?
     public var etaMin: Double?
 
-    public init(name: String, lr: String? = nil, stepSize: String? = nil) {
-        self.name = name
+    public init(kind: ScheduleKind, lr: String? = nil, stepSize: String? = nil) {
+        self.kind = kind
         self.lr = lr
         self.stepSize = stepSize
     }
@@ -221,9 +262,7 @@ public struct ScheduleArguments: Sendable, Equatable {
 
     /// Defaults this schedule takes for values not given, in words, for the user to see.
     public var defaultsUsed: [String] {
-        guard stepSize == nil, let kind = try? ScheduleKind(parsing: name),
-            [.triangular, .triangular2, .expRange].contains(kind)
-        else { return [] }
+        guard stepSize == nil, kind.cyclicMode != nil else { return [] }
         return [
             "no --step-size given: half cycles of \(Self.defaultCyclicStepSize) steps, PyTorch CyclicLR's step_size_up default (Smith suggests 2-10 epochs, e.g. --step-size 4ep)"
         ]
@@ -232,9 +271,8 @@ public struct ScheduleArguments: Sendable, Equatable {
     /// - Parameters:
     ///   - stepsPerEpoch: optimizer steps per epoch, for `ep` step counts.
     ///   - totalSteps: steps in the whole run (one-cycle and range sweeps span it).
-    /// - Throws: `unknownSchedule`, `missingValue`, `invalidValue`.
+    /// - Throws: `missingValue`, `invalidValue`.
     public func makeConfig(stepsPerEpoch: Int, totalSteps: Int) throws -> ScheduleConfig {
-        let kind = try ScheduleKind(parsing: name)
         let owner = "schedule '\(kind.rawValue)'"
         func rates() throws -> (low: Double, high: Double?) {
             guard let lr else { throw GraftOptimError.missingValue(name: "lr", owner: owner) }
@@ -278,8 +316,7 @@ public struct ScheduleArguments: Sendable, Equatable {
                 StepDecayLR(lr: try single(), gamma: gamma ?? 0.1, stepSize: try steps(stepSize, "step size")))
         case .triangular, .triangular2, .expRange:
             let (base, high) = try range()
-            let mode: CyclicLR.Mode =
-                kind == .triangular ? .triangular : kind == .triangular2 ? .triangular2 : .expRange
+            let mode = kind.cyclicMode!
             let up = try steps(stepSize ?? String(Self.defaultCyclicStepSize), "step size")
             let down = try stepSizeDown.map {
                 try StepCount.parse($0, stepsPerEpoch: stepsPerEpoch, name: "step size down")

@@ -85,19 +85,3 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
     }
 }
-
-extension ScheduleConfig {
-    /// The schedule's short name as the catalog and reports show it.
-    public var name: String {
-        switch self {
-        case .constant: "constant"
-        case .stepDecay: "step"
-        case .cyclic(let s): s.mode.rawValue
-        case .oneCycle: "onecycle"
-        case .cosineWarmRestarts: "cosine_restarts"
-        case .blogCyclical: "blog_cyclical"
-        case .exponentialSweep: "range_exp"
-        case .linearSweep: "range_linear"
-        }
-    }
-}

@@ -14,7 +14,7 @@ public struct SavePolicy: Codable, Sendable, Equatable {
     /// Cycles to skip before minima are captured (`--snapshots-from-cycle`).
     public var snapshotsFromCycle: Int = 0
     /// Retention applied when the run ends, e.g. `best:3,minima,last`; nil keeps everything.
-    public var keep: String? = nil
+    public var keep: KeepSpec? = nil
 
     public init() {}
 }

@@ -332,7 +332,7 @@ public final class TrainingRun {
         _ = try catalog.markRun(runId, status: .finished)
         if let keep = save.keep {
             _ = try catalog.prune(
-                run: runId, keep: try KeepSpec(parsing: keep),
+                run: runId, keep: keep,
                 stripOptimizer: { try TrainingCheckpoint.stripOptimizerState(from: $0, to: $1) })
         }
         return RunSummary(

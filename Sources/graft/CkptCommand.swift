@@ -126,19 +126,16 @@ struct CkptCommand: ParsableCommand {
         @Option(
             help: ArgumentHelp(
                 "What to keep: best:N[:metric], minima, last[:N], every:K, all; comma-separated.",
-                valueName: "spec"))
-        var keep: String
+                valueName: "spec"),
+            transform: { try KeepSpec(parsing: $0) })
+        var keep: KeepSpec
         @Flag(help: "Also remove the optimizer state from kept checkpoints other than the newest.")
         var stripOptimizer = false
         @Flag(help: "Show what would happen, change nothing.") var dryRun = false
 
-        func validate() throws {
-            do { _ = try KeepSpec(parsing: keep) } catch { throw ValidationError(error.localizedDescription) }
-        }
-
         func run() throws {
             let db = try catalog.openExisting()
-            let spec = try KeepSpec(parsing: keep)
+            let spec = keep
             let strip: ((URL, URL) throws -> Void)? =
                 stripOptimizer
                 ? { try TrainingCheckpoint.stripOptimizerState(from: $0, to: $1) } : nil

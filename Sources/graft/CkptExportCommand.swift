@@ -7,7 +7,7 @@ import GraftTraining
 struct CheckpointSelection: ParsableArguments {
     @Argument(help: "Checkpoint id (or use --run with --best).") var id: Int64?
     @Option(name: .customLong("run"), help: "The best checkpoint of this run.") var runId: Int64?
-    @Option(help: "Metric for --run: val_acc, val_loss, train_acc, train_loss.") var best: String = "val_acc"
+    @Option(help: "Metric for --run.") var best: CheckpointMetric = .valAcc
 
     func validate() throws {
         if (id == nil) == (runId == nil) {
@@ -19,7 +19,7 @@ struct CheckpointSelection: ParsableArguments {
     func resolve(in db: Catalog) throws -> Int64 {
         if let id { return id }
         let run = runId!
-        let metric = try CheckpointMetric.parse(best)
+        let metric = best
         guard let found = try db.bestCheckpoint(by: metric, filter: CheckpointFilter(run: run)),
             let id = found.checkpoint.id
         else {

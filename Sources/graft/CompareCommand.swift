@@ -34,7 +34,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Learning rate for an entry, e.g. adam=3e-4 (repeatable).") var lrFor: [String] = []
     @Option(help: "Trainings side by side, in separate processes.") var jobs: Int = 1
     @Option(help: "Comparison name (default: derived from model, data and optimizers).") var name: String?
-    @Option(help: "Retention per run, e.g. best:3,minima,last.") var keep: String?
+    @Option(help: "Retention per run, e.g. best:3,minima,last.", transform: { try KeepSpec(parsing: $0) })
+    var keep: KeepSpec?
     @Option(help: "Also save a checkpoint every N epochs (what a restarted run continues from).") var saveEvery: Int?
     @Flag(help: "No progress bars.") var quiet = false
 
@@ -130,7 +131,7 @@ struct CompareCommand: ParsableCommand {
             schedule: .constant(ConstantLR(lr: 0.01)),
             trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
-        base.batchNormPolicy = try modelData.batchNorm()
+        base.batchNormPolicy = modelData.bnPolicy
         base.save.keep = keep
         base.save.everyEpochs = saveEvery
         var plan = ComparisonPlan(

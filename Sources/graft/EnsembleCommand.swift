@@ -6,6 +6,9 @@ import GraftEnsemble
 import GraftTraining
 import GraftWeights
 
+/// `--method probs,swa`: one option holding a list, parsed by the library before the command runs.
+struct EnsembleMethods { var list: [EnsembleMethod] }
+
 struct EnsembleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ensemble",
@@ -24,11 +27,14 @@ struct EnsembleCommand: ParsableCommand {
     @Flag(help: "Only checkpoints taken at a schedule minimum (snapshot ensemble).") var minima = false
     @Option(help: "Members: catalog checkpoint ids or weights files, comma-separated.") var checkpoints: String?
     @Option(help: "Keep only the last M members.") var last: Int?
-    @Option(help: "probs, logits, vote, swa, or all (comma-separated).") var method: String = "probs"
+    @Option(
+        help: "probs, logits, vote, swa, or all (comma-separated).",
+        transform: { EnsembleMethods(list: try EnsembleMethod.parseList($0)) })
+    var method = EnsembleMethods(list: [.probs])
     @Flag(help: "Also select members greedily by validation gain.") var greedy = false
     @Option(help: "Evaluate on this ImageFolder directory (or 'fashion-mnist') instead of the run's data.") var data:
         String?
-    @Option(help: "val (the run's validation split), or test (Fashion-MNIST only).") var split: String = "val"
+    @Option(help: "val (the run's validation split), or test (Fashion-MNIST only).") var split: EvaluationSplit = .val
     @Option(help: "Write the SWA model to this weights file (HDF5) for graft predict.") var output: String?
     @Option(help: "Write accuracy against ensemble size as an SVG plot.") var plot: String?
     @Flag(help: "Print JSON.") var json = false
@@ -38,8 +44,7 @@ struct EnsembleCommand: ParsableCommand {
     func validate() throws {
         if runId == nil && checkpoints == nil { throw ValidationError("give --run R, or --checkpoints ID,…") }
         if let last, last < 1 { throw ValidationError("--last must be at least 1") }
-        _ = try EnsembleMethod.parseList(method)
-        if output != nil, !(try EnsembleMethod.parseList(method)).contains(.swa) {
+        if output != nil, !method.list.contains(.swa) {
             throw ValidationError("--output writes the SWA model: add swa to --method")
         }
     }
@@ -51,7 +56,7 @@ struct EnsembleCommand: ParsableCommand {
         job.checkpoints =
             checkpoints?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
         job.last = last
-        job.methods = try EnsembleMethod.parseList(method)
+        job.methods = method.list
         job.greedy = greedy
         job.dataSource = data
         job.split = split

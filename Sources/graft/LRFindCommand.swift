@@ -44,7 +44,7 @@ struct LRFindCommand: ParsableCommand {
             epochs: 1, batchSize: modelData.batch, seed: modelData.seed)
         let result = try LRFindJob(
             configuration: config, startLR: startLR, endLR: endLR, epochs: epochs, steps: steps,
-            linear: linear, batchNormPolicy: try modelData.batchNorm()
+            linear: linear, batchNormPolicy: modelData.bnPolicy
         )
         .run(catalog: noCatalog ? nil : try catalog.open(), plotPath: plot, showProgress: !json)
         if json {

@@ -42,7 +42,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Also save a checkpoint every N epochs.") var saveEvery: Int?
     @Flag(help: "Do not save checkpoints at schedule minima.") var noMinima = false
     @Option(help: "Skip this many cycles before capturing minima.") var snapshotsFromCycle: Int = 0
-    @Option(help: "Retention when the run ends, e.g. best:3,minima,last.") var keep: String?
+    @Option(help: "Retention when the run ends, e.g. best:3,minima,last.", transform: { try KeepSpec(parsing: $0) })
+    var keep: KeepSpec?
     @Option(help: "Resume RUN (its latest checkpoint) or RUN@EPOCH exactly.") var resume: String?
     @Option(help: "Run name for the catalog.") var name: String?
     @Flag(help: "No progress bar.") var quiet = false
@@ -86,7 +87,7 @@ struct TrainCommand: ParsableCommand {
             schedule: .constant(ConstantLR(lr: 0.01)),
             trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
-        config.batchNormPolicy = try modelData.batchNorm()
+        config.batchNormPolicy = modelData.bnPolicy
         config.gradualUnfreezeEvery = gradualUnfreeze
         guard featureCacheMb >= 0 else {
             throw ValidationError("--feature-cache-mb must be 0 or more, got \(featureCacheMb)")
@@ -99,7 +100,6 @@ struct TrainCommand: ParsableCommand {
         config.save.snapshotsFromCycle = snapshotsFromCycle
         config.save.keep = keep
         config.name = name
-        if let keep { _ = try KeepSpec(parsing: keep) }
         let prepared = try TrainingRun.prepare(config, splitDirectory: db.splitsDirectory)
         let perEpoch = prepared.train.batchesPerEpoch
         config.schedule = try schedule.config(

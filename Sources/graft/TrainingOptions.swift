@@ -23,7 +23,7 @@ struct ModelDataOptions: ParsableArguments {
         String?
     @Option(help: "Train this block and every block above it.") var freezeTo: String?
     @Option(help: "BatchNorm in frozen blocks: eval (running statistics) or train (batch statistics).")
-    var bnPolicy: String = "eval"
+    var bnPolicy: BatchNormPolicy = .eval
     @Option(help: "Mini-batch size.") var batch: Int = 32
     @Option(help: "Seed for initialisation, data order and dropout.") var seed: UInt64 = 0
 
@@ -76,23 +76,16 @@ struct ModelDataOptions: ParsableArguments {
         }
         return names
     }
-
-    func batchNorm() throws -> BatchNormPolicy {
-        guard let p = BatchNormPolicy(rawValue: bnPolicy) else {
-            throw ValidationError("--bn-policy must be eval or train, not '\(bnPolicy)'")
-        }
-        return p
-    }
 }
 
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: "sgd, adagrad, adadelta, rmsprop, adam, adamw or adamax.") var optimizer: String = "sgd"
+    @Option(help: "The optimizer, with PyTorch's defaults.") var optimizer: OptimizerKind = .sgd
     @Option(help: "Momentum (SGD, RMSprop).") var momentum: Double?
     @Option(help: "Weight decay.") var weightDecay: Double?
     @Option(help: "Other hyper-parameters by PyTorch name, e.g. nesterov=true,betas=0.9,0.99.") var opt: [String] = []
 
     func config() throws -> OptimizerConfig {
-        var c = try OptimizerConfig(parsing: optimizer)
+        var c = OptimizerConfig(kind: optimizer)
         if let momentum { try c.set("momentum", to: String(momentum)) }
         if let weightDecay { try c.set("weight_decay", to: String(weightDecay)) }
         for item in opt {
@@ -107,8 +100,8 @@ struct OptimizerOptions: ParsableArguments {
 }
 
 struct ScheduleOptions: ParsableArguments {
-    @Option(help: "constant, step, triangular, triangular2, exp_range, onecycle, cosine_restarts, blog_cyclical.")
-    var schedule: String = "constant"
+    @Option(help: "The learning-rate schedule (also: cyclic or clr for triangular, sgdr, one_cycle, blog).")
+    var schedule: ScheduleKind = .constant
     @Option(help: "Learning rate: one value, or low:high for cyclical schedules.") var lr: String?
     @Option(help: "Half-cycle (or step) length in steps, or in epochs with 'ep' (e.g. 4ep).") var stepSize: String?
     @Option(help: "Down-phase length for asymmetric cycles.") var stepSizeDown: String?
@@ -117,7 +110,7 @@ struct ScheduleOptions: ParsableArguments {
     @Option(help: "Cosine restarts: period multiplier.") var tMult: Int?
 
     func config(defaultLR: Double, stepsPerEpoch: Int, totalSteps: Int) throws -> ScheduleConfig {
-        var args = ScheduleArguments(name: schedule, lr: lr ?? String(defaultLR), stepSize: stepSize)
+        var args = ScheduleArguments(kind: schedule, lr: lr ?? String(defaultLR), stepSize: stepSize)
         args.stepSizeDown = stepSizeDown
         args.gamma = gamma
         args.momentum = cycleMomentum

@@ -21,6 +21,18 @@ struct RetentionTests {
         }
     }
 
+    /// A spec is stored as its text, as run configurations recorded it before it had a type, and
+    /// a stored spec that does not parse fails to decode, naming the bad item.
+    @Test("a keep spec is stored as its text and read back typed")
+    func storedAsText() throws {
+        let spec = try KeepSpec(parsing: "best:2:val_loss,minima,last:2")
+        let data = try JSONEncoder().encode(["keep": spec])
+        #expect(String(decoding: data, as: UTF8.self) == #"{"keep":"best:2:val_loss,minima,last:2"}"#)
+        #expect(try JSONDecoder().decode([String: KeepSpec].self, from: data)["keep"] == spec)
+        #expect { try JSONDecoder().decode([String: KeepSpec].self, from: Data(#"{"keep":"best:3,newest"}"#.utf8)) }
+            throws: { error in "\(error)".contains("newest") }
+    }
+
     @Test("prune keeps best:2, minima and last, deletes the rest with their files", arguments: Backend.available)
     func prune(_ backend: Backend) throws {
         let dir = try TemporaryDirectory.make("graft-catalog")

@@ -112,7 +112,7 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
 
 @Suite struct ScheduleConfigTests {
     @Test func triangularFromCLIArguments() throws {
-        var args = ScheduleArguments(name: "triangular", lr: "5e-4:3e-3", stepSize: "4ep")
+        var args = ScheduleArguments(kind: .triangular, lr: "5e-4:3e-3", stepSize: "4ep")
         let config = try args.makeConfig(stepsPerEpoch: 90, totalSteps: 9000)
         #expect(config == .cyclic(CyclicLR(baseLR: 5e-4, maxLR: 3e-3, stepSizeUp: 360)))
         args.momentum = "0.8:0.9"
@@ -124,33 +124,33 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
     }
 
     @Test func otherSchedulesFromCLIArguments() throws {
-        let one = try ScheduleArguments(name: "onecycle", lr: "0.01").makeConfig(stepsPerEpoch: 10, totalSteps: 100)
+        let one = try ScheduleArguments(kind: .onecycle, lr: "0.01").makeConfig(stepsPerEpoch: 10, totalSteps: 100)
         #expect(one == .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100)))
-        var sgdr = ScheduleArguments(name: "sgdr", lr: "1e-5:0.01", stepSize: "1ep")
+        var sgdr = ScheduleArguments(kind: try ScheduleKind(parsing: "sgdr"), lr: "1e-5:0.01", stepSize: "1ep")
         sgdr.tMult = 2
         #expect(
             try sgdr.makeConfig(stepsPerEpoch: 10, totalSteps: 70)
                 == .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)))
         // The study's rule: a single max gives min = max/6.
-        let blog = try ScheduleArguments(name: "blog", lr: "3e-3", stepSize: "8").makeConfig(
+        let blog = try ScheduleArguments(kind: try ScheduleKind(parsing: "blog"), lr: "3e-3", stepSize: "8").makeConfig(
             stepsPerEpoch: 4, totalSteps: 64)
         #expect(blog == .blogCyclical(BlogCyclicalLR(minLR: 3e-3 / 6, maxLR: 3e-3, stepSize: 8)))
         #expect(
-            try ScheduleArguments(name: "constant", lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
+            try ScheduleArguments(kind: .constant, lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
                 == .constant(ConstantLR(lr: 1e-3)))
     }
 
     @Test func badArgumentsGiveClearErrors() throws {
         #expect(throws: GraftOptimError.unknownSchedule("zigzag")) {
-            try ScheduleArguments(name: "zigzag", lr: "1").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
+            try ScheduleKind(parsing: "zigzag")
         }
         // A cyclical schedule without a step size takes PyTorch's default (ScheduleDefaultsTests);
         // the others still need theirs.
         #expect(throws: GraftOptimError.missingValue(name: "step size", owner: "schedule 'step'")) {
-            try ScheduleArguments(name: "step", lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
+            try ScheduleArguments(kind: .step, lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
         }
         #expect(throws: (any Error).self) {
-            try ScheduleArguments(name: "triangular", lr: "1e-3", stepSize: "4ep").makeConfig(
+            try ScheduleArguments(kind: .triangular, lr: "1e-3", stepSize: "4ep").makeConfig(
                 stepsPerEpoch: 10, totalSteps: 1)
         }
         #expect(throws: (any Error).self) { try StepCount.parse("0ep", stepsPerEpoch: 10) }
@@ -180,6 +180,55 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
             #"{"schedule":"cyclic","baseLR":1,"maxLR":2,"stepSizeUp":0,"stepSizeDown":1,"mode":"triangular","gamma":1}"#
                 .utf8)
         #expect(throws: (any Error).self) { try JSONDecoder().decode(ScheduleConfig.self, from: bad) }
+    }
+
+    /// One name per schedule: the JSON tag is the catalog's name and the command line's, and
+    /// `--schedule NAME` parses back to the same kind.
+    @Test func oneNameOnEverySurface() throws {
+        let configs: [ScheduleConfig] = [
+            .constant(ConstantLR(lr: 0.1)), .stepDecay(StepDecayLR(lr: 0.1, gamma: 0.5, stepSize: 3)),
+            .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20)),
+            .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20, mode: .triangular2)),
+            .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20, mode: .expRange, gamma: 0.99)),
+            .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100)),
+            .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)),
+            .blogCyclical(BlogCyclicalLR(minLR: 5e-4, maxLR: 3e-3, stepSize: 8)),
+            .exponentialSweep(ExponentialSweepLR(startLR: 1e-7, endLR: 0.1, total: 108)),
+            .linearSweep(LinearSweepLR(startLR: 1e-7, endLR: 0.1, total: 108)),
+        ]
+        #expect(Set(configs.map(\.kind)) == Set(ScheduleKind.allCases))
+        for config in configs {
+            let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(config)) as? [String: Any]
+            #expect(object?["schedule"] as? String == config.name, "\(config)")
+            #expect(try ScheduleKind(parsing: config.name) == config.kind)
+        }
+    }
+
+    /// Configurations stored before the names were unified still decode, to the same schedule.
+    @Test func oldNamesStillDecode() throws {
+        let old: [(String, ScheduleConfig)] = [
+            (
+                #"{"schedule":"step_decay","lr":0.1,"gamma":0.5,"stepSize":3}"#,
+                .stepDecay(StepDecayLR(lr: 0.1, gamma: 0.5, stepSize: 3))
+            ),
+            (
+                #"{"schedule":"cyclic","baseLR":0.001,"maxLR":0.006,"stepSizeUp":20,"stepSizeDown":20,"mode":"triangular2","gamma":1}"#,
+                .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20, mode: .triangular2))
+            ),
+            (
+                #"{"schedule":"exponential_sweep","startLR":1e-7,"endLR":0.1,"total":108}"#,
+                .exponentialSweep(ExponentialSweepLR(startLR: 1e-7, endLR: 0.1, total: 108))
+            ),
+        ]
+        for (json, expected) in old {
+            #expect(try JSONDecoder().decode(ScheduleConfig.self, from: Data(json.utf8)) == expected, "\(json)")
+        }
+        // A cyclical name must agree with the mode it carries.
+        let contradictory =
+            #"{"schedule":"triangular","baseLR":0.001,"maxLR":0.006,"stepSizeUp":20,"stepSizeDown":20,"mode":"exp_range","gamma":1}"#
+        #expect(throws: (any Error).self) {
+            try JSONDecoder().decode(ScheduleConfig.self, from: Data(contradictory.utf8))
+        }
     }
 
     /// Independent closed forms: step decay, three-phase one-cycle endpoints, linear anneal.

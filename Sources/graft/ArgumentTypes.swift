@@ -1,0 +1,33 @@
+import ArgumentParser
+import GraftCatalog
+import GraftEnsemble
+import GraftModels
+import GraftOptim
+
+// The library's enums as option values. ArgumentParser lists their canonical names in `--help`
+// and in shell completions, and refuses any other value before a command starts; each parses as
+// the library does, aliases included (`--schedule sgdr`, `--best val-acc`).
+
+extension ScheduleKind: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}
+
+extension OptimizerKind: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}
+
+extension BatchNormPolicy: ExpressibleByArgument {}
+
+extension CheckpointMetric: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let metric = try? CheckpointMetric.parse(argument) else { return nil }
+        self = metric
+    }
+}
+
+extension EvaluationSplit: ExpressibleByArgument {
+    public init?(argument: String) {
+        let key = argument.lowercased()
+        self.init(rawValue: key == "validation" ? "val" : key)
+    }
+}
