@@ -81,7 +81,7 @@ extension Catalog {
                     kind: .interruptedRun,
                     path: checkpointsDirectory.appendingPathComponent(Self.runDirectoryName(run.id!)).path,
                     detail:
-                        "run \(run.id!) is marked running but \(owner) is gone: resume it with `graft train --resume \(run.id!)`",
+                        "run \(run.id!) is marked running but \(owner) is gone: it can resume from its latest checkpoint",
                     runId: run.id))
         }
         // Files the catalog writes beside a run's checkpoints (its metrics file).
@@ -238,7 +238,7 @@ extension Catalog {
                 guard let runId = f.runId, try run(id: runId).isAbandoned() else { continue }
                 _ = try markRun(runId, status: .interrupted, error: "its process was gone")
                 summary.actions.append(
-                    "marked run \(runId) interrupted (resume it with `graft train --resume \(runId)`)")
+                    "marked run \(runId) interrupted: it can resume from its latest checkpoint")
             case .temporaryPathRow:
                 try repairTemporaryPathRow(f, summary: &summary)
             }

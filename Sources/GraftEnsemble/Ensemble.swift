@@ -110,6 +110,12 @@ public struct EnsembleEvaluation: Sendable, Codable {
 public enum EnsembleError: LocalizedError, Equatable {
     case invalidMethod(String)
     case noMembers(String)
+    /// Neither a run nor explicit checkpoints were named.
+    case noMemberSource
+    /// A run (nil: the named checkpoints) has no checkpoint of the kind asked for.
+    case runHasNoMembers(run: Int64?, minimaOnly: Bool)
+    /// A plain weights file carries no run configuration, so no data to evaluate it on.
+    case needsData(path: String)
     case incompatibleMember(path: String, reason: String, cause: ErrorCause? = nil)
     case mismatchedKey(path: String, key: String, reason: String)
     case emptyValidation(String)
@@ -124,6 +130,12 @@ public enum EnsembleError: LocalizedError, Equatable {
             "unknown ensemble method '\(word)' (expected probs, logits, vote, swa or all)"
         case .noMembers(let why):
             "no ensemble members: \(why)"
+        case .noMemberSource:
+            "no ensemble members: name a run or checkpoints"
+        case .runHasNoMembers(let run, let minimaOnly):
+            "no ensemble members: run \(run.map(String.init) ?? "?") has no \(minimaOnly ? "checkpoints at a schedule minimum" : "checkpoints")"
+        case .needsData(let path):
+            "no ensemble members: \(path) is a plain weights file, with no data of its own to evaluate it on"
         case .incompatibleMember(let path, let reason, let cause):
             "\(path): cannot join the ensemble: \(reason)" + (cause.map { ": \($0)" } ?? "")
         case .mismatchedKey(let path, let key, let reason):

@@ -130,7 +130,7 @@ public struct EnsembleJob {
             records = try catalog.checkpoints(filter: CheckpointFilter(run: run, minimaOnly: minimaOnly)).map(
                 \.checkpoint)
         } else {
-            throw EnsembleError.noMembers("give --run, or --checkpoints")
+            throw EnsembleError.noMemberSource
         }
         var members =
             try records.map { r in
@@ -139,10 +139,7 @@ public struct EnsembleJob {
                     epoch: r.epoch, cycleIndex: r.cycleIndex)
             } + files
         if let last, last > 0, members.count > last { members = Array(members.suffix(last)) }
-        guard !members.isEmpty else {
-            let what = minimaOnly ? "checkpoints at a schedule minimum" : "checkpoints"
-            throw EnsembleError.noMembers("run \(run.map(String.init) ?? "?") has no \(what) (see `graft ckpt list`)")
-        }
+        guard !members.isEmpty else { throw EnsembleError.runHasNoMembers(run: run, minimaOnly: minimaOnly) }
         return members
     }
 
@@ -163,7 +160,7 @@ public struct EnsembleJob {
             if let dataSource { spec.source = dataSource }
         } else {
             guard let dataSource else {
-                throw EnsembleError.noMembers("\(first.path) is a plain weights file: give --data to evaluate it")
+                throw EnsembleError.needsData(path: first.path)
             }
             spec = DataSpecification(source: dataSource, imageSize: attributes.inputSize.last ?? 224)
         }

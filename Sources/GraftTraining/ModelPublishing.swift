@@ -52,9 +52,7 @@ public struct ModelPublisher {
         if !replace,
             let existing = [cardURL, weightsURL].first(where: { FileManager.default.fileExists(atPath: $0.path) })
         {
-            throw ZooError.invalidCard(
-                path: existing.path, field: "id", reason: "'\(id)' is already published (use --replace to overwrite it)"
-            )
+            throw ZooError.alreadyPublished(id: id, path: existing.path)
         }
         let record = try catalog.checkpoint(id: checkpointId)
         let run = try catalog.run(id: record.runId)

@@ -35,7 +35,7 @@ public enum TrainingError: LocalizedError, Equatable {
         case .noOptimizerState(let path):
             "\(path): optimizer state was stripped; this checkpoint cannot resume training exactly"
         case .noCheckpoint(let run, let epoch?):
-            "run \(run) has no checkpoint with optimizer state at epoch \(epoch) (see `graft ckpt list --run \(run)`)"
+            "run \(run) has no checkpoint with optimizer state at epoch \(epoch)"
         case .noCheckpoint(let run, nil):
             "run \(run) has no checkpoint with optimizer state to resume from"
         }

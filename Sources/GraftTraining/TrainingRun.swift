@@ -42,13 +42,16 @@ extension Catalog {
 }
 
 /// Runs a training configuration end to end: the model and its starting weights, the data, the
-/// catalog run row, per-epoch metrics, checkpoints by the save policy, retention, a metrics JSON
-/// file, and a progress bar. Resumes exactly from a checkpoint.
+/// catalog run row, per-epoch metrics, checkpoints by the save policy, retention and a metrics
+/// JSON file. Resumes exactly from a checkpoint. What it does as it trains arrives as
+/// `TrainingEvent`s, shown by a `TrainingProgressPrinter` and passed to `onEvent`.
 public final class TrainingRun {
     public let configuration: RunConfiguration
     public let catalog: Catalog
+    /// Progress bars and epoch lines on standard error (warnings are shown either way).
     public var showProgress = true
-    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Every event, for a caller's own view.
+    public var onEvent: ((TrainingEvent) -> Void)?
 
     public init(configuration: RunConfiguration, catalog: Catalog) {
         self.configuration = configuration
@@ -220,11 +223,7 @@ public final class TrainingRun {
             targetRun = try catalog.createRun(child).id!
             // The child's history starts with the parent's epochs up to the checkpoint.
             for m in checkpoint.position.history {
-                _ = try catalog.recordEpoch(
-                    EpochMetricRecord(
-                        runId: targetRun, epoch: m.epoch, trainLoss: m.trainLoss, trainAcc: m.trainAccuracy,
-                        valLoss: m.validationLoss, valAcc: m.validationAccuracy, lr: m.learningRate, seconds: m.seconds)
-                )
+                _ = try catalog.recordEpoch(EpochMetricRecord(runId: targetRun, metrics: m, globalStep: nil))
             }
         }
         return try trainingRun.execute(prepared, runId: targetRun, checkpoint: checkpoint)
@@ -257,44 +256,35 @@ public final class TrainingRun {
         configuration.data = prepared.configuration.data
         let attributes = prepared.attributes
 
-        var bar: ProgressBar?
+        let printer = TrainingProgressPrinter(progress: showProgress)
+        let emit = { [onEvent] (event: TrainingEvent) in
+            printer.show(event)
+            onEvent?(event)
+        }
         let batches = prepared.train.batchesPerEpoch
-        trainer.onStep = { [showProgress, unowned trainer] position, loss, accuracy, lr in
-            guard showProgress else { return }
-            if bar == nil || position.batchInEpoch == 1 && bar?.total != batches {
-                // An epoch served from the feature cache says so: it loads no image and skips the trunk.
-                let cached = trainer.epochRunsOnCachedFeatures ? " (cached features)" : ""
-                bar = ProgressBar(total: batches, label: "epoch \(position.epoch + 1)/\(configuration.epochs)\(cached)")
-            }
-            bar?.update(
-                step: position.batchInEpoch,
-                metrics: [
-                    ("loss", Format.compact(Double(loss))), ("acc", Format.percent(accuracy)), ("lr", Format.lr(lr)),
-                ])
+        if checkpoint == nil {
+            for warning in configuration.warnings(stepsPerEpoch: batches) { emit(.warning(warning)) }
+        }
+        trainer.onStep = { [unowned trainer] position, loss, accuracy, lr in
+            emit(
+                .step(
+                    TrainingStep(
+                        position: position, loss: loss, accuracy: accuracy, learningRate: lr,
+                        batchesPerEpoch: batches, plannedEpochs: configuration.epochs,
+                        onCachedFeatures: trainer.epochRunsOnCachedFeatures)))
         }
         let trainSamples = prepared.train.sampleCount
         var cacheReported: FeatureCache?
-        trainer.onEpoch = { [showProgress] metrics, trainer in
-            var line =
-                "epoch \(metrics.epoch)/\(configuration.epochs): train loss \(Format.compact(metrics.trainLoss)) acc \(Format.percent(metrics.trainAccuracy))"
-            if let vl = metrics.validationLoss, let va = metrics.validationAccuracy {
-                line += ", val loss \(Format.compact(vl)) acc \(Format.percent(va))"
-            }
-            line += ", lr \(Format.lr(metrics.learningRate)), \(Format.duration(metrics.seconds))"
+        trainer.onEpoch = { metrics, trainer in
             // Say once per cache (and again if gradual unfreezing replaces it) what later epochs skip.
+            var cacheSummary: String?
             if let cache = trainer.featureCache, cache !== cacheReported, metrics.epoch < configuration.epochs {
-                line += "\n  " + cache.summary(blockNames: trainer.model.blockNames, samples: trainSamples)
+                cacheSummary = cache.summary(blockNames: trainer.model.blockNames, samples: trainSamples)
                 cacheReported = cache
             }
-            if showProgress {
-                bar?.finish(summary: line)
-                bar = nil
-            }
+            emit(.epochEnded(metrics, plannedEpochs: configuration.epochs, featureCache: cacheSummary))
             _ = try catalog.recordEpoch(
-                EpochMetricRecord(
-                    runId: runId, epoch: metrics.epoch, globalStep: Int64(trainer.position.globalStep),
-                    trainLoss: metrics.trainLoss, trainAcc: metrics.trainAccuracy, valLoss: metrics.validationLoss,
-                    valAcc: metrics.validationAccuracy, lr: metrics.learningRate, seconds: metrics.seconds))
+                EpochMetricRecord(runId: runId, metrics: metrics, globalStep: trainer.position.globalStep))
             try Self.writeMetrics(trainer.position.history, runId: runId, configuration: configuration, to: metricsFile)
         }
         trainer.onCheckpoint = { moment, trainer in
@@ -302,30 +292,25 @@ public final class TrainingRun {
                 at: moment, position: trainer.position, plannedEpochs: configuration.epochs,
                 bestAccuracy: &bestAccuracy)
             guard !reasons.isEmpty else { return }
-            let epoch = trainer.position.epoch
-            let last = trainer.position.history.last
-            let file = catalog.defaultCheckpointURL(
-                run: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep))
+            let step = trainer.position.globalStep
+            let file = catalog.defaultCheckpointURL(run: runId, epoch: trainer.position.epoch, globalStep: Int64(step))
             let snapshot = TrainingCheckpoint(trainer: trainer, configuration: configuration, attributes: attributes)
-            let lr = configuration.schedule.schedule.learningRate(at: max(0, trainer.position.globalStep - 1))
             let draft = CheckpointRecord(
-                runId: runId, epoch: epoch, globalStep: Int64(trainer.position.globalStep), lr: lr,
-                cycleIndex: moment.minimumOfCycle, isMinimum: reasons.contains(.minimum),
-                trainLoss: moment.isEpochEnd ? last?.trainLoss : nil,
-                trainAcc: moment.isEpochEnd ? last?.trainAccuracy : nil,
-                valLoss: moment.isEpochEnd ? last?.validationLoss : nil,
-                valAcc: moment.isEpochEnd ? last?.validationAccuracy : nil,
-                hasOptimizerState: true, reasons: reasons)
+                runId: runId, epoch: trainer.position.epoch, globalStep: step,
+                lr: configuration.schedule.schedule.learningRate(at: max(0, step - 1)),
+                cycleIndex: moment.minimumOfCycle,
+                metrics: moment.isEpochEnd ? trainer.position.history.last : nil, reasons: reasons)
             // Intent row, temporary file, fsync, rename, then the row: a crash leaves a complete
             // registered checkpoint or none.
-            checkpointIds.append(
-                try catalog.saveCheckpoint(draft, to: file) { try snapshot.write(to: $0, atomically: false) }.id!)
+            let saved = try catalog.saveCheckpoint(draft, to: file) { try snapshot.write(to: $0, atomically: false) }
+            checkpointIds.append(saved.id!)
+            emit(.checkpointSaved(saved))
         }
 
         do {
             try trainer.fit(train: prepared.train, validation: prepared.validation, epochs: configuration.epochs)
         } catch {
-            bar?.finish(summary: nil)
+            emit(.failed(error))
             _ = try? catalog.markRun(runId, status: .failed, error: error.localizedDescription)
             throw error
         }

@@ -7,6 +7,8 @@ import GraftSupport
 public enum ZooError: LocalizedError, Equatable, Sendable {
     /// A model card is missing a field or holds an invalid value.
     case invalidCard(path: String, field: String, reason: String)
+    /// A model is already published under `id` (its card at `path`).
+    case alreadyPublished(id: String, path: String)
     /// No model card has this id.
     case unknownModel(id: String, known: [String])
     /// The weights do not fit the model (keys or shapes differ).
@@ -18,6 +20,8 @@ public enum ZooError: LocalizedError, Equatable, Sendable {
         switch self {
         case .invalidCard(let path, let field, let reason):
             return "\(path): model card field '\(field)': \(reason)"
+        case .alreadyPublished(let id, let path):
+            return "\(path): '\(id)' is already published"
         case .unknownModel(let id, let known):
             return "unknown model '\(id)' (known: \(known.joined(separator: ", ")))"
         case .modelMismatch(let path, let model, let problems):

@@ -62,7 +62,9 @@ struct CatalogCommand: ParsableCommand {
             if output.format == .table {
                 for a in actions { print("repair: \(a)") }
                 if !report.findings.isEmpty {
-                    print(CatalogListing.findings(report.findings).render(.table), terminator: "")
+                    print(
+                        CatalogListing.findings(report.findings.map(CommandLineHint.explained)).render(.table),
+                        terminator: "")
                 }
                 let interruptedRuns = report.leftovers.filter { $0.kind == .interruptedRun }.count
                 print(
@@ -71,7 +73,9 @@ struct CatalogCommand: ParsableCommand {
                         + "\(report.leftovers.count - interruptedRuns) leftover(s) of interrupted writes"
                         + (interruptedRuns > 0 ? ", \(interruptedRuns) interrupted run(s)." : "."))
             } else {
-                print(CatalogListing.findings(report.findings).render(output.format), terminator: "")
+                print(
+                    CatalogListing.findings(report.findings.map(CommandLineHint.explained)).render(output.format),
+                    terminator: "")
             }
             if !report.isHealthy { throw ExitCode(1) }
         }

@@ -22,6 +22,11 @@ struct Graft: ParsableCommand {
         // Idle OpenMP threads must sleep, not spin: on two shared cores the data-loading threads
         // and the engine's team would otherwise stall each other at every layer.
         Threading.preferPassiveOpenMPWaiting()
-        main(TrainingRecipe.expand(Array(CommandLine.arguments.dropFirst())))
+        do {
+            var command = try parseAsRoot(TrainingRecipe.expand(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch {
+            exit(withError: CommandLineHint.explained(error))
+        }
     }
 }

@@ -105,9 +105,6 @@ struct TrainCommand: ParsableCommand {
         config.schedule = try schedule.config(
             defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
             totalSteps: perEpoch * epochs)
-        for warning in OptimizerWarning.check(config.optimizer, schedule: config.schedule) {
-            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-        }
         if !prepared.skippedOnLoad.isEmpty {
             print(
                 "loaded \(modelData.weights ?? "") without \(prepared.skippedOnLoad.joined(separator: ", ")) (new \(prepared.classNames.count)-class head)"

@@ -120,12 +120,6 @@ struct ScheduleOptions: ParsableArguments {
         for note in args.defaultsUsed {
             FileHandle.standardError.write(Data("note: \(note)\n".utf8))
         }
-        if case .cyclic(let cyclic) = config, cyclic.stepSizeUp + cyclic.stepSizeDown > totalSteps {
-            FileHandle.standardError.write(
-                Data(
-                    "warning: the run's \(totalSteps) steps end before the first cycle does (\(cyclic.stepSizeUp) up), so no schedule minimum is reached\n"
-                        .utf8))
-        }
         return config
     }
 }

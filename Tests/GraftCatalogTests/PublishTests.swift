@@ -116,6 +116,8 @@ import TestSupport
         // Another checkpoint under the same id: refused without --replace.
         let again = try CLI.graft(["models", "publish", "2", "--id", "cnn-a"], in: dir)
         #expect(again.status != 0 && again.stderr.contains("already published"), "\(again.stderr)")
+        // The library's error names the id and the file; the command line adds the flag.
+        #expect(again.stderr.contains("cnn-a") && again.stderr.contains("use --replace"), "\(again.stderr)")
         #expect(try SHA256.hex(of: dir.appendingPathComponent("Weights/cnn-a.h5")) == before)
         #expect(try Data(contentsOf: dir.appendingPathComponent("Weights/cnn-a.card.json")) == cardBefore)
         let replaced = try CLI.graft(["models", "publish", "2", "--id", "cnn-a", "--replace"], in: dir)

@@ -319,7 +319,6 @@ import TestSupport
         configuration.save.best = false
         let training = TrainingRun(configuration: configuration, catalog: catalog)
         training.showProgress = false
-        training.log = { _ in }
         let summary = try training.start()
         let minima = try catalog.checkpoints(filter: CheckpointFilter(run: summary.runId, minimaOnly: true)).map(
             \.checkpoint)
