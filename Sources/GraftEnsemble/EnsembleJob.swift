@@ -263,6 +263,7 @@ public struct EnsembleJob {
     public static func tables(_ evaluation: EnsembleEvaluation, ensembleIds: [Int64] = []) -> [TableSection] {
         let members = TextTable(
             columns: ["#", "member", "checkpoint", "epoch", "cycle", "accuracy", "loss", "best"],
+            keys: ["index", "member", "checkpoint", "epoch", "cycle", "accuracy", "loss", "best"],
             rows: evaluation.members.enumerated().map { i, m in
                 [
                     .int(Int64(i + 1)), .text(m.member.name), .optional(m.member.checkpointId),
@@ -274,6 +275,7 @@ public struct EnsembleJob {
             rightAligned: ["#", "checkpoint", "epoch", "cycle", "accuracy", "loss"])
         let ensembles = TextTable(
             columns: ["id", "method", "members", "accuracy", "loss", "best single", "gain"],
+            keys: ["id", "method", "members", "accuracy", "loss", "best_single", "gain"],
             rows: evaluation.outcomes.enumerated().map { i, o in
                 [
                     i < ensembleIds.count ? .int(ensembleIds[i]) : .null, .text(o.label),
@@ -296,15 +298,16 @@ public struct EnsembleJob {
         }
         return [
             TableSection(
-                "disagreement (fraction of samples whose predicted class differs)", matrix(diversity.disagreement)),
-            TableSection("correlation of predicted probabilities", matrix(diversity.correlation)),
+                "disagreement (fraction of samples whose predicted class differs)", key: "disagreement",
+                matrix(diversity.disagreement)),
+            TableSection("correlation of predicted probabilities", key: "correlation", matrix(diversity.correlation)),
         ]
     }
 
     /// The advisor's candidates and choice.
     public static func adviceTable(_ advice: EnsembleAdvice) -> TableSection {
         TableSection(
-            "advice (chosen on validation)",
+            "advice (chosen on validation)", key: "advice",
             TextTable(
                 columns: ["candidate", "kind", "validation", "test", "chosen"],
                 rows: advice.candidates.map { c in

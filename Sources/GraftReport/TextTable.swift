@@ -55,14 +55,21 @@ public enum TextCell: Sendable, Equatable {
 
 /// Rows under named columns, rendered as an aligned table, JSON (an array of objects keyed by
 /// column) or CSV (RFC 4180 quoting).
+///
+/// Text tables show `columns` as headers; JSON and CSV use `keys`: stable snake_case names that
+/// scripts can rely on. They are the headers themselves wherever those are snake_case already
+/// (the catalog's listings); a table whose headers are words for people gives its keys.
 public struct TextTable: Sendable, Equatable {
     public var columns: [String]
+    /// The machine-readable name of each column, for JSON and CSV.
+    public var keys: [String]
     public var rows: [[TextCell]]
     /// Columns aligned right in tables (numbers).
     public var rightAligned: Set<String>
 
-    public init(columns: [String], rows: [[TextCell]] = [], rightAligned: Set<String> = []) {
-        self.columns = columns; self.rows = rows; self.rightAligned = rightAligned
+    public init(columns: [String], keys: [String]? = nil, rows: [[TextCell]] = [], rightAligned: Set<String> = []) {
+        precondition(keys == nil || keys!.count == columns.count, "one key per column")
+        self.columns = columns; self.keys = keys ?? columns; self.rows = rows; self.rightAligned = rightAligned
     }
 
     public func render(_ format: OutputFormat) -> String {
@@ -100,7 +107,7 @@ public struct TextTable: Sendable, Equatable {
             }
             return s
         }
-        var out = columns.map(quote).joined(separator: ",") + "\n"
+        var out = keys.map(quote).joined(separator: ",") + "\n"
         for row in rows { out += row.map { quote($0.exact) }.joined(separator: ",") + "\n" }
         return out
     }
@@ -110,7 +117,7 @@ public struct TextTable: Sendable, Equatable {
     var jsonObjects: [[String: Any]] {
         rows.map { row in
             var o: [String: Any] = [:]
-            for (i, c) in row.enumerated() where i < columns.count { o[columns[i]] = c.json }
+            for (i, c) in row.enumerated() where i < keys.count { o[keys[i]] = c.json }
             return o
         }
     }
@@ -133,13 +140,16 @@ public struct TextTable: Sendable, Equatable {
 
 /// A titled table, for commands that print several (`runs show`, `ckpt show`).
 public struct TableSection: Sendable, Equatable {
+    /// The heading people read.
     public var title: String
+    /// The section's snake_case name in JSON and CSV (the title when that is one already).
+    public var key: String
     public var table: TextTable
     /// A field/value table describing one record: a JSON object rather than an array.
     public var isRecord: Bool
 
-    public init(_ title: String, _ table: TextTable, isRecord: Bool = false) {
-        self.title = title; self.table = table; self.isRecord = isRecord
+    public init(_ title: String, key: String? = nil, _ table: TextTable, isRecord: Bool = false) {
+        self.title = title; self.key = key ?? title; self.table = table; self.isRecord = isRecord
     }
 
     /// Tables one after another under their titles; CSV sections start with `# title`; JSON is
@@ -149,10 +159,10 @@ public struct TableSection: Sendable, Equatable {
         case .table:
             return sections.map { "\($0.title):\n" + $0.table.render(.table) }.joined(separator: "\n")
         case .csv:
-            return sections.map { "# \($0.title)\n" + $0.table.render(.csv) }.joined(separator: "\n")
+            return sections.map { "# \($0.key)\n" + $0.table.render(.csv) }.joined(separator: "\n")
         case .json:
             var object: [String: Any] = [:]
-            for s in sections { object[s.title] = s.isRecord ? s.table.jsonRecord as Any : s.table.jsonObjects as Any }
+            for s in sections { object[s.key] = s.isRecord ? s.table.jsonRecord as Any : s.table.jsonObjects as Any }
             return TextTable.jsonText(object)
         }
     }

@@ -156,6 +156,20 @@ import TestSupport
                     #expect(out.stdout.contains(section), "\(out.stdout)")
                 }
                 for method in ["probs", "logits", "vote", "swa"] { #expect(out.stdout.contains(method)) }
+                // JSON names its sections and fields in snake_case, whatever the tables' headings say.
+                let json = try graft(Array(command.dropFirst()) + (Self.overrides[name] ?? []) + ["--json"])
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
+                #expect(
+                    Set(object.keys) == ["members", "ensembles", "disagreement", "correlation", "advice"],
+                    "\(object.keys)")
+                let rows = try #require(object["ensembles"] as? [[String: Any]])
+                #expect(
+                    rows.first.map { Set($0.keys) } == [
+                        "id", "method", "members", "accuracy", "loss", "best_single", "gain",
+                    ])
+                let memberRows = try #require(object["members"] as? [[String: Any]])
+                #expect(memberRows.first?["index"] as? Int == 1, "\(memberRows)")
             case "compare":
                 for optimizer in ["sgd-clr", "adagrad", "adadelta", "rmsprop", "adam", "adamax"] {
                     #expect(out.stdout.contains("runs \(optimizer): "), "\(out.stdout)")
