@@ -73,15 +73,10 @@ public struct DataSources {
             // when either was made with this seed and fraction from these files.
             var split: DataSplit? = nil
             for url in [splitURL, DataSplit.defaultURL(for: root)] {
-                guard let existing = try? DataSplit.read(from: url), existing.seed == spec.splitSeed,
-                    existing.valFraction == spec.validationFraction
+                guard let (existing, listed, matches) = (try? DataSplit.read(from: url, against: folder)) ?? nil,
+                    existing.seed == spec.splitSeed, existing.valFraction == spec.validationFraction, matches
                 else { continue }
-                if !existing.matches(folder) {
-                    // `data split` leaves out the files only a full decode finds unreadable.
-                    let verified = try ImageFolder(root: root, verify: true)
-                    guard existing.matches(verified) else { continue }
-                    folder = verified
-                }
+                folder = listed
                 split = existing
                 if url != splitURL { try? Self.keepCopy(existing, at: splitURL) }
                 break

@@ -86,6 +86,19 @@ public struct DataSplit: Codable, Sendable, Equatable {
     /// Whether the dataset still lists exactly the files the split was made from.
     public func matches(_ dataset: any Dataset) -> Bool { Self.fileListHash(dataset) == fileListHash }
 
+    /// The split file at `url` read against `folder`, or nil when there is none. `graft data
+    /// split` leaves out the files that only a full decode finds unreadable, so when the quick
+    /// listing does not match, the folder is listed again with every image decoded, and that
+    /// listing comes back as `folder`. `matches` says whether the split fits it.
+    public static func read(
+        from url: URL, against folder: ImageFolder
+    ) throws -> (split: DataSplit, folder: ImageFolder, matches: Bool)? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let split = try read(from: url)
+        if split.matches(folder) { return (split, folder, true) }
+        let verified = try ImageFolder(root: folder.root, verify: true, decodeOptions: folder.decodeOptions)
+        return (split, verified, split.matches(verified))
+    }
 }
 
 extension DataSplit: JSONFile { public static let fileKind = "split" }

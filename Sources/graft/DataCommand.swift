@@ -110,12 +110,11 @@ struct DataCommand: ParsableCommand {
             var folder = try ImageFolder(root: root)
             let splitURL = split.map { URL(fileURLWithPath: $0) } ?? DataSplit.defaultURL(for: root)
             let dataSplit: DataSplit
-            if FileManager.default.fileExists(atPath: splitURL.path) {
-                dataSplit = try DataSplit.read(from: splitURL)
-                // `data split` leaves out files that only a full decode finds unreadable.
-                if !dataSplit.matches(folder) { folder = try ImageFolder(root: root, verify: true) }
+            if let (existing, listed, matches) = try DataSplit.read(from: splitURL, against: folder) {
+                dataSplit = existing
+                folder = listed
                 DataCommand.reportUnreadable(folder)
-                if !dataSplit.matches(folder) {
+                if !matches {
                     FileHandle.standardError.write(
                         Data("warning: \(splitURL.path): the folder changed since the split was made\n".utf8))
                 }
