@@ -1,4 +1,5 @@
 #include "graft_dnnl.h"
+#include "graft_internal.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <dlfcn.h>
@@ -60,7 +61,7 @@ static dnnl_stream_t stream(void) {
     return thread_stream;
 }
 
-static char *arena_get(size_t bytes) {
+void *graft_arena(size_t bytes) {
     if (bytes > arena_size) {
         free(arena);
         /* 2 MB-aligned on transparent huge pages: far fewer page faults on first touch. */
@@ -70,12 +71,6 @@ static char *arena_get(size_t bytes) {
         arena_size = arena ? rounded : 0;
     }
     return arena;
-}
-
-void graft_dnnl_release_arena(void) {
-    free(arena);
-    arena = NULL;
-    arena_size = 0;
 }
 
 static int same_shape(const graft_conv_shape *a, const graft_conv_shape *b) {
@@ -273,7 +268,7 @@ static int execute(op_plan *p, void *const *user) {
     dnnl_stream_t strm = stream();
     if (!strm) return -1;
     size_t total = arena_need(p);
-    char *base = arena_get(total);
+    char *base = graft_arena(total);
     if (total && !base) return -1;
 
     dnnl_memory_t user_mem[MAX_ARGS] = {0}, prim_mem[MAX_ARGS] = {0}, scratch = NULL;
@@ -398,32 +393,50 @@ int graft_parallel_threads(void) {
     return gomp_parallel ? omp_max_threads() : 1;
 }
 
-typedef struct chunk_job {
-    graft_chunk_fn fn;
+typedef struct part_job {
+    graft_part_fn fn;
     void *ctx;
     long count, granule;
-} chunk_job;
+} part_job;
 
-static void chunk_worker(void *p) {
-    const chunk_job *job = p;
+static void part_worker(void *p) {
+    const part_job *job = p;
     long units = (job->count + job->granule - 1) / job->granule;
     long parts = omp_num_threads(), part = omp_thread_num();
     long start = units * part / parts * job->granule;
     long end = units * (part + 1) / parts * job->granule;
     if (end > job->count) end = job->count;
-    if (start < end) job->fn(job->ctx, start, end);
+    if (start < end) job->fn(job->ctx, (int)part, start, end);
 }
 
-void graft_parallel_chunks(long count, long granule, graft_chunk_fn fn, void *ctx) {
+void graft_parallel_parts(long count, long granule, int parts, graft_part_fn fn, void *ctx) {
     if (granule < 1) granule = 1;
     long units = (count + granule - 1) / granule;
     int threads = graft_parallel_threads();
+    if (parts < threads) threads = parts;
     if (!gomp_parallel || threads < 2 || units < 2) {
-        if (count > 0) fn(ctx, 0, count);
+        if (count > 0) fn(ctx, 0, 0, count);
         return;
     }
-    chunk_job job = {fn, ctx, count, granule};
-    gomp_parallel(chunk_worker, &job, (unsigned)(units < threads ? units : threads), 0);
+    part_job job = {fn, ctx, count, granule};
+    /* The team may be smaller than asked for, never larger: every index stays below `parts`. */
+    gomp_parallel(part_worker, &job, (unsigned)(units < threads ? units : threads), 0);
+}
+
+typedef struct chunk_job {
+    graft_chunk_fn fn;
+    void *ctx;
+} chunk_job;
+
+static void chunk_worker(void *ctx, int part, long start, long end) {
+    (void)part;
+    const chunk_job *job = ctx;
+    job->fn(job->ctx, start, end);
+}
+
+void graft_parallel_chunks(long count, long granule, graft_chunk_fn fn, void *ctx) {
+    chunk_job job = {fn, ctx};
+    graft_parallel_parts(count, granule, graft_parallel_threads(), chunk_worker, &job);
 }
 
 int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,

@@ -73,9 +73,6 @@ int graft_winograd_backward_weights(const graft_conv_shape *shape, const float *
 int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
                      const float *b, long ldb, float beta, float *c, long ldc);
 
-/* Frees this thread's reorder arena (it grows back on the next call). */
-void graft_dnnl_release_arena(void);
-
 /* Runs fn(ctx, start, end) over [0, count) split into one contiguous chunk per thread of
  * oneDNN's own OpenMP team (chunk bounds are multiples of granule), and returns when all are
  * done. Graft's elementwise loops share the threads the convolutions use instead of starting a
