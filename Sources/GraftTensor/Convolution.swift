@@ -27,6 +27,11 @@ public struct ConvGeometry: Sendable, Equatable {
     public var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
 }
 
+/// The three passes of a convolution; the raw value is the pass number the C layer (`CDNNL`) takes.
+public enum ConvPass: Int32, CaseIterable, Sendable {
+    case forward, inputGradient, weightGradient
+}
+
 /// Convolution kernels. oneDNN's direct convolutions (blocked layouts, JIT-compiled for the CPU)
 /// run every shape they support — 2–3× faster than im2col + OpenBLAS sgemm on ResNet34's layers
 /// (README, "Design: convolution kernels"); im2col + sgemm is the fallback, and the reference
@@ -128,18 +133,17 @@ public enum ConvKernels {
         return graft_conv_implementation(&shape, 0).map { strstr($0, "wino") != nil } ?? false
     }
 
-    /// The name of the kernel a pass runs (0 forward, 1 input gradient, 2 weight gradient):
-    /// oneDNN's, e.g. `jit_wino_4x3:avx512_core`, or `graft_wino_4x3`; nil when oneDNN cannot run
-    /// the shape.
+    /// The name of the kernel a pass runs: oneDNN's, e.g. `jit_wino_4x3:avx512_core`, or
+    /// `graft_wino_4x3`; nil when oneDNN cannot run the shape.
     public static func implementation(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
-        pass: Int, backend: Backend = defaultBackend
+        pass: ConvPass, backend: Backend = defaultBackend
     ) -> String? {
         if usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
             return "graft_wino_4x3"
         }
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: bias, relu: false, backend: backend)
-        return graft_conv_implementation(&shape, Int32(pass)).map { String(cString: $0) }
+        return graft_conv_implementation(&shape, pass.rawValue).map { String(cString: $0) }
     }
 
     static func dnnlShape(
@@ -177,21 +181,21 @@ public enum ConvKernels {
     /// the largest even split whose batch-dependent part does (at least one image); nil when
     /// oneDNN cannot run the shape.
     static func imagesPerCall(
-        _ g: ConvGeometry, batch: Int, height: Int, width: Int, pass: Int32, budget: Int,
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, pass: ConvPass, budget: Int,
         backend: Backend = defaultBackend
     ) -> Int? {
         let shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, backend: backend)
         return imagesPerCall(shape, pass: pass, budget: budget)
     }
 
-    static func imagesPerCall(_ shape: graft_conv_shape, pass: Int32, budget: Int) -> Int? {
+    static func imagesPerCall(_ shape: graft_conv_shape, pass: ConvPass, budget: Int) -> Int? {
         var whole = shape, one = shape
         one.batch = 1
-        let need = Int(graft_conv_arena_bytes(&whole, pass))
+        let need = Int(graft_conv_arena_bytes(&whole, pass.rawValue))
         guard need >= 0 else { return nil }
         let n = Int(shape.batch)
         guard need > budget, n > 1 else { return n }
-        let perImage = max(1, (need - Int(graft_conv_arena_bytes(&one, pass))) / (n - 1))
+        let perImage = max(1, (need - Int(graft_conv_arena_bytes(&one, pass.rawValue))) / (n - 1))
         let fitting = max(1, budget / perImage)
         let calls = (n + fitting - 1) / fitting
         return (n + calls - 1) / calls
@@ -201,7 +205,7 @@ public enum ConvKernels {
     /// gets the shape of images `start ..< start + part.batch` and returns 0 on success. The
     /// Winograd choice stays the whole batch's. False when oneDNN cannot run a part.
     static func inBatchChunks(
-        _ shape: graft_conv_shape, pass: Int32, budget: Int,
+        _ shape: graft_conv_shape, pass: ConvPass, budget: Int,
         _ call: (inout graft_conv_shape, Int) -> Int32
     ) -> Bool {
         guard let chunk = imagesPerCall(shape, pass: pass, budget: budget) else { return false }
@@ -312,7 +316,7 @@ public enum ConvKernels {
                 if graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out) == 0 { return output }
             }
             let outCHW = M * outHW
-            let ran = inBatchChunks(shape, pass: 0, budget: arenaBudget) { part, start in
+            let ran = inBatchChunks(shape, pass: .forward, budget: arenaBudget) { part, start in
                 graft_conv_forward(&part, x + start * inCHW, wt, bias?.pointer, out + start * outCHW)
             }
             if ran { return output }
@@ -495,7 +499,7 @@ public enum ConvKernels {
                 ran = graft_winograd_backward_data(&shape, dy, wt, u.mutablePointer(), dx) == 0
             }
             if !ran {
-                ran = inBatchChunks(shape, pass: 1, budget: arenaBudget) { part, start in
+                ran = inBatchChunks(shape, pass: .inputGradient, budget: arenaBudget) { part, start in
                     graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW)
                 }
             }
@@ -518,7 +522,7 @@ public enum ConvKernels {
                         &shape, x, dy, scratch.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
             }
             if !ran {
-                ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
+                ran = inBatchChunks(shape, pass: .weightGradient, budget: arenaBudget) { part, start in
                     let first = start == 0
                     if !first && partW == nil {
                         partW = Tensor(uninitializedShape: weight.shape)
