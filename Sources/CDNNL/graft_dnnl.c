@@ -23,6 +23,7 @@ typedef struct arg_plan {
 
 typedef struct op_plan {
     int state; /* 0 not built, 1 ready, -1 unavailable */
+    dnnl_alg_kind_t alg; /* the algorithm the primitive was made with: Winograd or direct */
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
     int nargs;
@@ -233,10 +234,16 @@ static void reset_plan(op_plan *p) {
 static int build(entry *e, int which) {
     op_plan *p = which == 0 ? &e->fwd : which == 1 ? &e->bwd_data : &e->bwd_weights;
     if (e->shape.winograd) {
-        if (build_with(e, which, dnnl_convolution_winograd) == 0) return 0;
+        if (build_with(e, which, dnnl_convolution_winograd) == 0) {
+            p->alg = dnnl_convolution_winograd;
+            return 0;
+        }
         reset_plan(p);
     }
-    if (build_with(e, which, dnnl_convolution_direct) == 0) return 0;
+    if (build_with(e, which, dnnl_convolution_direct) == 0) {
+        p->alg = dnnl_convolution_direct;
+        return 0;
+    }
     reset_plan(p);
     return -1;
 }
@@ -370,6 +377,11 @@ const char *graft_conv_implementation(const graft_conv_shape *shape, int pass) {
     const char *name = NULL;
     if (p && dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success) name = NULL;
     return name;
+}
+
+int graft_conv_runs_winograd(const graft_conv_shape *shape, int pass) {
+    op_plan *p = pass_plan(shape, pass);
+    return p ? p->alg == dnnl_convolution_winograd : -1;
 }
 
 /* OpenMP runtime entry points, looked up in the libgomp that libdnnl loaded. */

@@ -128,9 +128,11 @@ public enum ConvKernels {
         return oneDNNRunsWinograd(g, batch: batch, height: height, width: width)
     }
 
+    /// Whether oneDNN, asked for Winograd, made this layer's forward primitive with it: it does
+    /// only where this CPU and shape have a kernel, and falls back to its direct one elsewhere.
     static func oneDNNRunsWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int) -> Bool {
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, winograd: true)
-        return graft_conv_implementation(&shape, 0).map { strstr($0, "wino") != nil } ?? false
+        return graft_conv_runs_winograd(&shape, ConvPass.forward.rawValue) == 1
     }
 
     /// The name of the kernel a pass runs: oneDNN's, e.g. `jit_wino_4x3:avx512_core`, or

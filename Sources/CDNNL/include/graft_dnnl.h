@@ -38,6 +38,11 @@ int graft_conv_backward_weights(const graft_conv_shape *shape, const float *x, c
  * 2 backward-weights (e.g. "jit_wino_4x3:avx512_core"); NULL when oneDNN cannot run it. */
 const char *graft_conv_implementation(const graft_conv_shape *shape, int pass);
 
+/* 1 when oneDNN runs (shape, pass) with its Winograd algorithm (shape.winograd asks for it, and
+ * it is only made where this CPU and shape have a kernel), 0 with its direct one; -1 when oneDNN
+ * cannot run it. */
+int graft_conv_runs_winograd(const graft_conv_shape *shape, int pass);
+
 /* Bytes of this thread's arena one call of (shape, pass) needs: the primitive's scratchpad and
  * its arguments reordered to blocked layouts (64-byte aligned). -1 when oneDNN cannot run it.
  * The arena grows to the largest call and stays, so the caller splits a batch whose need is
