@@ -222,6 +222,19 @@ public enum ConvKernels {
         return true
     }
 
+    /// Whether Graft's Winograd ran a pass, from its C entry point's result: a shape it cannot
+    /// run goes to oneDNN's kernels, but running out of memory stops here, naming the layer,
+    /// rather than passing silently to a slower kernel.
+    static func graftWinogradRan(
+        _ rc: Int32, _ pass: ConvPass, _ g: ConvGeometry, batch: Int, height: Int, width: Int
+    ) -> Bool {
+        precondition(
+            rc != GRAFT_OUT_OF_MEMORY,
+            "Graft's Winograd is out of memory for the \(pass) pass of \(g), input "
+                + "\(batch)×\(g.inChannels)×\(height)×\(width)")
+        return rc == 0
+    }
+
     /// Floats allowed for one group's column matrix (16 MB).
     static let columnBudget = 4 << 20
 
@@ -315,7 +328,8 @@ public enum ConvKernels {
             var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
-                if graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out) == 0 { return output }
+                let rc = graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out)
+                if graftWinogradRan(rc, .forward, g, batch: n, height: h, width: w) { return output }
             }
             let outCHW = M * outHW
             let ran = inBatchChunks(shape, pass: .forward, budget: arenaBudget) { part, start in
@@ -498,7 +512,8 @@ public enum ConvKernels {
             var ran = false
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
-                ran = graft_winograd_backward_data(&shape, dy, wt, u.mutablePointer(), dx) == 0
+                let rc = graft_winograd_backward_data(&shape, dy, wt, u.mutablePointer(), dx)
+                ran = graftWinogradRan(rc, .inputGradient, g, batch: n, height: h, width: w)
             }
             if !ran {
                 ran = inBatchChunks(shape, pass: .inputGradient, budget: arenaBudget) { part, start in
@@ -518,10 +533,10 @@ public enum ConvKernels {
             var ran = false
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 // From the pool, so that the 16 MB of transformed tiles are not faulted in afresh.
-                var scratch = Tensor(uninitializedShape: [Int(graft_winograd_weight_gradient_floats(&shape))])
-                ran =
-                    graft_winograd_backward_weights(
-                        &shape, x, dy, scratch.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
+                var buffer = Tensor(uninitializedShape: [Int(graft_winograd_weight_gradient_floats(&shape))])
+                let rc = graft_winograd_backward_weights(
+                    &shape, x, dy, buffer.mutablePointer(), gw.mutablePointer(), gb.mutablePointer())
+                ran = graftWinogradRan(rc, .weightGradient, g, batch: n, height: h, width: w)
             }
             if !ran {
                 ran = inBatchChunks(shape, pass: .weightGradient, budget: arenaBudget) { part, start in
