@@ -10,9 +10,11 @@
  * A block holds up to 8 MB of transformed tiles and products: blocks of 0.5 MB (a core's L2 on
  * many CPUs) made ResNet34's layers 1.2–3× slower on the Xeon it was measured on, as the 36 products became too narrow for
  * sgemm. Each thread's block lives in its slice of one slab, taken from the
- * calling thread's arena before the workers start, so that no worker allocates. Transforms are the
- * matrices of Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks" (2016), with
- * interpolation points 0, ±1, ±2, ±1/2. */
+ * calling thread's arena before the workers start, so that no worker allocates.
+ *
+ * Transforms are the matrices of Lavin and Gray, "Fast Algorithms for Convolutional Neural
+ * Networks" (2016), with interpolation points 0, ±1, ±2, ±1/2, written out beside the functions
+ * that expand them (b_transform, g_rows and g_reduce, a_transform and a_expand). */
 #include "graft_dnnl.h"
 #include "graft_internal.h"
 
@@ -48,9 +50,9 @@ typedef struct slice_layout {
 
 /* Where each piece of the weight gradient's buffer (the caller's) lies, in floats from its start:
  * the 36 sums du[p][o][i] over the batch's tiles, then one block's transformed input tiles
- * v[p][c][t] and transformed output-gradient tiles w[p][o][t], which all workers share. */
+ * v[p][c][t] and transformed output-gradient tiles dyt[p][o][t], which all workers share. */
 typedef struct gradient_layout {
-    long du, v, w, floats;
+    long du, v, dyt, floats;
 } gradient_layout;
 
 typedef struct wino_conv {
@@ -149,7 +151,7 @@ static gradient_layout plan_gradient(wino_conv *cv) {
     long size = 0;
     l.du = take(&size, (long)POINTS * cv->ins * cv->outs);
     l.v = take(&size, (long)POINTS * cv->ins * tiles);
-    l.w = take(&size, (long)POINTS * cv->outs * tiles);
+    l.dyt = take(&size, (long)POINTS * cv->outs * tiles);
     l.floats = size;
     return l;
 }
@@ -169,13 +171,20 @@ static float *slice(const wino_conv *cv, int part) {
 
 typedef struct weight_job {
     const wino_conv *cv; /* the convolution these weights are for: its slab */
-    const float *w;
+    const float *weights;
     float *u;
     int outs, ins;
-    int flip; /* g = w[i][o] rotated 180°: the filters of the input-gradient convolution */
+    int flip; /* g = weights[i][o] rotated 180°: the filters of the input-gradient convolution */
 } weight_job;
 
-/* out[r][·] = G[r]·(a, b, c)[·] over n filters at once, for the six rows r of G. */
+/* out[r][·] = G[r]·(a, b, c)[·] over n filters at once, for the six rows r of G:
+ *
+ *         ⎡  1/4      0     0 ⎤
+ *         ⎢ -1/6   -1/6  -1/6 ⎥
+ *     G = ⎢ -1/6    1/6  -1/6 ⎥
+ *         ⎢ 1/24   1/12   1/6 ⎥
+ *         ⎢ 1/24  -1/12   1/6 ⎥
+ *         ⎣    0      0     1 ⎦ */
 static inline void g_rows(const float *restrict a, const float *restrict b, const float *restrict c, long n,
                           float *out, long stride) {
     float *restrict o0 = out, *restrict o1 = o0 + stride, *restrict o2 = o1 + stride, *restrict o3 = o2 + stride,
@@ -199,7 +208,7 @@ static void transform_weights(void *ctx, int part, long start, long end) {
     float *work = slice(j->cv, part), *g = work + j->cv->slice.g, *gg = work + j->cv->slice.gg;
     for (long o = start; o < end; o++) {
         for (long i = 0; i < n; i++) {
-            const float *src = j->flip ? j->w + (i * j->outs + o) * 9 : j->w + (o * n + i) * 9;
+            const float *src = j->flip ? j->weights + (i * j->outs + o) * 9 : j->weights + (o * n + i) * 9;
             for (int k = 0; k < 9; k++) g[k * n + i] = j->flip ? src[8 - k] : src[k];
         }
         for (int c = 0; c < 3; c++) g_rows(g + c * n, g + (3 + c) * n, g + (6 + c) * n, n, gg + c * 6 * n, n);
@@ -211,7 +220,14 @@ static void transform_weights(void *ctx, int part, long start, long end) {
 
 /* ---- the convolution proper, on transformed weights ---- */
 
-/* One row of the 1-D transform Bᵀ·(d0 … d5), elementwise over n tiles; out rows `stride` apart. */
+/* One row of the 1-D transform Bᵀ·(d0 … d5), elementwise over n tiles; out rows `stride` apart:
+ *
+ *          ⎡ 4   0  -5   0   1   0 ⎤
+ *          ⎢ 0  -4  -4   1   1   0 ⎥
+ *     Bᵀ = ⎢ 0   4  -4  -1   1   0 ⎥
+ *          ⎢ 0  -2  -1   2   1   0 ⎥
+ *          ⎢ 0   2  -1  -2   1   0 ⎥
+ *          ⎣ 0   4   0  -5   0   1 ⎦ */
 static inline void b_transform(const float *restrict d0, const float *restrict d1, const float *restrict d2,
                                const float *restrict d3, const float *restrict d4, const float *restrict d5,
                                long n, float *out, long stride) {
@@ -227,7 +243,12 @@ static inline void b_transform(const float *restrict d0, const float *restrict d
     }
 }
 
-/* One row of Aᵀ·(m0 … m5) + bias, elementwise over n tiles; out rows `stride` apart. */
+/* One row of Aᵀ·(m0 … m5) + bias, elementwise over n tiles; out rows `stride` apart:
+ *
+ *          ⎡ 1   1   1   1   1   0 ⎤
+ *     Aᵀ = ⎢ 0   1  -1   2  -2   0 ⎥
+ *          ⎢ 0   1   1   4   4   0 ⎥
+ *          ⎣ 0   1  -1   8  -8   1 ⎦ */
 static inline void a_transform(const float *restrict m0, const float *restrict m1, const float *restrict m2,
                                const float *restrict m3, const float *restrict m4, const float *restrict m5,
                                long n, float bias, float *out, long stride) {
@@ -241,15 +262,15 @@ static inline void a_transform(const float *restrict m0, const float *restrict m
 }
 
 /* One row of a tile row's tiles: dst[s][x] = padded[4x + s] for s < size (6 for input tiles, 4
- * for output-gradient tiles), where `padded` is row `src` (width w) shifted right by `pad`, zero
- * elsewhere; a NULL src is a row of zeros. `row` holds 4·tw + 2 floats; dst rows are `stride`
- * apart. */
-static void gather_row(const float *src, int w, int pad, int size, int tw, float *row, float *dst, long stride) {
+ * for output-gradient tiles), where `padded` is row `src` (`width` floats) shifted right by
+ * `pad`, zero elsewhere; a NULL src is a row of zeros. `row` holds 4·tw + 2 floats; dst rows are
+ * `stride` apart. */
+static void gather_row(const float *src, int width, int pad, int size, int tw, float *row, float *dst, long stride) {
     if (!src) {
         for (int s = 0; s < size; s++) memset(dst + s * stride, 0, sizeof(float) * tw);
         return;
     }
-    const int len = 4 * tw + size - 4, copy = w < len - pad ? w : len - pad;
+    const int len = 4 * tw + size - 4, copy = width < len - pad ? width : len - pad;
     memset(row, 0, sizeof(float) * pad);
     memcpy(row + pad, src, sizeof(float) * copy);
     memset(row + pad + copy, 0, sizeof(float) * (len - pad - copy));
@@ -372,12 +393,13 @@ static int convolve(wino_conv *cv, weight_job *wj) {
 
 /* ---- the weight gradient ----
  * y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is linear in g, so dL/dg = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G: the
- * 36 products become 36 matrix products that sum over the tiles, du[p] = w[p]·v[p]ᵀ, with w the
- * output gradient's 4×4 tiles transformed by A. Blocks of tiles run one after another; within a
- * block the transforms split over channels and the products over the 36 points, so that each
- * thread owns its points' sums and none are added across threads. */
+ * 36 products become 36 matrix products that sum over the tiles, du[p] = dyt[p]·v[p]ᵀ, with dyt
+ * the output gradient's 4×4 tiles transformed by A. Blocks of tiles run one after another;
+ * within a block the transforms split over channels and the products over the 36 points, so that
+ * each thread owns its points' sums and none are added across threads. */
 
-/* One row of A·(g0 … g3), elementwise over n tiles; out rows `stride` apart. */
+/* One row of A·(g0 … g3), elementwise over n tiles; out rows `stride` apart, with A = (Aᵀ)ᵀ
+ * (above a_transform). */
 static inline void a_expand(const float *restrict g0, const float *restrict g1, const float *restrict g2,
                             const float *restrict g3, long n, float *out, long stride) {
     float *restrict o0 = out, *restrict o1 = o0 + stride, *restrict o2 = o1 + stride, *restrict o3 = o2 + stride,
@@ -392,10 +414,10 @@ static inline void a_expand(const float *restrict g0, const float *restrict g1, 
     }
 }
 
-/* w[p][o][t] = (A g Aᵀ)[p] for the 4×4 output-gradient tile g of each tile t in tile rows
+/* dyt[p][o][t] = (A g Aᵀ)[p] for the 4×4 output-gradient tile g of each tile t in tile rows
  * [q0, q1) and channel o in [o0, o1), with `work` the worker's slice; outputs past the map's edge
  * count as zero. */
-static void transform_gradient(const wino_conv *cv, long q0, long q1, int o0, int o1, float *w, float *work) {
+static void transform_gradient(const wino_conv *cv, long q0, long q1, int o0, int o1, float *dyt, float *work) {
     const int tw = cv->tiles_w, th = cv->tiles_h, OH = cv->out_height, OW = cv->out_width;
     const long tiles = (q1 - q0) * tw, stride = (long)cv->outs * tiles;
     float *d = work + cv->slice.d, *e = work + cv->slice.e, *row = work + cv->slice.row;
@@ -408,7 +430,7 @@ static void transform_gradient(const wino_conv *cv, long q0, long q1, int o0, in
                 gather_row(oy >= OH ? NULL : plane + oy * OW, OW, 0, 4, tw, row, d + a * 4 * tiles + t0, tiles);
             }
         }
-        /* e[i][b] = Σ_a A[i][a] d[a][b], then w[i][j] = Σ_b e[i][b] A[j][b]. */
+        /* e[i][b] = Σ_a A[i][a] d[a][b], then dyt[i][j] = Σ_b e[i][b] A[j][b]. */
         for (int b = 0; b < 4; b++) {
             const float *db = d + b * tiles;
             a_expand(db, db + 4 * tiles, db + 8 * tiles, db + 12 * tiles, tiles, e + b * tiles, 4 * tiles);
@@ -416,12 +438,17 @@ static void transform_gradient(const wino_conv *cv, long q0, long q1, int o0, in
         for (int i = 0; i < 6; i++) {
             const float *ei = e + i * 4 * tiles;
             a_expand(ei, ei + tiles, ei + 2 * tiles, ei + 3 * tiles, tiles,
-                     w + (long)(i * 6) * stride + (long)o * tiles, stride);
+                     dyt + (long)(i * 6) * stride + (long)o * tiles, stride);
         }
     }
 }
 
-/* One row of Gᵀ·(u0 … u5), elementwise over n filters; out rows `stride` apart. */
+/* One row of Gᵀ·(u0 … u5), elementwise over n filters; out rows `stride` apart, with G as above
+ * g_rows:
+ *
+ *          ⎡ 1/4  -1/6  -1/6  1/24   1/24  0 ⎤
+ *     Gᵀ = ⎢   0  -1/6   1/6  1/12  -1/12  0 ⎥
+ *          ⎣   0  -1/6  -1/6   1/6    1/6  1 ⎦ */
 static inline void g_reduce(const float *restrict u0, const float *restrict u1, const float *restrict u2,
                             const float *restrict u3, const float *restrict u4, const float *restrict u5, long n,
                             float *out, long stride) {
@@ -436,7 +463,7 @@ static inline void g_reduce(const float *restrict u0, const float *restrict u1, 
 typedef struct gradient_job {
     wino_conv cv;
     long q0, q1;           /* the block's tile rows */
-    float *v, *w, *du;     /* in the caller's buffer (gradient_layout) */
+    float *v, *dyt, *du;   /* in the caller's buffer (gradient_layout) */
     float *dw, *dbias;
     int first;
 } gradient_job;
@@ -448,7 +475,7 @@ static void gradient_inputs(void *ctx, int part, long start, long end) {
 
 static void gradient_outputs(void *ctx, int part, long start, long end) {
     const gradient_job *j = ctx;
-    transform_gradient(&j->cv, j->q0, j->q1, (int)start, (int)end, j->w, slice(&j->cv, part));
+    transform_gradient(&j->cv, j->q0, j->q1, (int)start, (int)end, j->dyt, slice(&j->cv, part));
 }
 
 static void gradient_products(void *ctx, int part, long start, long end) {
@@ -456,7 +483,7 @@ static void gradient_products(void *ctx, int part, long start, long end) {
     const gradient_job *j = ctx;
     const long tiles = (j->q1 - j->q0) * j->cv.tiles_w, K = j->cv.outs, C = j->cv.ins;
     for (long p = start; p < end; p++)
-        dnnl_sgemm('N', 'T', K, C, tiles, 1.0f, j->w + p * K * tiles, tiles, j->v + p * C * tiles, tiles,
+        dnnl_sgemm('N', 'T', K, C, tiles, 1.0f, j->dyt + p * K * tiles, tiles, j->v + p * C * tiles, tiles,
                    j->first ? 0.0f : 1.0f, j->du + p * K * C, C);
 }
 
@@ -514,7 +541,7 @@ int graft_winograd_backward_weights(const graft_conv_shape *s, const float *x, c
     if (allocate_slab(cv)) return GRAFT_OUT_OF_MEMORY;
     j.du = buffer + l.du;
     j.v = buffer + l.v;
-    j.w = buffer + l.w;
+    j.dyt = buffer + l.dyt;
     j.first = 1;
     for (j.q0 = 0; j.q0 < cv->tile_rows; j.q0 += cv->rows_per_block) {
         j.q1 = j.q0 + cv->rows_per_block < cv->tile_rows ? j.q0 + cv->rows_per_block : cv->tile_rows;
