@@ -400,23 +400,14 @@ public enum ConvKernels {
         let outHW = oh * ow, inCHW = g.inChannels * h * w, K = g.patchSize, M = g.outChannels
         let x = input.pointer, wt = weight.pointer, dy = gy.pointer
         if backend.isOneDNN,
-            let result = dnnlBackward(
+            case .ran(let gradInput) = dnnlBackward(
                 input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
                 biasGradient: biasGradient, needInput: needInput, backend: backend, arenaBudget: arenaBudget)
         {
-            return result
+            return gradInput
         }
 
-        if let db = biasGradient {
-            for i in 0..<n {
-                for m in 0..<M {
-                    let row = dy + (i * M + m) * outHW
-                    var s: Float = 0
-                    for j in 0..<outHW { s += row[j] }
-                    db[m] += s
-                }
-            }
-        }
+        if let db = biasGradient { addBiasGradient(dy, batch: n, channels: M, positions: outHW, into: db) }
         // col2im accumulates, so the input gradient starts at zero. `gradInput` is the only
         // reference to its storage, so writing through `gx` needs no copy.
         let gradInput: Tensor? = needInput ? Tensor(shape: input.shape, repeating: 0) : nil
@@ -493,13 +484,36 @@ public enum ConvKernels {
         return gradInput
     }
 
-    /// oneDNN gradients; `nil` when oneDNN cannot run this shape (nothing has been written then).
-    /// Gradients are accumulated into the given buffers, as the im2col path does.
+    /// `db[m] += Σ dy[i, m, ·]` over the images i and output positions: the bias gradient.
+    static func addBiasGradient(
+        _ dy: UnsafePointer<Float>, batch n: Int, channels M: Int, positions outHW: Int,
+        into db: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<n {
+            for m in 0..<M {
+                let row = dy + (i * M + m) * outHW
+                var s: Float = 0
+                for j in 0..<outHW { s += row[j] }
+                db[m] += s
+            }
+        }
+    }
+
+    /// What the oneDNN path of `backward` did.
+    enum DNNLBackward {
+        /// oneDNN cannot run this shape; nothing has been written.
+        case unsupported
+        /// The gradients asked for were accumulated; the input gradient when `needInput`.
+        case ran(inputGradient: Tensor?)
+    }
+
+    /// oneDNN gradients (Graft's Winograd among them), accumulated into the given buffers as the
+    /// im2col path does.
     static func dnnlBackward(
         input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
         weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool,
         backend: Backend, arenaBudget: Int
-    ) -> Tensor?? {
+    ) -> DNNLBackward {
         let n = input.size(0), h = input.size(2), w = input.size(3)
         let (oh, ow) = g.outputSize(h, w)
         let inCHW = g.inChannels * h * w, outCHW = g.outChannels * oh * ow
@@ -520,7 +534,7 @@ public enum ConvKernels {
                     graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW)
                 }
             }
-            guard ran else { return nil }
+            guard ran else { return .unsupported }
             gradInput = t
         }
         if let dw = weightGradient {
@@ -557,20 +571,12 @@ public enum ConvKernels {
                     return rc
                 }
             }
-            guard ran else { return nil }
+            guard ran else { return .unsupported }
             Elementwise.add(gw.pointer, into: dw, count: gw.count)
             if let db = biasGradient { Elementwise.add(gb.pointer, into: db, count: g.outChannels) }
         } else if let db = biasGradient {
-            let M = g.outChannels, outHW = oh * ow
-            for i in 0..<n {
-                for m in 0..<M {
-                    let row = dy + (i * M + m) * outHW
-                    var s: Float = 0
-                    for j in 0..<outHW { s += row[j] }
-                    db[m] += s
-                }
-            }
+            addBiasGradient(dy, batch: n, channels: g.outChannels, positions: oh * ow, into: db)
         }
-        return .some(gradInput)
+        return .ran(inputGradient: gradInput)
     }
 }
