@@ -7,9 +7,9 @@
  *
  * The batch's tile rows (one row of tiles of one image) are split into blocks, and each thread
  * runs its blocks from input transform to output transform with no barrier between the steps.
- * A block holds up to 8 MB of transformed tiles and products: blocks of 0.5 MB (a core's L2 on
- * many CPUs) made ResNet34's layers 1.2–3× slower on the Xeon it was measured on, as the 36 products became too narrow for
- * sgemm. Each thread's block lives in its slice of one slab, taken from the
+ * A block holds up to 8 MB of transformed tiles and products: blocks the size of a core's L2
+ * ran slower, as the 36 products became too narrow for sgemm (benchmarks/README.md, "Convolution
+ * algorithms per layer"). Each thread's block lives in its slice of one slab, taken from the
  * calling thread's arena before the workers start, so that no worker allocates.
  *
  * Transforms are the matrices of Lavin and Gray, "Fast Algorithms for Convolutional Neural

@@ -70,12 +70,12 @@ public enum ConvKernels {
     public enum Winograd: Sendable { case oneDNN, graft }
 
     /// The Winograd kernel that runs a layer, nil for none. Winograd runs 3×3 stride-1
-    /// convolutions with at least 16 input channels (with 3, a first layer, it is 3–7× slower
-    /// at any size) over enough output positions (batch × height × width) to pay back its
-    /// per-call weight transform, which grows with channels², like the work it saves per
-    /// position. oneDNN's runs where this CPU and shape have it (oneDNN 2.6: AVX-512, padding ≤
-    /// 1); Graft's runs elsewhere, or with `.graftWinograd`; both in every pass. Measured
-    /// per layer (`benchmarks/run.sh --kernels`; README, "Design: convolution kernels").
+    /// convolutions with at least 16 input channels (with 3, a first layer, it is slower at any
+    /// size) over enough output positions (batch × height × width) to pay back its per-call
+    /// weight transform, which grows with channels², like the work it saves per position.
+    /// oneDNN's runs where this CPU and shape have it (oneDNN 2.6: AVX-512, padding ≤ 1); Graft's
+    /// runs elsewhere, or with `.graftWinograd`; both in every pass. Measured per layer
+    /// (`benchmarks/run.sh --kernels`; benchmarks/README.md, "Convolution algorithms per layer").
     public static func winograd(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
     ) -> Winograd? {
@@ -101,18 +101,17 @@ public enum ConvKernels {
         winograd(g, batch: batch, height: height, width: width, backend: backend) == .graft
     }
 
-    /// oneDNN's Winograd on 2 cores (AVX-512), against its direct kernel: 1.2–3× faster on the
-    /// 3×3 layers of ResNet34 and the vanilla CNN; break-even 1.0–1.3× at 784 positions (layer3
-    /// at batch 4, layer4 at batch 16), 1.1–1.8× at 1024 (the vanilla CNN's last block at batch
-    /// 4); ResNet34's layer4 at batch 1 runs 4–6× slower with it.
+    /// Output positions from which oneDNN's Winograd beats its direct kernel (AVX-512): below
+    /// them its per-call weight transform is not paid back, and the smallest layers (ResNet34's
+    /// layer4 at batch 1) run several times slower with it. The figures are in
+    /// benchmarks/README.md, "Convolution algorithms per layer".
     public static let winogradMinimumPixels = 1024
 
-    /// Graft's Winograd on 2 cores of an AVX-512 Xeon with AVX-512 hidden (no AVX2-only CPU was
-    /// measured), against oneDNN's AVX2 direct kernel: 1.2–1.9× faster on the
-    /// benchmarks' layers and batches, about even on the vanilla CNN's 32-channel block2; forward
-    /// and input gradient 1.1–1.3× at 392 positions (layer3 at batch 2, layer4 at batch 8), even
-    /// at 294 (layer4 at batch 6), 0.8× at 256 (the vanilla CNN's last block at batch 1) and 0.3×
-    /// on layer4 at batch 1. On AVX-512, oneDNN's own Winograd is 1.2–2.7× faster than it.
+    /// Output positions from which Graft's Winograd beats oneDNN's AVX2 direct kernel, for the
+    /// same reason; lower than oneDNN's, as the direct kernel it replaces is slower. Measured
+    /// with AVX-512 hidden on an AVX-512 Xeon, as no AVX2-only CPU was at hand; where oneDNN has
+    /// a Winograd kernel, that one is faster and runs instead. The figures are in
+    /// benchmarks/README.md, "Convolution algorithms per layer".
     public static let graftWinogradMinimumPixels = 392
 
     /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512).
