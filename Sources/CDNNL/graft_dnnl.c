@@ -1,4 +1,5 @@
 #include "graft_dnnl.h"
+#include "graft_internal.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <dlfcn.h>
@@ -22,6 +23,7 @@ typedef struct arg_plan {
 
 typedef struct op_plan {
     int state; /* 0 not built, 1 ready, -1 unavailable */
+    dnnl_alg_kind_t alg; /* the algorithm the primitive was made with: Winograd or direct */
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
     int nargs;
@@ -60,7 +62,7 @@ static dnnl_stream_t stream(void) {
     return thread_stream;
 }
 
-static char *arena_get(size_t bytes) {
+void *graft_arena(size_t bytes) {
     if (bytes > arena_size) {
         free(arena);
         /* 2 MB-aligned on transparent huge pages: far fewer page faults on first touch. */
@@ -70,12 +72,6 @@ static char *arena_get(size_t bytes) {
         arena_size = arena ? rounded : 0;
     }
     return arena;
-}
-
-void graft_dnnl_release_arena(void) {
-    free(arena);
-    arena = NULL;
-    arena_size = 0;
 }
 
 static int same_shape(const graft_conv_shape *a, const graft_conv_shape *b) {
@@ -238,10 +234,16 @@ static void reset_plan(op_plan *p) {
 static int build(entry *e, int which) {
     op_plan *p = which == 0 ? &e->fwd : which == 1 ? &e->bwd_data : &e->bwd_weights;
     if (e->shape.winograd) {
-        if (build_with(e, which, dnnl_convolution_winograd) == 0) return 0;
+        if (build_with(e, which, dnnl_convolution_winograd) == 0) {
+            p->alg = dnnl_convolution_winograd;
+            return 0;
+        }
         reset_plan(p);
     }
-    if (build_with(e, which, dnnl_convolution_direct) == 0) return 0;
+    if (build_with(e, which, dnnl_convolution_direct) == 0) {
+        p->alg = dnnl_convolution_direct;
+        return 0;
+    }
     reset_plan(p);
     return -1;
 }
@@ -273,7 +275,7 @@ static int execute(op_plan *p, void *const *user) {
     dnnl_stream_t strm = stream();
     if (!strm) return -1;
     size_t total = arena_need(p);
-    char *base = arena_get(total);
+    char *base = graft_arena(total);
     if (total && !base) return -1;
 
     dnnl_memory_t user_mem[MAX_ARGS] = {0}, prim_mem[MAX_ARGS] = {0}, scratch = NULL;
@@ -377,6 +379,11 @@ const char *graft_conv_implementation(const graft_conv_shape *shape, int pass) {
     return name;
 }
 
+int graft_conv_runs_winograd(const graft_conv_shape *shape, int pass) {
+    op_plan *p = pass_plan(shape, pass);
+    return p ? p->alg == dnnl_convolution_winograd : -1;
+}
+
 /* OpenMP runtime entry points, looked up in the libgomp that libdnnl loaded. */
 typedef void (*gomp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
 typedef int (*omp_int_fn)(void);
@@ -398,32 +405,50 @@ int graft_parallel_threads(void) {
     return gomp_parallel ? omp_max_threads() : 1;
 }
 
-typedef struct chunk_job {
-    graft_chunk_fn fn;
+typedef struct part_job {
+    graft_part_fn fn;
     void *ctx;
     long count, granule;
-} chunk_job;
+} part_job;
 
-static void chunk_worker(void *p) {
-    const chunk_job *job = p;
+static void part_worker(void *p) {
+    const part_job *job = p;
     long units = (job->count + job->granule - 1) / job->granule;
     long parts = omp_num_threads(), part = omp_thread_num();
     long start = units * part / parts * job->granule;
     long end = units * (part + 1) / parts * job->granule;
     if (end > job->count) end = job->count;
-    if (start < end) job->fn(job->ctx, start, end);
+    if (start < end) job->fn(job->ctx, (int)part, start, end);
 }
 
-void graft_parallel_chunks(long count, long granule, graft_chunk_fn fn, void *ctx) {
+void graft_parallel_parts(long count, long granule, int parts, graft_part_fn fn, void *ctx) {
     if (granule < 1) granule = 1;
     long units = (count + granule - 1) / granule;
     int threads = graft_parallel_threads();
+    if (parts < threads) threads = parts;
     if (!gomp_parallel || threads < 2 || units < 2) {
-        if (count > 0) fn(ctx, 0, count);
+        if (count > 0) fn(ctx, 0, 0, count);
         return;
     }
-    chunk_job job = {fn, ctx, count, granule};
-    gomp_parallel(chunk_worker, &job, (unsigned)(units < threads ? units : threads), 0);
+    part_job job = {fn, ctx, count, granule};
+    /* The team may be smaller than asked for, never larger: every index stays below `parts`. */
+    gomp_parallel(part_worker, &job, (unsigned)(units < threads ? units : threads), 0);
+}
+
+typedef struct chunk_job {
+    graft_chunk_fn fn;
+    void *ctx;
+} chunk_job;
+
+static void chunk_worker(void *ctx, int part, long start, long end) {
+    (void)part;
+    const chunk_job *job = ctx;
+    job->fn(job->ctx, start, end);
+}
+
+void graft_parallel_chunks(long count, long granule, graft_chunk_fn fn, void *ctx) {
+    chunk_job job = {fn, ctx};
+    graft_parallel_parts(count, granule, graft_parallel_threads(), chunk_worker, &job);
 }
 
 int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,

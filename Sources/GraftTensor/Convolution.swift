@@ -27,6 +27,11 @@ public struct ConvGeometry: Sendable, Equatable {
     public var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
 }
 
+/// The three passes of a convolution; the raw value is the pass number the C layer (`CDNNL`) takes.
+public enum ConvPass: Int32, CaseIterable, Sendable {
+    case forward, inputGradient, weightGradient
+}
+
 /// Convolution kernels. oneDNN's direct convolutions (blocked layouts, JIT-compiled for the CPU)
 /// run every shape they support — 2–3× faster than im2col + OpenBLAS sgemm on ResNet34's layers
 /// (README, "Design: convolution kernels"); im2col + sgemm is the fallback, and the reference
@@ -65,12 +70,12 @@ public enum ConvKernels {
     public enum Winograd: Sendable { case oneDNN, graft }
 
     /// The Winograd kernel that runs a layer, nil for none. Winograd runs 3×3 stride-1
-    /// convolutions with at least 16 input channels (with 3, a first layer, it is 3–7× slower
-    /// at any size) over enough output positions (batch × height × width) to pay back its
-    /// per-call weight transform, which grows with channels², like the work it saves per
-    /// position. oneDNN's runs where this CPU and shape have it (oneDNN 2.6: AVX-512, padding ≤
-    /// 1); Graft's runs elsewhere, or with `.graftWinograd`; both in every pass. Measured
-    /// per layer (`benchmarks/run.sh --kernels`; README, "Design: convolution kernels").
+    /// convolutions with at least 16 input channels (with 3, a first layer, it is slower at any
+    /// size) over enough output positions (batch × height × width) to pay back its per-call
+    /// weight transform, which grows with channels², like the work it saves per position.
+    /// oneDNN's runs where this CPU and shape have it (oneDNN 2.6: AVX-512, padding ≤ 1); Graft's
+    /// runs elsewhere, or with `.graftWinograd`; both in every pass. Measured per layer
+    /// (`benchmarks/run.sh --kernels`; benchmarks/README.md, "Convolution algorithms per layer").
     public static func winograd(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
     ) -> Winograd? {
@@ -96,18 +101,17 @@ public enum ConvKernels {
         winograd(g, batch: batch, height: height, width: width, backend: backend) == .graft
     }
 
-    /// oneDNN's Winograd on 2 cores (AVX-512), against its direct kernel: 1.2–3× faster on the
-    /// 3×3 layers of ResNet34 and the vanilla CNN; break-even 1.0–1.3× at 784 positions (layer3
-    /// at batch 4, layer4 at batch 16), 1.1–1.8× at 1024 (the vanilla CNN's last block at batch
-    /// 4); ResNet34's layer4 at batch 1 runs 4–6× slower with it.
+    /// Output positions from which oneDNN's Winograd beats its direct kernel (AVX-512): below
+    /// them its per-call weight transform is not paid back, and the smallest layers (ResNet34's
+    /// layer4 at batch 1) run several times slower with it. The figures are in
+    /// benchmarks/README.md, "Convolution algorithms per layer".
     public static let winogradMinimumPixels = 1024
 
-    /// Graft's Winograd on 2 cores of an AVX-512 Xeon with AVX-512 hidden (no AVX2-only CPU was
-    /// measured), against oneDNN's AVX2 direct kernel: 1.2–1.9× faster on the
-    /// benchmarks' layers and batches, about even on the vanilla CNN's 32-channel block2; forward
-    /// and input gradient 1.1–1.3× at 392 positions (layer3 at batch 2, layer4 at batch 8), even
-    /// at 294 (layer4 at batch 6), 0.8× at 256 (the vanilla CNN's last block at batch 1) and 0.3×
-    /// on layer4 at batch 1. On AVX-512, oneDNN's own Winograd is 1.2–2.7× faster than it.
+    /// Output positions from which Graft's Winograd beats oneDNN's AVX2 direct kernel, for the
+    /// same reason; lower than oneDNN's, as the direct kernel it replaces is slower. Measured
+    /// with AVX-512 hidden on an AVX-512 Xeon, as no AVX2-only CPU was at hand; where oneDNN has
+    /// a Winograd kernel, that one is faster and runs instead. The figures are in
+    /// benchmarks/README.md, "Convolution algorithms per layer".
     public static let graftWinogradMinimumPixels = 392
 
     /// Whether oneDNN has a Winograd kernel for this CPU (its F(4,3) needs AVX-512).
@@ -123,23 +127,24 @@ public enum ConvKernels {
         return oneDNNRunsWinograd(g, batch: batch, height: height, width: width)
     }
 
+    /// Whether oneDNN, asked for Winograd, made this layer's forward primitive with it: it does
+    /// only where this CPU and shape have a kernel, and falls back to its direct one elsewhere.
     static func oneDNNRunsWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int) -> Bool {
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, winograd: true)
-        return graft_conv_implementation(&shape, 0).map { strstr($0, "wino") != nil } ?? false
+        return graft_conv_runs_winograd(&shape, ConvPass.forward.rawValue) == 1
     }
 
-    /// The name of the kernel a pass runs (0 forward, 1 input gradient, 2 weight gradient):
-    /// oneDNN's, e.g. `jit_wino_4x3:avx512_core`, or `graft_wino_4x3`; nil when oneDNN cannot run
-    /// the shape.
+    /// The name of the kernel a pass runs: oneDNN's, e.g. `jit_wino_4x3:avx512_core`, or
+    /// `graft_wino_4x3`; nil when oneDNN cannot run the shape.
     public static func implementation(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
-        pass: Int, backend: Backend = defaultBackend
+        pass: ConvPass, backend: Backend = defaultBackend
     ) -> String? {
         if usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
             return "graft_wino_4x3"
         }
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: bias, relu: false, backend: backend)
-        return graft_conv_implementation(&shape, Int32(pass)).map { String(cString: $0) }
+        return graft_conv_implementation(&shape, pass.rawValue).map { String(cString: $0) }
     }
 
     static func dnnlShape(
@@ -177,21 +182,21 @@ public enum ConvKernels {
     /// the largest even split whose batch-dependent part does (at least one image); nil when
     /// oneDNN cannot run the shape.
     static func imagesPerCall(
-        _ g: ConvGeometry, batch: Int, height: Int, width: Int, pass: Int32, budget: Int,
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, pass: ConvPass, budget: Int,
         backend: Backend = defaultBackend
     ) -> Int? {
         let shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, backend: backend)
         return imagesPerCall(shape, pass: pass, budget: budget)
     }
 
-    static func imagesPerCall(_ shape: graft_conv_shape, pass: Int32, budget: Int) -> Int? {
+    static func imagesPerCall(_ shape: graft_conv_shape, pass: ConvPass, budget: Int) -> Int? {
         var whole = shape, one = shape
         one.batch = 1
-        let need = Int(graft_conv_arena_bytes(&whole, pass))
+        let need = Int(graft_conv_arena_bytes(&whole, pass.rawValue))
         guard need >= 0 else { return nil }
         let n = Int(shape.batch)
         guard need > budget, n > 1 else { return n }
-        let perImage = max(1, (need - Int(graft_conv_arena_bytes(&one, pass))) / (n - 1))
+        let perImage = max(1, (need - Int(graft_conv_arena_bytes(&one, pass.rawValue))) / (n - 1))
         let fitting = max(1, budget / perImage)
         let calls = (n + fitting - 1) / fitting
         return (n + calls - 1) / calls
@@ -201,7 +206,7 @@ public enum ConvKernels {
     /// gets the shape of images `start ..< start + part.batch` and returns 0 on success. The
     /// Winograd choice stays the whole batch's. False when oneDNN cannot run a part.
     static func inBatchChunks(
-        _ shape: graft_conv_shape, pass: Int32, budget: Int,
+        _ shape: graft_conv_shape, pass: ConvPass, budget: Int,
         _ call: (inout graft_conv_shape, Int) -> Int32
     ) -> Bool {
         guard let chunk = imagesPerCall(shape, pass: pass, budget: budget) else { return false }
@@ -214,6 +219,19 @@ public enum ConvKernels {
             start += chunk
         }
         return true
+    }
+
+    /// Whether Graft's Winograd ran a pass, from its C entry point's result: a shape it cannot
+    /// run goes to oneDNN's kernels, but running out of memory stops here, naming the layer,
+    /// rather than passing silently to a slower kernel.
+    static func graftWinogradRan(
+        _ rc: Int32, _ pass: ConvPass, _ g: ConvGeometry, batch: Int, height: Int, width: Int
+    ) -> Bool {
+        precondition(
+            rc != GRAFT_OUT_OF_MEMORY,
+            "Graft's Winograd is out of memory for the \(pass) pass of \(g), input "
+                + "\(batch)×\(g.inChannels)×\(height)×\(width)")
+        return rc == 0
     }
 
     /// Floats allowed for one group's column matrix (16 MB).
@@ -309,10 +327,11 @@ public enum ConvKernels {
             var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
-                if graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out) == 0 { return output }
+                let rc = graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out)
+                if graftWinogradRan(rc, .forward, g, batch: n, height: h, width: w) { return output }
             }
             let outCHW = M * outHW
-            let ran = inBatchChunks(shape, pass: 0, budget: arenaBudget) { part, start in
+            let ran = inBatchChunks(shape, pass: .forward, budget: arenaBudget) { part, start in
                 graft_conv_forward(&part, x + start * inCHW, wt, bias?.pointer, out + start * outCHW)
             }
             if ran { return output }
@@ -380,23 +399,14 @@ public enum ConvKernels {
         let outHW = oh * ow, inCHW = g.inChannels * h * w, K = g.patchSize, M = g.outChannels
         let x = input.pointer, wt = weight.pointer, dy = gy.pointer
         if backend.isOneDNN,
-            let result = dnnlBackward(
+            case .ran(let gradInput) = dnnlBackward(
                 input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
                 biasGradient: biasGradient, needInput: needInput, backend: backend, arenaBudget: arenaBudget)
         {
-            return result
+            return gradInput
         }
 
-        if let db = biasGradient {
-            for i in 0..<n {
-                for m in 0..<M {
-                    let row = dy + (i * M + m) * outHW
-                    var s: Float = 0
-                    for j in 0..<outHW { s += row[j] }
-                    db[m] += s
-                }
-            }
-        }
+        if let db = biasGradient { addBiasGradient(dy, batch: n, channels: M, positions: outHW, into: db) }
         // col2im accumulates, so the input gradient starts at zero. `gradInput` is the only
         // reference to its storage, so writing through `gx` needs no copy.
         let gradInput: Tensor? = needInput ? Tensor(shape: input.shape, repeating: 0) : nil
@@ -473,13 +483,36 @@ public enum ConvKernels {
         return gradInput
     }
 
-    /// oneDNN gradients; `nil` when oneDNN cannot run this shape (nothing has been written then).
-    /// Gradients are accumulated into the given buffers, as the im2col path does.
+    /// `db[m] += Σ dy[i, m, ·]` over the images i and output positions: the bias gradient.
+    static func addBiasGradient(
+        _ dy: UnsafePointer<Float>, batch n: Int, channels M: Int, positions outHW: Int,
+        into db: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<n {
+            for m in 0..<M {
+                let row = dy + (i * M + m) * outHW
+                var s: Float = 0
+                for j in 0..<outHW { s += row[j] }
+                db[m] += s
+            }
+        }
+    }
+
+    /// What the oneDNN path of `backward` did.
+    enum DNNLBackward {
+        /// oneDNN cannot run this shape; nothing has been written.
+        case unsupported
+        /// The gradients asked for were accumulated; the input gradient when `needInput`.
+        case ran(inputGradient: Tensor?)
+    }
+
+    /// oneDNN gradients (Graft's Winograd among them), accumulated into the given buffers as the
+    /// im2col path does.
     static func dnnlBackward(
         input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
         weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool,
         backend: Backend, arenaBudget: Int
-    ) -> Tensor?? {
+    ) -> DNNLBackward {
         let n = input.size(0), h = input.size(2), w = input.size(3)
         let (oh, ow) = g.outputSize(h, w)
         let inCHW = g.inChannels * h * w, outCHW = g.outChannels * oh * ow
@@ -492,14 +525,15 @@ public enum ConvKernels {
             var ran = false
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
-                ran = graft_winograd_backward_data(&shape, dy, wt, u.mutablePointer(), dx) == 0
+                let rc = graft_winograd_backward_data(&shape, dy, wt, u.mutablePointer(), dx)
+                ran = graftWinogradRan(rc, .inputGradient, g, batch: n, height: h, width: w)
             }
             if !ran {
-                ran = inBatchChunks(shape, pass: 1, budget: arenaBudget) { part, start in
+                ran = inBatchChunks(shape, pass: .inputGradient, budget: arenaBudget) { part, start in
                     graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW)
                 }
             }
-            guard ran else { return nil }
+            guard ran else { return .unsupported }
             gradInput = t
         }
         if let dw = weightGradient {
@@ -512,13 +546,13 @@ public enum ConvKernels {
             var ran = false
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 // From the pool, so that the 16 MB of transformed tiles are not faulted in afresh.
-                var scratch = Tensor(uninitializedShape: [Int(graft_winograd_weight_gradient_floats(&shape))])
-                ran =
-                    graft_winograd_backward_weights(
-                        &shape, x, dy, scratch.mutablePointer(), gw.mutablePointer(), gb.mutablePointer()) == 0
+                var buffer = Tensor(uninitializedShape: [Int(graft_winograd_weight_gradient_floats(&shape))])
+                let rc = graft_winograd_backward_weights(
+                    &shape, x, dy, buffer.mutablePointer(), gw.mutablePointer(), gb.mutablePointer())
+                ran = graftWinogradRan(rc, .weightGradient, g, batch: n, height: h, width: w)
             }
             if !ran {
-                ran = inBatchChunks(shape, pass: 2, budget: arenaBudget) { part, start in
+                ran = inBatchChunks(shape, pass: .weightGradient, budget: arenaBudget) { part, start in
                     let first = start == 0
                     if !first && partW == nil {
                         partW = Tensor(uninitializedShape: weight.shape)
@@ -536,20 +570,12 @@ public enum ConvKernels {
                     return rc
                 }
             }
-            guard ran else { return nil }
+            guard ran else { return .unsupported }
             Elementwise.add(gw.pointer, into: dw, count: gw.count)
             if let db = biasGradient { Elementwise.add(gb.pointer, into: db, count: g.outChannels) }
         } else if let db = biasGradient {
-            let M = g.outChannels, outHW = oh * ow
-            for i in 0..<n {
-                for m in 0..<M {
-                    let row = dy + (i * M + m) * outHW
-                    var s: Float = 0
-                    for j in 0..<outHW { s += row[j] }
-                    db[m] += s
-                }
-            }
+            addBiasGradient(dy, batch: n, channels: g.outChannels, positions: oh * ow, into: db)
         }
-        return .some(gradInput)
+        return .ran(inputGradient: gradInput)
     }
 }

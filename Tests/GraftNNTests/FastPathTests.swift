@@ -45,7 +45,7 @@ import TestSupport
             // has none anywhere).
             let oneDNNHasOne = ConvKernels.winogradIsAvailable && g.padding < 2
             #expect(graft == (winograd && (backend == .graftWinograd || !oneDNNHasOne)), "\(g)")
-            for pass in 0..<3 {
+            for pass in ConvPass.allCases {
                 let kernel = ConvKernels.implementation(
                     g, batch: n, height: size, width: size, bias: true, pass: pass,
                     backend: backend)
@@ -55,7 +55,7 @@ import TestSupport
                 #expect(kernel?.contains(expected) == true, "\(g) pass \(pass) runs \(kernel ?? "nothing")")
                 if graft { continue }  // Graft's Winograd runs the whole batch
                 let perCall = ConvKernels.imagesPerCall(
-                    g, batch: n, height: size, width: size, pass: Int32(pass), budget: arenaBudget, backend: backend)
+                    g, batch: n, height: size, width: size, pass: pass, budget: arenaBudget, backend: backend)
                 #expect(perCall == (arenaBudget == 1 ? 1 : n), "\(g) pass \(pass): \(perCall ?? 0) images per call")
             }
             // rel-to-max (the fixture README's notation, no floor); measured at most 1.7e-6 with
