@@ -82,7 +82,10 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
     public var name: String { kind.rawValue }
 
     /// The schedule itself.
-    public var schedule: any LRSchedule {
+    public var schedule: any LRSchedule { stored }
+
+    /// The schedule with its fields, which the JSON holds beside the name.
+    private var stored: any LRSchedule & Encodable {
         switch self {
         case .constant(let s): s
         case .stepDecay(let s): s
@@ -167,18 +170,7 @@ public enum ScheduleConfig: Sendable, Equatable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: TypeKey.self)
         try c.encode(kind.rawValue, forKey: .schedule)
-        let fields: any Encodable =
-            switch self {
-            case .constant(let s): s
-            case .stepDecay(let s): s
-            case .cyclic(let s): s
-            case .oneCycle(let s): s
-            case .cosineWarmRestarts(let s): s
-            case .blogCyclical(let s): s
-            case .exponentialSweep(let s): s
-            case .linearSweep(let s): s
-            }
-        try fields.encode(to: encoder)
+        try stored.encode(to: encoder)
     }
 }
 

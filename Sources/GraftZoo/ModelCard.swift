@@ -1,5 +1,6 @@
 import Foundation
 import GraftModels
+import GraftWeights
 
 /// A zoo entry: what a model is, how its inputs are prepared, and where its official weights
 /// come from. Cards are JSON files in `Models/`, validated when loaded.
@@ -292,5 +293,74 @@ public struct ModelCard: Codable, Sendable, Equatable {
                 path: url.path, field: "class_names_file", reason: "has \(names.count) names for \(numClasses) classes")
         }
         return names
+    }
+}
+
+extension ModelCard {
+    /// The card as (field, value) lines for people, in the order `graft models show` prints
+    /// them. `weights` is where its converted weights belong, `present` whether they are there,
+    /// and `attributes` what their file records, when it could be read.
+    public func describedFields(
+        weightsAt weights: URL, present: Bool, attributes: WeightsAttributes?
+    ) -> [(String, String)] {
+        var lines: [(String, String)] = [
+            ("id", id), ("name", name), ("architecture", modelArchitecture),
+            ("input size", inputSize.map(String.init).joined(separator: "×")),
+            (
+                "eval transform",
+                "resize shorter side to \(resize.map(String.init) ?? "-"), centre crop \(inputSize[1])×\(inputSize[2])"
+            ),
+            ("mean", mean.map { "\($0)" }.joined(separator: ", ")),
+            ("std", std.map { "\($0)" }.joined(separator: ", ")),
+            (
+                "classes",
+                "\(numClasses)"
+                    + (classNames.isEmpty
+                        ? " (names not bundled)"
+                        : ": " + classNames.prefix(10).joined(separator: ", ")
+                            + (classNames.count > 10 ? ", …" : ""))
+            ),
+            ("license", license),
+        ]
+        if let accuracy = accuracy {
+            lines.append(
+                (
+                    "accuracy",
+                    "\(accuracy.dataset) top-1 \(accuracy.top1)%" + (accuracy.top5.map { ", top-5 \($0)%" } ?? "")
+                ))
+        }
+        if let source = source {
+            lines.append(("source file", source.file))
+            if let url = source.url { lines.append(("source url", url)) }
+            if let sha = source.sha256 ?? source.sha256Prefix { lines.append(("source sha256", sha)) }
+        } else if let trained = trainedBy {
+            lines.append(
+                (
+                    "trained by",
+                    "graft, run \(trained.run)\(trained.runName.map { " (\($0))" } ?? ""), checkpoint \(trained.checkpoint) (epoch \(trained.epoch) of \(trained.epochs)) in \(trained.catalog)"
+                ))
+            lines.append(
+                (
+                    "data",
+                    "\(trained.dataset), validation \(trained.valFraction) of each class (split seed \(trained.splitSeed))"
+                        + (trained.trainPerClass.map { ", at most \($0) training images per class" } ?? "")
+                        + (trained.augment ? ", augmented" : "")
+                ))
+            lines.append(("weights sha256", trained.weightsSHA256))
+        } else {
+            lines.append(("source", "none (trained from scratch)"))
+        }
+        if present {
+            lines.append(
+                (
+                    "weights",
+                    "present: \(weights.path)"
+                        + (attributes.map { " (from \($0.sourceFile), converted \($0.convertedAt))" } ?? "")
+                ))
+        } else {
+            lines.append(("weights", "absent: \(weights.path)"))
+        }
+        if let notes = notes { lines.append(("notes", notes)) }
+        return lines
     }
 }

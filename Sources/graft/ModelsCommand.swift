@@ -76,67 +76,13 @@ struct ModelsCommand: ParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
-            var lines: [(String, String)] = [
-                ("id", card.id), ("name", card.name), ("architecture", card.modelArchitecture),
-                ("input size", card.inputSize.map(String.init).joined(separator: "×")),
-                (
-                    "eval transform",
-                    "resize shorter side to \(card.resize.map(String.init) ?? "-"), centre crop \(card.inputSize[1])×\(card.inputSize[2])"
-                ),
-                ("mean", card.mean.map { "\($0)" }.joined(separator: ", ")),
-                ("std", card.std.map { "\($0)" }.joined(separator: ", ")),
-                (
-                    "classes",
-                    "\(card.numClasses)"
-                        + (card.classNames.isEmpty
-                            ? " (names not bundled)"
-                            : ": " + card.classNames.prefix(10).joined(separator: ", ")
-                                + (card.classNames.count > 10 ? ", …" : ""))
-                ),
-                ("license", card.license),
-            ]
-            if let accuracy = card.accuracy {
-                lines.append(
-                    (
-                        "accuracy",
-                        "\(accuracy.dataset) top-1 \(accuracy.top1)%" + (accuracy.top5.map { ", top-5 \($0)%" } ?? "")
-                    ))
+            let path = zooOptions.weightsURL.appendingPathComponent(card.weightsFile)
+            var lines = card.describedFields(
+                weightsAt: path, present: weights != nil,
+                attributes: weights.flatMap { try? WeightsFile.read($0).attributes })
+            if weights == nil, let source = card.source, let i = lines.firstIndex(where: { $0.0 == "weights" }) {
+                lines[i].1 += " — run: graft convert \(source.file) --model \(card.id)"
             }
-            if let source = card.source {
-                lines.append(("source file", source.file))
-                if let url = source.url { lines.append(("source url", url)) }
-                if let sha = source.sha256 ?? source.sha256Prefix { lines.append(("source sha256", sha)) }
-            } else if let trained = card.trainedBy {
-                lines.append(
-                    (
-                        "trained by",
-                        "graft, run \(trained.run)\(trained.runName.map { " (\($0))" } ?? ""), checkpoint \(trained.checkpoint) (epoch \(trained.epoch) of \(trained.epochs)) in \(trained.catalog)"
-                    ))
-                lines.append(
-                    (
-                        "data",
-                        "\(trained.dataset), validation \(trained.valFraction) of each class (split seed \(trained.splitSeed))"
-                            + (trained.trainPerClass.map { ", at most \($0) training images per class" } ?? "")
-                            + (trained.augment ? ", augmented" : "")
-                    ))
-                lines.append(("weights sha256", trained.weightsSHA256))
-            } else {
-                lines.append(("source", "none (trained from scratch)"))
-            }
-            let path = zooOptions.weightsURL.appendingPathComponent(card.weightsFile).path
-            if let weights {
-                let attributes = (try? WeightsFile.read(weights).attributes)
-                lines.append(
-                    (
-                        "weights",
-                        "present: \(path)"
-                            + (attributes.map { " (from \($0.sourceFile), converted \($0.convertedAt))" } ?? "")
-                    ))
-            } else {
-                let hint = card.source.map { " — run: graft convert \($0.file) --model \(card.id)" } ?? ""
-                lines.append(("weights", "absent: \(path)\(hint)"))
-            }
-            if let notes = card.notes { lines.append(("notes", notes)) }
             let width = lines.map(\.0.count).max() ?? 0
             for (key, value) in lines {
                 print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
