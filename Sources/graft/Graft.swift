@@ -23,7 +23,7 @@ struct Graft: ParsableCommand {
         // and the engine's team would otherwise stall each other at every layer.
         Threading.preferPassiveOpenMPWaiting()
         do {
-            var command = try parseAsRoot(TrainingRecipe.expand(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot()
             try command.run()
         } catch {
             exit(withError: CommandLineHint.explained(error))

@@ -17,8 +17,9 @@ struct TrainCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "A named set of options; options given as well override it.",
-            discussion: TrainingRecipe.helpText, valueName: "name"))
-    var recipe: String?
+            discussion: TrainingRecipe.helpText, valueName: "name"),
+        transform: TrainingRecipe.parse)
+    var recipe: TrainingRecipe.Name?
     @OptionGroup var modelData: ModelDataOptions
     @Option(help: ArgumentHelp("Train a saved run configuration (JSON) instead of the options.", visibility: .hidden))
     var config: String?
@@ -26,7 +27,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var optimizer: OptimizerOptions
     @OptionGroup var schedule: ScheduleOptions
     @OptionGroup var catalog: CatalogOptions
-    @Option(help: "Epochs to train.") var epochs: Int = 10
+    @Option(help: "Epochs to train (default: 10, or the recipe's).") var epochs: Int?
     @Option(help: "Unfreeze one more block every K epochs.") var gradualUnfreeze: Int?
     @Option(
         help: ArgumentHelp(
@@ -47,14 +48,6 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Resume RUN (its latest checkpoint) or RUN@EPOCH exactly.") var resume: String?
     @Option(help: "Run name for the catalog.") var name: String?
     @Flag(help: "No progress bar.") var quiet = false
-
-    func validate() throws {
-        if let recipe, TrainingRecipe.named(recipe) == nil {
-            throw ValidationError(
-                "--recipe: unknown recipe '\(recipe)' (known: \(TrainingRecipe.all.map(\.name).joined(separator: ", ")))"
-            )
-        }
-    }
 
     mutating func run() throws {
         let db = try catalog.open()
@@ -79,11 +72,13 @@ struct TrainCommand: ParsableCommand {
             print(summaryText(try run.start(comparisonId: comparison)))
             return
         }
+        let recipe = self.recipe.map(TrainingRecipe.named)
+        let epochs = self.epochs ?? recipe?.epochs ?? 10
         let model = try modelData.resolveModel()
         var config = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
             data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
-            optimizer: try optimizer.config(),
+            optimizer: try optimizer.config(recipe: recipe),
             schedule: .constant(ConstantLR(lr: 0.01)),
             trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
@@ -104,7 +99,7 @@ struct TrainCommand: ParsableCommand {
         let perEpoch = prepared.train.batchesPerEpoch
         config.schedule = try schedule.config(
             defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
-            totalSteps: perEpoch * epochs)
+            totalSteps: perEpoch * epochs, recipe: recipe)
         if !prepared.skippedOnLoad.isEmpty {
             print(
                 "loaded \(modelData.weights ?? "") without \(prepared.skippedOnLoad.joined(separator: ", ")) (new \(prepared.classNames.count)-class head)"
@@ -117,7 +112,7 @@ struct TrainCommand: ParsableCommand {
         run.showProgress = !quiet
         let summary = try run.start(prepared: prepared, comparisonId: comparison)
         print(summaryText(summary))
-        if let next = recipe.flatMap(TrainingRecipe.named)?.nextStep {
+        if let next = recipe?.nextStep {
             print(next.replacingOccurrences(of: "RUN", with: String(summary.runId)))
         }
     }

@@ -79,15 +79,17 @@ struct ModelDataOptions: ParsableArguments {
 }
 
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: "The optimizer, with PyTorch's defaults.") var optimizer: OptimizerKind = .sgd
+    @Option(help: "The optimizer, with PyTorch's defaults (default: sgd, or the recipe's).") var optimizer:
+        OptimizerKind?
     @Option(help: "Momentum (SGD, RMSprop).") var momentum: Double?
     @Option(help: "Weight decay.") var weightDecay: Double?
     @Option(help: "Other hyper-parameters by PyTorch name, e.g. nesterov=true,betas=0.9,0.99.") var opt: [String] = []
 
-    func config() throws -> OptimizerConfig {
-        var c = OptimizerConfig(kind: optimizer)
-        if let momentum { try c.set("momentum", to: String(momentum)) }
-        if let weightDecay { try c.set("weight_decay", to: String(weightDecay)) }
+    /// The options given, over `recipe`'s, over PyTorch's defaults.
+    func config(recipe: TrainingRecipe? = nil) throws -> OptimizerConfig {
+        var c = OptimizerConfig(kind: optimizer ?? recipe?.optimizer ?? .sgd)
+        if let momentum = momentum ?? recipe?.momentum { try c.set("momentum", to: String(momentum)) }
+        if let weightDecay = weightDecay ?? recipe?.weightDecay { try c.set("weight_decay", to: String(weightDecay)) }
         for item in opt {
             guard let eq = item.firstIndex(of: "=") else {
                 throw ValidationError("--opt takes name=value, got '\(item)'")
@@ -100,8 +102,11 @@ struct OptimizerOptions: ParsableArguments {
 }
 
 struct ScheduleOptions: ParsableArguments {
-    @Option(help: "The learning-rate schedule (also: cyclic or clr for triangular, sgdr, one_cycle, blog).")
-    var schedule: ScheduleKind = .constant
+    @Option(
+        help:
+            "The learning-rate schedule (also: cyclic or clr for triangular, sgdr, one_cycle, blog; default: constant, or the recipe's)."
+    )
+    var schedule: ScheduleKind?
     @Option(help: "Learning rate: one value, or low:high for cyclical schedules.") var lr: String?
     @Option(help: "Half-cycle (or step) length in steps, or in epochs with 'ep' (e.g. 4ep).") var stepSize: String?
     @Option(help: "Down-phase length for asymmetric cycles.") var stepSizeDown: String?
@@ -109,8 +114,13 @@ struct ScheduleOptions: ParsableArguments {
     @Option(help: "Momentum cycling range base:max, or none.") var cycleMomentum: String?
     @Option(help: "Cosine restarts: period multiplier.") var tMult: Int?
 
-    func config(defaultLR: Double, stepsPerEpoch: Int, totalSteps: Int) throws -> ScheduleConfig {
-        var args = ScheduleArguments(kind: schedule, lr: lr ?? String(defaultLR), stepSize: stepSize)
+    /// The options given, over `recipe`'s, over each schedule's defaults.
+    func config(
+        defaultLR: Double, stepsPerEpoch: Int, totalSteps: Int, recipe: TrainingRecipe? = nil
+    ) throws -> ScheduleConfig {
+        var args = ScheduleArguments(
+            kind: schedule ?? recipe?.schedule ?? .constant, lr: lr ?? recipe?.lr ?? String(defaultLR),
+            stepSize: stepSize ?? recipe?.stepSize)
         args.stepSizeDown = stepSizeDown
         args.gamma = gamma
         args.momentum = cycleMomentum
