@@ -19,7 +19,7 @@ build: deps
 # optimizers, training, ensembles, comparisons) run again on every convolution path, so that each
 # CPU tests what the others run: oneDNN with AVX-512 hidden (its AVX2 kernels, and Graft's own
 # Winograd in the place of oneDNN's), im2col + OpenBLAS, Graft's Winograd forced, and oneDNN's
-# direct kernel alone. On 2 cores each pass takes under a minute (README, "Tests").
+# direct kernel alone. On 2 cores each pass takes under a minute (README, "`make test` on every CPU").
 KERNEL_TESTS = GraftTensorTests|GraftNNTests|GraftModelsTests|GraftOptimTests|GraftTrainingTests|GraftEnsembleTests|GraftStudyTests
 KERNEL_PATHS = ONEDNN_MAX_CPU_ISA=AVX2 GRAFT_CONV=im2col GRAFT_CONV=graft-winograd GRAFT_CONV=direct
 

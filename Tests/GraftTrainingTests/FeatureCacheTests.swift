@@ -172,6 +172,12 @@ import TestSupport
         #expect(cache.firstTrainableBlock == (trainable.count == 1 ? 4 : 3))
         #expect(cache.trunkPasses == 3 && cache.trunkSamples == 24)
         #expect(cachedLosses.prefix(3).map(\.bitPattern) == plainLosses.prefix(3).map(\.bitPattern))
+        // The four conv biases are found; block4's, trained under a train-mode BatchNorm, is the
+        // noise-driven one (frozen blocks keep theirs and are compared exactly).
+        #expect(plainRun.biasesBeforeBatchNorm.map(\.biasKey) == (0..<4).map { "features.\($0 * 4).bias" })
+        #expect(
+            plainRun.biasesBeforeBatchNorm.filter(\.isRoundingNoise).map(\.biasKey)
+                == (trainable.contains("block4") ? ["features.12.bias"] : []))
         expectSameTraining(plainRun, cachedRun, plain, cached)
     }
 
