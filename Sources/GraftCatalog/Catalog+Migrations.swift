@@ -199,6 +199,13 @@ extension SQLiteStore {
                 t.add(column: "correlation", .text)
             }
         }
+
+        // Which cell of its comparison's grid a run trains. Runs made before are matched to their
+        // cells when their comparison next runs (`ComparisonRunner.begin`).
+        migrator.registerMigration("v5-run-comparison-cell") { db in
+            try db.alter(table: "run") { t in t.add(column: "comparison_cell", .integer) }
+            try db.create(index: "run_on_comparison_cell", on: "run", columns: ["comparison_id", "comparison_cell"])
+        }
         return migrator
     }
 }
@@ -401,6 +408,13 @@ extension PostgresStore {
             [
                 "ALTER TABLE ensemble ADD COLUMN disagreement TEXT",
                 "ALTER TABLE ensemble ADD COLUMN correlation TEXT",
+            ]
+        ),
+        (
+            "v5-run-comparison-cell",
+            [
+                "ALTER TABLE run ADD COLUMN comparison_cell BIGINT",
+                "CREATE INDEX run_on_comparison_cell ON run (comparison_id, comparison_cell)",
             ]
         ),
     ]

@@ -6,15 +6,17 @@ public struct RunFilter: Sendable, Equatable {
     public var modelId: String?
     public var splitId: Int64?
     public var comparisonId: Int64?
+    public var comparisonCell: Int?
     public var status: RunStatus?
     public var freezeSpec: String?
 
     public init(
         optimizer: String? = nil, modelId: String? = nil, splitId: Int64? = nil,
-        comparisonId: Int64? = nil, status: RunStatus? = nil, freezeSpec: String? = nil
+        comparisonId: Int64? = nil, comparisonCell: Int? = nil, status: RunStatus? = nil, freezeSpec: String? = nil
     ) {
         self.optimizer = optimizer; self.modelId = modelId; self.splitId = splitId
-        self.comparisonId = comparisonId; self.status = status; self.freezeSpec = freezeSpec
+        self.comparisonId = comparisonId; self.comparisonCell = comparisonCell; self.status = status
+        self.freezeSpec = freezeSpec
     }
 }
 
@@ -71,6 +73,18 @@ extension Catalog {
         }
     }
 
+    /// Records that run `id` trains cell `cell` of its comparison.
+    /// - Throws: `CatalogError.notFound` when there is no such run.
+    public func setComparisonCell(run id: Int64, cell: Int) throws {
+        try store.write { db in
+            guard var run = try db.fetchOne(RunRecord.self, id: id) else {
+                throw CatalogError.notFound(table: "run", id: id)
+            }
+            run.comparisonCell = cell
+            try db.update(run)
+        }
+    }
+
     /// The run with this id.
     /// - Throws: `CatalogError.notFound`.
     public func run(id: Int64) throws -> RunRecord {
@@ -93,6 +107,7 @@ extension Catalog {
         match("model_id", filter.modelId)
         match("split_id", filter.splitId)
         match("comparison_id", filter.comparisonId)
+        match("comparison_cell", filter.comparisonCell)
         match("status", filter.status)
         match("freeze_spec", filter.freezeSpec)
         let condition = terms.isEmpty ? nil : terms.joined(separator: " AND ")

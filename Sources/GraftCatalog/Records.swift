@@ -102,6 +102,9 @@ public struct RunRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public var parentRunId: Int64?
     public var resumedFromCheckpointId: Int64?
     public var comparisonId: Int64?
+    /// The cell of its comparison's grid the run trains (`ComparisonCell.index`): how a comparison
+    /// finds the run of a cell again.
+    public var comparisonCell: Int?
     public var errorMessage: String?
     public var createdAt: Date
     public var startedAt: Date?
@@ -119,7 +122,8 @@ public struct RunRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
         scheduleParams: String = "{}", freezeSpec: String = "", bnPolicy: String = "train",
         seed: Int64 = 0, batchSize: Int, epochsPlanned: Int, status: RunStatus = .queued,
         parentRunId: Int64? = nil, resumedFromCheckpointId: Int64? = nil, comparisonId: Int64? = nil,
-        errorMessage: String? = nil, createdAt: Date = Date(), startedAt: Date? = nil, finishedAt: Date? = nil
+        comparisonCell: Int? = nil, errorMessage: String? = nil, createdAt: Date = Date(), startedAt: Date? = nil,
+        finishedAt: Date? = nil
     ) {
         self.id = id; self.name = name; self.modelId = modelId; self.sourceWeightsId = sourceWeightsId
         self.sourceWeights = sourceWeights; self.datasetId = datasetId; self.splitId = splitId
@@ -127,7 +131,8 @@ public struct RunRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
         self.scheduleParams = scheduleParams; self.freezeSpec = freezeSpec; self.bnPolicy = bnPolicy
         self.seed = seed; self.batchSize = batchSize; self.epochsPlanned = epochsPlanned; self.status = status
         self.parentRunId = parentRunId; self.resumedFromCheckpointId = resumedFromCheckpointId
-        self.comparisonId = comparisonId; self.errorMessage = errorMessage; self.createdAt = createdAt
+        self.comparisonId = comparisonId; self.comparisonCell = comparisonCell; self.errorMessage = errorMessage
+        self.createdAt = createdAt
         self.startedAt = startedAt; self.finishedAt = finishedAt
     }
 

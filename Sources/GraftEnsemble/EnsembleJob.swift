@@ -99,7 +99,7 @@ public struct EnsembleJob {
             let why = record.reasons.map(\.rawValue).sorted().joined(separator: ", ")
             warnings.append(
                 "\(member.name) (run \(record.runId), epoch \(record.epoch), lr \(Format.lr(record.lr))) was not taken at a "
-                    + "learning-rate minimum (saved as: \(why.isEmpty ? "unknown" : why)); snapshot members belong at cycle ends (`--minima`)"
+                    + "learning-rate minimum (saved as: \(why.isEmpty ? "unknown" : why)); snapshot members belong at the minima checkpoints of cycle ends"
             )
         }
         return warnings

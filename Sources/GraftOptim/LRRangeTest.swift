@@ -41,7 +41,7 @@ public struct LRRangeTestConfig: Sendable, Equatable, Codable {
     }
 
     /// The sweep as a schedule.
-    public var schedule: ScheduleConfig {
+    public var schedule: ResolvedSchedule {
         switch sweep {
         case .exponential: .exponentialSweep(ExponentialSweepLR(startLR: startLR, endLR: endLR, total: steps))
         case .linear: .linearSweep(LinearSweepLR(startLR: startLR, endLR: endLR, total: steps))
@@ -67,10 +67,21 @@ public enum LRRangeTestStop: String, Sendable, Codable, Equatable {
     case incomplete
 }
 
+/// A rule that reads a learning rate off a range-test curve; the raw values are what the catalog
+/// and `graft lr-find --json` show.
+public enum LRRule: String, Sendable, Codable, CaseIterable {
+    /// The study's rule: the rate at the minimum smoothed loss ÷ 10 (÷ 6 again for a cyclical base).
+    case minLossDiv10 = "min_loss_div10"
+    /// torch-lr-finder's: the steepest descent of the smoothed loss.
+    case steepest
+    /// fastai's: the middle of the longest valley.
+    case valley
+}
+
 /// One suggested learning rate, with the step of the curve it comes from.
 public struct LRSuggestion: Sendable, Equatable, Codable {
-    /// `min_loss_div10` (the study's rule), `steepest` (torch-lr-finder), `valley` (fastai).
-    public var name: String
+    public var rule: LRRule
+    public var name: String { rule.rawValue }
     /// The suggested (maximum) learning rate.
     public var lr: Double
     /// The index in the curve the suggestion is read at.
@@ -78,8 +89,13 @@ public struct LRSuggestion: Sendable, Equatable, Codable {
     /// A lower bound for a cyclical schedule, where the rule gives one (the study: max/6).
     public var baseLR: Double?
 
-    public init(name: String, lr: Double, step: Int, baseLR: Double? = nil) {
-        self.name = name
+    private enum CodingKeys: String, CodingKey {
+        case rule = "name"
+        case lr, step, baseLR
+    }
+
+    public init(rule: LRRule, lr: Double, step: Int, baseLR: Double? = nil) {
+        self.rule = rule
         self.lr = lr
         self.step = step
         self.baseLR = baseLR
@@ -209,7 +225,7 @@ public enum LRSuggestions {
         for i in 0..<n where losses[i].isFinite && (index == nil || losses[i] < losses[index!]) { index = i }
         guard let i = index else { return nil }
         let maxLR = lrs[i] / 10
-        return LRSuggestion(name: "min_loss_div10", lr: maxLR, step: i, baseLR: maxLR / 6)
+        return LRSuggestion(rule: .minLossDiv10, lr: maxLR, step: i, baseLR: maxLR / 6)
     }
 
     /// torch-lr-finder 0.2.2's steepest-gradient rule: drop the first `skipStart` and last
@@ -224,7 +240,7 @@ public enum LRSuggestions {
         let g = numpyGradient(slice)
         var best = 0
         for i in 1..<g.count where g[i] < g[best] || (g[best].isNaN && !g[i].isNaN) { best = i }
-        return LRSuggestion(name: "steepest", lr: lrs[skipStart + best], step: skipStart + best)
+        return LRSuggestion(rule: .steepest, lr: lrs[skipStart + best], step: skipStart + best)
     }
 
     /// `numpy.gradient` with unit spacing and `edge_order=1`: one-sided differences at the ends,
@@ -272,7 +288,7 @@ public enum LRSuggestions {
         let sections = Double(maxEnd - maxStart) / 3
         let index = maxStart + Int(sections) + Int(sections / 2)
         guard index >= 0, index < count else { return nil }
-        return LRSuggestion(name: "valley", lr: lrs[skipStart + index], step: skipStart + index)
+        return LRSuggestion(rule: .valley, lr: lrs[skipStart + index], step: skipStart + index)
     }
 }
 

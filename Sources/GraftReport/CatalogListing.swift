@@ -39,6 +39,7 @@ public enum CatalogListing {
             ("bn_policy", .text(r.bnPolicy)), ("seed", .int(r.seed)), ("batch_size", .int(Int64(r.batchSize))),
             ("epochs_planned", .int(Int64(r.epochsPlanned))), ("status", .text(r.status.rawValue)),
             ("parent_run_id", .optional(r.parentRunId)), ("comparison_id", .optional(r.comparisonId)),
+            ("comparison_cell", .optional(r.comparisonCell.map(Int64.init))),
             ("error", .optional(r.errorMessage)), ("created_at", date(r.createdAt)),
             ("started_at", date(r.startedAt)), ("finished_at", date(r.finishedAt)),
             ("host", .optional(r.host)), ("pid", .optional(r.pid.map(Int64.init))),

@@ -4,12 +4,57 @@ import GraftOptim
 import GraftSupport
 import GraftTraining
 
+/// One optimizer of a comparison: with PyTorch's defaults and a constant learning rate, or
+/// `cyclical`, with the study's triangular cyclical learning rate between max/6 and max (the
+/// entry `sgd-clr`). Written `adam` or `sgd-clr` on the command line and in the plan's JSON.
+public struct ComparisonEntry: Hashable, Sendable, Codable, CodingKeyRepresentable, CustomStringConvertible {
+    public var optimizer: OptimizerKind
+    public var cyclical: Bool
+
+    public init(_ optimizer: OptimizerKind, cyclical: Bool = false) {
+        self.optimizer = optimizer
+        self.cyclical = cyclical
+    }
+
+    /// Parses `adam` or `sgd-clr`, case-insensitively.
+    /// - Throws: `GraftOptimError.unknownOptimizer` naming the optimizer.
+    public init(parsing text: String) throws {
+        let key = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let cyclical = key.hasSuffix(Self.cyclicalSuffix)
+        self.init(
+            try OptimizerKind(parsing: String(key.dropLast(cyclical ? Self.cyclicalSuffix.count : 0))),
+            cyclical: cyclical)
+    }
+
+    private static let cyclicalSuffix = "-clr"
+
+    public var description: String { optimizer.rawValue + (cyclical ? Self.cyclicalSuffix : "") }
+
+    public init(from decoder: any Decoder) throws {
+        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    public var codingKey: any CodingKey { EntryKey(stringValue: description) }
+
+    public init?<T: CodingKey>(codingKey: T) { try? self.init(parsing: codingKey.stringValue) }
+
+    private struct EntryKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
 /// A study like the one Graft grew from: the same model and data trained with several
 /// optimizers, several runs each, every run a catalog run of one comparison.
 public struct ComparisonPlan: Codable, Sendable, Equatable {
-    /// Optimizer entries as given: `adam`, `sgd`, or `sgd-clr` (SGD with a triangular cyclical
-    /// learning rate between max/6 and max, the study's recipe).
-    public var optimizers: [String]
+    public var optimizers: [ComparisonEntry]
     public var runs: Int
     /// The shared configuration; its optimizer and schedule are replaced per entry.
     public var base: RunConfiguration
@@ -18,11 +63,12 @@ public struct ComparisonPlan: Codable, Sendable, Equatable {
     /// Half-cycle length in epochs for the cyclical entries.
     public var clrStepEpochs: Int
     /// Explicit learning rates per entry (`adam=3e-4`); others use PyTorch's defaults.
-    public var learningRates: [String: Double] = [:]
+    public var learningRates: [ComparisonEntry: Double] = [:]
     public var name: String
 
     public init(
-        optimizers: [String], runs: Int, base: RunConfiguration, clrMax: Double?, clrStepEpochs: Int, name: String
+        optimizers: [ComparisonEntry], runs: Int, base: RunConfiguration, clrMax: Double?, clrStepEpochs: Int,
+        name: String
     ) {
         self.optimizers = optimizers
         self.runs = runs
@@ -33,40 +79,28 @@ public struct ComparisonPlan: Codable, Sendable, Equatable {
     }
 
     /// The run configuration of entry `entry`, run `run` (0-based): seed = base seed + run.
-    public func configuration(entry: String, run: Int, clrMax: Double, stepsPerEpoch: Int) throws -> RunConfiguration {
+    public func configuration(entry: ComparisonEntry, run: Int, clrMax: Double) -> RunConfiguration {
         var config = base
         config.seed = base.seed &+ UInt64(run)
-        let cyclical = Self.isCyclical(entry)
-        let optimizerName = cyclical ? String(entry.dropLast(4)) : entry
-        var optimizer = try OptimizerConfig(parsing: optimizerName)
+        var optimizer = OptimizerConfig(kind: entry.optimizer)
         if optimizer.kind == .sgd { optimizer.momentum = 0.9 }
         if let lr = learningRates[entry] { optimizer.learningRate = lr }
         config.optimizer = optimizer
-        if cyclical {
-            let step = max(1, clrStepEpochs * stepsPerEpoch)
-            config.schedule = .cyclic(CyclicLR(baseLR: clrMax / 6, maxLR: clrMax, stepSizeUp: step, mode: .triangular))
-        } else {
-            config.schedule = .constant(ConstantLR(lr: optimizer.learningRate))
-        }
+        config.schedule =
+            entry.cyclical
+            ? .triangular(clrMax / 6, clrMax, stepSize: .epochs(Double(clrStepEpochs)))
+            : .constant()
         config.name = runName(entry: entry, run: run)
         return config
     }
 
-    /// The catalog name of entry `entry`'s run `run` (0-based): how a comparison finds the run of
-    /// a cell again, so starting a cell twice continues one run instead of making a second.
-    public func runName(entry: String, run: Int) -> String { "\(name) \(entry) #\(run + 1)" }
-
-    /// The entry a run of this comparison was trained for, from its name.
-    public func entry(ofRunNamed runName: String?) -> String? {
-        guard let runName else { return nil }
-        return optimizers.first { runName.hasPrefix("\(name) \($0) #") }
-    }
-
-    /// Entries ending in `-clr` train with the cyclical schedule.
-    static func isCyclical(_ entry: String) -> Bool { entry.hasSuffix("-clr") }
+    /// The catalog name of entry `entry`'s run `run` (0-based), for people to read. Runs are found
+    /// by their cell (`RunRecord.comparisonCell`); only runs from before cells were recorded are
+    /// matched by this name.
+    public func runName(entry: ComparisonEntry, run: Int) -> String { "\(name) \(entry) #\(run + 1)" }
 
     /// Whether a cyclical entry needs `clrMax` (given, or from the LR range test).
-    public var needsCyclicalBound: Bool { optimizers.contains(where: Self.isCyclical) }
+    public var needsCyclicalBound: Bool { optimizers.contains(where: \.cyclical) }
 }
 
 /// One cell of a comparison's grid: an optimizer entry and one run of it. Cells are numbered entry
@@ -74,11 +108,11 @@ public struct ComparisonPlan: Codable, Sendable, Equatable {
 /// the array task that trains each one on a cluster.
 public struct ComparisonCell: Sendable, Equatable, Hashable {
     public var index: Int
-    public var entry: String
+    public var entry: ComparisonEntry
     /// 0-based; the run's seed is the base seed + run.
     public var run: Int
 
-    public init(index: Int, entry: String, run: Int) {
+    public init(index: Int, entry: ComparisonEntry, run: Int) {
         self.index = index
         self.entry = entry
         self.run = run
@@ -105,7 +139,12 @@ extension ComparisonPlan {
         return ComparisonCell(index: index, entry: optimizers[index / runs], run: index % runs)
     }
 
-    public func runName(of cell: ComparisonCell) -> String { runName(entry: cell.entry, run: cell.run) }
+    /// The cell run `run` of this comparison trains: the one it records, or for a run recorded
+    /// before runs had cells, the one whose name it has.
+    public func cell(of run: RunRecord) -> ComparisonCell? {
+        if let index = run.comparisonCell { return try? cell(at: index) }
+        return cells.first { runName(entry: $0.entry, run: $0.run) == run.name }
+    }
 
     /// The plan comparison `id` was made with, as its catalog record keeps it.
     /// - Throws: `CatalogError.notFound`; `ComparisonError.notAPlan` when the record holds no plan.
@@ -120,25 +159,22 @@ extension ComparisonPlan {
 }
 
 /// A comparison's catalog record with what all its cells share, settled once: the cyclical bound
-/// (from an LR range test when the plan gives none) and the steps per epoch its schedules count in.
+/// (from an LR range test when the plan gives none).
 public struct ResolvedComparison: Sendable {
     public var comparisonId: Int64
     /// The plan with `clrMax` filled in when a cyclical entry needs it.
     public var plan: ComparisonPlan
     /// The LR range test that gave the bound, when one ran now.
     public var lrTestId: Int64?
-    public var stepsPerEpoch: Int
 
     /// The configuration cell `cell` trains with.
     /// - Throws: `ComparisonError.noCyclicalBound` for a cyclical entry when the plan has no bound.
     public func configuration(of cell: ComparisonCell) throws -> RunConfiguration {
-        let cyclical = ComparisonPlan.isCyclical(cell.entry)
-        if cyclical, plan.clrMax == nil {
+        if cell.entry.cyclical, plan.clrMax == nil {
             throw ComparisonError.noCyclicalBound(comparisonId: comparisonId, entry: cell.entry)
         }
         // A non-cyclical entry ignores the bound.
-        return try plan.configuration(
-            entry: cell.entry, run: cell.run, clrMax: plan.clrMax ?? 0, stepsPerEpoch: stepsPerEpoch)
+        return plan.configuration(entry: cell.entry, run: cell.run, clrMax: plan.clrMax ?? 0)
     }
 }
 
@@ -166,7 +202,7 @@ public final class ComparisonRunner {
 
     public struct Outcome {
         public var comparisonId: Int64
-        public var runIds: [String: [Int64]]
+        public var runIds: [ComparisonEntry: [Int64]]
         public var clrMax: Double
         public var lrTestId: Int64?
     }
@@ -185,15 +221,13 @@ public final class ComparisonRunner {
             }
         }
         if fresh.count > 1, let launcher {
-            try runInParallel(
-                try fresh.map { try comparison.configuration(of: $0) }, comparisonId: comparison.comparisonId,
-                launcher: launcher)
+            try runInParallel(fresh, of: comparison, launcher: launcher)
         } else {
             for cell in fresh { try train(cell, of: comparison) }
         }
-        var ids: [String: [Int64]] = [:]
+        var ids: [ComparisonEntry: [Int64]] = [:]
         for run in try catalog.runs(filter: RunFilter(comparisonId: comparison.comparisonId)) {
-            ids[plan.entry(ofRunNamed: run.name) ?? run.optimizer, default: []].append(run.id!)
+            if let cell = plan.cell(of: run) { ids[cell.entry, default: []].append(run.id!) }
         }
         return Outcome(
             comparisonId: comparison.comparisonId, runIds: ids,
@@ -211,27 +245,26 @@ public final class ComparisonRunner {
             created
                 ? "comparison \(comparisonId) '\(plan.name)'"
                 : "comparison \(comparisonId) '\(plan.name)': picking up where it stopped")
-        let stepsPerEpoch = try stepsPerEpoch()
+        if !created { try adoptRunsWithoutCell(comparisonId: comparisonId) }
 
         // The cyclical bound: given, or the study's rule from an LR range test with SGD.
         var resolved = plan
         var lrTestId: Int64?
         if resolved.clrMax == nil, plan.needsCyclicalBound {
             var config = plan.base
-            config.optimizer = try OptimizerConfig(parsing: "sgd")
+            config.optimizer = OptimizerConfig(kind: .sgd)
             config.optimizer.momentum = 0.9
             let job = LRFindJob(configuration: config, epochs: 2, batchNormPolicy: plan.base.batchNormPolicy)
             let plotPath = catalog.baseDirectory.appendingPathComponent("comparison-\(comparisonId)-lr-find.svg").path
             let output = try job.run(catalog: catalog, plotPath: plotPath, showProgress: showProgress)
             lrTestId = output.catalogId
             let rule =
-                output.result.suggestions.first { $0.name == "min_loss_div10" } ?? output.result.suggestions.first
+                output.result.suggestions.first { $0.rule == .minLossDiv10 } ?? output.result.suggestions.first
             let bound = rule?.lr ?? Self.defaultCyclicalBound
             resolved.clrMax = bound
             log("LR range test: cyclical learning rate \(bound / 6)…\(bound) (\(rule?.name ?? "default"))")
         }
-        return ResolvedComparison(
-            comparisonId: comparisonId, plan: resolved, lrTestId: lrTestId, stepsPerEpoch: stepsPerEpoch)
+        return ResolvedComparison(comparisonId: comparisonId, plan: resolved, lrTestId: lrTestId)
     }
 
     /// Comparison `comparisonId`, begun elsewhere (at an array job's submission): this runner's plan
@@ -242,18 +275,21 @@ public final class ComparisonRunner {
         guard record.name == plan.name else {
             throw ComparisonError.notThisPlan(comparisonId: comparisonId, comparison: record.name, plan: plan.name)
         }
-        return ResolvedComparison(
-            comparisonId: comparisonId, plan: plan, lrTestId: nil, stepsPerEpoch: try stepsPerEpoch())
+        try adoptRunsWithoutCell(comparisonId: comparisonId)
+        return ResolvedComparison(comparisonId: comparisonId, plan: plan, lrTestId: nil)
     }
 
-    func stepsPerEpoch() throws -> Int {
-        try TrainingRun.prepare(plan.base, splitDirectory: catalog.splitsDirectory).train.batchesPerEpoch
-    }
-
-    /// The run that trains `cell`: the latest one by the cell's name.
+    /// The run that trains `cell`: the latest one recorded for it.
     func existingRun(of cell: ComparisonCell, comparisonId: Int64) throws -> RunRecord? {
-        let name = plan.runName(of: cell)
-        return try catalog.runs(filter: RunFilter(comparisonId: comparisonId)).last { $0.name == name }
+        try catalog.runs(filter: RunFilter(comparisonId: comparisonId, comparisonCell: cell.index)).last
+    }
+
+    /// Runs from before runs recorded their cell get it, so a comparison begun then continues
+    /// its runs instead of starting new ones.
+    func adoptRunsWithoutCell(comparisonId: Int64) throws {
+        for run in try catalog.runs(filter: RunFilter(comparisonId: comparisonId)) where run.comparisonCell == nil {
+            if let cell = plan.cell(of: run) { try catalog.setComparisonCell(run: run.id!, cell: cell.index) }
+        }
     }
 
     /// Trains one cell so that however often it is started, it has one run: a finished run is
@@ -286,27 +322,25 @@ public final class ComparisonRunner {
         log("\(name): training")
         let run = TrainingRun(configuration: config, catalog: catalog)
         run.showProgress = showProgress
-        return try run.start(
-            prepared: try TrainingRun.prepare(config, splitDirectory: catalog.splitsDirectory),
-            comparisonId: comparison.comparisonId
-        ).runId
+        return try run.start(comparisonId: comparison.comparisonId, comparisonCell: cell.index).runId
     }
 
-    /// Trains configurations `jobs` at a time as separate processes, each with a share of the
-    /// cores so the machine is not oversubscribed.
-    func runInParallel(_ configs: [RunConfiguration], comparisonId: Int64, launcher: any RunLauncher) throws {
+    /// Trains cells `jobs` at a time as separate processes, each with a share of the cores so the
+    /// machine is not oversubscribed.
+    func runInParallel(_ cells: [ComparisonCell], of comparison: ResolvedComparison, launcher: any RunLauncher) throws {
         let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
-        var queue = configs
+        var queue = cells
         var running: [(Process, String)] = []
         var failures: [String] = []
         let directory = FileManager.default.temporaryDirectory
         while !queue.isEmpty || !running.isEmpty {
             while running.count < jobs, !queue.isEmpty {
-                let config = queue.removeFirst()
+                let cell = queue.removeFirst()
+                let config = try comparison.configuration(of: cell)
                 let file = directory.appendingPathComponent("graft-run-\(UUID().uuidString).json")
                 try Data(config.json.utf8).write(to: file)
                 let p = try launcher.launch(
-                    configurationFile: file, comparisonId: comparisonId,
+                    configurationFile: file, comparisonId: comparison.comparisonId, cell: cell.index,
                     catalog: catalog, threads: threads)
                 log("\(config.name!): training (process \(p.processIdentifier))")
                 running.append((p, config.name!))
@@ -325,9 +359,12 @@ public final class ComparisonRunner {
 /// Starts one run of a comparison in a process of its own. The library does not know how: the
 /// command line gives a launcher that runs its own `train` command.
 public protocol RunLauncher {
-    /// Starts training the configuration in `configurationFile` (JSON) as a run of comparison
-    /// `comparisonId` in `catalog`, with `threads` threads for its kernels.
-    func launch(configurationFile: URL, comparisonId: Int64, catalog: Catalog, threads: Int) throws -> Process
+    /// Starts training the configuration in `configurationFile` (JSON) as the run of cell `cell` of
+    /// comparison `comparisonId` in `catalog`, with `threads` threads for its kernels.
+    func launch(
+        configurationFile: URL, comparisonId: Int64, cell: Int, catalog: Catalog, threads: Int
+    ) throws
+        -> Process
 }
 
 public enum ComparisonError: LocalizedError, Equatable {
@@ -338,7 +375,7 @@ public enum ComparisonError: LocalizedError, Equatable {
     case notAPlan(comparisonId: Int64, cause: ErrorCause)
     case notThisPlan(comparisonId: Int64, comparison: String, plan: String)
     /// A cyclical entry's cell of a comparison begun elsewhere, without the bound it resolved.
-    case noCyclicalBound(comparisonId: Int64, entry: String)
+    case noCyclicalBound(comparisonId: Int64, entry: ComparisonEntry)
 
     public var errorDescription: String? {
         switch self {

@@ -30,7 +30,7 @@ public struct ComparisonProgress: Sendable {
     public var name: String
     public var cells: [Cell]
 
-    /// Reads comparison `id`'s plan and each cell's run (the latest by the cell's run name).
+    /// Reads comparison `id`'s plan and each cell's run (the latest recorded for the cell).
     /// - Throws: `CatalogError.notFound`, `ComparisonError.notAPlan`.
     public init(comparisonId id: Int64, catalog: Catalog) throws {
         let plan = try ComparisonPlan.stored(comparisonId: id, in: catalog)
@@ -38,8 +38,7 @@ public struct ComparisonProgress: Sendable {
         comparisonId = id
         name = plan.name
         cells = try plan.cells.map { cell in
-            let runName = plan.runName(of: cell)
-            guard let run = runs.last(where: { $0.name == runName }) else {
+            guard let run = runs.last(where: { plan.cell(of: $0) == cell }) else {
                 return Cell(cell: cell, state: .queued, epochsDone: 0, epochsPlanned: plan.base.epochs)
             }
             let metrics = try catalog.epochMetrics(run: run.id!)
@@ -68,7 +67,7 @@ public struct ComparisonProgress: Sendable {
             columns: ["cell", "optimizer", "run", "state", "run_id", "epochs", "planned", "best_val_acc"],
             rows: cells.map { c in
                 [
-                    .int(Int64(c.cell.index)), .text(c.cell.entry), .int(Int64(c.cell.run + 1)),
+                    .int(Int64(c.cell.index)), .text(c.cell.entry.description), .int(Int64(c.cell.run + 1)),
                     .text(c.state.rawValue), .optional(c.runId), .int(Int64(c.epochsDone)),
                     .int(Int64(c.epochsPlanned)), .optional(c.bestValidationAccuracy, digits: 4),
                 ]

@@ -23,7 +23,7 @@ public struct ReportBuilder {
         let comparison = try catalog.comparison(id: id)
         let plan = try? JSONDecoder().decode(ComparisonPlan.self, from: Data(comparison.config.utf8))
         let runs = try catalog.runs(filter: RunFilter(comparisonId: id)).map { run -> RunData in
-            let group = plan?.entry(ofRunNamed: run.name) ?? run.optimizer
+            let group = plan?.cell(of: run)?.entry.description ?? run.optimizer
             return RunData(run: run, metrics: try catalog.epochMetrics(run: run.id!), group: group)
         }
         var report = HTMLReport(
@@ -196,8 +196,8 @@ public struct ReportBuilder {
         let result = LRRangeTestResult(
             steps: stored.points.map(\.step), lrs: stored.points.map(\.lr), losses: stored.points.map(\.loss),
             smoothedLosses: stored.points.map { $0.smoothedLoss ?? $0.loss },
-            suggestions: stored.suggestions.filter { !$0.method.hasSuffix("_base") }.map {
-                LRSuggestion(name: $0.method, lr: $0.lr, step: 0)
+            suggestions: stored.suggestions.compactMap { s in
+                LRRule(rawValue: s.method).map { LRSuggestion(rule: $0, lr: s.lr, step: 0) }
             }, stop: .completed)
         report.section("LR range test") { s in
             s.figure(

@@ -79,7 +79,7 @@ public struct SlurmArray: Sendable, Equatable {
             "--requeue", "--open-mode=append", "--chdir=\(Self.directiveValue(workingDirectory))",
             "--output=\(Self.directiveValue(outputPattern))",
         ]
-        let entries = plan.optimizers.joined(separator: ", ")
+        let entries = plan.optimizers.map(\.description).joined(separator: ", ")
         var lines = ["#!/bin/bash"] + directives.map { "#SBATCH \($0)" }
         lines += [
             "",

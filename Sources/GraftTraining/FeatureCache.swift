@@ -123,7 +123,7 @@ public final class FeatureCache {
             "features after \(below) cached for \(Format.integer(count)) of \(Format.integer(samples)) images (\(size))"
         line +=
             isFull
-            ? ", its limit (--feature-cache-mb): the other images run through \(below) every epoch"
+            ? ", its size limit: the other images run through \(below) every epoch"
             : ": later epochs run only \(above)"
         return line
     }

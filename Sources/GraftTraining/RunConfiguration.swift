@@ -30,7 +30,7 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
 
     public init(
         modelId: String, architecture: String, weights: String?, data: DataSpecification,
-        optimizer: OptimizerConfig, schedule: ScheduleConfig, trainable: [String], epochs: Int,
+        optimizer: OptimizerConfig, schedule: ScheduleConfig = .constant(), trainable: [String], epochs: Int,
         batchSize: Int, seed: UInt64
     ) {
         self.modelId = modelId
@@ -77,6 +77,7 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         if let every = save.everyEpochs { try check(every >= 1, "save every", every, "must be at least 1 epoch") }
         try check(save.snapshotsFromCycle >= 0, "snapshots from cycle", save.snapshotsFromCycle, "must be 0 or more")
         try check(!trainable.isEmpty, "trainable blocks", trainable, "must name at least one block")
+        try schedule.validate()
     }
 
     public var json: String {

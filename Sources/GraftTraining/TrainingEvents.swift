@@ -104,13 +104,22 @@ extension CheckpointRecord {
 }
 
 extension RunConfiguration {
+    /// The schedule in optimizer steps, `stepsPerEpoch` to an epoch.
+    /// - Throws: `GraftOptimError` naming a length that comes to less than one step.
+    public func resolvedSchedule(stepsPerEpoch: Int) throws -> ResolvedSchedule {
+        try schedule.resolve(
+            stepsPerEpoch: stepsPerEpoch, runSteps: stepsPerEpoch * epochs, optimizerLR: optimizer.learningRate)
+    }
+
     /// What may surprise about this configuration once its steps per epoch are known: an
     /// optimizer that cannot use what the schedule sets, a cyclical run that ends before its
     /// first cycle (so no minimum is captured).
     public func warnings(stepsPerEpoch: Int) -> [String] {
         var warnings = OptimizerWarning.check(optimizer, schedule: schedule).map(\.description)
         let totalSteps = stepsPerEpoch * epochs
-        if case .cyclic(let cyclic) = schedule, cyclic.stepSizeUp + cyclic.stepSizeDown > totalSteps {
+        if case .cyclic(let cyclic) = try? resolvedSchedule(stepsPerEpoch: stepsPerEpoch),
+            cyclic.stepSizeUp + cyclic.stepSizeDown > totalSteps
+        {
             warnings.append(
                 "the run's \(totalSteps) steps end before the first cycle does (\(cyclic.stepSizeUp) up), so no schedule minimum is reached"
             )

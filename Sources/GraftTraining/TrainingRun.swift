@@ -139,20 +139,25 @@ public final class TrainingRun {
         return LearningRateFactors(rules)
     }
 
-    /// Trains from scratch (or from the configured weights) as a new catalog run.
+    /// Trains from scratch (or from the configured weights) as a new catalog run; with
+    /// `comparisonId`, the run of cell `comparisonCell` of that comparison.
     @discardableResult
-    public func start(prepared: PreparedRun? = nil, comparisonId: Int64? = nil) throws -> RunSummary {
+    public func start(
+        prepared: PreparedRun? = nil, comparisonId: Int64? = nil, comparisonCell: Int? = nil
+    ) throws -> RunSummary {
         let prepared = try prepared ?? Self.prepare(configuration, splitDirectory: catalog.splitsDirectory)
+        // Lengths in epochs become steps here; one too short for this data fails before the run's row.
+        let schedule = try configuration.resolvedSchedule(stepsPerEpoch: prepared.train.batchesPerEpoch)
         var record = RunRecord(
             name: configuration.name, modelId: configuration.modelId, sourceWeights: configuration.weights,
             optimizer: configuration.optimizer.kind.rawValue,
             optimizerParams: (try? CatalogJSON.encode(configuration.optimizer)) ?? "{}",
             schedule: configuration.schedule.name,
-            scheduleParams: (try? CatalogJSON.encode(configuration.schedule)) ?? "{}",
+            scheduleParams: (try? CatalogJSON.encode(schedule)) ?? "{}",
             freezeSpec: configuration.trainable.joined(separator: ","),
             bnPolicy: configuration.batchNormPolicy.rawValue,
             seed: Int64(configuration.seed), batchSize: configuration.batchSize, epochsPlanned: configuration.epochs,
-            status: .running, comparisonId: comparisonId, startedAt: Date())
+            status: .running, comparisonId: comparisonId, comparisonCell: comparisonCell, startedAt: Date())
         // The dataset and its split, so "runs on this split" is a catalog query.
         let data = configuration.data
         let dataset = try catalog.registerDataset(
@@ -234,8 +239,9 @@ public final class TrainingRun {
         let optimizer = try Optimizer(
             configuration.optimizer, parameters: model.namedParameters(),
             learningRateFactors: Self.learningRateFactors(model, configuration.blockLearningRateFactors))
+        let schedule = try configuration.resolvedSchedule(stepsPerEpoch: prepared.train.batchesPerEpoch).schedule
         let trainer = try Trainer(
-            model: model, optimizer: optimizer, schedule: configuration.schedule.schedule,
+            model: model, optimizer: optimizer, schedule: schedule,
             trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
         if let mb = configuration.featureCacheMB { trainer.featureCacheBytes = max(0, mb) << 20 }
@@ -297,7 +303,7 @@ public final class TrainingRun {
             let snapshot = TrainingCheckpoint(trainer: trainer, configuration: configuration, attributes: attributes)
             let draft = CheckpointRecord(
                 runId: runId, epoch: trainer.position.epoch, globalStep: step,
-                lr: configuration.schedule.schedule.learningRate(at: max(0, step - 1)),
+                lr: schedule.learningRate(at: max(0, step - 1)),
                 cycleIndex: moment.minimumOfCycle,
                 metrics: moment.isEpochEnd ? trainer.position.history.last : nil, reasons: reasons)
             // Intent row, temporary file, fsync, rename, then the row: a crash leaves a complete

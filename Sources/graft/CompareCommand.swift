@@ -23,15 +23,32 @@ struct CompareCommand: ParsableCommand {
             node failure continues its run from the latest checkpoint. --status ID shows each cell's progress.
             """)
 
+    /// The study's optimizers.
+    static let studyEntries: [ComparisonEntry] =
+        [.init(.adagrad), .init(.adadelta), .init(.rmsprop), .init(.adam), .init(.adamax), .init(.sgd, cyclical: true)]
+
     @OptionGroup var modelData: ModelDataOptions
     @OptionGroup var catalog: CatalogOptions
-    @Option(help: "Optimizers, comma-separated: adagrad, adadelta, rmsprop, adam, adamax, adamw, sgd, sgd-clr.")
-    var optimizers: String = "adagrad,adadelta,rmsprop,adam,adamax,sgd-clr"
+    @Option(
+        help: ArgumentHelp(
+            "Optimizers, comma-separated: adagrad, adadelta, rmsprop, adam, adamax, adamw, sgd, sgd-clr (default: \(CompareCommand.studyEntries.map(\.description).joined(separator: ",")), the study's).",
+            valueName: "entries"),
+        transform: { text in try text.split(separator: ",").map { try ComparisonEntry(parsing: String($0)) } })
+    var optimizers: [ComparisonEntry] = CompareCommand.studyEntries
     @Option(help: "Runs per optimizer.") var runs: Int = 3
     @Option(help: "Epochs per run.") var epochs: Int = 10
     @Option(help: "Upper learning rate of sgd-clr (default: from an LR range test).") var clrMax: Double?
     @Option(help: "Half-cycle length of sgd-clr in epochs.") var clrStep: Int?
-    @Option(help: "Learning rate for an entry, e.g. adam=3e-4 (repeatable).") var lrFor: [String] = []
+    @Option(
+        help: "Learning rate for an entry, e.g. adam=3e-4 (repeatable).",
+        transform: { item in
+            let kv = item.split(separator: "=")
+            guard kv.count == 2, let rate = Double(kv[1]), rate.isFinite, rate > 0 else {
+                throw ValidationError("expected entry=rate, e.g. adam=3e-4, got '\(item)'")
+            }
+            return (try ComparisonEntry(parsing: String(kv[0])), rate)
+        })
+    var lrFor: [(ComparisonEntry, Double)] = []
     @Option(help: "Trainings side by side, in separate processes.") var jobs: Int = 1
     @Option(help: "Comparison name (default: derived from model, data and optimizers).") var name: String?
     @Option(help: "Retention per run, e.g. best:3,minima,last.", transform: { try KeepSpec(parsing: $0) })
@@ -117,36 +134,23 @@ struct CompareCommand: ParsableCommand {
     /// The plan the options describe.
     func makePlan() throws -> ComparisonPlan {
         let model = try modelData.resolveModel()
-        let entries = optimizers.split(separator: ",").map {
-            String($0).trimmingCharacters(in: .whitespaces).lowercased()
-        }
-        for e in entries {
-            let base = e.hasSuffix("-clr") ? String(e.dropLast(4)) : e
-            _ = try OptimizerKind(parsing: base)
-        }
         var base = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
             data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
-            optimizer: try OptimizerConfig(parsing: "sgd"),
-            schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: OptimizerConfig(kind: .sgd),
             trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         base.batchNormPolicy = modelData.bnPolicy
         base.save.keep = keep
         base.save.everyEpochs = saveEvery
         var plan = ComparisonPlan(
-            optimizers: entries, runs: runs, base: base, clrMax: clrMax,
+            optimizers: optimizers, runs: runs, base: base, clrMax: clrMax,
             clrStepEpochs: clrStep ?? max(1, epochs / 8),
             name: name
-                ?? "\(model.id) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(entries.joined(separator: ","))"
+                ?? "\(model.id) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(optimizers.map(\.description).joined(separator: ","))"
         )
-        for item in lrFor {
-            let kv = item.split(separator: "=")
-            guard kv.count == 2, let v = Double(kv[1]) else {
-                throw ValidationError("--lr-for takes entry=rate, got '\(item)'")
-            }
-            plan.learningRates[String(kv[0]).lowercased()] = v
-        }
+        for (entry, rate) in lrFor { plan.learningRates[entry] = rate }
+        try base.validate()
         return plan
     }
 
@@ -272,11 +276,16 @@ enum Sbatch {
 struct TrainCommandLauncher: RunLauncher {
     let executable: URL
 
-    func launch(configurationFile: URL, comparisonId: Int64, catalog: Catalog, threads: Int) throws -> Process {
+    func launch(
+        configurationFile: URL, comparisonId: Int64, cell: Int, catalog: Catalog, threads: Int
+    ) throws
+        -> Process
+    {
         let p = Process()
         p.executableURL = executable
         p.arguments = [
-            "train", "--config", configurationFile.path, "--comparison", String(comparisonId), "--quiet",
+            "train", "--config", configurationFile.path, "--comparison", String(comparisonId),
+            "--comparison-cell", String(cell), "--quiet",
             "--catalog", catalog.openedLocation,
         ]
         if catalog.backend == .postgresql { p.arguments! += ["--checkpoint-root", catalog.baseDirectory.path] }

@@ -39,7 +39,6 @@ struct LRFindCommand: ParsableCommand {
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
             data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
             optimizer: optimizerConfig,
-            schedule: .constant(ConstantLR(lr: startLR)),
             trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: 1, batchSize: modelData.batch, seed: modelData.seed)
         let result = try LRFindJob(

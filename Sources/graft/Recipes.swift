@@ -15,8 +15,8 @@ struct TrainingRecipe {
     var momentum: Double? = nil
     var weightDecay: Double? = nil
     var schedule: ScheduleKind? = nil
-    var lr: String? = nil
-    var stepSize: String? = nil
+    var lr: LearningRate? = nil
+    var stepSize: StepCount? = nil
     var epochs: Int? = nil
     /// What to run once the run is trained; `RUN` stands for its id.
     var nextStep: String? = nil
@@ -26,7 +26,8 @@ struct TrainingRecipe {
             name: .snapshotEnsemble,
             summary:
                 "SGD (momentum 0.9, weight decay 5e-4) with cosine annealing restarted at lr 0.1 every 4 epochs for 20 epochs: a checkpoint at the end of each of the 5 cycles, for `graft ensemble --run R --minima --method probs,swa` (Huang et al. 2017). Measured on Fashion-MNIST in benchmarks/README.md.",
-            optimizer: .sgd, momentum: 0.9, weightDecay: 5e-4, schedule: .cosineRestarts, lr: "0.1", stepSize: "4ep",
+            optimizer: .sgd, momentum: 0.9, weightDecay: 5e-4, schedule: .cosineRestarts, lr: .rate(0.1),
+            stepSize: .epochs(4),
             epochs: 20,
             nextStep: "snapshot ensemble: graft ensemble --run RUN --minima --method probs,swa")
     ]

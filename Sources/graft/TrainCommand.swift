@@ -24,6 +24,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Train a saved run configuration (JSON) instead of the options.", visibility: .hidden))
     var config: String?
     @Option(help: ArgumentHelp("Comparison the run belongs to.", visibility: .hidden)) var comparison: Int64?
+    @Option(help: ArgumentHelp("The cell of --comparison's grid the run trains.", visibility: .hidden))
+    var comparisonCell: Int?
     @OptionGroup var optimizer: OptimizerOptions
     @OptionGroup var schedule: ScheduleOptions
     @OptionGroup var catalog: CatalogOptions
@@ -69,7 +71,7 @@ struct TrainCommand: ParsableCommand {
             let configuration = try JSONDecoder().decode(RunConfiguration.self, from: data)
             let run = TrainingRun(configuration: configuration, catalog: db)
             run.showProgress = !quiet
-            print(summaryText(try run.start(comparisonId: comparison)))
+            print(summaryText(try run.start(comparisonId: comparison, comparisonCell: comparisonCell)))
             return
         }
         let recipe = self.recipe.map(TrainingRecipe.named)
@@ -78,8 +80,7 @@ struct TrainCommand: ParsableCommand {
         var config = RunConfiguration(
             modelId: model.id, architecture: model.architecture, weights: modelData.weights,
             data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
-            optimizer: try optimizer.config(recipe: recipe),
-            schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: try optimizer.config(recipe: recipe), schedule: try schedule.config(recipe: recipe),
             trainable: try modelData.trainableBlocks(architecture: model.architecture),
             epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
         config.batchNormPolicy = modelData.bnPolicy
@@ -96,10 +97,6 @@ struct TrainCommand: ParsableCommand {
         config.save.keep = keep
         config.name = name
         let prepared = try TrainingRun.prepare(config, splitDirectory: db.splitsDirectory)
-        let perEpoch = prepared.train.batchesPerEpoch
-        config.schedule = try schedule.config(
-            defaultLR: config.optimizer.learningRate, stepsPerEpoch: perEpoch,
-            totalSteps: perEpoch * epochs, recipe: recipe)
         if !prepared.skippedOnLoad.isEmpty {
             print(
                 "loaded \(modelData.weights ?? "") without \(prepared.skippedOnLoad.joined(separator: ", ")) (new \(prepared.classNames.count)-class head)"
@@ -110,7 +107,7 @@ struct TrainCommand: ParsableCommand {
         )
         let run = TrainingRun(configuration: config, catalog: db)
         run.showProgress = !quiet
-        let summary = try run.start(prepared: prepared, comparisonId: comparison)
+        let summary = try run.start(prepared: prepared, comparisonId: comparison, comparisonCell: comparisonCell)
         print(summaryText(summary))
         if let next = recipe?.nextStep {
             print(next.replacingOccurrences(of: "RUN", with: String(summary.runId)))

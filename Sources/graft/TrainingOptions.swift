@@ -107,28 +107,33 @@ struct ScheduleOptions: ParsableArguments {
             "The learning-rate schedule (also: cyclic or clr for triangular, sgdr, one_cycle, blog; default: constant, or the recipe's)."
     )
     var schedule: ScheduleKind?
-    @Option(help: "Learning rate: one value, or low:high for cyclical schedules.") var lr: String?
-    @Option(help: "Half-cycle (or step) length in steps, or in epochs with 'ep' (e.g. 4ep).") var stepSize: String?
-    @Option(help: "Down-phase length for asymmetric cycles.") var stepSizeDown: String?
+    @Option(
+        help: "Learning rate: one value, or low:high for cyclical schedules (default: the optimizer's).",
+        transform: { try LearningRate(parsing: $0) })
+    var lr: LearningRate?
+    @Option(
+        help: "Half-cycle (or step) length in steps, or in epochs with 'ep' (e.g. 4ep).",
+        transform: { try StepCount(parsing: $0) })
+    var stepSize: StepCount?
+    @Option(help: "Down-phase length for asymmetric cycles.", transform: { try StepCount(parsing: $0) })
+    var stepSizeDown: StepCount?
     @Option(help: "Decay factor (step, exp_range).") var gamma: Double?
-    @Option(help: "Momentum cycling range base:max, or none.") var cycleMomentum: String?
+    @Option(help: "Momentum cycling range base:max, or none.", transform: { try MomentumCycling(parsing: $0) })
+    var cycleMomentum: MomentumCycling?
     @Option(help: "Cosine restarts: period multiplier.") var tMult: Int?
 
-    /// The options given, over `recipe`'s, over each schedule's defaults.
-    func config(
-        defaultLR: Double, stepsPerEpoch: Int, totalSteps: Int, recipe: TrainingRecipe? = nil
-    ) throws -> ScheduleConfig {
-        var args = ScheduleArguments(
-            kind: schedule ?? recipe?.schedule ?? .constant, lr: lr ?? recipe?.lr ?? String(defaultLR),
-            stepSize: stepSize ?? recipe?.stepSize)
-        args.stepSizeDown = stepSizeDown
-        args.gamma = gamma
-        args.momentum = cycleMomentum
-        args.tMult = tMult
-        let config = try args.makeConfig(stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps)
+    /// The options given, over `recipe`'s, over each schedule's defaults; checked, and the
+    /// defaults it takes told on standard error.
+    func config(recipe: TrainingRecipe? = nil) throws -> ScheduleConfig {
+        var config = ScheduleConfig(
+            schedule ?? recipe?.schedule ?? .constant, lr: lr ?? recipe?.lr, stepSize: stepSize ?? recipe?.stepSize)
+        config.stepSizeDown = stepSizeDown
+        config.gamma = gamma
+        config.momentum = cycleMomentum
+        config.tMult = tMult
         try config.validate()
-        for note in args.defaultsUsed {
-            FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+        for note in config.defaultsUsed {
+            FileHandle.standardError.write(Data("note: \(note); set it with --step-size, e.g. 4ep\n".utf8))
         }
         return config
     }

@@ -308,10 +308,7 @@ import TestSupport
         try optimizer.set("lr", to: "0.01")
         try optimizer.set("momentum", to: "0.9")
         // 72 training images in batches of 12: 6 steps per epoch, a cycle every 2 epochs.
-        let schedule = ScheduleConfig.cyclic(
-            CyclicLR(
-                baseLR: 1e-3, maxLR: 1e-2, stepSizeUp: 6, stepSizeDown: nil,
-                mode: .triangular, gamma: 1, momentumRange: nil))
+        let schedule = ScheduleConfig.triangular(1e-3, 1e-2, stepSize: .epochs(1))
         var configuration = RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data, optimizer: optimizer,
             schedule: schedule, trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 4, batchSize: 12,

@@ -112,8 +112,8 @@ import TestSupport
     }
 
     @Test func warnings() throws {
-        let cyclingMomentum = ScheduleConfig.cyclic(
-            CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 5, momentumRange: MomentumRange(base: 0.8, max: 0.9)))
+        var cyclingMomentum = ScheduleConfig.triangular(1e-3, 6e-3, stepSize: .steps(5))
+        cyclingMomentum.momentum = .range(MomentumRange(base: 0.8, max: 0.9))
         #expect(
             OptimizerWarning.check(OptimizerConfig(kind: .adagrad), schedule: cyclingMomentum)
                 == [.noMomentumToCycle(.adagrad)])

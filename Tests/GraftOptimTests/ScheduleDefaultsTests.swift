@@ -7,16 +7,16 @@ import Testing
         "triangular without a step size: PyTorch's step_size_up=2000",
         arguments: ["triangular", "triangular2", "exp_range"])
     func defaultStepSize(name: String) throws {
-        let args = ScheduleArguments(kind: try ScheduleKind(parsing: name), lr: "1e-3:6e-3")
-        guard case .cyclic(let cyclic) = try args.makeConfig(stepsPerEpoch: 10, totalSteps: 100) else {
+        let config = ScheduleConfig(try ScheduleKind(parsing: name), lr: .range(1e-3, 6e-3))
+        guard case .cyclic(let cyclic) = try config.resolve(stepsPerEpoch: 10, runSteps: 100, optimizerLR: 0.1) else {
             Issue.record("\(name) did not make a cyclic schedule")
             return
         }
         #expect(cyclic.stepSizeUp == 2000 && cyclic.stepSizeDown == 2000)
-        #expect(args.defaultsUsed.count == 1 && args.defaultsUsed[0].contains("2000"))
+        #expect(config.defaultsUsed.count == 1 && config.defaultsUsed[0].contains("2000"))
         // A given step size is used as given, and no default is reported.
-        let given = ScheduleArguments(kind: try ScheduleKind(parsing: name), lr: "1e-3:6e-3", stepSize: "4ep")
-        guard case .cyclic(let four) = try given.makeConfig(stepsPerEpoch: 10, totalSteps: 100) else {
+        let given = ScheduleConfig(try ScheduleKind(parsing: name), lr: .range(1e-3, 6e-3), stepSize: .epochs(4))
+        guard case .cyclic(let four) = try given.resolve(stepsPerEpoch: 10, runSteps: 100, optimizerLR: 0.1) else {
             Issue.record("\(name) did not make a cyclic schedule")
             return
         }
@@ -25,7 +25,7 @@ import Testing
 
     @Test("schedules without a cycle report no default step size")
     func otherSchedules() {
-        #expect(ScheduleArguments(kind: .constant, lr: "0.1").defaultsUsed.isEmpty)
-        #expect(ScheduleArguments(kind: .step, lr: "0.1").defaultsUsed.isEmpty)
+        #expect(ScheduleConfig.constant(0.1).defaultsUsed.isEmpty)
+        #expect(ScheduleConfig(.step, lr: .rate(0.1)).defaultsUsed.isEmpty)
     }
 }

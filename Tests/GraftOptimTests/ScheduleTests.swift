@@ -111,70 +111,101 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
 }
 
 @Suite struct ScheduleConfigTests {
-    @Test func triangularFromCLIArguments() throws {
-        var args = ScheduleArguments(kind: .triangular, lr: "5e-4:3e-3", stepSize: "4ep")
-        let config = try args.makeConfig(stepsPerEpoch: 90, totalSteps: 9000)
-        #expect(config == .cyclic(CyclicLR(baseLR: 5e-4, maxLR: 3e-3, stepSizeUp: 360)))
-        args.momentum = "0.8:0.9"
-        args.stepSizeDown = "100"
-        let withMomentum = try args.makeConfig(stepsPerEpoch: 90, totalSteps: 9000)
-        #expect(withMomentum.cyclesMomentum)
-        guard case .cyclic(let c) = withMomentum else { Issue.record("not cyclic"); return }
+    /// One of each kind, in steps.
+    static let resolved: [ResolvedSchedule] = [
+        .constant(ConstantLR(lr: 0.1)), .stepDecay(StepDecayLR(lr: 0.1, gamma: 0.5, stepSize: 3)),
+        .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20)),
+        .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20, stepSizeDown: 7, mode: .triangular2)),
+        .cyclic(
+            CyclicLR(
+                baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 10, mode: .expRange, gamma: 0.99,
+                momentumRange: MomentumRange(base: 0.8, max: 0.9))),
+        .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100)),
+        .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100, anneal: .linear, threePhase: true, momentumRange: nil)),
+        .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)),
+        .blogCyclical(BlogCyclicalLR(minLR: 5e-4, maxLR: 3e-3, stepSize: 8)),
+        .exponentialSweep(ExponentialSweepLR(startLR: 1e-7, endLR: 0.1, total: 108)),
+        .linearSweep(LinearSweepLR(startLR: 1e-7, endLR: 0.1, total: 108)),
+    ]
+
+    @Test func lengthsInEpochsResolveOnceTheStepsPerEpochAreKnown() throws {
+        var config = ScheduleConfig.triangular(5e-4, 3e-3, stepSize: .epochs(4))
+        try config.validate()
+        #expect(
+            try config.resolve(stepsPerEpoch: 90, runSteps: 9000, optimizerLR: 0.1)
+                == .cyclic(CyclicLR(baseLR: 5e-4, maxLR: 3e-3, stepSizeUp: 360)))
+        config.momentum = try MomentumCycling(parsing: "0.8:0.9")
+        config.stepSizeDown = try StepCount(parsing: "100")
+        #expect(config.cyclesMomentum)
+        guard case .cyclic(let c) = try config.resolve(stepsPerEpoch: 90, runSteps: 9000, optimizerLR: 0.1) else {
+            Issue.record("not cyclic")
+            return
+        }
         #expect(c.stepSizeDown == 100 && c.momentumRange == MomentumRange(base: 0.8, max: 0.9))
+        // A fraction of an epoch that comes to less than a step is refused when the data is known.
+        let tiny = ScheduleConfig(.blogCyclical, lr: .rate(3e-3), stepSize: .epochs(0.01))
+        try tiny.validate()
+        #expect(throws: GraftOptimError.self) { try tiny.resolve(stepsPerEpoch: 10, runSteps: 100, optimizerLR: 0.1) }
     }
 
-    @Test func otherSchedulesFromCLIArguments() throws {
-        let one = try ScheduleArguments(kind: .onecycle, lr: "0.01").makeConfig(stepsPerEpoch: 10, totalSteps: 100)
-        #expect(one == .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100)))
-        var sgdr = ScheduleArguments(kind: try ScheduleKind(parsing: "sgdr"), lr: "1e-5:0.01", stepSize: "1ep")
+    @Test func otherSchedulesResolve() throws {
+        let one = ScheduleConfig(.onecycle, lr: .rate(0.01))
+        #expect(
+            try one.resolve(stepsPerEpoch: 10, runSteps: 100, optimizerLR: 0.1)
+                == .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100)))
+        var sgdr = ScheduleConfig(try ScheduleKind(parsing: "sgdr"), lr: .range(1e-5, 0.01), stepSize: .epochs(1))
         sgdr.tMult = 2
         #expect(
-            try sgdr.makeConfig(stepsPerEpoch: 10, totalSteps: 70)
+            try sgdr.resolve(stepsPerEpoch: 10, runSteps: 70, optimizerLR: 0.1)
                 == .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)))
         // The study's rule: a single max gives min = max/6.
-        let blog = try ScheduleArguments(kind: try ScheduleKind(parsing: "blog"), lr: "3e-3", stepSize: "8").makeConfig(
-            stepsPerEpoch: 4, totalSteps: 64)
-        #expect(blog == .blogCyclical(BlogCyclicalLR(minLR: 3e-3 / 6, maxLR: 3e-3, stepSize: 8)))
+        let blog = ScheduleConfig(try ScheduleKind(parsing: "blog"), lr: .rate(3e-3), stepSize: .steps(8))
         #expect(
-            try ScheduleArguments(kind: .constant, lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
+            try blog.resolve(stepsPerEpoch: 4, runSteps: 64, optimizerLR: 0.1)
+                == .blogCyclical(BlogCyclicalLR(minLR: 3e-3 / 6, maxLR: 3e-3, stepSize: 8)))
+        // Without a rate, a constant schedule keeps the optimizer's.
+        #expect(
+            try ScheduleConfig.constant().resolve(stepsPerEpoch: 1, runSteps: 1, optimizerLR: 1e-3)
                 == .constant(ConstantLR(lr: 1e-3)))
     }
 
-    @Test func badArgumentsGiveClearErrors() throws {
-        #expect(throws: GraftOptimError.unknownSchedule("zigzag")) {
-            try ScheduleKind(parsing: "zigzag")
-        }
+    @Test func badValuesGiveClearErrors() throws {
+        #expect(throws: GraftOptimError.unknownSchedule("zigzag")) { try ScheduleKind(parsing: "zigzag") }
         // A cyclical schedule without a step size takes PyTorch's default (ScheduleDefaultsTests);
-        // the others still need theirs.
+        // the others still need theirs, and the check needs no data.
         #expect(throws: GraftOptimError.missingValue(name: "step size", owner: "schedule 'step'")) {
-            try ScheduleArguments(kind: .step, lr: "1e-3").makeConfig(stepsPerEpoch: 1, totalSteps: 1)
+            try ScheduleConfig(.step, lr: .rate(1e-3)).validate()
         }
-        #expect(throws: (any Error).self) {
-            try ScheduleArguments(kind: .triangular, lr: "1e-3", stepSize: "4ep").makeConfig(
-                stepsPerEpoch: 10, totalSteps: 1)
+        #expect(throws: GraftOptimError.self) { try ScheduleConfig(.triangular, lr: .rate(1e-3)).validate() }
+        #expect(throws: GraftOptimError.unknownHyperParameter(name: "gamma", owner: "schedule 'constant'")) {
+            var constant = ScheduleConfig.constant(0.1)
+            constant.gamma = 0.5
+            try constant.validate()
         }
-        #expect(throws: (any Error).self) { try StepCount.parse("0ep", stepsPerEpoch: 10) }
-        #expect(throws: (any Error).self) { try StepCount.parse("four", stepsPerEpoch: 10) }
-        #expect(try StepCount.parse("2.5ep", stepsPerEpoch: 10) == 25)
-        #expect(try StepCount.parse("2000", stepsPerEpoch: 10) == 2000)
+        #expect(throws: GraftOptimError.self) { try StepCount(parsing: "0ep") }
+        #expect(throws: GraftOptimError.self) { try StepCount(parsing: "four") }
+        #expect(throws: GraftOptimError.self) { try LearningRate(parsing: "1e-3:x") }
+        #expect(throws: GraftOptimError.self) { try MomentumCycling(parsing: "0.9") }
+        #expect(try StepCount(parsing: "2.5ep") == .epochs(2.5))
+        #expect(try StepCount(parsing: "2.5ep").steps(perEpoch: 10, name: "step size") == 25)
+        #expect(try StepCount(parsing: "2000") == .steps(2000))
     }
 
     @Test func configRoundTripsThroughJSON() throws {
-        let configs: [ScheduleConfig] = [
-            .constant(ConstantLR(lr: 0.1)),
-            .stepDecay(StepDecayLR(lr: 0.1, gamma: 0.5, stepSize: 3)),
-            .cyclic(
-                CyclicLR(
-                    baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 10, mode: .expRange, gamma: 0.99,
-                    momentumRange: MomentumRange(base: 0.8, max: 0.9))),
-            .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100, anneal: .linear, threePhase: true)),
-            .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)),
-            .blogCyclical(BlogCyclicalLR(minLR: 5e-4, maxLR: 3e-3, stepSize: 8)),
-            .exponentialSweep(ExponentialSweepLR(startLR: 1e-7, endLR: 0.1, total: 108)),
-        ]
+        var configs = Self.resolved.map(ScheduleConfig.init)
+        var epochs = ScheduleConfig.triangular(5e-4, 3e-3, stepSize: .epochs(4))
+        epochs.stepSizeDown = .epochs(0.5)
+        epochs.momentum = .off
+        configs += [epochs, .constant(), ScheduleConfig(.onecycle, lr: .range(4e-4, 0.01))]
         for config in configs {
             let data = try JSONEncoder().encode(config)
             #expect(try JSONDecoder().decode(ScheduleConfig.self, from: data) == config)
+        }
+        let text = String(decoding: try JSONEncoder().encode(epochs), as: UTF8.self)
+        #expect(text.contains(#""stepSize":"4ep""#) && text.contains(#""stepSizeDown":"0.5ep""#), "\(text)")
+        for schedule in Self.resolved {
+            let data = try JSONEncoder().encode(schedule)
+            #expect(try JSONDecoder().decode(ResolvedSchedule.self, from: data) == schedule)
         }
         let bad = Data(
             #"{"schedule":"cyclic","baseLR":1,"maxLR":2,"stepSizeUp":0,"stepSizeDown":1,"mode":"triangular","gamma":1}"#
@@ -183,30 +214,25 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
     }
 
     /// One name per schedule: the JSON tag is the catalog's name and the command line's, and
-    /// `--schedule NAME` parses back to the same kind.
+    /// `--schedule NAME` parses back to the same kind. A schedule in steps, made a configuration,
+    /// resolves back to itself.
     @Test func oneNameOnEverySurface() throws {
-        let configs: [ScheduleConfig] = [
-            .constant(ConstantLR(lr: 0.1)), .stepDecay(StepDecayLR(lr: 0.1, gamma: 0.5, stepSize: 3)),
-            .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20)),
-            .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20, mode: .triangular2)),
-            .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20, mode: .expRange, gamma: 0.99)),
-            .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 100)),
-            .cosineWarmRestarts(CosineAnnealingWarmRestarts(baseLR: 0.01, t0: 10, tMult: 2, etaMin: 1e-5)),
-            .blogCyclical(BlogCyclicalLR(minLR: 5e-4, maxLR: 3e-3, stepSize: 8)),
-            .exponentialSweep(ExponentialSweepLR(startLR: 1e-7, endLR: 0.1, total: 108)),
-            .linearSweep(LinearSweepLR(startLR: 1e-7, endLR: 0.1, total: 108)),
-        ]
-        #expect(Set(configs.map(\.kind)) == Set(ScheduleKind.allCases))
-        for config in configs {
+        #expect(Set(Self.resolved.map(\.kind)) == Set(ScheduleKind.allCases))
+        for schedule in Self.resolved {
+            let config = ScheduleConfig(schedule)
             let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(config)) as? [String: Any]
-            #expect(object?["schedule"] as? String == config.name, "\(config)")
-            #expect(try ScheduleKind(parsing: config.name) == config.kind)
+            #expect(object?["schedule"] as? String == schedule.name, "\(schedule)")
+            #expect(try ScheduleKind(parsing: schedule.name) == schedule.kind)
+            #expect(try config.resolve(stepsPerEpoch: 7, runSteps: 50, optimizerLR: 0.5) == schedule, "\(schedule)")
+            #expect(config.cyclesMomentum == schedule.cyclesMomentum, "\(schedule)")
         }
     }
 
-    /// Configurations stored before the names were unified still decode, to the same schedule.
-    @Test func oldNamesStillDecode() throws {
-        let old: [(String, ScheduleConfig)] = [
+    /// Configurations stored in steps, and before the names were unified, still decode, to the
+    /// same schedule.
+    @Test func oldConfigurationsStillDecode() throws {
+        let old: [(String, ResolvedSchedule)] = [
+            (#"{"schedule":"constant","lr":0.01}"#, .constant(ConstantLR(lr: 0.01))),
             (
                 #"{"schedule":"step_decay","lr":0.1,"gamma":0.5,"stepSize":3}"#,
                 .stepDecay(StepDecayLR(lr: 0.1, gamma: 0.5, stepSize: 3))
@@ -216,12 +242,17 @@ struct FixtureLayoutError: Error, CustomStringConvertible { var description: Str
                 .cyclic(CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 20, mode: .triangular2))
             ),
             (
+                #"{"schedule":"one_cycle","maxLR":0.01,"totalSteps":90,"pctStart":0.3,"anneal":"cos","divFactor":25,"finalDivFactor":10000,"threePhase":false}"#,
+                .oneCycle(OneCycleLR(maxLR: 0.01, totalSteps: 90, momentumRange: nil))
+            ),
+            (
                 #"{"schedule":"exponential_sweep","startLR":1e-7,"endLR":0.1,"total":108}"#,
                 .exponentialSweep(ExponentialSweepLR(startLR: 1e-7, endLR: 0.1, total: 108))
             ),
         ]
         for (json, expected) in old {
-            #expect(try JSONDecoder().decode(ScheduleConfig.self, from: Data(json.utf8)) == expected, "\(json)")
+            let config = try JSONDecoder().decode(ScheduleConfig.self, from: Data(json.utf8))
+            #expect(try config.resolve(stepsPerEpoch: 3, runSteps: 30, optimizerLR: 0.5) == expected, "\(json)")
         }
         // A cyclical name must agree with the mode it carries.
         let contradictory =

@@ -15,11 +15,11 @@ import TestSupport
         data.validationFraction = 0.25
         var base = RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
-            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(0.01),
             trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 2, batchSize: 4, seed: 7)
         base.save.everyEpochs = 1
         return ComparisonPlan(
-            optimizers: ["adam"], runs: runs, base: base, clrMax: nil, clrStepEpochs: 1, name: "cells")
+            optimizers: [ComparisonEntry(.adam)], runs: runs, base: base, clrMax: nil, clrStepEpochs: 1, name: "cells")
     }
 
     func withCatalog(_ body: (Catalog) throws -> Void) throws {
@@ -85,7 +85,7 @@ import TestSupport
     func attachNeedsTheResolvedBound() throws {
         try withCatalog { catalog in
             var plan = try makePlan(runs: 1)
-            plan.optimizers = ["sgd-clr"]
+            plan.optimizers = [ComparisonEntry(.sgd, cyclical: true)]
             plan.clrMax = 0.02
             let comparison = try makeRunner(plan, catalog, lines: Lines()).begin()
             #expect(comparison.plan.clrMax == 0.02)
@@ -96,7 +96,8 @@ import TestSupport
             unresolved.clrMax = nil
             let withoutBound = try makeRunner(unresolved, catalog, lines: Lines())
                 .attach(comparisonId: comparison.comparisonId)
-            #expect(throws: ComparisonError.noCyclicalBound(comparisonId: comparison.comparisonId, entry: "sgd-clr")) {
+            let entry = ComparisonEntry(.sgd, cyclical: true)
+            #expect(throws: ComparisonError.noCyclicalBound(comparisonId: comparison.comparisonId, entry: entry)) {
                 try withoutBound.configuration(of: try plan.cell(at: 0))
             }
             var other = plan
@@ -105,13 +106,8 @@ import TestSupport
                 try makeRunner(other, catalog, lines: Lines()).attach(comparisonId: comparison.comparisonId)
             }
             let attached = try makeRunner(plan, catalog, lines: Lines()).attach(comparisonId: comparison.comparisonId)
-            #expect(attached.stepsPerEpoch == comparison.stepsPerEpoch)
             let config = try attached.configuration(of: try plan.cell(at: 0))
-            guard case .cyclic(let cyclic) = config.schedule else {
-                Issue.record("sgd-clr trains with a cyclical schedule")
-                return
-            }
-            #expect(cyclic.maxLR == 0.02 && cyclic.baseLR == 0.02 / 6)
+            #expect(config.schedule == .triangular(0.02 / 6, 0.02, stepSize: .epochs(Double(plan.clrStepEpochs))))
         }
     }
 

@@ -16,10 +16,11 @@ import TestSupport
         data.validationFraction = 0.25
         let base = RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
-            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(0.01),
             trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 2, batchSize: 4, seed: 7)
         return ComparisonPlan(
-            optimizers: ["sgd-clr", "adam"], runs: 2, base: base, clrMax: 6e-3, clrStepEpochs: 1,
+            optimizers: [ComparisonEntry(.sgd, cyclical: true), ComparisonEntry(.adam)], runs: 2, base: base,
+            clrMax: 6e-3, clrStepEpochs: 1,
             name: "test comparison")
     }
 
@@ -39,6 +40,7 @@ import TestSupport
         #expect(runs.count == 4)
         #expect(runs.allSatisfy { $0.status == .finished })
         #expect(Set(runs.map(\.seed)) == [7, 8], "seed = base seed + run index")
+        #expect(runs.map(\.comparisonCell) == [0, 1, 2, 3], "each run records its cell")
         let splits = Set(runs.map(\.splitId))
         #expect(splits.count == 1 && splits.first! != nil, "every run records the same split")
         // The cyclical entry cycles between max/6 and max; Adam keeps PyTorch's default rate.
@@ -60,5 +62,32 @@ import TestSupport
         let best = try runs.flatMap { try catalog.epochMetrics(run: $0.id!) }.compactMap(\.valAcc).max()!
         #expect(
             html.contains(String(format: "%.1f%%", best * 100)) || html.contains(String(format: "%.2f%%", best * 100)))
+    }
+
+    @Test("runs recorded before runs had cells are found by their names, so a comparison continues them")
+    func runsWithoutCellsAreAdopted() throws {
+        let directory = try TemporaryDirectory.make("graft-compare-legacy")
+        defer { TemporaryDirectory.remove(directory) }
+        let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
+        let plan = try makePlan()
+        let comparison = try catalog.findOrCreateComparison(name: plan.name, config: CatalogJSON.encode(plan)).0
+        for cell in plan.cells {
+            try catalog.createRun(
+                RunRecord(
+                    name: plan.runName(entry: cell.entry, run: cell.run), modelId: "vanilla-cnn",
+                    optimizer: cell.entry.optimizer.rawValue, batchSize: 8, epochsPlanned: 2, status: .finished,
+                    comparisonId: comparison.id))
+        }
+        let progress = try ComparisonProgress(comparisonId: comparison.id!, catalog: catalog)
+        #expect(progress.isDone, "the status reads runs without cells by their names")
+
+        let runner = ComparisonRunner(plan: plan, catalog: catalog)
+        runner.showProgress = false
+        runner.log = { _ in }
+        let outcome = try runner.run()
+        let runs = try catalog.runs(filter: RunFilter(comparisonId: comparison.id!))
+        #expect(runs.count == plan.cellCount, "no cell trained again")
+        #expect(runs.map(\.comparisonCell) == [0, 1, 2, 3])
+        #expect(outcome.runIds[ComparisonEntry(.adam)] == [runs[2].id!, runs[3].id!])
     }
 }

@@ -13,10 +13,11 @@ struct SlurmArrayTests {
         let base = RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
             data: DataSpecification(source: "data/flowers", imageSize: 32),
-            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(0.01),
             trainable: ["block1", "block2", "block3", "block4", "head"], epochs: 4, batchSize: 8, seed: 3)
         return ComparisonPlan(
-            optimizers: optimizers, runs: runs, base: base, clrMax: 0.012, clrStepEpochs: 1, name: "flowers")
+            optimizers: try optimizers.map(ComparisonEntry.init(parsing:)), runs: runs, base: base, clrMax: 0.012,
+            clrStepEpochs: 1, name: "flowers")
     }
 
     func makeArray(resources: SlurmArray.Resources) throws -> SlurmArray {
@@ -35,16 +36,42 @@ struct SlurmArrayTests {
         let plan = try makePlan()
         #expect(plan.cellCount == 6)
         #expect(plan.cells.map(\.index) == Array(0..<6))
-        #expect(plan.cells.map(\.entry) == ["adam", "adam", "sgd-clr", "sgd-clr", "rmsprop", "rmsprop"])
+        #expect(plan.cells.map(\.entry.description) == ["adam", "adam", "sgd-clr", "sgd-clr", "rmsprop", "rmsprop"])
         #expect(plan.cells.map(\.run) == [0, 1, 0, 1, 0, 1])
         for cell in plan.cells { #expect(try plan.cell(at: cell.index) == cell) }
         let third = try plan.cell(at: 3)
-        #expect(plan.runName(of: third) == "flowers sgd-clr #2")
-        #expect(plan.entry(ofRunNamed: plan.runName(of: third)) == "sgd-clr")
-        // One entry's name is a prefix of another's: the run number's " #" keeps them apart.
+        #expect(third.entry == ComparisonEntry(.sgd, cyclical: true) && third.run == 1)
+        #expect(plan.runName(entry: third.entry, run: third.run) == "flowers sgd-clr #2")
+        // A run is found by the cell it records, whatever its name.
+        var run = RunRecord(name: "renamed", modelId: "vanilla-cnn", optimizer: "sgd", batchSize: 8, epochsPlanned: 4)
+        run.comparisonCell = 3
+        #expect(plan.cell(of: run) == third)
+        run.comparisonCell = 6
+        #expect(plan.cell(of: run) == nil)
+        // A run recorded before cells were: by its exact name. One entry's name is a prefix of
+        // another's; exact names keep them apart.
         let overlapping = try makePlan(optimizers: ["sgd", "sgd-clr"], runs: 1)
-        #expect(overlapping.entry(ofRunNamed: "flowers sgd-clr #1") == "sgd-clr")
-        #expect(overlapping.entry(ofRunNamed: "flowers sgd #1") == "sgd")
+        run.comparisonCell = nil
+        run.name = "flowers sgd-clr #1"
+        #expect(overlapping.cell(of: run)?.entry.description == "sgd-clr")
+        run.name = "flowers sgd #1"
+        #expect(overlapping.cell(of: run)?.entry.description == "sgd")
+        run.name = "flowers sgd #1 (copy)"
+        #expect(overlapping.cell(of: run) == nil)
+    }
+
+    @Test("an entry reads as on the command line; bad optimizers are named")
+    func entriesParse() throws {
+        #expect(try ComparisonEntry(parsing: " SGD-clr ") == ComparisonEntry(.sgd, cyclical: true))
+        #expect(try ComparisonEntry(parsing: "adamw") == ComparisonEntry(.adamw))
+        #expect(throws: GraftOptimError.unknownOptimizer("lion")) { try ComparisonEntry(parsing: "lion-clr") }
+        // Learning rates keyed by entry stay a JSON object keyed by the entry's name.
+        var plan = try makePlan()
+        plan.learningRates[ComparisonEntry(.adam)] = 3e-4
+        let json = try CatalogJSON.encode(plan)
+        #expect(json.contains(#""learningRates":{"adam":0.0003}"#))
+        #expect(json.contains(#""optimizers":["adam","sgd-clr","rmsprop"]"#))
+        #expect(try JSONDecoder().decode(ComparisonPlan.self, from: Data(json.utf8)) == plan)
     }
 
     @Test("an index outside the grid is an error naming it and the valid range", arguments: [6, -1, 100])

@@ -18,7 +18,7 @@ import TestSupport
         RunConfiguration(
             modelId: model, architecture: model, weights: nil,
             data: DataSpecification(source: "/nonexistent", imageSize: imageSize),
-            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: try OptimizerConfig(parsing: "sgd"), schedule: .constant(0.01),
             trainable: ["head"], epochs: 1, batchSize: 4, seed: 0)
     }
 
@@ -172,10 +172,9 @@ import TestSupport
         configuration.data.validationFraction = 0.25
         configuration.trainable = ["block1", "block2", "block3", "block4", "head"]
         let catalog = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
-        // As `graft train` does: prepare first, then set the schedule from the batches per epoch.
+        // A length in epochs, resolved once the data is read.
+        configuration.schedule = .triangular(1e-3, 6e-3, stepSize: .epochs(1))
         let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog.splitsDirectory)
-        configuration.schedule = .cyclic(
-            CyclicLR(baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: prepared.train.batchesPerEpoch))
         let run = TrainingRun(configuration: configuration, catalog: catalog)
         run.showProgress = false
         let summary = try run.start(prepared: prepared)

@@ -207,7 +207,7 @@ import TestSupport
             runConfiguration: RunConfiguration(
                 modelId: "resnet18", architecture: "resnet18", weights: nil,
                 data: DataSpecification(source: "synthetic", imageSize: 32),
-                optimizer: resumed.optimizer.config, schedule: .constant(ConstantLR(lr: 0.02)),
+                optimizer: resumed.optimizer.config, schedule: .constant(0.02),
                 trainable: ["layer4", "head"], epochs: 4, batchSize: 16, seed: 0),
             attributes: WeightsAttributes(
                 modelID: "resnet18", architecture: "resnet18", numClasses: 2,
@@ -237,7 +237,7 @@ import TestSupport
         for (a, b) in zip(reference, losses) { #expect(lossesAgree(a, b), "loss \(a) plain, \(b) cached") }
         #expect(
             cache.summary(blockNames: trainer.model.blockNames, samples: 40)
-                == "features after layer3 cached for 10 of 40 images (40 KB), its limit (--feature-cache-mb): the other images run through layer3 every epoch"
+                == "features after layer3 cached for 10 of 40 images (40 KB), its size limit: the other images run through layer3 every epoch"
         )
     }
 

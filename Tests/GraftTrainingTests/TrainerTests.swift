@@ -48,7 +48,7 @@ func makeTrainer(seed: UInt64 = 0) throws -> Trainer {
         let config = RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
             data: DataSpecification(source: "synthetic", imageSize: 16),
-            optimizer: first.optimizer.config, schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: first.optimizer.config, schedule: .constant(0.01),
             trainable: first.model.blockNames, epochs: 4, batchSize: 16, seed: 0)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("graft-resume-\(UUID().uuidString).h5")
         defer { try? FileManager.default.removeItem(at: file) }
@@ -214,7 +214,7 @@ extension RunConfiguration {
         RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
             data: DataSpecification(source: "synthetic", imageSize: 16),
-            optimizer: optimizer, schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: optimizer, schedule: .constant(0.01),
             trainable: [], epochs: epochs, batchSize: 16, seed: 0)
     }
 }

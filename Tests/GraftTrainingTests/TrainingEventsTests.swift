@@ -23,17 +23,15 @@ import TestSupport
         var configuration = RunConfiguration(
             modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil,
             data: DataSpecification(source: dir.appendingPathComponent("ds").path, imageSize: 16),
-            optimizer: OptimizerConfig(kind: .adagrad), schedule: .constant(ConstantLR(lr: 0.01)),
+            optimizer: OptimizerConfig(kind: .adagrad), schedule: .constant(0.01),
             trainable: ["block4", "head"], epochs: 2, batchSize: 2, seed: 0)
         configuration.data.validationFraction = 0.25
         let catalog = try Catalog.open(at: dir.appendingPathComponent("catalog.sqlite").path)
         let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog.splitsDirectory)
         let batches = prepared.train.batchesPerEpoch
         // A cycle longer than the run, cycling a momentum Adagrad does not have: two warnings.
-        configuration.schedule = .cyclic(
-            CyclicLR(
-                baseLR: 1e-3, maxLR: 6e-3, stepSizeUp: 10 * batches,
-                momentumRange: MomentumRange(base: 0.85, max: 0.95)))
+        configuration.schedule = .triangular(1e-3, 6e-3, stepSize: .steps(10 * batches))
+        configuration.schedule.momentum = .range(MomentumRange(base: 0.85, max: 0.95))
         let run = TrainingRun(configuration: configuration, catalog: catalog)
         run.showProgress = false
         var warnings: [String] = [], steps: [Int] = [], epochs: [Int] = [], saved: [Int64] = []
