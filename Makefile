@@ -7,7 +7,7 @@ RELEASE_FLAGS = -c release
 # each other's objects.
 TEST_FLAGS = -c release -Xswiftc -enable-testing --scratch-path .build-test
 
-.PHONY: deps build test demo bench clean install asan fuzz cluster-test
+.PHONY: deps build test demo bench clean install asan fuzz cluster-test docs
 
 deps:
 	@./scripts/install-deps.sh
@@ -30,6 +30,7 @@ test: deps
 		echo "== $$path: $(KERNEL_TESTS)"; \
 		env $$path $(SWIFT) test $(TEST_FLAGS) --skip-build --filter '$(KERNEL_TESTS)' || exit 1; \
 	done
+	./scripts/run-examples.sh
 
 demo: build
 	./scripts/demo.sh
@@ -38,7 +39,7 @@ bench: deps
 	./benchmarks/run.sh
 
 clean:
-	rm -rf .build out
+	rm -rf .build out Examples/.build
 
 # `graft` on the PATH, with the zoo's model cards where it looks for them: PREFIX/share/graft/Models.
 PREFIX ?= /usr/local

@@ -8,12 +8,15 @@ let package = Package(
     name: "Graft",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "graft", targets: ["graft"]),
+        // The command line's module is GraftCLI, so that it and the library module Graft differ by
+        // more than case (file systems that ignore case would mix their files up).
+        .executable(name: "graft", targets: ["GraftCLI"]),
+        // `import Graft` brings every module; each stays importable alone (`import GraftCatalog`).
         .library(
             name: "Graft",
             targets: [
-                "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
-                "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy",
+                "Graft", "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
+                "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy", "GraftSupport",
             ]),
     ],
     dependencies: [
@@ -62,9 +65,16 @@ let package = Package(
             dependencies: [
                 "GraftTraining", "GraftCatalog", "GraftOptim", "GraftReport", "GraftSupport",
             ]),
-        .executableTarget(
-            name: "graft",
+        .target(
+            name: "Graft",
             dependencies: [
+                "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
+                "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy", "GraftSupport",
+            ]),
+        .executableTarget(
+            name: "GraftCLI",
+            dependencies: [
+                "Graft",
                 "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
                 "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy", "GraftSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -125,6 +135,8 @@ let package = Package(
             dependencies: [
                 "GraftStudy", "GraftTraining", "GraftCatalog", "GraftData", "GraftOptim", "GraftReport", "TestSupport",
             ]),
+        // The documented API, through `import Graft` alone: the README's snippets compile and run here.
+        .testTarget(name: "GraftAPITests", dependencies: ["Graft"]),
         .testTarget(
             name: "GraftEnsembleTests",
             dependencies: [

@@ -133,21 +133,15 @@ struct CompareCommand: ParsableCommand {
 
     /// The plan the options describe.
     func makePlan() throws -> ComparisonPlan {
-        let model = try modelData.resolveModel()
-        var base = RunConfiguration(
-            modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
-            optimizer: OptimizerConfig(kind: .sgd),
-            trainable: try modelData.trainableBlocks(architecture: model.architecture),
-            epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
-        base.batchNormPolicy = modelData.bnPolicy
+        var base = try modelData.fineTuning().configuration
+        base.epochs = epochs
         base.save.keep = keep
         base.save.everyEpochs = saveEvery
         var plan = ComparisonPlan(
             optimizers: optimizers, runs: runs, base: base, clrMax: clrMax,
             clrStepEpochs: clrStep ?? max(1, epochs / 8),
             name: name
-                ?? "\(model.id) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(optimizers.map(\.description).joined(separator: ","))"
+                ?? "\(base.modelId) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(optimizers.map(\.description).joined(separator: ","))"
         )
         for (entry, rate) in lrFor { plan.learningRates[entry] = rate }
         try base.validate()

@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import Graft
 import GraftData
 import GraftModels
 import GraftOptim
@@ -27,37 +28,34 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: "Mini-batch size.") var batch: Int = 32
     @Option(help: "Seed for initialisation, data order and dropout.") var seed: UInt64 = 0
 
-    /// The zoo card of `--model`: its architecture, input size and normalisation.
-    func resolveModel() throws -> (id: String, architecture: String, imageSize: Int, card: ModelCard) {
+    /// The run these options describe, before its optimizer and schedule: the card of `--model`
+    /// gives the architecture, the input size and the normalisation.
+    func fineTuning() throws -> FineTuning {
+        guard let data else { throw ValidationError("--data is required: an ImageFolder directory or 'fashion-mnist'") }
         let card = try Zoo.shipped().card(id: model)
-        let architecture = try Architecture(named: card.modelArchitecture)
-        let size = imageSize ?? card.inputSize.last ?? 224
+        var tuning: FineTuning
         do {
-            try architecture.checkInputSize(size)
-        } catch {
+            tuning = try FineTuning(
+                model: card, weights: weights.map { URL(fileURLWithPath: $0) },
+                data: data == DataSpecification.fashionMNIST ? .fashionMNIST : .imageFolder(URL(fileURLWithPath: data)),
+                imageSize: imageSize)
+        } catch let error as ModelError {
             throw ValidationError("--image-size: \(error.localizedDescription)")
         }
-        return (model, architecture.rawValue, size, card)
-    }
-
-    /// The data options, with the card's normalisation written into the specification so the run
-    /// records the numbers it used.
-    func dataSpecification(imageSize: Int, card: ModelCard) throws -> DataSpecification {
-        guard let data else { throw ValidationError("--data is required: an ImageFolder directory or 'fashion-mnist'") }
-        var spec = DataSpecification(source: data, imageSize: imageSize)
-        spec.mean = card.mean.map(Float.init)
-        spec.std = card.std.map(Float.init)
-        spec.validationFraction = val
-        spec.splitSeed = splitSeed
-        spec.augment = augment
-        spec.classes = classes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        spec.trainPerClass = trainPerClass
-        return spec
+        tuning.data.validationFraction = val
+        tuning.data.splitSeed = splitSeed
+        tuning.data.augment = augment
+        tuning.data.classes = classes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        tuning.data.trainPerClass = trainPerClass
+        tuning.configuration.trainable = try trainableBlocks(architecture: tuning.architecture)
+        tuning.batchNormPolicy = bnPolicy
+        tuning.batchSize = batch
+        tuning.seed = seed
+        return tuning
     }
 
     /// The trainable blocks: `--trainable`, or `--freeze-to`, or every block.
-    func trainableBlocks(architecture name: String) throws -> [String] {
-        let architecture = try Architecture(named: name)
+    func trainableBlocks(architecture: Architecture) throws -> [String] {
         let names = architecture.blockNames
         if let trainable {
             let list = trainable.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }

@@ -33,14 +33,9 @@ struct LRFindCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        let model = try modelData.resolveModel()
-        let optimizerConfig = try optimizer.config()
-        let config = RunConfiguration(
-            modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
-            optimizer: optimizerConfig,
-            trainable: try modelData.trainableBlocks(architecture: model.architecture),
-            epochs: 1, batchSize: modelData.batch, seed: modelData.seed)
+        var tuning = try modelData.fineTuning()
+        tuning.optimizer = try optimizer.config()
+        let config = tuning.configuration
         let result = try LRFindJob(
             configuration: config, startLR: startLR, endLR: endLR, epochs: epochs, steps: steps,
             linear: linear, batchNormPolicy: modelData.bnPolicy

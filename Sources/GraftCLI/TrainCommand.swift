@@ -76,14 +76,11 @@ struct TrainCommand: ParsableCommand {
         }
         let recipe = self.recipe.map(TrainingRecipe.named)
         let epochs = self.epochs ?? recipe?.epochs ?? 10
-        let model = try modelData.resolveModel()
-        var config = RunConfiguration(
-            modelId: model.id, architecture: model.architecture, weights: modelData.weights,
-            data: try modelData.dataSpecification(imageSize: model.imageSize, card: model.card),
-            optimizer: try optimizer.config(recipe: recipe), schedule: try schedule.config(recipe: recipe),
-            trainable: try modelData.trainableBlocks(architecture: model.architecture),
-            epochs: epochs, batchSize: modelData.batch, seed: modelData.seed)
-        config.batchNormPolicy = modelData.bnPolicy
+        var tuning = try modelData.fineTuning()
+        tuning.optimizer = try optimizer.config(recipe: recipe)
+        tuning.schedule = try schedule.config(recipe: recipe)
+        var config = tuning.configuration
+        config.epochs = epochs
         config.gradualUnfreezeEvery = gradualUnfreeze
         guard featureCacheMb >= 0 else {
             throw ValidationError("--feature-cache-mb must be 0 or more, got \(featureCacheMb)")
@@ -103,7 +100,7 @@ struct TrainCommand: ParsableCommand {
             )
         }
         print(
-            "training \(model.id) on \(prepared.train.sampleCount) images (\(prepared.validation.sampleCount) validation), classes: \(prepared.classNames.joined(separator: ", "))"
+            "training \(config.modelId) on \(prepared.train.sampleCount) images (\(prepared.validation.sampleCount) validation), classes: \(prepared.classNames.joined(separator: ", "))"
         )
         let run = TrainingRun(configuration: config, catalog: db)
         run.showProgress = !quiet

@@ -1,0 +1,219 @@
+import Foundation
+
+/// Where a run's images come from.
+public enum TrainingData: Sendable, Equatable {
+    /// An ImageFolder: one subfolder of JPEG photos per class.
+    case imageFolder(URL)
+    /// Debian's packaged Fashion-MNIST (`dataset-fashion-mnist`).
+    case fashionMNIST
+
+    /// The form `DataSpecification.source` stores.
+    var source: String {
+        switch self {
+        // As given: a relative folder stays relative, as the command line records it.
+        case .imageFolder(let url): url.relativePath
+        case .fashionMNIST: DataSpecification.fashionMNIST
+        }
+    }
+}
+
+/// A block of a model: what is frozen or trained, and what a discriminative learning rate names.
+/// ResNets have `stem`, `layer1`…`layer4` and `head`; the vanilla CNN `block1`…`block4` and `head`.
+public enum Block: String, CaseIterable, Sendable, Codable {
+    case stem, layer1, layer2, layer3, layer4
+    case block1, block2, block3, block4
+    case head
+}
+
+/// Fine-tuning a zoo model on a folder of photos, from Swift: what `graft train` does.
+///
+/// ```swift
+/// let zoo = try Zoo.shipped()
+/// var tuning = try FineTuning(model: zoo.card(id: "resnet34"), weights: weightsURL, data: .imageFolder(photos))
+/// tuning.trainable = [.layer4, .head]
+/// tuning.optimizer = OptimizerConfig(kind: .sgd, momentum: 0.9)
+/// tuning.schedule = .triangular(5e-4, 3e-3, stepSize: .epochs(4))
+/// let tuned = try tuning.fit(epochs: 8) { event in print(event) }
+/// ```
+///
+/// Every run and checkpoint goes to `catalog`; without one, to a catalog of the run's own in a
+/// temporary directory, which the result keeps open.
+public struct FineTuning {
+    /// The model card the run starts from.
+    public let card: ModelCard
+    public let architecture: Architecture
+    /// Everything the run is: what `graft train --config` reads and the catalog stores.
+    public var configuration: RunConfiguration
+    public var catalog: Catalog?
+
+    /// - Parameters:
+    ///   - card: the zoo model: its architecture, input size and normalisation.
+    ///   - weights: starting weights (HDF5); a head with another class count is replaced. nil
+    ///     starts from a random initialisation.
+    ///   - imageSize: the side the model sees; nil takes the card's.
+    /// - Throws: `ModelError` for an unknown architecture or an image size it cannot take.
+    public init(model card: ModelCard, weights: URL? = nil, data: TrainingData, imageSize: Int? = nil) throws {
+        let architecture = try Architecture(named: card.modelArchitecture)
+        let size = imageSize ?? card.inputSize.last ?? 224
+        try architecture.checkInputSize(size)
+        var specification = DataSpecification(source: data.source, imageSize: size)
+        // The card's normalisation, written into the run so that it records the numbers it used.
+        specification.mean = card.mean.map(Float.init)
+        specification.std = card.std.map(Float.init)
+        self.card = card
+        self.architecture = architecture
+        configuration = RunConfiguration(
+            modelId: card.id, architecture: architecture.rawValue, weights: weights?.relativePath, data: specification,
+            optimizer: OptimizerConfig(kind: .sgd), trainable: architecture.blockNames, epochs: 10, batchSize: 32,
+            seed: 0)
+    }
+
+    /// The blocks that train; the others are frozen. Every block by default.
+    public var trainable: [Block] {
+        get { configuration.trainable.compactMap(Block.init(rawValue:)) }
+        set { configuration.trainable = newValue.map(\.rawValue) }
+    }
+
+    public var optimizer: OptimizerConfig {
+        get { configuration.optimizer }
+        set { configuration.optimizer = newValue }
+    }
+
+    public var schedule: ScheduleConfig {
+        get { configuration.schedule }
+        set { configuration.schedule = newValue }
+    }
+
+    /// The data: split, classes, images per class, augmentation.
+    public var data: DataSpecification {
+        get { configuration.data }
+        set { configuration.data = newValue }
+    }
+
+    public var batchSize: Int {
+        get { configuration.batchSize }
+        set { configuration.batchSize = newValue }
+    }
+
+    /// Seed of initialisation, data order and dropout.
+    public var seed: UInt64 {
+        get { configuration.seed }
+        set { configuration.seed = newValue }
+    }
+
+    /// BatchNorm in frozen blocks: running statistics (`eval`) or batch statistics (`train`).
+    public var batchNormPolicy: BatchNormPolicy {
+        get { configuration.batchNormPolicy }
+        set { configuration.batchNormPolicy = newValue }
+    }
+
+    /// Which checkpoints are saved, and which are kept when the run ends.
+    public var save: SavePolicy {
+        get { configuration.save }
+        set { configuration.save = newValue }
+    }
+
+    /// The trainable blocks, each one this architecture has.
+    /// - Throws: `ModelError.unknownBlock` naming the block and the architecture's blocks.
+    public func checkBlocks() throws {
+        for name in configuration.trainable where !architecture.blockNames.contains(name) {
+            throw ModelError.unknownBlock(name, available: architecture.blockNames)
+        }
+    }
+
+    /// Trains `epochs` epochs as a new catalog run, reporting progress to `onEvent`.
+    /// - Returns: the trained run, with its catalog, to query, evaluate and predict with.
+    /// - Throws: invalid settings before any data is read; then data, training and catalog errors.
+    public func fit(epochs: Int, onEvent: ((TrainingEvent) -> Void)? = nil) throws -> FineTuned {
+        var configuration = self.configuration
+        configuration.epochs = epochs
+        try checkBlocks()
+        try configuration.validate()
+        let catalog = try self.catalog ?? Self.temporaryCatalog()
+        let run = TrainingRun(configuration: configuration, catalog: catalog)
+        run.showProgress = false
+        run.onEvent = onEvent
+        let summary = try run.start()
+        return FineTuned(summary: summary, configuration: configuration, catalog: catalog)
+    }
+
+    static func temporaryCatalog() throws -> Catalog {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("graft-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
+    }
+}
+
+/// A trained run: its catalog record, its checkpoints, and what can be done with them.
+public struct FineTuned {
+    public let summary: RunSummary
+    public let configuration: RunConfiguration
+    public let catalog: Catalog
+
+    public var runId: Int64 { summary.runId }
+
+    /// The run's best checkpoint by `metric`.
+    /// - Throws: `TrainingError.noCheckpoint` when no checkpoint of the run has the metric.
+    public func bestCheckpoint(by metric: CheckpointMetric = .valAcc) throws -> CheckpointInfo {
+        guard let best = try catalog.bestCheckpoint(by: metric, filter: CheckpointFilter(run: runId)) else {
+            throw TrainingError.noCheckpoint(run: runId, epoch: nil)
+        }
+        return best
+    }
+
+    /// Loss and accuracy of checkpoint `checkpoint` (default: the best by validation accuracy)
+    /// on the run's validation split.
+    public func evaluate(checkpoint: Int64? = nil) throws -> Evaluation.Result {
+        try Evaluation.run(checkpoint: try checkpoint ?? bestCheckpoint().checkpoint.id!, in: catalog)
+    }
+
+    /// A predictor for image files from checkpoint `checkpoint` (default: the best by
+    /// validation accuracy), with the run's class names and eval transform.
+    public func predictor(checkpoint: Int64? = nil) throws -> Predictor {
+        try Predictor(checkpoint: try checkpoint ?? bestCheckpoint().checkpoint.id!, in: catalog)
+    }
+
+    /// The run's checkpoints as an ensemble: those at schedule minima (a snapshot ensemble) or
+    /// all, evaluated on the run's validation split with each of `methods`, and recorded in the catalog.
+    public func ensemble(minimaOnly: Bool = true, methods: [EnsembleMethod] = [.probs]) throws -> EnsembleJob.Result {
+        try EnsembleJob.snapshots(of: runId, minimaOnly: minimaOnly, methods: methods).execute(catalog: catalog)
+    }
+}
+
+extension Evaluation {
+    /// Loss and accuracy of catalog checkpoint `id` on its run's validation split.
+    /// - Throws: `CatalogError.notFound`; a checkpoint file that is missing or altered.
+    public static func run(checkpoint id: Int64, in catalog: Catalog) throws -> Result {
+        let saved = try TrainingCheckpoint.read(try catalog.verifiedFile(for: try catalog.checkpoint(id: id)))
+        let prepared = try TrainingRun.prepare(saved.runConfiguration, splitDirectory: catalog.splitsDirectory)
+        _ = try prepared.model.load(saved.model, strict: true)
+        return try run(prepared.model, on: prepared.validation)
+    }
+}
+
+extension Predictor {
+    /// A predictor from catalog checkpoint `id`: its weights, class names and eval transform.
+    /// - Throws: `CatalogError.notFound`; a checkpoint file that is missing or altered.
+    public init(checkpoint id: Int64, in catalog: Catalog) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "graft-predict-\(UUID().uuidString).h5")
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try TrainingCheckpoint.export(checkpoint: id, from: catalog, to: file)
+        try self.init(weights: file, card: nil)
+    }
+}
+
+extension EnsembleJob {
+    /// The ensemble of run `run`'s checkpoints: those at schedule minima (a snapshot ensemble),
+    /// or all of them, combined with each of `methods`, on the run's validation split.
+    public static func snapshots(
+        of run: Int64, minimaOnly: Bool = true, methods: [EnsembleMethod] = [.probs]
+    ) -> EnsembleJob {
+        var job = EnsembleJob()
+        job.run = run
+        job.minimaOnly = minimaOnly
+        job.methods = methods
+        return job
+    }
+}
