@@ -16,10 +16,12 @@ struct CheckpointSelection: ParsableArguments {
     }
 
     /// The checkpoint's id.
-    func resolve(in db: Catalog) throws -> Int64 {
+    func resolve(in db: Catalog) throws -> Int64 { try Self.resolve(id: id, run: runId, best: best, in: db) }
+
+    /// Checkpoint `id`, or the best of run `run` by `best`.
+    static func resolve(id: Int64?, run: Int64?, best metric: CheckpointMetric, in db: Catalog) throws -> Int64 {
         if let id { return id }
-        let run = runId!
-        let metric = best
+        guard let run else { throw ValidationError("give a checkpoint id, or --run R (with --best METRIC)") }
         guard let found = try db.bestCheckpoint(by: metric, filter: CheckpointFilter(run: run)),
             let id = found.checkpoint.id
         else {

@@ -12,7 +12,7 @@ struct Graft: ParsableCommand {
             ModelsCommand.self, ConvertCommand.self, WeightsCommand.self, PredictCommand.self,
             // Data and training
             DataCommand.self, LRFindCommand.self, TrainCommand.self, CompareCommand.self, EnsembleCommand.self,
-            ReportCommand.self,
+            EvaluateCommand.self, ReportCommand.self,
             // The catalog
             RunsCommand.self, CkptCommand.self, CatalogCommand.self,
         ]

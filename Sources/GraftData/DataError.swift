@@ -32,6 +32,8 @@ public enum DataError: LocalizedError, Equatable, Sendable {
     case badSplitFile(path: String, detail: String)
     /// A parameter is out of range (a transform size, a fraction, a class name).
     case invalidArgument(String)
+    /// A folder whose class subfolders are not a model's classes.
+    case classMismatch(path: String, missing: [String], extra: [String])
     /// Images in one batch came out of the transform with different sizes.
     case inconsistentBatch(detail: String)
 
@@ -51,6 +53,10 @@ public enum DataError: LocalizedError, Equatable, Sendable {
         case .splitMismatch(let path, let detail): "\(path): \(detail)"
         case .badSplitFile(let path, let detail): "\(path): cannot read split file: \(detail)"
         case .invalidArgument(let detail): detail
+        case .classMismatch(let path, let missing, let extra):
+            "\(path): its class folders are not the model's classes"
+                + (missing.isEmpty ? "" : "; missing: \(missing.joined(separator: ", "))")
+                + (extra.isEmpty ? "" : "; not the model's: \(extra.joined(separator: ", "))")
         case .inconsistentBatch(let detail): detail
         }
     }

@@ -133,6 +133,28 @@ public struct DataSources {
         try split.write(to: url)
     }
 
+    /// Every image of the ImageFolder `spec.source`, with the evaluation transform, labelled by
+    /// `classNames` (a model's classes): a held-out test folder. Its class folders must be those
+    /// classes, in any order; scoring against other labels would be meaningless.
+    /// - Throws: `DataError.classMismatch` naming the folder, the classes it lacks and those it
+    ///   has besides; the errors of reading the folder.
+    public static func wholeFolder(
+        _ spec: DataSpecification, classNames: [String], batchSize: Int
+    ) throws -> BatchSource {
+        let folder = try ImageFolder(root: URL(fileURLWithPath: spec.source))
+        let missing = classNames.filter { !folder.classNames.contains($0) }
+        let extra = folder.classNames.filter { !classNames.contains($0) }
+        guard missing.isEmpty, extra.isEmpty else {
+            throw DataError.classMismatch(path: spec.source, missing: missing, extra: extra)
+        }
+        let (mean, std) = try spec.normalisation()
+        let subset = try ClassSubset(classNames, of: folder, source: spec.source)
+        return try BatchLoader(
+            dataset: subset.relabelled(folder), indices: subset.keep(Array(0..<folder.count), of: folder),
+            transform: try TransformPipeline(ops: spec.evaluationOps, mean: mean, std: std),
+            options: .init(batchSize: batchSize, shuffle: false))
+    }
+
     /// Fashion-MNIST's 10,000 test images with the evaluation transform and class subset of `spec`.
     public static func fashionMNISTTest(_ spec: DataSpecification, batchSize: Int) throws -> BatchSource {
         let (mean, std) = try spec.normalisation()

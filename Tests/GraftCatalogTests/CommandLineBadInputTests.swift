@@ -142,6 +142,24 @@ import TestSupport
     }
 
     @Test(
+        "graft evaluate refuses what it cannot score, naming the option",
+        .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment),
+        arguments: [
+            ([String](), "give one of: a checkpoint id, --run R, --weights FILE"),
+            (["3", "--run", "1"], "give one of: a checkpoint id, --run R, --weights FILE"),
+            (["--model", "resnet34", "3"], "--model describes a --weights file"),
+            (["--weights", "w.h5"], "a weights file has no validation split"),
+            (["--run", "1", "--top-k", "0"], "top-k values are whole numbers of at least 1"),
+        ])
+    func evaluateArguments(arguments: [String], message: String) throws {
+        let dir = try TemporaryDirectory.make("graft-cli-evaluate")
+        defer { TemporaryDirectory.remove(dir) }
+        let outcome = try Self.graft(["evaluate"] + arguments, in: dir)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains(message), "\(outcome.stderr)")
+    }
+
+    @Test(
         "an installed graft reads the cards installed beside it (make install's layout)",
         .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func installedLayout() throws {

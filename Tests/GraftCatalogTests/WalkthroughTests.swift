@@ -88,7 +88,7 @@ import TestSupport
         let commands = try Self.readmeCommands()
         #expect(
             commands.map(Self.subcommand) == [
-                "convert", "data scan", "data split", "lr-find", "train", "ensemble", "compare", "report",
+                "convert", "data scan", "data split", "lr-find", "train", "evaluate", "ensemble", "compare", "report",
             ])
         let dir = try TemporaryDirectory.make("graft-walkthrough")
         defer { TemporaryDirectory.remove(dir) }
@@ -151,6 +151,20 @@ import TestSupport
                     try JSONDecoder().decode(CommandLineBadInputTests.SplitFile.self, from: Data(contentsOf: url))
                 }
                 #expect(try splits.map(decode) == [try decode(dir.appendingPathComponent("flowers/.graft-split.json"))])
+            case "evaluate":
+                for section in ["Evaluation:", "Per class:", "Confusion matrix (rows: true class):", "Reliability"] {
+                    #expect(out.stdout.contains(section), "\(out.stdout)")
+                }
+                #expect(out.stdout.contains("the run's validation split"), "\(out.stdout)")
+                // The same figures training recorded for that checkpoint.
+                let best = try Self.jsonRows(graft(["ckpt", "best", "--run", "1", "--json"]).stdout)
+                let accuracy = try #require(best.first?["val_acc"] as? Double, "\(best)")
+                let json = try graft(Array(command.dropFirst()) + ["--json"]).stdout
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+                #expect(Set(object.keys) == ["summary", "per_class", "confusion", "reliability"], "\(object.keys)")
+                let summary = try #require(object["summary"] as? [String: Any])
+                #expect(abs((summary["accuracy"] as? Double ?? -1) - accuracy) < 1e-9, "\(summary)")
             case "ensemble":
                 for section in ["members", "ensembles", "advice (chosen on validation)"] {
                     #expect(out.stdout.contains(section), "\(out.stdout)")

@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import Graft
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract:
+            "Score a checkpoint or a weights file: accuracy, top-k, per-class F1, confusion, log loss, calibration.",
+        discussion: """
+            What is scored: a catalog checkpoint (ID, or --run R --best METRIC), or a weights file (--weights, with \
+            --model for its zoo card). On what: every image of an ImageFolder (--data DIR: a held-out test folder whose \
+            class folders must be the model's classes), Fashion-MNIST's test set (--data fashion-mnist), or, by \
+            default, the checkpoint's own validation split. Figures on a test folder are labelled as test figures: \
+            nothing in Graft chooses with them.
+            """)
+
+    @Argument(help: "Checkpoint id (or use --run with --best, or --weights).") var id: Int64?
+    @Option(name: .customLong("run"), help: "The best checkpoint of this run.") var runId: Int64?
+    @Option(help: "Metric for --run.") var best: CheckpointMetric = .valAcc
+    @Option(help: "A weights file (HDF5) instead of a checkpoint.") var weights: String?
+    @Option(help: "With --weights: the zoo model whose card describes the file.") var model: String?
+    @Option(help: "An ImageFolder to score every image of, or 'fashion-mnist' for its test set.") var data: String?
+    @Option(help: "Top-k accuracies to report, comma-separated.", transform: Self.parseKs) var topK: [Int] = [1, 5]
+    @Option(help: "Images per batch.") var batch: Int = 64
+    @Flag(help: "No progress bar.") var quiet = false
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var catalog: CatalogOptions
+
+    static func parseKs(_ text: String) throws -> [Int] {
+        try text.split(separator: ",").map {
+            guard let k = Int($0.trimmingCharacters(in: .whitespaces)), k >= 1 else {
+                throw ValidationError("top-k values are whole numbers of at least 1, got '\(text)'")
+            }
+            return k
+        }
+    }
+
+    func validate() throws {
+        let given = [id != nil, runId != nil, weights != nil].filter { $0 }.count
+        guard given == 1 else { throw ValidationError("give one of: a checkpoint id, --run R, --weights FILE") }
+        if model != nil && weights == nil { throw ValidationError("--model describes a --weights file") }
+        if weights != nil && data == nil {
+            throw ValidationError("a weights file has no validation split: give --data DIR or --data fashion-mnist")
+        }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    }
+
+    mutating func run() throws {
+        let db = weights == nil || data == nil ? try catalog.openExisting() : nil
+        let scored: ModelUnderEvaluation
+        if let weights {
+            let card = try model.map { try Zoo.shipped().card(id: $0) }
+            scored = try .weights(URL(fileURLWithPath: weights), card: card)
+        } else {
+            scored = try .checkpoint(try CheckpointSelection.resolve(id: id, run: runId, best: best, in: db!), in: db!)
+        }
+        let evaluated: EvaluationData =
+            switch data {
+            case nil: .validationSplit
+            case DataSpecification.fashionMNIST?: .fashionMNISTTest
+            case let folder?: .folder(URL(fileURLWithPath: folder))
+            }
+        let source = try scored.batches(of: evaluated, splitDirectory: db?.splitsDirectory, batchSize: batch)
+        let bar = quiet ? nil : ProgressBar(total: source.sampleCount, label: "evaluate")
+        let metrics = try Evaluation.classify(
+            scored.model, on: source, classNames: scored.classNames, topK: topK,
+            onBatch: { bar?.update(step: $0) })
+        bar?.finish()
+        let what =
+            switch evaluated {
+            case .validationSplit: "the run's validation split (it chose this checkpoint, so it flatters it)"
+            case .folder(let url): "test folder \(url.path) (never used for a choice)"
+            case .fashionMNISTTest: "Fashion-MNIST's test set (never used for a choice)"
+            }
+        printSections(MetricsTables.sections(metrics, model: scored.name, data: what), format: output.format)
+    }
+}
+
+/// `graft evaluate`'s tables: a summary, per-class scores, the confusion matrix, reliability bins.
+enum MetricsTables {
+    static func sections(_ m: ClassificationMetrics, model: String, data: String) -> [TableSection] {
+        var summary: [(String, TextCell)] = [
+            ("model", .text(model)), ("data", .text(data)), ("images", .int(Int64(m.count))),
+            ("accuracy", .number(m.accuracy, digits: 4)),
+        ]
+        summary += m.topK.filter { $0.k > 1 }.map { ("top\($0.k)_accuracy", .number($0.accuracy, digits: 4)) }
+        summary += [
+            ("macro_f1", .number(m.macroF1, digits: 4)), ("log_loss", .number(m.logLoss, digits: 4)),
+            ("expected_calibration_error", .number(m.expectedCalibrationError, digits: 4)),
+        ]
+        let perClass = TextTable(
+            columns: ["class", "precision", "recall", "f1", "support"],
+            rows: m.perClass.map {
+                [
+                    .text($0.className), .number($0.precision, digits: 4), .number($0.recall, digits: 4),
+                    .number($0.f1, digits: 4), .int(Int64($0.support)),
+                ]
+            }, rightAligned: ["precision", "recall", "f1", "support"])
+        let confusion = TextTable(
+            columns: ["true \\ predicted"] + m.classNames, keys: ["true_class"] + m.classNames,
+            rows: zip(m.classNames, m.confusion).map { name, row in [.text(name)] + row.map { .int(Int64($0)) } },
+            rightAligned: Set(m.classNames))
+        let reliability = TextTable(
+            columns: ["bin", "images", "confidence", "accuracy"], keys: ["bin", "images", "confidence", "accuracy"],
+            rows: m.reliability.map {
+                [
+                    .text(String(format: "%.2f-%.2f", $0.lower, $0.upper)), .int(Int64($0.count)),
+                    .optional($0.confidence, digits: 4), .optional($0.accuracy, digits: 4),
+                ]
+            }, rightAligned: ["images", "confidence", "accuracy"])
+        return [
+            TableSection(
+                "Evaluation", key: "summary",
+                TextTable(columns: ["field", "value"], rows: summary.map { [.text($0.0), $0.1] }), isRecord: true),
+            TableSection("Per class", key: "per_class", perClass),
+            TableSection("Confusion matrix (rows: true class)", key: "confusion", confusion),
+            TableSection("Reliability (top probability)", key: "reliability", reliability),
+        ]
+    }
+}
