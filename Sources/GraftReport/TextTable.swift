@@ -59,6 +59,15 @@ public enum TextCell: Sendable, Equatable {
 /// Text tables show `columns` as headers; JSON and CSV use `keys`: stable snake_case names that
 /// scripts can rely on. They are the headers themselves wherever those are snake_case already
 /// (the catalog's listings); a table whose headers are words for people gives its keys.
+/// RFC 4180 fields.
+public enum CSV {
+    /// `text` as one CSV field: quoted, with quotes doubled, when it holds a comma, a quote or a line break.
+    public static func field(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
 public struct TextTable: Sendable, Equatable {
     public var columns: [String]
     /// The machine-readable name of each column, for JSON and CSV.
@@ -101,14 +110,8 @@ public struct TextTable: Sendable, Equatable {
     }
 
     private func renderCSV() -> String {
-        func quote(_ s: String) -> String {
-            if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-                return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            }
-            return s
-        }
-        var out = keys.map(quote).joined(separator: ",") + "\n"
-        for row in rows { out += row.map { quote($0.exact) }.joined(separator: ",") + "\n" }
+        var out = keys.map(CSV.field).joined(separator: ",") + "\n"
+        for row in rows { out += row.map { CSV.field($0.exact) }.joined(separator: ",") + "\n" }
         return out
     }
 

@@ -73,6 +73,24 @@ public struct Predictor {
         return (try predict(tensors, names: names, top: k), failures)
     }
 
+    /// The image files `paths` name: a file as given, a directory searched recursively for the
+    /// extensions an ImageFolder reads (`ImageFolder.imageExtensions`), in path order.
+    /// - Throws: `DataError.io` naming a path that does not exist or a directory that cannot be read.
+    public static func imageFiles(in paths: [URL]) throws -> [URL] {
+        try paths.flatMap { url -> [URL] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                throw DataError.io(path: url.path, detail: "no such file or directory")
+            }
+            guard isDirectory.boolValue else { return [url] }
+            guard let walker = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey])
+            else { throw DataError.io(path: url.path, detail: "cannot list the directory") }
+            return walker.compactMap { $0 as? URL }
+                .filter { ImageFolder.imageExtensions.contains($0.pathExtension.lowercased()) }
+                .sorted { $0.path < $1.path }
+        }
+    }
+
     func predict(_ tensors: [Tensor], names: [String], top k: Int) throws -> [Prediction] {
         guard !tensors.isEmpty else { return [] }
         let per = tensors[0].count

@@ -64,6 +64,28 @@ import TestSupport
         .split(separator: "\n").map(String.init)
         let top = try #require(decoded.first?.top.first)
         #expect(names[top.classIndex] == top.className)
+
+        // A folder, searched recursively, in batches smaller than it: one CSV row per readable
+        // photo, in path order; the bad one named, the exit status 1.
+        let folder = dir.appendingPathComponent("photos/nested, deeper")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (i, photo) in ["flower", "china", "flower_444"].enumerated() {
+            try FileManager.default.copyItem(
+                at: Fixtures.url("images/\(photo).jpg"), to: folder.appendingPathComponent("\(i).jpg"))
+        }
+        try FileManager.default.copyItem(
+            at: dir.appendingPathComponent("bad.jpg"), to: dir.appendingPathComponent("photos/bad.jpg"))
+        let csv = try Self.graft(
+            ["predict", "--model", "resnet34", "--weights", "r34.h5", "--csv", "--top", "2", "--batch", "2", "photos"],
+            in: dir)
+        #expect(csv.status == 1)
+        #expect(csv.stderr.contains("photos/bad.jpg") && csv.stderr.contains("1 of 4 images could not be read"))
+        let lines = csv.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "path,class_1,probability_1,class_2,probability_2")
+        #expect(lines.count == 4, "\(csv.stdout)")
+        for (i, line) in lines.dropFirst().enumerated() {
+            #expect(line.hasPrefix("\"\(folder.path)/\(i).jpg\","), "a path with a comma is quoted: \(line)")
+        }
     }
 
     @Test(
