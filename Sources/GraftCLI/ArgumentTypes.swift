@@ -3,6 +3,7 @@ import GraftCatalog
 import GraftEnsemble
 import GraftModels
 import GraftOptim
+import GraftTraining
 
 // The library's enums as option values. ArgumentParser lists their canonical names in `--help`
 // and in shell completions, and refuses any other value before a command starts; each parses as
@@ -31,3 +32,5 @@ extension EvaluationSplit: ExpressibleByArgument {
         self.init(rawValue: key == "validation" ? "val" : key)
     }
 }
+
+extension TestTimeAugmentation: ExpressibleByArgument {}

@@ -22,6 +22,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "With --weights: the zoo model whose card describes the file.") var model: String?
     @Option(help: "An ImageFolder to score every image of, or 'fashion-mnist' for its test set.") var data: String?
     @Option(help: "Top-k accuracies to report, comma-separated.", transform: Self.parseKs) var topK: [Int] = [1, 5]
+    @Option(help: "Test-time augmentation: flip (each image and its mirror, probabilities averaged).")
+    var tta: TestTimeAugmentation?
     @Option(help: "Images per batch.") var batch: Int = 64
     @Flag(help: "No progress bar.") var quiet = false
     @OptionGroup var output: OutputOptions
@@ -63,25 +65,32 @@ struct EvaluateCommand: ParsableCommand {
             }
         let source = try scored.batches(of: evaluated, splitDirectory: db?.splitsDirectory, batchSize: batch)
         let bar = quiet ? nil : ProgressBar(total: source.sampleCount, label: "evaluate")
+        let started = Date()
         let metrics = try Evaluation.classify(
-            scored.model, on: source, classNames: scored.classNames, topK: topK,
+            scored.model, on: source, classNames: scored.classNames, topK: topK, augmentation: tta,
             onBatch: { bar?.update(step: $0) })
         bar?.finish()
+        let seconds = Date().timeIntervalSince(started)
         let what =
             switch evaluated {
             case .validationSplit: "the run's validation split (it chose this checkpoint, so it flatters it)"
             case .folder(let url): "test folder \(url.path) (never used for a choice)"
             case .fashionMNISTTest: "Fashion-MNIST's test set (never used for a choice)"
             }
-        printSections(MetricsTables.sections(metrics, model: scored.name, data: what), format: output.format)
+        printSections(
+            MetricsTables.sections(metrics, model: scored.name, data: what, augmentation: tta, seconds: seconds),
+            format: output.format)
     }
 }
 
 /// `graft evaluate`'s tables: a summary, per-class scores, the confusion matrix, reliability bins.
 enum MetricsTables {
-    static func sections(_ m: ClassificationMetrics, model: String, data: String) -> [TableSection] {
+    static func sections(
+        _ m: ClassificationMetrics, model: String, data: String, augmentation: TestTimeAugmentation?, seconds: Double
+    ) -> [TableSection] {
         var summary: [(String, TextCell)] = [
             ("model", .text(model)), ("data", .text(data)), ("images", .int(Int64(m.count))),
+            ("tta", .text(augmentation?.rawValue ?? "none")), ("seconds", .number(seconds, digits: 2)),
             ("accuracy", .number(m.accuracy, digits: 4)),
         ]
         summary += m.topK.filter { $0.k > 1 }.map { ("top\($0.k)_accuracy", .number($0.accuracy, digits: 4)) }

@@ -19,6 +19,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Weights file (HDF5), e.g. converted torchvision weights or an exported checkpoint.") var weights:
         String
     @Option(help: "How many classes to show per image.") var top: Int = 5
+    @Option(help: "Test-time augmentation: flip (each image and its mirror, probabilities averaged).")
+    var tta: TestTimeAugmentation?
     @Option(help: "Images per batch.") var batch: Int = 32
     @Flag(help: "No progress bar.") var quiet = false
     @OptionGroup var output: OutputOptions
@@ -33,7 +35,8 @@ struct PredictCommand: ParsableCommand {
     mutating func run() throws {
         let zoo = try model.map { _ in try Zoo.shipped() }
         let card = try model.flatMap { try zoo?.card(id: $0) }
-        let predictor = try Predictor(weights: URL(fileURLWithPath: weights), card: card, zoo: zoo)
+        var predictor = try Predictor(weights: URL(fileURLWithPath: weights), card: card, zoo: zoo)
+        predictor.augmentation = tta
         let files = try Predictor.imageFiles(in: images.map { URL(fileURLWithPath: $0) })
         guard !files.isEmpty else { throw ValidationError("no JPEG images in \(images.joined(separator: ", "))") }
         let printer = PredictionPrinter(format: output.format, top: min(top, predictor.classNames.count))

@@ -79,6 +79,17 @@ public struct ClassificationTally: Sendable {
         binCorrect = Array(repeating: 0, count: binCount)
     }
 
+    /// Adds one batch of class probabilities (`[batch, classes]`, rows summing to 1), such as
+    /// test-time augmentation's means.
+    @discardableResult
+    public mutating func add(probabilities: Tensor, labels: [Int]) -> [Double] {
+        // Log-probabilities are logits whose softmax is the probabilities themselves.
+        var logits = Tensor(uninitializedShape: probabilities.shape)
+        let p = probabilities.pointer, z = logits.mutablePointer()
+        for i in 0..<probabilities.count { z[i] = logf(max(p[i], Float.leastNormalMagnitude)) }
+        return add(logits: logits, labels: labels)
+    }
+
     /// Adds one batch: `logits` is `[batch, classes]`, `labels` the true class of each row.
     /// - Returns: each row's log loss (−log p of its true class), for finding the worst mistakes.
     @discardableResult
@@ -146,15 +157,22 @@ public struct ClassificationTally: Sendable {
 extension Evaluation {
     /// Every metric of `ClassificationMetrics` for `model` in eval mode over `source`, whose
     /// labels index `classNames`. `onBatch` hears the samples done so far.
+    /// With `augmentation`, each image's probabilities are the mean over its views.
     public static func classify(
         _ model: Module, on source: BatchSource, classNames: [String], topK: [Int] = [1, 5],
-        onBatch: ((Int) -> Void)? = nil
+        augmentation: TestTimeAugmentation? = nil, onBatch: ((Int) -> Void)? = nil
     ) throws -> ClassificationMetrics {
         model.eval()
         var tally = ClassificationTally(classNames: classNames, topK: topK)
         let batches = source.batches(epoch: 0, startingAt: 0)
         while let batch = try batches.next() {
-            tally.add(logits: model(batch.images), labels: batch.labels)
+            if let augmentation {
+                tally.add(
+                    probabilities: TestTimeAugmentation.probabilities(model, batch.images, augmentation: augmentation),
+                    labels: batch.labels)
+            } else {
+                tally.add(logits: model(batch.images), labels: batch.labels)
+            }
             onBatch?(tally.count)
         }
         return tally.metrics

@@ -22,6 +22,8 @@ public struct Predictor {
     public let model: any BlockStructured
     public let classNames: [String]
     public let transform: EvalTransform
+    /// Test-time augmentation: nil predicts from the image alone.
+    public var augmentation: TestTimeAugmentation?
 
     /// Loads a weights file strictly into the architecture of `card` (or of the file's own
     /// attributes), with the file's class count. Class names come from the file, else from the
@@ -97,7 +99,7 @@ public struct Predictor {
         var batch = Tensor(uninitializedShape: [tensors.count] + tensors[0].shape)
         let p = batch.mutablePointer()
         for (i, t) in tensors.enumerated() { (p + i * per).update(from: t.pointer, count: per) }
-        let probabilities = CrossEntropy.softmax(model(batch))
+        let probabilities = TestTimeAugmentation.probabilities(model, batch, augmentation: augmentation)
         let c = probabilities.size(1)
         return names.enumerated().map { i, name in
             let row = (0..<c).map { Double(probabilities.pointer[i * c + $0]) }

@@ -1,4 +1,6 @@
 import Foundation
+import GraftModels
+import GraftNN
 import GraftTensor
 import Testing
 
@@ -52,5 +54,40 @@ struct ClassificationMetricsTests {
         let m = tally(bins: 1)
         let meanConfidence = (0.72 + 0.55 + 0.63 + 0.66) / 4
         #expect(abs(m.expectedCalibrationError - abs(0.5 - meanConfidence)) < 1e-6)
+    }
+
+    @Test func probabilitiesGiveWhatTheirLogitsGive() {
+        var fromLogits = ClassificationTally(classNames: ["a", "b", "c"], bins: 10)
+        var fromProbabilities = ClassificationTally(classNames: ["a", "b", "c"], bins: 10)
+        let logits = Tensor(shape: [4, 3], scalars: [2, -1, 0.5, 0, 0, 3, -2, 1, 1, 0.3, 0.2, 0.1])
+        fromLogits.add(logits: logits, labels: [0, 2, 1, 0])
+        fromProbabilities.add(probabilities: CrossEntropy.softmax(logits), labels: [0, 2, 1, 0])
+        let a = fromLogits.metrics, b = fromProbabilities.metrics
+        #expect(
+            a.confusion == b.confusion && a.topK == b.topK && a.reliability.map(\.count) == b.reliability.map(\.count))
+        #expect(
+            abs(a.logLoss - b.logLoss) < 1e-6 && abs(a.expectedCalibrationError - b.expectedCalibrationError) < 1e-6)
+    }
+
+    @Test func flipTTAMirrorsAndAverages() {
+        let model = Architecture.vanillaCNN.make(numClasses: 3, seed: 4)
+        model.eval()
+        var random = RandomGenerator(seed: 9)
+        let images = Tensor(
+            shape: [2, 3, 16, 16], scalars: (0..<(2 * 3 * 16 * 16)).map { _ in Float(random.nextNormal()) })
+        let mirrored = TestTimeAugmentation.mirror(images)
+        #expect(TestTimeAugmentation.mirror(mirrored).scalars == images.scalars)
+        #expect(mirrored.scalars[0] == images.scalars[15] && mirrored.scalars[16] == images.scalars[31])
+        // An image and its mirror give the same mean; a mirror-symmetric image gives its own softmax.
+        let both = TestTimeAugmentation.probabilities(model, images, augmentation: .flip)
+        let bothMirrored = TestTimeAugmentation.probabilities(model, mirrored, augmentation: .flip)
+        #expect(zip(both.scalars, bothMirrored.scalars).allSatisfy { abs($0 - $1) < 1e-6 })
+        var symmetric = images
+        let p = symmetric.mutablePointer()
+        for row in 0..<(2 * 3 * 16) { for x in 0..<8 { p[row * 16 + 15 - x] = p[row * 16 + x] } }
+        let plain = CrossEntropy.softmax(model(symmetric))
+        let tta = TestTimeAugmentation.probabilities(model, symmetric, augmentation: .flip)
+        #expect(zip(plain.scalars, tta.scalars).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(zip(both.scalars, plain.scalars).contains { abs($0 - $1) > 1e-4 }, "the mirror changes something")
     }
 }
