@@ -20,8 +20,26 @@ public enum TrainingData: Sendable, Equatable {
 /// A block of a model: what is frozen or trained, and what a discriminative learning rate names.
 /// ResNets have `stem`, `layer1`…`layer4` and `head`; the vanilla CNN `block1`…`block4` and `head`.
 public enum Block: String, CaseIterable, Sendable, Codable {
-    case stem, layer1, layer2, layer3, layer4
-    case block1, block2, block3, block4
+    /// A ResNet's stem: the first convolution and its BatchNorm.
+    case stem
+    /// A ResNet's first stage of residual blocks.
+    case layer1
+    /// A ResNet's second stage of residual blocks.
+    case layer2
+    /// A ResNet's third stage of residual blocks.
+    case layer3
+    /// A ResNet's last stage of residual blocks: the one a transfer set-up usually trains.
+    case layer4
+    /// The vanilla CNN's first convolution block.
+    case block1
+    /// The vanilla CNN's second convolution block.
+    case block2
+    /// The vanilla CNN's third convolution block.
+    case block3
+    /// The vanilla CNN's last convolution block.
+    case block4
+    /// The classifier: a ResNet's `fc`, the vanilla CNN's linear layers. Replaced when the
+    /// data has another class count than the starting weights.
     case head
 }
 
@@ -31,7 +49,7 @@ public enum Block: String, CaseIterable, Sendable, Codable {
 /// let zoo = try Zoo.shipped()
 /// var tuning = try FineTuning(model: zoo.card(id: "resnet34"), weights: weightsURL, data: .imageFolder(photos))
 /// tuning.trainable = [.layer4, .head]
-/// tuning.optimizer = OptimizerConfig(kind: .sgd, momentum: 0.9)
+/// tuning.optimizer.momentum = 0.9
 /// tuning.schedule = .triangular(5e-4, 3e-3, stepSize: .epochs(4))
 /// let tuned = try tuning.fit(epochs: 8) { event in print(event) }
 /// ```
@@ -41,15 +59,21 @@ public enum Block: String, CaseIterable, Sendable, Codable {
 public struct FineTuning {
     /// The model card the run starts from.
     public let card: ModelCard
+    /// The card's architecture: its blocks, its minimum input size.
     public let architecture: Architecture
     /// Everything the run is: what `graft train --config` reads and the catalog stores.
     public var configuration: RunConfiguration
+    /// Where the run and its checkpoints are recorded; nil: a catalog of the run's own in a
+    /// temporary directory.
     public var catalog: Catalog?
 
+    /// A run that fine-tunes `card`'s model on `data`, with every other setting at its default:
+    /// every block trainable, SGD with PyTorch's defaults, a constant rate, batches of 32, seed 0.
     /// - Parameters:
     ///   - card: the zoo model: its architecture, input size and normalisation.
     ///   - weights: starting weights (HDF5); a head with another class count is replaced. nil
     ///     starts from a random initialisation.
+    ///   - data: the images to train and validate on.
     ///   - imageSize: the side the model sees; nil takes the card's.
     /// - Throws: `ModelError` for an unknown architecture or an image size it cannot take.
     public init(model card: ModelCard, weights: URL? = nil, data: TrainingData, imageSize: Int? = nil) throws {
@@ -74,11 +98,13 @@ public struct FineTuning {
         set { configuration.trainable = newValue.map(\.rawValue) }
     }
 
+    /// The optimizer and its hyperparameters, PyTorch's defaults unless set.
     public var optimizer: OptimizerConfig {
         get { configuration.optimizer }
         set { configuration.optimizer = newValue }
     }
 
+    /// The learning-rate schedule; lengths may be given in epochs (`.epochs(4)`).
     public var schedule: ScheduleConfig {
         get { configuration.schedule }
         set { configuration.schedule = newValue }
@@ -90,6 +116,7 @@ public struct FineTuning {
         set { configuration.data = newValue }
     }
 
+    /// Images per optimizer step.
     public var batchSize: Int {
         get { configuration.batchSize }
         set { configuration.batchSize = newValue }
@@ -147,10 +174,14 @@ public struct FineTuning {
 
 /// A trained run: its catalog record, its checkpoints, and what can be done with them.
 public struct FineTuned {
+    /// What training reported: the run's id, each epoch's metrics, its checkpoints.
     public let summary: RunSummary
+    /// The configuration the run trained with, as the catalog stores it.
     public let configuration: RunConfiguration
+    /// The catalog holding the run and its checkpoints.
     public let catalog: Catalog
 
+    /// The run's id in `catalog`.
     public var runId: Int64 { summary.runId }
 
     /// The run's best checkpoint by `metric`.
@@ -181,6 +212,7 @@ public struct FineTuned {
     }
 }
 
+/// Evaluating a catalog checkpoint on its run's validation split.
 extension Evaluation {
     /// Loss and accuracy of catalog checkpoint `id` on its run's validation split.
     /// - Throws: `CatalogError.notFound`; a checkpoint file that is missing or altered.
@@ -192,6 +224,7 @@ extension Evaluation {
     }
 }
 
+/// Predicting with a catalog checkpoint.
 extension Predictor {
     /// A predictor from catalog checkpoint `id`: its weights, class names and eval transform.
     /// - Throws: `CatalogError.notFound`; a checkpoint file that is missing or altered.
@@ -204,6 +237,7 @@ extension Predictor {
     }
 }
 
+/// The snapshot ensemble of a run's checkpoints.
 extension EnsembleJob {
     /// The ensemble of run `run`'s checkpoints: those at schedule minima (a snapshot ensemble),
     /// or all of them, combined with each of `methods`, on the run's validation split.

@@ -3,6 +3,7 @@ import GraftSupport
 
 /// One thing `check()` found.
 public struct CheckFinding: Sendable, Equatable {
+    /// What kind of problem was found.
     public enum Kind: String, Sendable, CaseIterable {
         /// A row's file is not on disk.
         case missingFile = "missing_file"

@@ -3,12 +3,19 @@ import GraftSupport
 
 /// Which checkpoints `checkpoints(filter:)` returns; nil/false fields do not filter.
 public struct CheckpointFilter: Sendable, Equatable {
+    /// Only this run's checkpoints.
     public var run: Int64?
+    /// Only checkpoints of runs with this optimizer (`sgd`, `adam`, …).
     public var optimizer: String?
+    /// Only checkpoints of this comparison's runs.
     public var comparisonId: Int64?
+    /// Only checkpoints taken at these epochs.
     public var epochRange: ClosedRange<Int>?
+    /// Only checkpoints taken at a schedule minimum (snapshot-ensemble members).
     public var minimaOnly: Bool
+    /// Only checkpoints with at least this validation accuracy.
     public var minValAcc: Double?
+    /// At most this many checkpoints.
     public var limit: Int?
 
     public init(
@@ -51,8 +58,11 @@ public enum CheckpointMetric: String, Sendable, CaseIterable {
 
 /// A checkpoint with the facts of its run that listings show.
 public struct CheckpointInfo: Sendable, Equatable {
+    /// The checkpoint's row.
     public var checkpoint: CheckpointRecord
+    /// Its run's optimizer.
     public var optimizer: String
+    /// Its run's zoo model.
     public var modelId: String
 
     public init(checkpoint: CheckpointRecord, optimizer: String, modelId: String) {

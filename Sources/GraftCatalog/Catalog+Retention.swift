@@ -10,6 +10,7 @@ import Foundation
 /// - `every:K`: checkpoints whose epoch is a multiple of K;
 /// - `all`: everything.
 public struct KeepSpec: Sendable, Equatable, CustomStringConvertible {
+    /// One item of a spec: `best:N:METRIC`, `minima`, `last:N`, `every:K` or `all`.
     public enum Item: Sendable, Equatable {
         case best(Int, CheckpointMetric)
         case minima

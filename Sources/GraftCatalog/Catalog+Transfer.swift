@@ -12,6 +12,7 @@ public struct CatalogDump: Codable, Sendable, Equatable {
     public var baseDirectory: String
     public var tables: [Table]
 
+    /// One table's name, columns and rows.
     public struct Table: Codable, Sendable, Equatable {
         public var name: String
         public var columns: [String]

@@ -39,6 +39,8 @@ public struct Catalog: Sendable {
 
     /// Opens the catalog at `location`, a SQLite file (created if needed) or a PostgreSQL URL,
     /// and migrates it to the current schema.
+    /// - Parameter location: a SQLite file path, or a `postgresql://` URL.
+    /// - Parameter environment: where `GRAFT_CHECKPOINT_ROOT` is read.
     /// - Parameter checkpointRoot: a server catalog's base directory for checkpoints (default
     ///   `$GRAFT_CHECKPOINT_ROOT`, else `Catalog/` in the working directory); a shared file system
     ///   on a cluster. A file catalog keeps its checkpoints beside the file.

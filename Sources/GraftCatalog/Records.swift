@@ -358,6 +358,7 @@ public struct EnsembleMemberRecord: CatalogRecord, Equatable {
 /// genuine orphans.
 public struct FileIntentRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     public static let databaseTableName = "file_intent"
+    /// Whether the file is being saved or deleted.
     public enum Action: String, Codable, Sendable { case save, delete }
     public var id: Int64?
     public var path: String

@@ -46,6 +46,9 @@ public struct DataSources {
     /// Bytes of decoded, resized images kept in memory across epochs.
     public static let cacheBytes = 1 << 30
 
+    /// - Parameter spec: the data: source, split, classes, images per class, transforms.
+    /// - Parameter batchSize: training batch size; validation batches hold at least 64 images.
+    /// - Parameter seed: seed of the loaders: training order and augmentation.
     /// - Parameter splitDirectory: where the split file goes (the catalog's `splits/`); nil
     ///   writes `.graft-split.json` into the dataset folder.
     public static func make(

@@ -134,6 +134,9 @@ public struct FashionMNIST: Dataset {
     /// Writes items as a JPEG ImageFolder: `directory/<folder name>/<split>-<index>.jpg`, each file
     /// written atomically (temporary file, then rename).
     /// - Parameters:
+    ///   - directory: the ImageFolder's root, created if needed.
+    ///   - indices: the items to write.
+    ///   - quality: JPEG quality, 1...100.
     ///   - size: output side in pixels (Pillow bilinear upscale); 0 keeps 28.
     ///   - rgb: three-channel JPEGs; otherwise single-channel grayscale.
     /// - Returns: the number of files written.

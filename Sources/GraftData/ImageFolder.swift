@@ -58,6 +58,8 @@ public struct ImageFolder: Dataset {
 
     /// Scans `root`.
     /// - Parameters:
+    ///   - root: the folder holding one subfolder of JPEG photos per class.
+    ///   - decodeOptions: how `probe` and `verify` decode.
     ///   - probe: read each file's JPEG header (parallel, 2 threads) and leave out unreadable ones.
     ///   - verify: also decode each file whole (at libjpeg's 1/8 DCT scale: every byte of entropy-
     ///     coded data is still read, little IDCT work), so truncated or corrupt data is found now.

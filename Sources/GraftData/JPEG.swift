@@ -132,6 +132,8 @@ public enum JPEG {
     }
 
     /// Reads only the header: size, components, colour space, orientation.
+    /// - Parameter data: the file's bytes.
+    /// - Parameter options: how the image would be decoded: the size reported is the decoded one.
     /// - Parameter path: used in error messages only.
     /// - Throws: `DataError` naming `path` (empty, not an image, PNG, corrupt header).
     public static func probe(
@@ -275,6 +277,7 @@ public enum JPEG {
 
     /// Encodes an image as a baseline JPEG (4:2:0 for colour, libjpeg's defaults).
     /// - Parameters:
+    ///   - image: the pixels to encode.
     ///   - grayscale: write one channel (the R byte of each pixel, which equals G and B for a gray image).
     ///   - quality: 1...100.
     public static func encode(_ image: RGB8Image, quality: Int = 90, grayscale: Bool = false) throws -> Data {

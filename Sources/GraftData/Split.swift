@@ -123,6 +123,10 @@ public struct ChannelStats: Codable, Sendable, Equatable {
 
     /// Computes the statistics on 2 threads; exact integer sums per channel, so the result does not
     /// depend on the thread count.
+    /// - Parameter dataset: the images.
+    /// - Parameter indices: the items to measure, usually a split's training items.
+    /// - Parameter resize: shorter side to resize each image to first; 0 keeps it as decoded.
+    /// - Parameter options: how the images are decoded.
     /// - Parameter failures: unreadable images are recorded there and left out.
     public static func compute(
         _ dataset: any Dataset, indices: [Int], resize: Int = 0,

@@ -287,6 +287,10 @@ public struct EvalTransform: Sendable, Equatable {
     public let pipeline: TransformPipeline
     public var decodeOptions: JPEGDecodeOptions
 
+    /// - Parameter resize: the shorter side after resizing.
+    /// - Parameter crop: the side of the center crop.
+    /// - Parameter mean: per-channel mean subtracted after scaling to [0, 1].
+    /// - Parameter std: per-channel standard deviation divided by.
     /// - Parameter dctScaling: allow libjpeg's DCT scaling for photos much larger than `resize`
     ///   (faster; no longer bit-exact with Pillow for those photos).
     public init(

@@ -71,12 +71,15 @@ public struct EnsembleScore: Sendable, Equatable, Codable {
 
 /// What `graft ensemble` reports: every member on its own, and each method's ensemble.
 public struct EnsembleEvaluation: Sendable, Codable {
+    /// One member evaluated on its own.
     public struct Member: Sendable, Codable {
+        /// The checkpoint.
         public var member: EnsembleMember
         public var accuracy: Double
         public var loss: Double
     }
 
+    /// One method's combination of the members, against the best single member.
     public struct Outcome: Sendable, Codable {
         /// `probs`, `logits`, `vote`, `swa`, with `+greedy` for a greedy selection.
         public var label: String
@@ -107,6 +110,7 @@ public struct EnsembleEvaluation: Sendable, Codable {
     public var diversity: EnsembleDiversity
 }
 
+/// Why an ensemble cannot be built or evaluated, naming the run, checkpoint, file or value.
 public enum EnsembleError: LocalizedError, Equatable {
     case invalidMethod(String)
     case noMembers(String)

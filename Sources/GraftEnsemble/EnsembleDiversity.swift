@@ -15,6 +15,7 @@ public struct EnsembleDiversity: Sendable, Codable, Equatable {
         self.correlation = correlation
     }
 
+    /// - Parameter classes: the number of classes.
     /// - Parameter probabilities: each member's softmax probabilities, `[samples, classes]`
     ///   row-major, all of the same length.
     /// - Precondition: every member has `samples · classes` values.
@@ -70,10 +71,12 @@ public struct EnsembleDiversity: Sendable, Codable, Equatable {
 /// chosen on validation, reported on test (when the job has a test split), so the choice is not
 /// graded on the data it was made on.
 public struct EnsembleAdvice: Sendable, Codable, Equatable {
+    /// What a candidate is: the best single checkpoint, an ensemble, or the SWA model.
     public enum Kind: String, Sendable, Codable {
         case bestSingle = "best_single", ensemble, swa
     }
 
+    /// One model the advisor weighs, with its accuracy on validation (and on test).
     public struct Candidate: Sendable, Codable, Equatable {
         public var kind: Kind
         /// `ckpt 12`, `probs`, `swa`, …
@@ -89,6 +92,7 @@ public struct EnsembleAdvice: Sendable, Codable, Equatable {
 
     /// Picks on validation. Ties go to the cheaper model: a single checkpoint, then SWA (one
     /// model), then an ensemble (every member at prediction time).
+    /// - Parameter validation: the members and outcomes on the validation split: what the choice is made on.
     /// - Parameter test: the same members evaluated on a test split, or nil.
     public static func advise(validation: EnsembleEvaluation, test: EnsembleEvaluation?) -> EnsembleAdvice {
         let best = validation.members[validation.bestMember]

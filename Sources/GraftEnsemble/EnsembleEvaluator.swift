@@ -31,6 +31,7 @@ public final class EnsembleEvaluator {
     public private(set) var sums: PredictionSums?
 
     /// - Parameters:
+    ///   - members: the checkpoints to evaluate and combine.
     ///   - methods: the methods to evaluate (`.swa` needs training data in `evaluate`).
     ///   - greedy: also run greedy selection for each prediction method.
     public init(members: [EnsembleMember], methods: [EnsembleMethod] = [.probs], greedy: Bool = false) {
@@ -41,6 +42,7 @@ public final class EnsembleEvaluator {
 
     /// Evaluates every member and every requested method on `validation`.
     /// - Parameters:
+    ///   - validation: the batches every member and method is evaluated on.
     ///   - training: batches for SWA's BatchNorm recomputation (one pass over epoch 0); ignored
     ///     without `.swa`. Nil keeps the averaged running statistics.
     /// - Throws: `EnsembleError` for no members, incompatible members or empty data;

@@ -6,8 +6,6 @@ import GraftTensor
 import GraftTraining
 import GraftWeights
 
-/// `graft ensemble` as a library call: members from the catalog (or files), data from the run's
-/// own configuration, evaluation, catalog rows, table and plot.
 /// The images an ensemble is evaluated on.
 public enum EvaluationSplit: String, Sendable, CaseIterable, Codable {
     /// The run's validation split: what the advisor chooses on.
@@ -16,6 +14,8 @@ public enum EvaluationSplit: String, Sendable, CaseIterable, Codable {
     case test
 }
 
+/// `graft ensemble` as a library call: members from the catalog (or files), data from the run's
+/// own configuration, evaluation, catalog rows, table and plot.
 public struct EnsembleJob {
     /// The run whose checkpoints form the ensemble.
     public var run: Int64?
@@ -25,17 +25,23 @@ public struct EnsembleJob {
     public var checkpoints: [String] = []
     /// Keep only the last M members (in checkpoint order).
     public var last: Int?
+    /// How the members are combined; each gives one outcome.
     public var methods: [EnsembleMethod] = [.probs]
+    /// Also select members greedily for each prediction method.
     public var greedy = false
     /// Another ImageFolder directory (or `fashion-mnist`) instead of the run's own data.
     public var dataSource: String?
+    /// The images the ensemble is evaluated on.
     public var split = EvaluationSplit.val
+    /// Progress lines and warnings; nil is silent.
     public var log: ((String) -> Void)?
 
+    /// A job with no members yet: set `run` or `checkpoints`.
     public init() {}
 
     /// What the job produced.
     public struct Result {
+        /// Each member and each outcome on `split`.
         public var evaluation: EnsembleEvaluation
         /// Catalog ids of the stored ensemble rows, one per outcome.
         public var ensembleIds: [Int64]

@@ -155,6 +155,9 @@ public enum GreedySelection {
     /// probabilities (for `logits`, of the softmax of the averaged logits). Ties between
     /// candidates go to the earliest member.
     /// - Parameters:
+    ///   - labels: the true class of each of the `count` samples.
+    ///   - classes: the number of classes.
+    ///   - method: how members are combined: `probs`, `logits` or `vote`.
     ///   - logits: one `[count, classes]` row-major array per member.
     /// - Precondition: at least one member; `method.combinesPredictions`.
     public static func select(logits: [[Float]], labels: [Int], classes: Int, method: EnsembleMethod) -> Result {

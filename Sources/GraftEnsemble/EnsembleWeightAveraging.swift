@@ -19,6 +19,7 @@ public struct WeightAverage {
     public init() {}
 
     /// Adds one member's state dict.
+    /// - Parameter state: the member's weights and buffers.
     /// - Parameter source: the member's file, named in errors.
     /// - Throws: `EnsembleError.mismatchedKey` when the keys, shapes or dtypes differ from the
     ///   first member's.

@@ -80,6 +80,8 @@ extension Module {
     /// Partial loading (`strict: false`) assigns whatever matches and reports the rest, e.g. the
     /// `fc.*` head when ImageNet weights go into a model with a new 5-class head.
     /// - Parameters:
+    ///   - state: the weights and buffers, by PyTorch key.
+    ///   - strict: refuse any missing, unexpected or mismatched key (nothing is assigned then).
     ///   - skipping: keys, or module prefixes such as `"fc"`, to leave untouched on both sides.
     ///     Skipped keys are not counted as missing or unexpected, even in strict mode.
     /// - Throws: `WeightLoadingError.incompatible` in strict mode when anything does not match.

@@ -2,6 +2,7 @@ import Foundation
 
 /// Settings of an LR range test (Smith, 2015; the study ran 1e-7 → 0.1 over two epochs).
 public struct LRRangeTestConfig: Sendable, Equatable, Codable {
+    /// How the rate rises from `startLR` to `endLR`: exponentially or linearly.
     public enum Sweep: String, Sendable, Codable, CaseIterable {
         case exponential, linear
     }
@@ -207,6 +208,8 @@ public struct LRRangeTest: Sendable {
 /// Learning-rate suggestions from a range-test curve.
 public enum LRSuggestions {
     /// All three rules that apply to the curve: `min_loss_div10`, `steepest`, `valley`.
+    /// - Parameter lrs: the learning rate of each step.
+    /// - Parameter losses: the (smoothed) loss of each step.
     /// - Parameter plannedSteps: the sweep's configured length (fastai skips the first
     ///   `plannedSteps/10` points for the valley); defaults to the curve's length.
     public static func all(lrs: [Double], losses: [Double], plannedSteps: Int? = nil) -> [LRSuggestion] {

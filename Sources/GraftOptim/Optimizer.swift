@@ -20,6 +20,7 @@ public struct ParameterState: Sendable {
 /// (`layer3` × 0.1, `layer4` × 0.3, `fc` × 1). The longest matching prefix wins; a prefix matches
 /// a whole name or a name continuing with `.` after it. Unmatched parameters get 1.
 public struct LearningRateFactors: Sendable, Equatable, Codable {
+    /// A parameter-name prefix and the factor its learning rate is multiplied by.
     public struct Rule: Sendable, Equatable, Codable {
         public var prefix: String
         public var factor: Double

@@ -72,6 +72,8 @@ public struct StepDecayLR: LRSchedule, Equatable, Codable {
 /// `momentum = max_m − (max_m − base_m)·scale·f`.
 /// - Precondition: `stepSizeUp ≥ 1`, `stepSizeDown ≥ 1`.
 public struct CyclicLR: LRSchedule, Equatable, Codable {
+    /// The amplitude of each cycle: constant (triangular), halved every cycle (triangular2), or
+    /// scaled by `γ^t` (exp_range).
     public enum Mode: String, Sendable, Codable, CaseIterable {
         case triangular, triangular2
         case expRange = "exp_range"
@@ -87,6 +89,12 @@ public struct CyclicLR: LRSchedule, Equatable, Codable {
     /// Momentum cycling (`cycle_momentum`), or `nil` to leave momentum alone.
     public var momentumRange: MomentumRange?
 
+    /// - Parameter baseLR: the lowest rate, at the start of each cycle.
+    /// - Parameter maxLR: the highest rate, at the top of each cycle (before the mode's scaling).
+    /// - Parameter stepSizeUp: steps from the bottom of a cycle to its top.
+    /// - Parameter mode: how the amplitude changes from cycle to cycle.
+    /// - Parameter gamma: `exp_range`'s decay per step.
+    /// - Parameter momentumRange: momentum to cycle opposite to the rate, or nil to leave momentum alone.
     /// - Parameter stepSizeDown: defaults to `stepSizeUp` (symmetric cycles).
     public init(
         baseLR: Double, maxLR: Double, stepSizeUp: Int, stepSizeDown: Int? = nil,
@@ -149,6 +157,7 @@ public struct CyclicLR: LRSchedule, Equatable, Codable {
 /// - Precondition: `totalSteps ≥ 2`. Steps past `totalSteps − 1` repeat the last step's values
 ///   (PyTorch raises instead).
 public struct OneCycleLR: LRSchedule, Equatable, Codable {
+    /// The shape of the annealing phases: cosine or linear.
     public enum Anneal: String, Sendable, Codable, CaseIterable {
         case cos, linear
     }

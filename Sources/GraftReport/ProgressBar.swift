@@ -37,6 +37,8 @@ public final class ProgressBar: @unchecked Sendable {
 
     /// A bar writing to a file handle (standard error by default).
     /// - Parameters:
+    ///   - isTTY: draw in place (true) or print plain lines (false); nil asks `output`.
+    ///   - barWidth: the bar's width in characters (at least 4).
     ///   - total: the number of steps; `0` or less shows counts without a bar or ETA.
     ///   - label: printed before the bar, e.g. `epoch 3/10`.
     ///   - output: where to write; whether it is a terminal decides the mode unless `isTTY` is given.

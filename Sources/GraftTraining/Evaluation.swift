@@ -5,9 +5,13 @@ import GraftTensor
 
 /// Eval-mode passes over a batch source.
 public enum Evaluation {
+    /// Mean loss and accuracy over the images of a batch source.
     public struct Result: Sendable {
+        /// Mean cross-entropy per image.
         public var loss: Double
+        /// Fraction of images classified correctly.
         public var accuracy: Double
+        /// Images evaluated.
         public var count: Int
     }
 

@@ -29,6 +29,7 @@ public struct LRFindJob {
         self.batchNormPolicy = batchNormPolicy
     }
 
+    /// The range test's result, its plot, its catalog id and what it warns of.
     public struct Output {
         public var result: LRRangeTestResult
         public var plot: URL

@@ -9,18 +9,28 @@ import GraftZoo
 /// Class probabilities for image files: the eval transform from the weights (or the card), one
 /// batched forward pass in eval mode.
 public struct Predictor {
+    /// One image's most likely classes, most probable first.
     public struct Prediction: Codable, Sendable {
+        /// The image's path.
         public var image: String
+        /// The `k` most probable classes, most probable first.
         public var top: [Entry]
+        /// One class and its probability.
         public struct Entry: Codable, Sendable {
+            /// The class's index in the model's output.
             public var classIndex: Int
+            /// The class's name (`class N` when the weights and card name none).
             public var className: String
+            /// Softmax probability.
             public var probability: Double
         }
     }
 
+    /// The model, in eval mode.
     public let model: any BlockStructured
+    /// Class names by output index.
     public let classNames: [String]
+    /// Resize, center crop and normalisation, as at validation.
     public let transform: EvalTransform
     /// Test-time augmentation: nil predicts from the image alone.
     public var augmentation: TestTimeAugmentation?
@@ -52,6 +62,9 @@ public struct Predictor {
             std: attributes.std.map(Float.init), dctScaling: true)
     }
 
+    /// The `k` most probable classes of each image, in one batched forward pass.
+    /// - Throws: the first image that cannot be read or decoded stops the batch; `predictEach`
+    ///   predicts the others.
     public func predict(_ images: [URL], top k: Int = 5) throws -> [Prediction] {
         try predict(images.map { try transform(contentsOf: $0) }, names: images.map(\.path), top: k)
     }

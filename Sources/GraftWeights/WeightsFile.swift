@@ -143,6 +143,9 @@ public enum WeightsFile {
     /// in the same directory, fsynced, then renamed over `url` (GraftSupport's `AtomicFile`); on
     /// failure nothing is left behind.
     /// - Parameters:
+    ///   - state: the weights, one dataset per key.
+    ///   - attributes: the file attributes: architecture, classes, input size, normalisation, source.
+    ///   - url: the file to write.
     ///   - groups: extra groups (e.g. optimizer state) written beside the weights.
     ///   - atomically: false writes `url` directly, for a caller that already writes a temporary
     ///     file of its own atomic replace (the catalog's `saveCheckpoint`), so a checkpoint is
