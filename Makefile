@@ -35,6 +35,14 @@ test: deps
 demo: build
 	./scripts/demo.sh
 
+# The API documentation: one DocC archive of every module of the library product Graft, with the
+# articles of Sources/Graft/Graft.docc, in .build-docs/Graft.doccarchive (static hosting layout).
+# A warning fails the build.
+docs: deps
+	$(SWIFT) package --scratch-path .build-docs --allow-writing-to-directory .build-docs \
+		generate-documentation --product Graft --enable-experimental-combined-documentation \
+		--warnings-as-errors --output-path .build-docs/Graft.doccarchive
+
 bench: deps
 	./benchmarks/run.sh
 
