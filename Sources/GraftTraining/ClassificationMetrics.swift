@@ -10,6 +10,7 @@ import GraftTensor
 /// both are; ECE bins the top probability into equal-width bins over [0, 1] and averages
 /// |accuracy − confidence| weighted by each bin's share of the samples.
 public struct ClassificationMetrics: Sendable, Codable, Equatable {
+    /// One class's precision, recall, F1 and support.
     public struct PerClass: Sendable, Codable, Equatable {
         public var className: String
         public var precision: Double
@@ -45,6 +46,7 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
     public var expectedCalibrationError: Double
     public var reliability: [Bin]
 
+    /// The share of samples whose true class is among the `k` most probable.
     public struct TopK: Sendable, Codable, Equatable {
         public var k: Int
         public var accuracy: Double
@@ -66,6 +68,7 @@ public struct ClassificationTally: Sendable {
     private var binCorrect: [Int]
 
     /// - Parameters:
+    ///   - classNames: the classes, by label index; their count is the class count.
     ///   - topK: the k of each top-k accuracy (those above the class count are dropped).
     ///   - bins: reliability bins (15, torchmetrics' default).
     public init(classNames: [String], topK: [Int] = [1, 5], bins: Int = 15) {
