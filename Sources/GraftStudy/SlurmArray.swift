@@ -65,7 +65,7 @@ public struct SlurmArray: Sendable, Equatable {
     public var arrayRange: String { "0-\(plan.cellCount - 1)" }
 
     /// Each task's output file (`%A` the array's job id, `%a` the task's index).
-    public var outputPattern: String {
+    var outputPattern: String {
         URL(fileURLWithPath: logDirectory).appendingPathComponent("\(jobName)-%A_%a.out").path
     }
 

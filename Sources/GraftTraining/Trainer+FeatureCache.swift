@@ -29,7 +29,7 @@ extension Trainer {
 
     /// Drops the cached features; the next epoch builds the cache anew. Call it after changing
     /// the model's weights from outside (`TrainingCheckpoint.restore` does).
-    public func resetFeatureCache() {
+    func resetFeatureCache() {
         featureCache = nil
         validationCache = nil
         epochRunsOnCachedFeatures = false

@@ -22,9 +22,9 @@ public struct TrainingPosition: Codable, Sendable, Equatable {
     public var globalStep = 0
     /// Running sums of the current epoch's training metrics, so a mid-epoch resume reports the
     /// same epoch numbers.
-    public var epochLossSum = 0.0
-    public var epochCorrect = 0
-    public var epochSeen = 0
+    var epochLossSum = 0.0
+    var epochCorrect = 0
+    var epochSeen = 0
     public var history: [EpochMetrics] = []
 
     public init() {}
