@@ -1,6 +1,7 @@
 import ArgumentParser
 import GraftCatalog
 import GraftEnsemble
+import GraftExport
 import GraftModels
 import GraftOptim
 
@@ -30,4 +31,8 @@ extension EvaluationSplit: ExpressibleByArgument {
         let key = argument.lowercased()
         self.init(rawValue: key == "validation" ? "val" : key)
     }
+}
+
+extension ExportFormat: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
