@@ -50,7 +50,7 @@ let package = Package(
             dependencies: [
                 "GraftZoo", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-            ]),
+            ], exclude: ["ONNX/README.md"]),
         .target(name: "GraftOptim", dependencies: ["GraftNN", "GraftTensor"]),
         .target(
             name: "GraftCatalog",
