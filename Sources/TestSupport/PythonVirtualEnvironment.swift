@@ -25,7 +25,11 @@ public struct PythonVirtualEnvironment: Sendable {
             guard venv.status == 0 else { return .failure(Problem("python3 -m venv failed: \(venv.stderr)")) }
             let pip = try ChildProcess.run(
                 building.appendingPathComponent("bin/python"),
-                ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"] + packages)
+                [
+                    "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    // Without a network, fail in seconds rather than retry for minutes.
+                    "--retries", "1", "--timeout", "15",
+                ] + packages)
             guard pip.status == 0 else {
                 let tail = pip.stderr.split(separator: "\n").suffix(3).joined(separator: " | ")
                 return .failure(
