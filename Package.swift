@@ -17,6 +17,7 @@ let package = Package(
             targets: [
                 "Graft", "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
                 "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy", "GraftSupport",
+                "GraftExport",
             ]),
     ],
     dependencies: [
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -44,6 +46,13 @@ let package = Package(
                 "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
             ]),
         .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
+        // Model export: safetensors with the card, ONNX graphs (the generated onnx.pb.swift).
+        .target(
+            name: "GraftExport",
+            dependencies: [
+                "GraftZoo", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ], exclude: ["ONNX/README.md"]),
         .target(name: "GraftOptim", dependencies: ["GraftNN", "GraftTensor"]),
         .target(
             name: "GraftCatalog",
@@ -71,6 +80,7 @@ let package = Package(
             dependencies: [
                 "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
                 "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy", "GraftSupport",
+                "GraftExport",
             ]),
         .executableTarget(
             name: "GraftCLI",
@@ -78,6 +88,7 @@ let package = Package(
                 "Graft",
                 "GraftTensor", "GraftModels", "GraftWeights", "GraftZoo", "GraftData", "GraftOptim",
                 "GraftCatalog", "GraftReport", "GraftTraining", "GraftEnsemble", "GraftStudy", "GraftSupport",
+                "GraftExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -138,6 +149,12 @@ let package = Package(
             ]),
         // The documented API, through `import Graft` alone: the README's snippets compile and run here.
         .testTarget(name: "GraftAPITests", dependencies: ["Graft"]),
+        .testTarget(
+            name: "GraftExportTests",
+            dependencies: [
+                "GraftExport", "GraftZoo", "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
+                "GraftCatalog", "TestSupport",
+            ]),
         .testTarget(
             name: "GraftEnsembleTests",
             dependencies: [

@@ -17,6 +17,7 @@ packages=(
   dataset-fashion-mnist
   python3-h5py         # h5py for the interop tests, run with Debian's /usr/bin/python3
   python3-numpy
+  python3-onnx         # onnx.checker for the ONNX export tests
 )
 
 # `--cluster`: also a single-node Slurm for `make cluster-test` (the daemons are started by the

@@ -3,6 +3,7 @@
 @_exported import GraftCatalog
 @_exported import GraftData
 @_exported import GraftEnsemble
+@_exported import GraftExport
 @_exported import GraftModels
 @_exported import GraftNN
 @_exported import GraftOptim

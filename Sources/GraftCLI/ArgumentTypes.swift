@@ -1,6 +1,7 @@
 import ArgumentParser
 import GraftCatalog
 import GraftEnsemble
+import GraftExport
 import GraftModels
 import GraftOptim
 import GraftTraining
@@ -34,3 +35,7 @@ extension EvaluationSplit: ExpressibleByArgument {
 }
 
 extension TestTimeAugmentation: ExpressibleByArgument {}
+
+extension ExportFormat: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}

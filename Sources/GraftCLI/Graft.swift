@@ -10,6 +10,7 @@ struct Graft: ParsableCommand {
         subcommands: [
             // The zoo and weights
             ModelsCommand.self, ConvertCommand.self, WeightsCommand.self, PredictCommand.self,
+            ExportCommand.self,
             // Data and training
             DataCommand.self, LRFindCommand.self, TrainCommand.self, CompareCommand.self, EnsembleCommand.self,
             EvaluateCommand.self, ReportCommand.self,
