@@ -2,8 +2,9 @@
 import PackageDescription
 
 // C libraries come from Debian packages (scripts/install-deps.sh). Only GraftTensor calls BLAS,
-// only GraftWeights calls HDF5, only GraftData calls libjpeg, only GraftCatalog calls libpq. Every target lists each target its
-// files import.
+// only GraftWeights calls HDF5, only GraftData calls libjpeg, only GraftCatalog calls libpq, only
+// GraftSupport calls libcrypto (OpenSSL's SHA-256, rather than swift-crypto, whose BoringSSL was
+// most of a fresh build). Every target lists each target its files import.
 let package = Package(
     name: "Graft",
     platforms: [.macOS(.v14)],
@@ -23,7 +24,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
@@ -31,11 +31,12 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("z")]),
 
         // oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
-        .target(name: "GraftSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "GraftSupport", dependencies: ["CLibCrypto"]),
         .target(name: "GraftTensor", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN", "GraftTensor"]),

@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev           # gzip (Fashion-MNIST IDX files)
   libsqlite3-dev       # the catalog
   libpq-dev            # the catalog on a PostgreSQL server (--catalog postgresql://…)
+  libssl-dev           # SHA-256 of weights, checkpoints and datasets (OpenSSL's libcrypto)
   postgresql           # the catalog tests start a server of their own in a temporary directory
   dataset-fashion-mnist
   python3-h5py         # h5py for the interop tests, run with Debian's /usr/bin/python3

@@ -58,4 +58,12 @@ struct SHA256Tests {
         #expect((try? SHA256.hex(of: url)) == nil)
         #expect(FileError(path: url.path, operation: "open", code: ENOENT).errorDescription?.contains(url.path) == true)
     }
+
+    @Test("a file that opens but cannot be read is a FileError for the read")
+    func unreadable() throws {
+        // A directory opens read-only on Linux; reading it fails with EISDIR.
+        let dir = try TemporaryDirectory.make("graft-support")
+        defer { TemporaryDirectory.remove(dir) }
+        #expect(throws: FileError(path: dir.path, operation: "read", code: EISDIR)) { try SHA256.hexAndSize(of: dir) }
+    }
 }
