@@ -13,7 +13,11 @@ public enum ModelExport {
         }
     }
 
+    /// Writes `model` in `format` to `url`, under a temporary name renamed when complete.
     /// - Parameters:
+    ///   - model: the weights, loaded into their architecture, with the card's facts.
+    ///   - format: safetensors or ONNX.
+    ///   - url: the file to write.
     ///   - overwrite: replace an existing file at `url`; without it an existing file is an error.
     /// - Throws: `ExportError.outputExists` (before anything is written), `ExportError` for a
     ///   layer ONNX cannot express, `WeightsError.io` or `ExportError.write` naming the file.
