@@ -1,5 +1,10 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// `GRAFT_DNNL=0 swift build …` builds without oneDNN, for platforms that lack it: convolutions then
+// run Graft's Winograd and im2col + OpenBLAS sgemm (README, "Building without oneDNN").
+let withOneDNN = ProcessInfo.processInfo.environment["GRAFT_DNNL"] != "0"
 
 // C libraries come from Debian packages (scripts/install-deps.sh). Only GraftTensor calls BLAS,
 // only GraftWeights calls HDF5, only GraftData calls libjpeg, only GraftCatalog calls libpq, only
@@ -34,10 +39,13 @@ let package = Package(
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("z")]),
 
-        // oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it.
-        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl")]),
+        // Graft's own C kernels (its Winograd, the arena and the parallel loops), on OpenBLAS; the
+        // oneDNN layer (CDNNL, below) builds on them.
+        .target(name: "CGraftKernels", dependencies: ["CBLAS"]),
         .target(name: "GraftSupport", dependencies: ["CLibCrypto"]),
-        .target(name: "GraftTensor", dependencies: ["CBLAS", "CDNNL"]),
+        .target(
+            name: "GraftTensor", dependencies: ["CBLAS", "CGraftKernels"] + (withOneDNN ? ["CDNNL"] : []),
+            swiftSettings: withOneDNN ? [.define("GRAFT_DNNL")] : []),
         .target(name: "GraftNN", dependencies: ["GraftTensor"]),
         .target(name: "GraftModels", dependencies: ["GraftNN", "GraftTensor"]),
         .target(name: "GraftWeights", dependencies: ["GraftTensor", "GraftSupport", "CHDF5"]),
@@ -164,6 +172,13 @@ let package = Package(
             ]),
     ]
 )
+
+// oneDNN convolutions (libdnnl-dev), behind a small C layer; only GraftTensor uses it. Left out of
+// a build with GRAFT_DNNL=0, so that nothing includes or links oneDNN.
+if withOneDNN {
+    package.targets.append(
+        .target(name: "CDNNL", dependencies: ["CGraftKernels"], linkerSettings: [.linkedLibrary("dnnl")]))
+}
 
 // Fuzz targets (scripts/fuzz.sh, `make fuzz`). Built with -DFUZZING and the fuzzer sanitizer each
 // is a libFuzzer binary; a normal build gives a replay tool that runs files through the same code.

@@ -127,8 +127,9 @@ if [ $kernels = 1 ]; then
   # Graft's own Winograd against oneDNN's kernel for the same layer (direct where oneDNN has no
   # Winograd for this CPU; also against oneDNN's Winograd where it has one): the measurements
   # behind ConvKernels.graftWinogradMinimumPixels.
-  cc -O2 -ISources/CDNNL/include Sources/CDNNL/graft_dnnl.c Sources/CDNNL/graft_winograd.c \
-    benchmarks/kernels/winograd_kernels.c -ldnnl -lm -o "$out/winograd_kernels"
+  cc -O2 -ISources/CDNNL/include -ISources/CGraftKernels/include $(pkg-config --cflags openblas) \
+    Sources/CDNNL/graft_dnnl.c Sources/CGraftKernels/*.c benchmarks/kernels/winograd_kernels.c \
+    -ldnnl $(pkg-config --libs openblas) -lm -o "$out/winograd_kernels"
   echo "Graft's Winograd vs oneDNN's kernel, batch of the workloads, 1, 2, 4, 8:" >&2
   "$out/winograd_kernels" "$iterations" 0 1 2 4 8 | tee -a "$out/kernels.jsonl" >&2
   echo "Graft's Winograd vs oneDNN's Winograd (where this CPU has it):" >&2

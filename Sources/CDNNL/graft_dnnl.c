@@ -1,12 +1,9 @@
 #include "graft_dnnl.h"
-#include "graft_internal.h"
 
 #include <oneapi/dnnl/dnnl.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* One oneDNN operation on fixed shapes: the primitive, and for each argument the user's plain
  * layout, the primitive's layout and the reorder between them when they differ. */
@@ -44,8 +41,6 @@ static dnnl_engine_t engine = NULL;
 static entry *cache = NULL;
 
 static _Thread_local dnnl_stream_t thread_stream = NULL;
-static _Thread_local char *arena = NULL;
-static _Thread_local size_t arena_size = 0;
 
 static void make_engine(void) {
     if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
@@ -60,18 +55,6 @@ static dnnl_stream_t stream(void) {
     if (!thread_stream && dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags) != dnnl_success)
         thread_stream = NULL;
     return thread_stream;
-}
-
-void *graft_arena(size_t bytes) {
-    if (bytes > arena_size) {
-        free(arena);
-        /* 2 MB-aligned on transparent huge pages: far fewer page faults on first touch. */
-        size_t huge = (size_t)2 << 20, rounded = (bytes + huge - 1) / huge * huge;
-        arena = aligned_alloc(huge, rounded);
-        if (arena) madvise(arena, rounded, MADV_HUGEPAGE);
-        arena_size = arena ? rounded : 0;
-    }
-    return arena;
 }
 
 static int same_shape(const graft_conv_shape *a, const graft_conv_shape *b) {
@@ -384,74 +367,17 @@ int graft_conv_runs_winograd(const graft_conv_shape *shape, int pass) {
     return p ? p->alg == dnnl_convolution_winograd : -1;
 }
 
-/* OpenMP runtime entry points, looked up in the libgomp that libdnnl loaded. */
-typedef void (*gomp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
-typedef int (*omp_int_fn)(void);
-static pthread_once_t omp_once = PTHREAD_ONCE_INIT;
-static gomp_parallel_fn gomp_parallel = NULL;
-static omp_int_fn omp_thread_num = NULL, omp_num_threads = NULL, omp_max_threads = NULL;
-
-static void find_omp(void) {
-    graft_dnnl_available(); /* make sure libdnnl (and its OpenMP) is initialised */
-    gomp_parallel = (gomp_parallel_fn)dlsym(RTLD_DEFAULT, "GOMP_parallel");
-    omp_thread_num = (omp_int_fn)dlsym(RTLD_DEFAULT, "omp_get_thread_num");
-    omp_num_threads = (omp_int_fn)dlsym(RTLD_DEFAULT, "omp_get_num_threads");
-    omp_max_threads = (omp_int_fn)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
-    if (!omp_thread_num || !omp_num_threads || !omp_max_threads) gomp_parallel = NULL;
-}
-
-int graft_parallel_threads(void) {
-    pthread_once(&omp_once, find_omp);
-    return gomp_parallel ? omp_max_threads() : 1;
-}
-
-typedef struct part_job {
-    graft_part_fn fn;
-    void *ctx;
-    long count, granule;
-} part_job;
-
-static void part_worker(void *p) {
-    const part_job *job = p;
-    long units = (job->count + job->granule - 1) / job->granule;
-    long parts = omp_num_threads(), part = omp_thread_num();
-    long start = units * part / parts * job->granule;
-    long end = units * (part + 1) / parts * job->granule;
-    if (end > job->count) end = job->count;
-    if (start < end) job->fn(job->ctx, (int)part, start, end);
-}
-
-void graft_parallel_parts(long count, long granule, int parts, graft_part_fn fn, void *ctx) {
-    if (granule < 1) granule = 1;
-    long units = (count + granule - 1) / granule;
-    int threads = graft_parallel_threads();
-    if (parts < threads) threads = parts;
-    if (!gomp_parallel || threads < 2 || units < 2) {
-        if (count > 0) fn(ctx, 0, 0, count);
-        return;
-    }
-    part_job job = {fn, ctx, count, granule};
-    /* The team may be smaller than asked for, never larger: every index stays below `parts`. */
-    gomp_parallel(part_worker, &job, (unsigned)(units < threads ? units : threads), 0);
-}
-
-typedef struct chunk_job {
-    graft_chunk_fn fn;
-    void *ctx;
-} chunk_job;
-
-static void chunk_worker(void *ctx, int part, long start, long end) {
-    (void)part;
-    const chunk_job *job = ctx;
-    job->fn(job->ctx, start, end);
-}
-
-void graft_parallel_chunks(long count, long granule, graft_chunk_fn fn, void *ctx) {
-    chunk_job job = {fn, ctx};
-    graft_parallel_parts(count, granule, graft_parallel_threads(), chunk_worker, &job);
-}
-
 int graft_dnnl_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
                      const float *b, long ldb, float beta, float *c, long ldc) {
     return dnnl_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success ? 0 : -1;
+}
+
+static void onednn_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+                         const float *b, long ldb, float beta, float *c, long ldc) {
+    dnnl_sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Graft's Winograd multiplies with oneDNN's sgemm wherever oneDNN is linked, from before main. */
+__attribute__((constructor)) static void use_onednn_sgemm(void) {
+    graft_winograd_use_sgemm(onednn_sgemm);
 }

@@ -1,6 +1,11 @@
+import CGraftKernels
+#if GRAFT_DNNL
 import CDNNL
+#endif
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Shape of a 2-D convolution (groups 1, dilation 1, symmetric zero padding as torchvision).
@@ -39,6 +44,10 @@ public enum ConvPass: Int32, CaseIterable, Sendable {
 ///
 /// In the im2col path several images share one sgemm so that small late-stage feature maps
 /// (7×7) still give BLAS a wide matrix; the group is capped so the column buffer stays small.
+///
+/// A build without oneDNN (`GRAFT_DNNL=0`, README "Building without oneDNN") has Graft's Winograd
+/// and im2col + sgemm only: `oneDNNIsAvailable` is false, and the oneDNN backends run Graft's
+/// Winograd where `winograd` picks it and im2col + sgemm elsewhere.
 public enum ConvKernels {
     /// Which implementation runs convolutions.
     public enum Backend: String, Sendable {
@@ -52,18 +61,51 @@ public enum ConvKernels {
         case graftWinograd = "graft-winograd"
         case im2col
 
-        public var isOneDNN: Bool { self != .im2col }
+        /// Whether convolutions run in oneDNN (Graft's Winograd on the layers it takes): never in
+        /// a build without oneDNN.
+        public var isOneDNN: Bool {
+            #if GRAFT_DNNL
+            self != .im2col
+            #else
+            false
+            #endif
+        }
     }
 
     /// Whether libdnnl loaded: every backend but `.im2col` needs it, whatever `defaultBackend` is.
+    /// False in a build without oneDNN.
+    #if GRAFT_DNNL
     public static let oneDNNIsAvailable = graft_dnnl_available() != 0
+    #else
+    public static let oneDNNIsAvailable = false
+    #endif
 
     /// oneDNN when it is available; `GRAFT_CONV=direct`, `graft-winograd` or `im2col` pick the
     /// others. Only the callers that name no backend get it: a caller that names one gets that one.
+    /// In a build without oneDNN, `.graftWinograd`, or `.im2col` when `GRAFT_CONV` says so;
+    /// `GRAFT_CONV=onednn` or `direct` there runs Graft's Winograd or im2col + sgemm (no
+    /// Winograd) instead, and says so on stderr.
     public static let defaultBackend: Backend = {
+        #if GRAFT_DNNL
         guard oneDNNIsAvailable else { return .im2col }
         if let v = getenv("GRAFT_CONV"), let backend = Backend(rawValue: String(cString: v)) { return backend }
         return .oneDNN
+        #else
+        guard let v = getenv("GRAFT_CONV"), let asked = Backend(rawValue: String(cString: v)) else {
+            return .graftWinograd
+        }
+        let backend: Backend, runs: String
+        switch asked {
+        case .oneDNN: (backend, runs) = (.graftWinograd, "Graft's Winograd where it applies, im2col + sgemm elsewhere")
+        case .oneDNNDirect: (backend, runs) = (.im2col, "im2col + sgemm, no Winograd")
+        case .graftWinograd, .im2col: return asked
+        }
+        var message =
+            "graft: GRAFT_CONV=\(asked.rawValue) needs oneDNN, which is not in this build (built with GRAFT_DNNL=0); "
+            + "convolutions run \(runs) (GRAFT_CONV=\(backend.rawValue)) instead\n"
+        message.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        return backend
+        #endif
     }()
 
     /// A Winograd F(4,3) kernel: oneDNN's, or Graft's own (`graft_winograd.c`).
@@ -130,12 +172,16 @@ public enum ConvKernels {
     /// Whether oneDNN, asked for Winograd, made this layer's forward primitive with it: it does
     /// only where this CPU and shape have a kernel, and falls back to its direct one elsewhere.
     static func oneDNNRunsWinograd(_ g: ConvGeometry, batch: Int, height: Int, width: Int) -> Bool {
+        #if GRAFT_DNNL
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: false, relu: false, winograd: true)
         return graft_conv_runs_winograd(&shape, ConvPass.forward.rawValue) == 1
+        #else
+        return false
+        #endif
     }
 
     /// The name of the kernel a pass runs: oneDNN's, e.g. `jit_wino_4x3:avx512_core`, or
-    /// `graft_wino_4x3`; nil when oneDNN cannot run the shape.
+    /// `graft_wino_4x3`; nil when oneDNN cannot run the shape (im2col + sgemm runs it).
     public static func implementation(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
         pass: ConvPass, backend: Backend = defaultBackend
@@ -143,8 +189,12 @@ public enum ConvKernels {
         if usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
             return "graft_wino_4x3"
         }
+        #if GRAFT_DNNL
         var shape = dnnlShape(g, batch: batch, height: height, width: width, bias: bias, relu: false, backend: backend)
         return graft_conv_implementation(&shape, pass.rawValue).map { String(cString: $0) }
+        #else
+        return nil
+        #endif
     }
 
     static func dnnlShape(
@@ -190,6 +240,7 @@ public enum ConvKernels {
     }
 
     static func imagesPerCall(_ shape: graft_conv_shape, pass: ConvPass, budget: Int) -> Int? {
+        #if GRAFT_DNNL
         var whole = shape, one = shape
         one.batch = 1
         let need = Int(graft_conv_arena_bytes(&whole, pass.rawValue))
@@ -200,6 +251,9 @@ public enum ConvKernels {
         let fitting = max(1, budget / perImage)
         let calls = (n + fitting - 1) / fitting
         return (n + calls - 1) / calls
+        #else
+        return nil
+        #endif
     }
 
     /// Runs one oneDNN pass over the batch in calls of `imagesPerCall` images: `call(part, start)`
@@ -323,18 +377,24 @@ public enum ConvKernels {
         var output = Tensor(uninitializedShape: [n, M, oh, ow])
         let out = output.mutablePointer()
         let x = input.pointer, wt = weight.pointer
-        if backend.isOneDNN {
+        #if !GRAFT_DNNL
+        _ = BLAS.threadPolicy  // OpenBLAS on one thread before Graft's Winograd multiplies with it
+        #endif
+        let graftWinograd = usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend)
+        if backend.isOneDNN || graftWinograd {
             var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
-            if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
+            if graftWinograd {
                 var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
                 let rc = graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out)
                 if graftWinogradRan(rc, .forward, g, batch: n, height: h, width: w) { return output }
             }
+            #if GRAFT_DNNL
             let outCHW = M * outHW
             let ran = inBatchChunks(shape, pass: .forward, budget: arenaBudget) { part, start in
                 graft_conv_forward(&part, x + start * inCHW, wt, bias?.pointer, out + start * outCHW)
             }
             if ran { return output }
+            #endif
         }
         let group = groupSize(g, outHW: outHW, batch: n)
         if g.isPointwise && group == 1 {
@@ -398,7 +458,10 @@ public enum ConvKernels {
         let (oh, ow) = g.outputSize(h, w)
         let outHW = oh * ow, inCHW = g.inChannels * h * w, K = g.patchSize, M = g.outChannels
         let x = input.pointer, wt = weight.pointer, dy = gy.pointer
-        if backend.isOneDNN,
+        #if !GRAFT_DNNL
+        _ = BLAS.threadPolicy  // OpenBLAS on one thread before Graft's Winograd multiplies with it
+        #endif
+        if backend.isOneDNN || usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend),
             case .ran(let gradInput) = dnnlBackward(
                 input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
                 biasGradient: biasGradient, needInput: needInput, backend: backend, arenaBudget: arenaBudget)
@@ -498,7 +561,7 @@ public enum ConvKernels {
         }
     }
 
-    /// What the oneDNN path of `backward` did.
+    /// What the oneDNN path of `backward` (Graft's Winograd's, in a build without oneDNN) did.
     enum DNNLBackward {
         /// oneDNN cannot run this shape; nothing has been written.
         case unsupported
@@ -507,7 +570,7 @@ public enum ConvKernels {
     }
 
     /// oneDNN gradients (Graft's Winograd among them), accumulated into the given buffers as the
-    /// im2col path does.
+    /// im2col path does. In a build without oneDNN, Graft's Winograd's alone.
     static func dnnlBackward(
         input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
         weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool,
@@ -528,11 +591,13 @@ public enum ConvKernels {
                 let rc = graft_winograd_backward_data(&shape, dy, wt, u.mutablePointer(), dx)
                 ran = graftWinogradRan(rc, .inputGradient, g, batch: n, height: h, width: w)
             }
+            #if GRAFT_DNNL
             if !ran {
                 ran = inBatchChunks(shape, pass: .inputGradient, budget: arenaBudget) { part, start in
                     graft_conv_backward_data(&part, dy + start * outCHW, wt, dx + start * inCHW)
                 }
             }
+            #endif
             guard ran else { return .unsupported }
             gradInput = t
         }
@@ -542,7 +607,6 @@ public enum ConvKernels {
                 backend: backend)
             // The batch's gradient: the first call's, plus each further call's.
             var gw = Tensor(uninitializedShape: weight.shape), gb = Tensor(uninitializedShape: [g.outChannels])
-            var partW: Tensor? = nil, partB: Tensor? = nil
             var ran = false
             if usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend) {
                 // From the pool, so that the 16 MB of transformed tiles are not faulted in afresh.
@@ -551,7 +615,9 @@ public enum ConvKernels {
                     &shape, x, dy, buffer.mutablePointer(), gw.mutablePointer(), gb.mutablePointer())
                 ran = graftWinogradRan(rc, .weightGradient, g, batch: n, height: h, width: w)
             }
+            #if GRAFT_DNNL
             if !ran {
+                var partW: Tensor? = nil, partB: Tensor? = nil
                 ran = inBatchChunks(shape, pass: .weightGradient, budget: arenaBudget) { part, start in
                     let first = start == 0
                     if !first && partW == nil {
@@ -570,6 +636,7 @@ public enum ConvKernels {
                     return rc
                 }
             }
+            #endif
             guard ran else { return .unsupported }
             Elementwise.add(gw.pointer, into: dw, count: gw.count)
             if let db = biasGradient { Elementwise.add(gb.pointer, into: db, count: g.outChannels) }

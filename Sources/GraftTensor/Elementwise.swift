@@ -1,10 +1,11 @@
-import CDNNL
+import CGraftKernels
 
 /// Elementwise kernels over raw float buffers, split across the cores when the buffer is large
 /// enough to pay for the hand-off. Inner loops are plain indexed loops the compiler vectorises.
 public enum Elementwise {
     /// Threads used for elementwise work: oneDNN's OpenMP team, so that convolutions and the
-    /// loops between them share one set of threads instead of two pools competing for the cores.
+    /// loops between them share one set of threads instead of two pools competing for the cores
+    /// (in a build without oneDNN, the pool Graft's Winograd runs on; `graft_kernels.h`).
     public static let threads = Int(graft_parallel_threads())
     /// Below this many elements a loop runs on the calling thread.
     static let parallelThreshold = 1 << 15

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// OpenMP wait policy for executables built on Graft.
@@ -19,6 +21,11 @@ public enum Threading {
         setenv("OMP_WAIT_POLICY", "passive", 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv only returns on failure: carry on with the default policy.
+        #elseif canImport(Darwin)
+        // No /proc: the executable as it was started (a path, or a name found on the PATH).
+        guard getenv("OMP_WAIT_POLICY") == nil, let executable = CommandLine.unsafeArgv[0] else { return }
+        setenv("OMP_WAIT_POLICY", "passive", 1)
+        execvp(executable, CommandLine.unsafeArgv)
         #endif
     }
 }

@@ -5,11 +5,13 @@ import Testing
 /// binaries are installed (`scripts/install-deps.sh`); required in CI.
 public let postgresPrerequisite = Prerequisite(
     "a PostgreSQL server",
-    problem: PostgresTestServer.binDirectory == nil ? "initdb and pg_ctl not found under /usr/lib/postgresql" : nil)
+    problem: PostgresTestServer.binDirectory == nil ? "initdb and pg_ctl not found \(PostgresTestServer.searched)" : nil
+)
 
 /// One PostgreSQL server for the whole test process, in a temporary directory, listening only on
 /// a Unix socket there; stopped and removed when the process exits. initdb refuses to run as
-/// root, so as root the server runs as the `postgres` user the Debian package creates.
+/// root, so as root the server runs as the `postgres` user the Debian package creates (on Linux;
+/// elsewhere, untested, the binaries are looked for on the PATH and run as the current user).
 public final class PostgresTestServer: @unchecked Sendable {
     public let directory: URL
     private let port = 5432
@@ -20,10 +22,19 @@ public final class PostgresTestServer: @unchecked Sendable {
     private static let startLock = NSLock()
 
     public static var binDirectory: URL? {
+        #if os(Linux)
         let root = URL(fileURLWithPath: "/usr/lib/postgresql")
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-        for v in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
-            let bin = root.appendingPathComponent(v).appendingPathComponent("bin")
+        let candidates = versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }).map {
+            root.appendingPathComponent($0).appendingPathComponent("bin")
+        }
+        #else
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let candidates = (path.split(separator: ":").map(String.init) + ["/opt/homebrew/bin", "/usr/local/bin"]).map {
+            URL(fileURLWithPath: $0)
+        }
+        #endif
+        for bin in candidates {
             if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("initdb").path),
                 FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path)
             {
@@ -31,6 +42,15 @@ public final class PostgresTestServer: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    /// Where `binDirectory` looks, for the prerequisite's message.
+    static var searched: String {
+        #if os(Linux)
+        "under /usr/lib/postgresql"
+        #else
+        "on the PATH"
+        #endif
     }
 
     /// The server, started on first use.
@@ -77,8 +97,13 @@ public final class PostgresTestServer: @unchecked Sendable {
     }
 
     private func runSQL(_ sql: String) throws {
+        #if os(Linux)
+        let psql = URL(fileURLWithPath: "/usr/bin/psql")
+        #else
+        let psql = (Self.binDirectory ?? URL(fileURLWithPath: "/usr/bin")).appendingPathComponent("psql")
+        #endif
         let outcome = try ChildProcess.run(
-            URL(fileURLWithPath: "/usr/bin/psql"),
+            psql,
             ["-q", "-v", "ON_ERROR_STOP=1", url(database: "postgres"), "-c", sql])
         guard outcome.status == 0 else { throw ServerError.failed("psql -c \(sql)", outcome.stderr) }
     }
@@ -104,12 +129,17 @@ public final class PostgresTestServer: @unchecked Sendable {
     /// shell closes every descriptor above stderr before running the tool, and we wait on the pid.
     private func run(_ tool: String, _ arguments: [String]) throws {
         guard let bin = Self.binDirectory else { throw ServerError.failed(tool, "no PostgreSQL binaries") }
-        let command =
-            (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : [])
-            + [bin.appendingPathComponent(tool).path] + arguments
+        #if os(Linux)
+        let asPostgres = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []
+        let descriptors = "/proc/$$/fd"
+        #else
+        let asPostgres: [String] = []
+        let descriptors = "/dev/fd"
+        #endif
+        let command = asPostgres + [bin.appendingPathComponent(tool).path] + arguments
         let outputFile = directory.appendingPathComponent("\(tool).out").path
         let script = """
-            for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
+            for fd in \(descriptors)/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
             exec "$@" >"$OUTPUT" 2>&1 </dev/null
             """
         let argv = ["/bin/bash", "-c", script, "bash"] + command

@@ -59,14 +59,21 @@ struct EngineResult {
     }
 }
 
-/// Peak resident memory of this process in MB (Linux VmHWM).
+/// Peak resident memory of this process in MB (Linux VmHWM; elsewhere getrusage's maximum
+/// resident size, which no reset lowers).
 func peakResidentMegabytes() -> Double {
+    #if os(Linux)
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
     for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
         let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
         return kb / 1024
     }
     return 0
+    #else
+    var usage = rusage()
+    guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+    return Double(usage.ru_maxrss) / (1024 * 1024)  // bytes on macOS
+    #endif
 }
 
 func median(_ xs: [Double]) -> Double {
@@ -151,7 +158,8 @@ func runEngineBenchmark(
     return EngineResult(
         workload: workload.rawValue, batch: n, imageSize: size,
         imagesPerSecond: Double(imagesPerStep) / median(times), stepSeconds: times,
-        peakMegabytes: peakResidentMegabytes(), baselineMegabytes: baseline, gflopPerImage: workload.gflopPerImage(size: size),
+        peakMegabytes: peakResidentMegabytes(), baselineMegabytes: baseline,
+        gflopPerImage: workload.gflopPerImage(size: size),
         run: isRun ? (samples, epochs) : nil)
 }
 

@@ -6,21 +6,28 @@ import GraftTensor
 import GraftTraining
 import GraftWeights
 
-/// Resident memory of this process in MB (Linux VmRSS).
+/// Resident memory of this process in MB (Linux VmRSS; 0 elsewhere).
 private func residentMegabytes() -> Double {
+    #if os(Linux)
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
     for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
         return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) / 1024
     }
+    #endif
     return 0
 }
 
-/// Resets the kernel's peak-RSS mark (VmHWM) to the current RSS; false where not permitted.
+/// Resets the kernel's peak-RSS mark (VmHWM) to the current RSS; false where not permitted, and
+/// off Linux, which has no such reset.
 private func resetPeakResident() -> Bool {
+    #if os(Linux)
     guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
     defer { try? handle.close() }
     do { try handle.write(contentsOf: Data("5".utf8)) } catch { return false }
     return true
+    #else
+    return false
+    #endif
 }
 
 /// Peak resident memory of a streaming ensemble evaluation against the number of members.

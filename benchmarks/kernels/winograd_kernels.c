@@ -1,10 +1,11 @@
-/* Graft's Winograd F(4,3) (Sources/CDNNL/graft_winograd.c) against oneDNN's kernel for the same
+/* Graft's Winograd F(4,3) (Sources/CGraftKernels/graft_winograd.c) against oneDNN's kernel for the same
  * layer (direct where this CPU has no oneDNN Winograd, oneDNN's Winograd with `onednn-winograd`),
  * forward, input gradient and weight gradient, on the 3×3 stride-1 layers of ResNet34 and the vanilla CNN: the
  * measurements behind ConvKernels.graftWinogradMinimumPixels. Built and run by
  * benchmarks/run.sh --kernels:
- *   cc -O2 -ISources/CDNNL/include Sources/CDNNL/graft_dnnl.c Sources/CDNNL/graft_winograd.c \
- *      benchmarks/kernels/winograd_kernels.c -ldnnl -lm -o winograd_kernels
+ *   cc -O2 -ISources/CDNNL/include -ISources/CGraftKernels/include $(pkg-config --cflags openblas) \
+ *      Sources/CDNNL/graft_dnnl.c Sources/CGraftKernels/*.c benchmarks/kernels/winograd_kernels.c \
+ *      -ldnnl $(pkg-config --libs openblas) -lm -o winograd_kernels
  *   ./winograd_kernels REPS [onednn-winograd] [BATCH ...]
  * Prints one JSON line per layer and batch (medians of REPS timed calls after one warm-up), with
  * the largest difference between the two results relative to the largest magnitude. */

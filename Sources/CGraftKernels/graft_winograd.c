@@ -1,7 +1,8 @@
 /* Winograd F(4,3) convolutions of Graft's own, for CPUs where oneDNN has no Winograd kernel
- * (oneDNN 2.6's is AVX-512 only). In the style of NNPACK: each 6×6 input tile and each 3×3
+ * (oneDNN 2.6's is AVX-512 only), and for builds without oneDNN. In the style of NNPACK: each 6×6 input tile and each 3×3
  * filter is transformed, the 36 points of a tile then multiply as 36 independent matrix
- * products (oneDNN's sgemm), and each 6×6 product is transformed back into a 4×4 output tile.
+ * products (sgemm: oneDNN's in a build with it, else OpenBLAS's), and each 6×6 product is
+ * transformed back into a 4×4 output tile.
  * That is 36 multiplications per 4×4 outputs and input-output channel pair, against 144 for a
  * direct 3×3 convolution.
  *
@@ -15,13 +16,26 @@
  * Transforms are the matrices of Lavin and Gray, "Fast Algorithms for Convolutional Neural
  * Networks" (2016), with interpolation points 0, ±1, ±2, ±1/2, written out beside the functions
  * that expand them (b_transform, g_rows and g_reduce, a_transform and a_expand). */
-#include "graft_dnnl.h"
-#include "graft_internal.h"
+#include "graft_kernels.h"
 
-#include <oneapi/dnnl/dnnl.h>
+#include <cblas.h>
 #include <string.h>
 
 enum { POINTS = 36 };
+
+/* ---- the products' sgemm ---- */
+
+static void openblas_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+                           const float *b, long ldb, float beta, float *c, long ldc) {
+    cblas_sgemm(CblasRowMajor, transa == 'T' ? CblasTrans : CblasNoTrans, transb == 'T' ? CblasTrans : CblasNoTrans,
+                (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+static graft_sgemm_fn sgemm = openblas_sgemm;
+
+void graft_winograd_use_sgemm(graft_sgemm_fn fn) {
+    sgemm = fn ? fn : openblas_sgemm;
+}
 
 int graft_winograd_supported(const graft_conv_shape *s) {
     return s->kernel == 3 && s->stride == 1 && s->padding >= 0 && s->padding <= 2
@@ -377,8 +391,8 @@ static void run_blocks(void *ctx, int part, long first, long end) {
         long tiles = (q1 - q0) * cv->tiles_w;
         transform_input(cv, q0, q1, 0, cv->ins, v, work);
         for (int p = 0; p < POINTS; p++)
-            dnnl_sgemm('N', 'N', cv->outs, tiles, cv->ins, 1.0f, cv->u + (long)p * cv->outs * cv->ins, cv->ins,
-                       v + (long)p * cv->ins * tiles, tiles, 0.0f, m + (long)p * cv->outs * tiles, tiles);
+            sgemm('N', 'N', cv->outs, tiles, cv->ins, 1.0f, cv->u + (long)p * cv->outs * cv->ins, cv->ins,
+                  v + (long)p * cv->ins * tiles, tiles, 0.0f, m + (long)p * cv->outs * tiles, tiles);
         transform_output(cv, q0, q1, m, work);
     }
 }
@@ -483,8 +497,8 @@ static void gradient_products(void *ctx, int part, long start, long end) {
     const gradient_job *j = ctx;
     const long tiles = (j->q1 - j->q0) * j->cv.tiles_w, K = j->cv.outs, C = j->cv.ins;
     for (long p = start; p < end; p++)
-        dnnl_sgemm('N', 'T', K, C, tiles, 1.0f, j->dyt + p * K * tiles, tiles, j->v + p * C * tiles, tiles,
-                   j->first ? 0.0f : 1.0f, j->du + p * K * C, C);
+        sgemm('N', 'T', K, C, tiles, 1.0f, j->dyt + p * K * tiles, tiles, j->v + p * C * tiles, tiles,
+              j->first ? 0.0f : 1.0f, j->du + p * K * C, C);
 }
 
 /* dw[o][i] = Gᵀ du[·][o][i] G for output channels [start, end), and the bias gradient. */
