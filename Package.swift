@@ -104,7 +104,7 @@ let package = Package(
             name: "graft-bench",
             dependencies: [
                 "GraftTensor", "GraftNN", "GraftModels", "GraftWeights", "GraftData", "GraftOptim", "GraftCatalog",
-                "GraftTraining", "GraftEnsemble",
+                "GraftTraining", "GraftEnsemble", "GraftExport",
             ], path: "benchmarks/Harness"),
 
         .target(name: "TestSupport", dependencies: ["GraftTensor", "GraftNN", "GraftData"]),

@@ -2,7 +2,7 @@
 """The engine workloads of `graft-bench engine`, run in PyTorch on the same cores.
 
     python3 benchmarks/pytorch.py WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
-                                           [--threads T] [--engine torch|onnxruntime]
+                                           [--threads T] [--engine torch|onnxruntime [--onnx-file F]]
                                            [--form eager|channels_last|torchscript]
                                            [--images N --epochs E [--cache-trunk]]   (resnet34-transfer-epochs)
 
@@ -14,6 +14,10 @@ Forms: `eager` is the plain NCHW model; `channels_last` converts model and input
 channels_last, PyTorch's documented CPU setting (oneDNN's blocked kernels without reorders);
 `torchscript` (inference only) is a traced, frozen channels_last module, whose convolutions
 oneDNN fuses with their BatchNorm and ReLU.
+
+`--engine onnxruntime` runs resnet34-eval in ONNX Runtime: torchvision's model exported by
+`torch.onnx.export`, or with `--onnx-file F` the file `graft export` wrote (`graft-bench
+export-onnx F`), which needs no PyTorch.
 
 Each step matches the Swift harness exactly: same shapes, same trainable set (layer4 + a new
 5-class head for the transfer step, with the frozen layers' BatchNorm in eval mode), zero_grad,
@@ -184,23 +188,31 @@ def run_torch(args, batch, size):
 
 
 def run_onnxruntime(args, batch, size):
-    """ResNet34 eval only: the torchvision model exported to ONNX, run by ONNX Runtime."""
-    import io
-
+    """ResNet34 eval only, run by ONNX Runtime: the torchvision model exported to ONNX, or the
+    file `--onnx-file` names (Graft's export)."""
     import numpy as np
     import onnxruntime as ort
-    import torch
 
-    model = build(torch, "resnet34-eval")
-    buffer = io.BytesIO()
-    torch.onnx.export(model, torch.randn(1, 3, size, size), buffer, input_names=["x"],
-                      dynamic_axes={"x": {0: "n"}}, dynamo=False)
+    if args.onnx_file:
+        with open(args.onnx_file, "rb") as f:
+            model_bytes = f.read()
+    else:
+        import io
+
+        import torch
+
+        model = build(torch, "resnet34-eval")
+        buffer = io.BytesIO()
+        torch.onnx.export(model, torch.randn(1, 3, size, size), buffer, input_names=["x"],
+                          dynamic_axes={"x": {0: "n"}}, dynamo=False)
+        model_bytes = buffer.getvalue()
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
     x = np.random.default_rng(1).standard_normal((batch, 3, size, size), dtype=np.float32)
-    return measure(lambda: session.run(None, {"x": x}), args)
+    return measure(lambda: session.run(None, {name: x}), args)
 
 
 def measure(step, args):
@@ -223,6 +235,7 @@ def main():
     parser.add_argument("--size", type=int)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--engine", choices=["torch", "onnxruntime"], default="torch")
+    parser.add_argument("--onnx-file", help="with --engine onnxruntime: run this ONNX file")
     parser.add_argument("--images", type=int, default=RUN_IMAGES)
     parser.add_argument("--epochs", type=int, default=RUN_EPOCHS)
     parser.add_argument("--form", choices=["eager", "channels_last", "torchscript"], default="eager")
@@ -233,10 +246,14 @@ def main():
     if args.cache_trunk and args.workload != "resnet34-transfer-epochs":
         sys.exit("--cache-trunk is for resnet34-transfer-epochs only")
     # What the process holds before any model or tensor: the interpreter and its libraries.
+    if args.onnx_file and args.engine != "onnxruntime":
+        sys.exit("--onnx-file goes with --engine onnxruntime")
     if args.engine == "onnxruntime":
         import numpy  # noqa: F401
-        import onnxruntime  # noqa: F401
-    import torch
+        import onnxruntime
+    torch = None
+    if not args.onnx_file:
+        import torch
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     batch, size = WORKLOADS[args.workload]
     batch, size = args.batch or batch, args.size or size
@@ -257,8 +274,10 @@ def main():
         "images_per_s": round(images_per_step / statistics.median(times), 3), "peak_mb": round(peak_mb, 1),
         "baseline_mb": round(baseline_mb, 1),
         "threads": torch.get_num_threads() if args.engine == "torch" else args.threads,
-        "version": torch.__version__,
+        "version": torch.__version__ if torch else onnxruntime.__version__,
     }
+    if args.onnx_file:
+        result["model_file"] = "graft-export"
     if is_run:
         result.update(images=args.images, epochs=args.epochs, cached_trunk=args.cache_trunk)
     result["step_s"] = [round(t, 4) for t in times]

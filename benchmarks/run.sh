@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: every engine workload in Graft and, when PyTorch is importable, in PyTorch on the
 # same cores, each in its own process (so peak memory is its own), then one table of medians and
-# ratios. ONNX Runtime's ResNet34 eval figure is added when `onnxruntime` is importable.
+# ratios. ONNX Runtime's ResNet34 eval figures are added when `onnxruntime` is importable: on
+# torchvision's model exported by PyTorch, and on the file `graft export` writes for the same model.
 #
 #   benchmarks/run.sh [--iterations N] [--rounds R] [--threads T] [--sweep] [--kernels]
 #     --rounds   repeat the Graft/PyTorch pairs R times (a noisy machine); the table shows medians
@@ -57,7 +58,7 @@ if "$PYTHON" -c "import torch" 2>/dev/null; then have_torch=1; else
   echo "PyTorch not importable with $PYTHON: Graft figures only (set PYTHON=… to compare)." >&2
 fi
 have_ort=0
-if [ $have_torch = 1 ] && "$PYTHON" -c "import onnxruntime" 2>/dev/null; then have_ort=1; fi
+if "$PYTHON" -c "import onnxruntime" 2>/dev/null; then have_ort=1; fi
 
 # The machine, first: every table is one machine's. The ISA is what oneDNN may use:
 # ONEDNN_MAX_CPU_ISA=AVX2 hides AVX-512 from it (and from PyTorch's oneDNN).
@@ -103,9 +104,15 @@ for _ in $(seq "$rounds"); do
   run_pair resnet34-transfer-epochs
 done
 if [ $have_ort = 1 ]; then
-  echo "  resnet34-eval: onnxruntime" >&2
-  "$PYTHON" benchmarks/pytorch.py resnet34-eval --engine onnxruntime --iterations "$iterations" \
-    --threads "$threads" >> "$results" || true
+  if [ $have_torch = 1 ]; then
+    echo "  resnet34-eval: onnxruntime, torchvision's model exported by PyTorch" >&2
+    "$PYTHON" benchmarks/pytorch.py resnet34-eval --engine onnxruntime --iterations "$iterations" \
+      --threads "$threads" >> "$results" || true
+  fi
+  echo "  resnet34-eval: onnxruntime, the file graft export writes" >&2
+  "$bench" export-onnx "$out/resnet34.onnx"
+  "$PYTHON" benchmarks/pytorch.py resnet34-eval --engine onnxruntime --onnx-file "$out/resnet34.onnx" \
+    --iterations "$iterations" --threads "$threads" >> "$results" || true
 fi
 
 if [ $sweep = 1 ]; then

@@ -63,7 +63,8 @@ def main(path):
     torch = {f: medians(rows, lambda r, f=f: r.get("engine") == "pytorch" and r.get("form", "eager") == f
                         and not r.get("cached_trunk")) for f in FORMS}
     cached = medians(rows, lambda r: r.get("engine") == "pytorch" and r.get("cached_trunk"))
-    ort = medians(rows, lambda r: r.get("engine") == "onnxruntime")
+    ort = medians(rows, lambda r: r.get("engine") == "onnxruntime" and not r.get("model_file"))
+    ort_graft = medians(rows, lambda r: r.get("engine") == "onnxruntime" and r.get("model_file") == "graft-export")
     if peak:
         print(f"sgemm peak, all cores: {peak:.1f} GFLOP/s (OpenBLAS {sgemm.get('openblas_gflops', '?')}, "
               f"oneDNN {sgemm.get('onednn_gflops', '?')})\n")
@@ -96,12 +97,13 @@ def main(path):
                   f"| **{g['images_per_s'] / c['images_per_s']:.2f}×** (cached) | {target} "
                   f"| {g['peak_mb']:.0f} ({above(g)}) | {c['peak_mb']:.0f} ({above(c)}) "
                   f"| {g['peak_mb'] / c['peak_mb']:.2f}× | – | {g.get('threads', '?')}/{c.get('threads', '?')} |")
-    for k, o in ort.items():
-        g = graft.get(k)
-        ratio = f"**{g['images_per_s'] / o['images_per_s']:.2f}×** (target ≥ 1.0×)" if g else "–"
-        print(f"\nONNX Runtime {label(k)} (batch {k[1]}, {k[2]}², {o.get('threads', '?')} threads): "
-              f"{o['images_per_s']:.2f} img/s, peak {o['peak_mb']:.0f} MB ({above(o)} above baseline); "
-              f"Graft / ONNX Runtime {ratio}")
+    for what, runs in (("torchvision's model exported by PyTorch", ort), ("the file graft export writes", ort_graft)):
+        for k, o in runs.items():
+            g = graft.get(k)
+            ratio = f"**{g['images_per_s'] / o['images_per_s']:.2f}×** (target ≥ 1.0×)" if g else "–"
+            print(f"\nONNX Runtime on {what}, {label(k)} (batch {k[1]}, {k[2]}², {o.get('threads', '?')} threads): "
+                  f"{o['images_per_s']:.2f} img/s, peak {o['peak_mb']:.0f} MB ({above(o)} above baseline); "
+                  f"Graft / ONNX Runtime {ratio}")
 
     jpeg_graft = [r["images_per_s"] for r in rows if r.get("workload") == "jpeg-pipeline"]
     jpeg_pillow = [r["images_per_second"] for r in rows if r.get("benchmark") == "jpeg_eval_pipeline"]

@@ -229,11 +229,8 @@ extension Predictor {
     /// A predictor from catalog checkpoint `id`: its weights, class names and eval transform.
     /// - Throws: `CatalogError.notFound`; a checkpoint file that is missing or altered.
     public init(checkpoint id: Int64, in catalog: Catalog) throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "graft-predict-\(UUID().uuidString).h5")
-        defer { try? FileManager.default.removeItem(at: file) }
-        _ = try TrainingCheckpoint.export(checkpoint: id, from: catalog, to: file)
-        try self.init(weights: file, card: nil)
+        // A checkpoint file is a weights file with training state beside the weights.
+        try self.init(weights: try catalog.verifiedFile(for: try catalog.checkpoint(id: id)), card: nil)
     }
 }
 

@@ -8,18 +8,15 @@ struct EvaluateCommand: ParsableCommand {
         abstract:
             "Score a checkpoint or a weights file: accuracy, top-k, per-class F1, confusion, log loss, calibration.",
         discussion: """
-            What is scored: a catalog checkpoint (ID, or --run R --best METRIC), or a weights file (--weights, with \
-            --model for its zoo card). On what: every image of an ImageFolder (--data DIR: a held-out test folder whose \
+            What is scored: a catalog checkpoint (ID, or --run R --best METRIC), a weights file (--weights, with \
+            --model for its zoo card), or a zoo model's own weights (--model ID: a published model). On what: every image of an ImageFolder (--data DIR: a held-out test folder whose \
             class folders must be the model's classes), Fashion-MNIST's test set (--data fashion-mnist), or, by \
             default, the checkpoint's own validation split. Figures on a test folder are labelled as test figures: \
             nothing in Graft chooses with them.
             """)
 
-    @Argument(help: "Checkpoint id (or use --run with --best, or --weights).") var id: Int64?
-    @Option(name: .customLong("run"), help: "The best checkpoint of this run.") var runId: Int64?
-    @Option(help: "Metric for --run.") var best: CheckpointMetric = .valAcc
-    @Option(help: "A weights file (HDF5) instead of a checkpoint.") var weights: String?
-    @Option(help: "With --weights: the zoo model whose card describes the file.") var model: String?
+    @Argument(help: "Checkpoint id (or --checkpoint, --run, --weights, --model).") var id: Int64?
+    @OptionGroup var source: ModelSourceOptions
     @Option(help: "An ImageFolder to score every image of, or 'fashion-mnist' for its test set.") var data: String?
     @Option(help: "Top-k accuracies to report, comma-separated.", transform: Self.parseKs) var topK: [Int] = [1, 5]
     @Option(help: "Test-time augmentation: flip (each image and its mirror, probabilities averaged).")
@@ -39,23 +36,21 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func validate() throws {
-        let given = [id != nil, runId != nil, weights != nil].filter { $0 }.count
-        guard given == 1 else { throw ValidationError("give one of: a checkpoint id, --run R, --weights FILE") }
-        if model != nil && weights == nil { throw ValidationError("--model describes a --weights file") }
-        if weights != nil && data == nil {
+        try source.requireOne(positional: id, choices: "a checkpoint id")
+        if !source.usesCatalog(positional: id) && data == nil {
             throw ValidationError("a weights file has no validation split: give --data DIR or --data fashion-mnist")
         }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
     mutating func run() throws {
-        let db = weights == nil || data == nil ? try catalog.openExisting() : nil
         let scored: ModelUnderEvaluation
-        if let weights {
-            let card = try model.map { try Zoo.shipped().card(id: $0) }
-            scored = try .weights(URL(fileURLWithPath: weights), card: card)
-        } else {
-            scored = try .checkpoint(try CheckpointSelection.resolve(id: id, run: runId, best: best, in: db!), in: db!)
+        var db: Catalog?
+        switch try source.resolve(catalog: catalog, positional: id) {
+        case .weights(let url, let card, _): scored = try .weights(url, card: card)
+        case .checkpoint(let checkpoint, let catalog):
+            scored = try .checkpoint(checkpoint, in: catalog)
+            db = catalog
         }
         let evaluated: EvaluationData =
             switch data {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Graft
 import GraftReport
 import GraftTraining
 import GraftWeights
@@ -10,14 +11,15 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Class probabilities for JPEG images and folders of them (the model card's eval transform).",
         discussion: """
-            Each argument is a JPEG file or a directory, searched recursively. Images are read and predicted in \
+            The model: a catalog checkpoint (--checkpoint ID, or --run R --best METRIC), a weights file (--weights, \
+            with --model for its zoo card), or a zoo model's own weights (--model ID). Each argument is a JPEG file \
+            or a directory, searched recursively. Images are read and predicted in \
             batches, so memory does not grow with the folder. A file that cannot be read is named on standard \
             error, the others are predicted, and the exit status is 1.
             """)
 
-    @Option(help: "Zoo model id (its card gives the architecture and resize).") var model: String?
-    @Option(help: "Weights file (HDF5), e.g. converted torchvision weights or an exported checkpoint.") var weights:
-        String
+    @OptionGroup var source: ModelSourceOptions
+    @OptionGroup var catalog: CatalogOptions
     @Option(help: "How many classes to show per image.") var top: Int = 5
     @Option(help: "Test-time augmentation: flip (each image and its mirror, probabilities averaged).")
     var tta: TestTimeAugmentation?
@@ -27,15 +29,18 @@ struct PredictCommand: ParsableCommand {
     @Argument(help: "JPEG files or directories.") var images: [String]
 
     func validate() throws {
+        try source.requireOne()
         guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard !images.isEmpty else { throw ValidationError("give at least one JPEG file or directory") }
     }
 
     mutating func run() throws {
-        let zoo = try model.map { _ in try Zoo.shipped() }
-        let card = try model.flatMap { try zoo?.card(id: $0) }
-        var predictor = try Predictor(weights: URL(fileURLWithPath: weights), card: card, zoo: zoo)
+        var predictor =
+            switch try source.resolve(catalog: catalog) {
+            case .weights(let url, let card, let zoo): try Predictor(weights: url, card: card, zoo: zoo)
+            case .checkpoint(let id, let db): try Predictor(checkpoint: id, in: db)
+            }
         predictor.augmentation = tta
         let files = try Predictor.imageFiles(in: images.map { URL(fileURLWithPath: $0) })
         guard !files.isEmpty else { throw ValidationError("no JPEG images in \(images.joined(separator: ", "))") }

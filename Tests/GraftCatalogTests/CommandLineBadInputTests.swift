@@ -167,9 +167,12 @@ import TestSupport
         "graft evaluate refuses what it cannot score, naming the option",
         .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment),
         arguments: [
-            ([String](), "give one of: a checkpoint id, --run R, --weights FILE"),
-            (["3", "--run", "1"], "give one of: a checkpoint id, --run R, --weights FILE"),
-            (["--model", "resnet34", "3"], "--model describes a --weights file"),
+            ([String](), "give one of: a checkpoint id, --run R, --weights FILE or --model ID"),
+            (["3", "--run", "1"], "give one of: a checkpoint id, --run R, --weights FILE or --model ID"),
+            (["--model", "resnet34", "3"], "give one of: a checkpoint id, --run R, --weights FILE or --model ID"),
+            (["3", "--checkpoint", "3"], "give one of: a checkpoint id, --run R, --weights FILE or --model ID"),
+            (["--model", "resnet34"], "a weights file has no validation split"),
+            (["--model", "resnet34", "--data", "fashion-mnist"], "model 'resnet34' has no weights at"),
             (["--weights", "w.h5"], "a weights file has no validation split"),
             (["--run", "1", "--top-k", "0"], "top-k values are whole numbers of at least 1"),
         ])

@@ -76,7 +76,20 @@ import TestSupport
                     at: Fixtures.url("images/\(photos[(c + i) % photos.count]).jpg"),
                     to: folder.appendingPathComponent("\(name)-\(i).jpg"))
             }
+            // Kept out of `flowers`: a test folder of the same classes, and new photos to predict.
+            let test = dir.appendingPathComponent("flowers-test/\(name)")
+            try FileManager.default.createDirectory(at: test, withIntermediateDirectories: true)
+            for i in 0..<2 {
+                try FileManager.default.copyItem(
+                    at: Fixtures.url("images/\(photos[(c + i + 4) % photos.count]).jpg"),
+                    to: test.appendingPathComponent("\(name)-test-\(i).jpg"))
+            }
         }
+        let new = dir.appendingPathComponent("new-photos/garden")
+        try FileManager.default.createDirectory(at: new, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: Fixtures.url("images/flower.jpg"), to: dir.appendingPathComponent("new-photos/a.jpg"))
+        try FileManager.default.copyItem(at: Fixtures.url("images/rocket.jpg"), to: new.appendingPathComponent("b.jpg"))
     }
 
     @Test(
@@ -89,6 +102,7 @@ import TestSupport
         #expect(
             commands.map(Self.subcommand) == [
                 "convert", "data scan", "data split", "lr-find", "train", "evaluate", "ensemble", "compare", "report",
+                "evaluate", "predict", "export", "export",
             ])
         let dir = try TemporaryDirectory.make("graft-walkthrough")
         defer { TemporaryDirectory.remove(dir) }
@@ -151,6 +165,14 @@ import TestSupport
                     try JSONDecoder().decode(CommandLineBadInputTests.SplitFile.self, from: Data(contentsOf: url))
                 }
                 #expect(try splits.map(decode) == [try decode(dir.appendingPathComponent("flowers/.graft-split.json"))])
+            case "evaluate" where command.contains("flowers-test"):
+                #expect(out.stdout.contains("flowers-test (never used for a choice)"), "\(out.stdout)")
+                #expect(out.stdout.contains("flip"), "\(out.stdout)")
+                let json = try graft(Array(command.dropFirst()) + ["--json"]).stdout
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
+                let summary = try #require(object["summary"] as? [String: Any])
+                #expect(summary["images"] as? Int == 10, "\(summary)")
             case "evaluate":
                 for section in ["Evaluation:", "Per class:", "Confusion matrix (rows: true class):", "Reliability"] {
                     #expect(out.stdout.contains(section), "\(out.stdout)")
@@ -196,6 +218,17 @@ import TestSupport
                     contentsOf: dir.appendingPathComponent("out/report-comparison-1.html"), encoding: .utf8)
                 #expect(html.contains("<svg") && html.contains("Comparison: "))
                 #expect(out.stdout.hasPrefix("report: ") && out.stdout.contains("/out/report-comparison-1.html"))
+            case "predict":
+                // A header and one row per photo, the nested one included.
+                let lines = out.stdout.split(separator: "\n")
+                #expect(lines.first == "path,class_1,probability_1,class_2,probability_2", "\(out.stdout)")
+                #expect(lines.count == 3 && out.stdout.contains("new-photos/garden/b.jpg"), "\(out.stdout)")
+            case "export":
+                let output = try #require(command.firstIndex(of: "--output").map { command[$0 + 1] })
+                #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(output).path), "\(output)")
+                #expect(
+                    out.stdout.contains("resnet34, 5 classes (daisy, dandelion, rose, sunflower, tulip), input 3×32×32"),
+                    "\(out.stdout)")
             default:
                 Issue.record("the walkthrough's '\(name)' has no checks here")
             }

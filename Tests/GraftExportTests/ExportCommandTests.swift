@@ -54,6 +54,25 @@ struct ExportCommandTests {
         #expect(forced.stdout.contains("as onnx (opset 13)"))
     }
 
+    @Test func aZooModelsOwnWeights() throws {
+        let dir = try TemporaryDirectory.make("graft-export-cli")
+        defer { TemporaryDirectory.remove(dir) }
+        let missing = try run(["export", "--model", "vanilla-cnn", "--format", "onnx", "--output", "m.onnx"], in: dir)
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("model 'vanilla-cnn' has no weights at"), "\(missing.stderr)")
+        // The card's weights file in ./Weights, where `graft convert` and `models publish` put it.
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("Weights"), withIntermediateDirectories: true)
+        let input = try weights(in: dir)
+        let installed = dir.appendingPathComponent("Weights/vanilla-cnn.h5")
+        try FileManager.default.moveItem(at: input, to: installed)
+        let result = try run(
+            ["export", "--model", "vanilla-cnn", "--format", "safetensors", "--output", "m.safetensors"], in: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("from \(installed.path): vanilla-cnn, 3 classes"), "\(result.stdout)")
+        #expect(try Safetensors.load(dir.appendingPathComponent("m.safetensors")) == WeightsFile.read(installed).state)
+    }
+
     @Test func refusalsNameTheValueAndLeaveNoFile() throws {
         let dir = try TemporaryDirectory.make("graft-export-cli")
         defer { TemporaryDirectory.remove(dir) }
@@ -67,7 +86,9 @@ struct ExportCommandTests {
         let both = try run(
             ["export", "--weights", input.path, "--checkpoint", "1", "--format", "onnx", "--output", "m.onnx"], in: dir)
         #expect(both.status != 0)
-        #expect(both.stderr.contains("give exactly one of --checkpoint ID, --run R"), "\(both.stderr)")
+        #expect(
+            both.stderr.contains("give one of: --checkpoint ID, --run R, --weights FILE or --model ID"),
+            "\(both.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["in.h5"])
     }
 

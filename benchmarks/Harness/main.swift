@@ -11,6 +11,8 @@ Threading.preferPassiveOpenMPWaiting()
 /// images/s over a folder of JPEGs (Pillow's side: `benchmarks/pillow.py`).
 /// `graft-bench catalog [--rows N]`: catalog query times over N checkpoint rows.
 /// `graft-bench ensemble`: peak memory of streaming ensemble evaluation for 1, 2, 4, 8 members.
+/// `graft-bench export-onnx FILE`: resnet34-eval's model (the same random weights) exported by
+/// `graft export`'s code, for ONNX Runtime to run Graft's own file.
 /// `benchmarks/run.sh` runs every workload here and in PyTorch and prints the ratios.
 let usage = """
     usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
@@ -19,6 +21,7 @@ let usage = """
            graft-bench data FOLDER [--batch B]
            graft-bench catalog [--rows N]
            graft-bench ensemble
+           graft-bench export-onnx FILE
     workloads: \(EngineWorkload.allCases.map(\.rawValue).joined(separator: ", "))
     """
 
@@ -47,6 +50,14 @@ case "catalog":
     exit(0)
 case "ensemble":
     print(runEnsembleMemoryBenchmark())
+    exit(0)
+case "export-onnx" where arguments.count >= 2:
+    do {
+        try exportEvalModel(to: URL(fileURLWithPath: arguments[1]))
+    } catch {
+        FileHandle.standardError.write(Data("graft-bench export-onnx: \(error.localizedDescription)\n".utf8))
+        exit(1)
+    }
     exit(0)
 default:
     break
