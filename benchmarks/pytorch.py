@@ -44,6 +44,8 @@ WORKLOADS = {
     "resnet34-full": (32, 224),
     "vanilla-train": (64, 128),
     "resnet34-transfer-epochs": (32, 224),
+    "resnet18-transfer": (32, 224),
+    "resnet18-full": (32, 224),
 }
 # resnet34-transfer-epochs: images in the set and epochs of one timed run (--images, --epochs).
 RUN_IMAGES, RUN_EPOCHS = 128, 4
@@ -63,13 +65,14 @@ def vanilla_cnn(torch, num_classes):
     )
 
 
-def resnet34(torch):
-    """torchvision's ResNet34 (the same modules and names), for where torchvision is missing."""
+def resnet(torch, depth, num_classes=1000):
+    """torchvision's ResNet18 or ResNet34, or, where torchvision is missing or cannot load (its
+    PyPI wheel needs CUDA's libraries), the same modules under the same names."""
     try:
         import torchvision
 
-        return torchvision.models.resnet34(weights=None)
-    except (ImportError, RuntimeError):
+        return getattr(torchvision.models, f"resnet{depth}")(weights=None, num_classes=num_classes)
+    except (ImportError, RuntimeError, OSError):
         pass
     nn = torch.nn
 
@@ -90,7 +93,7 @@ def resnet34(torch):
             out = self.relu(self.bn1(self.conv1(x)))
             return self.relu(self.bn2(self.conv2(out)) + identity)
 
-    class ResNet34(nn.Module):
+    class ResNet(nn.Module):
         def __init__(self):
             super().__init__()
             self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
@@ -98,20 +101,21 @@ def resnet34(torch):
             self.relu = nn.ReLU(inplace=True)
             self.maxpool = nn.MaxPool2d(3, 2, 1)
             cin, layers = 64, []
-            for cout, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            stages = (2, 2, 2, 2) if depth == 18 else (3, 4, 6, 3)
+            for cout, blocks, stride in zip((64, 128, 256, 512), stages, (1, 2, 2, 2)):
                 layers.append(nn.Sequential(*[Block(cin if i == 0 else cout, cout, stride if i == 0 else 1)
                                               for i in range(blocks)]))
                 cin = cout
             self.layer1, self.layer2, self.layer3, self.layer4 = layers
             self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(512, 1000)
+            self.fc = nn.Linear(512, num_classes)
 
         def forward(self, x):
             x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
             x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
             return self.fc(torch.flatten(self.avgpool(x), 1))
 
-    return ResNet34()
+    return ResNet()
 
 
 def build(torch, workload):
@@ -119,13 +123,13 @@ def build(torch, workload):
         model = vanilla_cnn(torch, 5)
         model.train()
         return model
-    model = resnet34(torch)
+    model = resnet(torch, 18 if workload.startswith("resnet18") else 34)
     if workload == "resnet34-eval":
         model.eval()
         return model
     model.fc = torch.nn.Linear(512, 5)
     model.train()
-    if workload in ("resnet34-transfer", "resnet34-transfer-epochs"):
+    if workload in ("resnet34-transfer", "resnet34-transfer-epochs", "resnet18-transfer"):
         for name, p in model.named_parameters():
             p.requires_grad = name.startswith("layer4.") or name.startswith("fc.")
         # Frozen blocks' BatchNorm in eval mode, as Graft's default BatchNormPolicy.eval.

@@ -102,6 +102,9 @@ echo "Workloads ($cpu, $isa, $threads threads on both sides, $iterations timed s
 for _ in $(seq "$rounds"); do
   for w in resnet34-eval resnet34-transfer resnet34-full vanilla-train; do run_pair "$w"; done
   run_pair resnet34-transfer-epochs
+  # Small images, where users train: CIFAR-sized 32² and Fashion-MNIST's 28², batch 128.
+  for w in resnet18-full resnet18-transfer resnet34-full resnet34-transfer; do run_pair "$w" --batch 128 --size 32; done
+  for s in 28 32; do run_pair vanilla-train --batch 128 --size "$s"; done
 done
 if [ $have_ort = 1 ]; then
   if [ $have_torch = 1 ]; then

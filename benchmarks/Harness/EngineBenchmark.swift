@@ -13,6 +13,8 @@ enum EngineWorkload: String, CaseIterable {
     case resnet34Transfer = "resnet34-transfer"  // 224², batch 32, layer4 + 5-class head trainable
     case resnet34Full = "resnet34-full"  // 224², batch 32, everything trainable
     case vanillaTrain = "vanilla-train"  // 128², batch 64, train step
+    case resnet18Transfer = "resnet18-transfer"  // as resnet34-transfer, with ResNet18
+    case resnet18Full = "resnet18-full"  // as resnet34-full, with ResNet18
     /// A whole transfer fine-tuning run, as `graft train` does it: layer4 + head trained on a
     /// fixed set of images (128 by default) for 4 epochs in batches of 32, SGD steps included,
     /// through the trainer and its frozen-trunk feature cache.
@@ -24,12 +26,15 @@ enum EngineWorkload: String, CaseIterable {
     var batch: Int {
         switch self {
         case .resnet34Eval: 16
-        case .resnet34Transfer, .resnet34Full, .resnet34TransferEpochs: 32
+        case .resnet34Transfer, .resnet34Full, .resnet34TransferEpochs, .resnet18Transfer, .resnet18Full: 32
         case .vanillaTrain: 64
         }
     }
 
     var imageSize: Int { self == .vanillaTrain ? 128 : 224 }
+
+    /// The ResNet of a ResNet workload.
+    var depth: ResNet.Depth { self == .resnet18Transfer || self == .resnet18Full ? .resnet18 : .resnet34 }
 }
 
 struct EngineResult {
@@ -107,15 +112,15 @@ func runEngineBenchmark(
         m.eval()
         model = m
         step = { _ = m(x) }
-    case .resnet34Transfer:
-        let m = ResNet(depth: .resnet34)
+    case .resnet34Transfer, .resnet18Transfer:
+        let m = ResNet(depth: workload.depth)
         m.replaceHead(numClasses: 5)
         m.train()
         try! m.setTrainable(["layer4", "head"], batchNorm: .eval)
         model = m
         step = { trainStep(m) }
-    case .resnet34Full:
-        let m = ResNet(depth: .resnet34)
+    case .resnet34Full, .resnet18Full:
+        let m = ResNet(depth: workload.depth)
         m.replaceHead(numClasses: 5)
         m.train()
         model = m
@@ -185,13 +190,14 @@ extension EngineWorkload {
         switch self {
         case .resnet34TransferEpochs:
             return 0  // most steps skip the trunk: no fixed count per image
-        case .resnet34Eval, .resnet34Transfer, .resnet34Full:
-            let all = self == .resnet34Full, eval = self == .resnet34Eval
+        case .resnet34Eval, .resnet34Transfer, .resnet34Full, .resnet18Transfer, .resnet18Full:
+            let all = self == .resnet34Full || self == .resnet18Full, eval = self == .resnet34Eval
+            let stageBlocks = depth == .resnet18 ? [2, 2, 2, 2] : [3, 4, 6, 3]
             var s = size
             conv(3, 64, 7, 2, 3, &s, trainable: all)
             s = (s + 2 - 3) / 2 + 1  // max pool
             var cin = 64
-            for (stage, (channels, blocks)) in zip([64, 128, 256, 512], [3, 4, 6, 3]).enumerated() {
+            for (stage, (channels, blocks)) in zip([64, 128, 256, 512], stageBlocks).enumerated() {
                 let trains = !eval && (all || stage == 3)
                 for b in 0..<blocks {
                     let stride = b == 0 && stage > 0 ? 2 : 1
