@@ -42,7 +42,8 @@ test: deps
 	$(NODNNL) GRAFT_CONV=im2col $(SWIFT) test $(NODNNL_FLAGS) --skip-build --filter '$(NODNNL_IM2COL_TESTS)'
 	./scripts/run-examples.sh
 
-demo: build
+# The demo builds graft itself (its first step), so that its summary gives the build's time too.
+demo: deps
 	./scripts/demo.sh
 
 # The API documentation: one DocC archive of every module of the library product Graft, with the

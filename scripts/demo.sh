@@ -30,7 +30,21 @@ classes_b="sandal,shirt,sneaker,bag,ankle-boot"
 data=(--data fashion-mnist --image-size 32 --val 0.1)
 target=("${data[@]}" --classes "$classes_b" --train-per-class "$per_class" --batch 32 --seed 0)
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's wall time, for the summary.
+step_names=() step_seconds=() step_started=""
+step_done() {
+  if [ -n "$step_started" ]; then
+    step_names+=("$step_name")
+    step_seconds+=($(($(date +%s) - step_started)))
+    step_started=""
+  fi
+}
+step() {
+  step_done
+  step_name="$*" step_started=$(date +%s)
+  printf '\n== %s\n' "$*"
+}
+duration() { printf '%dm %02ds' $(($1 / 60)) $(($1 % 60)); }
 # Test accuracy of a run's best checkpoint on validation.
 test_accuracy() {
   local best
@@ -39,6 +53,9 @@ test_accuracy() {
     | awk '{ for (i = 1; i <= NF; i++) if ($i == "best_single") { print $(i + 2); exit } }'
 }
 started=$(date +%s)
+
+step "0/7 Build (release)"
+make -s build
 
 step "1/7 Source model: ResNet18 on Fashion-MNIST classes A ($classes_a), 30,000 images, published as $source_model"
 if [ -f "Weights/$source_model.card.json" ] && [ -f "Weights/$source_model.h5" ]; then
@@ -87,8 +104,13 @@ step "6/7 Snapshot ensemble and SWA of run $sgd_run's last 3 CLR minima against 
 step "7/7 Report"
 "$graft" report --compare "$comparison" --output "$out/report.html"
 
+step_done
 elapsed=$(( $(date +%s) - started ))
-printf '\n== Summary (%dm %02ds)\n' $((elapsed / 60)) $((elapsed % 60))
+printf '\n== Summary (%s, build included)\n' "$(duration "$elapsed")"
+echo "Time per step ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores):"
+for i in "${!step_names[@]}"; do
+  printf '  %-9s %s\n' "$(duration "${step_seconds[$i]}")" "${step_names[$i]%%:*}"
+done
 grep -h "min_loss_div10" "$out/lr-find.txt" || true
 echo "Test accuracy on the 5,000 test images of classes B, $per_class training images per class:"
 printf '  %-52s %s\n' \
