@@ -42,6 +42,8 @@ struct TrainCommand: ParsableCommand {
     var noFeatureCache = false
     @Option(help: "Learning-rate factors per block, e.g. layer3=0.1,layer4=0.3.") var lrFactors: String?
     @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
+    @Option(help: "Label smoothing ε of the training loss, in [0, 1) (PyTorch's CrossEntropyLoss(label_smoothing=ε)).")
+    var labelSmoothing: Double?
     @Option(help: "Also save a checkpoint every N epochs.") var saveEvery: Int?
     @Flag(help: "Do not save checkpoints at schedule minima.") var noMinima = false
     @Option(help: "Skip this many cycles before capturing minima.") var snapshotsFromCycle: Int = 0
@@ -88,6 +90,7 @@ struct TrainCommand: ParsableCommand {
         config.featureCacheMB = noFeatureCache ? 0 : featureCacheMb
         config.blockLearningRateFactors = try parseFactors(lrFactors)
         config.dropout = dropout
+        config.labelSmoothing = labelSmoothing
         config.save.everyEpochs = saveEvery
         config.save.atMinima = !noMinima
         config.save.snapshotsFromCycle = snapshotsFromCycle

@@ -4,11 +4,19 @@ import GraftTensor
 public enum CrossEntropy {
     /// The mean loss, the gradient with respect to the logits, and the number of correct
     /// arg-max predictions.
-    public static func lossAndGradient(logits: Tensor, labels: [Int]) -> (loss: Float, gradient: Tensor, correct: Int) {
+    ///
+    /// With `labelSmoothing` ε > 0 the target is `(1 − ε)·onehot + ε/C` over C classes, as
+    /// `nn.CrossEntropyLoss(label_smoothing: ε)`: each row's loss is `(1 − ε)·(−log p_y) +
+    /// ε·mean_k(−log p_k)`, and its gradient `(p − target) / N`.
+    public static func lossAndGradient(
+        logits: Tensor, labels: [Int], labelSmoothing: Double = 0
+    ) -> (loss: Float, gradient: Tensor, correct: Int) {
         let n = logits.size(0), c = logits.size(1)
         precondition(labels.count == n, "\(labels.count) labels for \(n) rows of logits")
+        precondition(labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing \(labelSmoothing) outside [0, 1)")
         var grad = Tensor(uninitializedShape: logits.shape)
         let z = logits.pointer, g = grad.mutablePointer()
+        let onLabel = 1 - labelSmoothing, everywhere = labelSmoothing / Double(c)
         var total = 0.0
         var correct = 0
         for i in 0..<n {
@@ -21,10 +29,16 @@ public enum CrossEntropy {
             let logSum = Double.logarithm(sum) + Double(maxValue)
             let label = labels[i]
             precondition(label >= 0 && label < c, "label \(label) out of range 0..<\(c)")
-            total += logSum - Double(row[label])
+            total += onLabel * (logSum - Double(row[label]))
+            if labelSmoothing > 0 {
+                var rowSum = 0.0
+                for j in 0..<c { rowSum += Double(row[j]) }
+                total += labelSmoothing * (logSum - rowSum / Double(c))
+            }
             for j in 0..<c {
                 let p = Float(Double.exponential(Double(row[j]) - logSum))
-                out[j] = (p - (j == label ? 1 : 0)) / Float(n)
+                let target = Float((j == label ? onLabel : 0) + everywhere)
+                out[j] = (p - target) / Float(n)
             }
         }
         return (Float(total / Double(n)), grad, correct)

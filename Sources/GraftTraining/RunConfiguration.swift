@@ -25,6 +25,9 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var batchSize: Int
     public var seed: UInt64
     public var dropout: Float? = nil
+    /// Label smoothing ε of the training loss (`nn.CrossEntropyLoss(label_smoothing: ε)`); nil is
+    /// none. Validation loss stays the plain cross-entropy, so runs with and without compare.
+    public var labelSmoothing: Double? = nil
     public var save = SavePolicy()
     public var name: String? = nil
 
@@ -56,6 +59,11 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         try check(batchSize >= 1, "batch size", batchSize, "must be at least 1")
         if let dropout {
             try check(dropout.isFinite && dropout >= 0 && dropout < 1, "dropout", dropout, "must be in [0, 1)")
+        }
+        if let labelSmoothing {
+            try check(
+                labelSmoothing.isFinite && labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing",
+                labelSmoothing, "must be in [0, 1)")
         }
         if let every = gradualUnfreezeEvery {
             try check(every >= 1, "gradual unfreeze", every, "must be at least 1 epoch")

@@ -65,7 +65,8 @@ extension Trainer {
         optimizer.zeroGrad()
         var head = model.chain(from: cache.firstTrainableBlock)
         let logits = head.forward(features, mode: .parameters)
-        let (loss, gradient, correct) = CrossEntropy.lossAndGradient(logits: logits, labels: labels)
+        let (loss, gradient, correct) = CrossEntropy.lossAndGradient(
+            logits: logits, labels: labels, labelSmoothing: labelSmoothing)
         guard loss.isFinite else { return (loss, correct) }
         _ = head.backward(gradient)
         model.clearSaved()

@@ -15,6 +15,8 @@ public final class Trainer {
     public let schedule: any LRSchedule
     public var batchNormPolicy: BatchNormPolicy
     public var position = TrainingPosition()
+    /// Label smoothing ε of the training loss (0: none); evaluation uses the plain cross-entropy.
+    public var labelSmoothing = 0.0
     /// Unfreeze one more block (from the top) every this many epochs; nil keeps the set fixed.
     public var gradualUnfreezeEvery: Int?
     public var initialTrainableBlocks: [String]
@@ -152,7 +154,8 @@ public final class Trainer {
         }
         optimizer.zeroGrad()
         let logits = model.forward(batch.images, mode: .parameters)
-        let (loss, gradient, correct) = CrossEntropy.lossAndGradient(logits: logits, labels: batch.labels)
+        let (loss, gradient, correct) = CrossEntropy.lossAndGradient(
+            logits: logits, labels: batch.labels, labelSmoothing: labelSmoothing)
         guard loss.isFinite else { return (loss, correct) }
         _ = model.backward(gradient)
         model.clearSaved()

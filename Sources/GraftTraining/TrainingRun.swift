@@ -244,6 +244,7 @@ public final class TrainingRun {
             model: model, optimizer: optimizer, schedule: schedule,
             trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
+        trainer.labelSmoothing = configuration.labelSmoothing ?? 0
         if let mb = configuration.featureCacheMB { trainer.featureCacheBytes = max(0, mb) << 20 }
         if let checkpoint {
             guard checkpoint.optimizer != nil else { throw TrainingError.noOptimizerState(path: "run \(runId)") }

@@ -137,6 +137,8 @@ import TestSupport
             (["--image-size", "8"], "image size 8 is too small for vanilla-cnn"),
             (["--dropout", "1"], "dropout 1.0 must be in [0, 1)"),
             (["--dropout", "1.5"], "dropout 1.5 must be in [0, 1)"),
+            (["--label-smoothing", "1"], "label smoothing 1.0 must be in [0, 1)"),
+            (["--label-smoothing=-0.1"], "label smoothing -0.1 must be in [0, 1)"),
             (["--epochs", "0"], "epochs 0 must be at least 1"),
             (["--val", "1"], "validation fraction 1.0 must be in (0, 1)"),
         ])
