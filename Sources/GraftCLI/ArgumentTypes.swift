@@ -19,6 +19,7 @@ extension OptimizerKind: ExpressibleByArgument {
 }
 
 extension BatchNormPolicy: ExpressibleByArgument {}
+extension EarlyStopping.Monitor: ExpressibleByArgument {}
 
 extension CheckpointMetric: ExpressibleByArgument {
     public init?(argument: String) {

@@ -44,6 +44,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
     @Option(help: "Label smoothing ε of the training loss, in [0, 1) (PyTorch's CrossEntropyLoss(label_smoothing=ε)).")
     var labelSmoothing: Double?
+    @Option(
+        help: ArgumentHelp(
+            "Early stopping: stop when --monitor has not improved for N epochs.",
+            discussion:
+                "With a cyclical schedule N counts cycles, and the run stops only at a cycle minimum, so every snapshot stays a valid ensemble member. The run ends with status stopped_early and says why."
+        ))
+    var patience: Int?
+    @Option(help: "The metric early stopping watches (with --patience).") var monitor: EarlyStopping.Monitor?
+    @Option(help: "The smallest change of --monitor that counts as an improvement (with --patience).")
+    var minDelta: Double?
     @Option(help: "Also save a checkpoint every N epochs.") var saveEvery: Int?
     @Flag(help: "Do not save checkpoints at schedule minima.") var noMinima = false
     @Option(help: "Skip this many cycles before capturing minima.") var snapshotsFromCycle: Int = 0
@@ -91,6 +101,12 @@ struct TrainCommand: ParsableCommand {
         config.blockLearningRateFactors = try parseFactors(lrFactors)
         config.dropout = dropout
         config.labelSmoothing = labelSmoothing
+        if let patience {
+            config.earlyStopping = EarlyStopping(
+                patience: patience, monitor: monitor ?? .valLoss, minDelta: minDelta ?? 0)
+        } else if monitor != nil || minDelta != nil {
+            throw ValidationError("--monitor and --min-delta go with --patience N")
+        }
         config.save.everyEpochs = saveEvery
         config.save.atMinima = !noMinima
         config.save.snapshotsFromCycle = snapshotsFromCycle
@@ -129,6 +145,7 @@ struct TrainCommand: ParsableCommand {
 
     func summaryText(_ s: RunSummary) -> String {
         var lines = ["run \(s.runId): \(s.history.count) epochs"]
+        if let reason = s.stopReason { lines.append("early stopping: \(reason)") }
         if let last = s.history.last {
             lines.append(
                 String(format: "final: train loss %.4f acc %.2f%%", last.trainLoss, last.trainAccuracy * 100)

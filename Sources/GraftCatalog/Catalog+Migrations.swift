@@ -206,6 +206,33 @@ extension SQLiteStore {
             try db.alter(table: "run") { t in t.add(column: "comparison_cell", .integer) }
             try db.create(index: "run_on_comparison_cell", on: "run", columns: ["comparison_id", "comparison_cell"])
         }
+
+        // Early stopping: status `stopped_early` and its reason. SQLite cannot change a CHECK
+        // constraint, so the table is rebuilt from its own definition with the new value
+        // (foreign keys are off while a migration runs, and checked when it ends).
+        migrator.registerMigration("v7-run-stopped-early") { db in
+            let statuses = "'queued', 'running', 'finished', 'failed', 'interrupted'"
+            guard
+                let table = try String.fetchOne(
+                    db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'run'"),
+                table.contains(statuses)
+            else { throw CatalogError.database(reason: "the run table's status constraint is not the one expected") }
+            let indexes = try String.fetchAll(
+                db, sql: "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'run' AND sql IS NOT NULL")
+            let sequence = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'run'")
+            try db.execute(
+                sql: table.replacingOccurrences(of: "CREATE TABLE \"run\"", with: "CREATE TABLE \"run_rebuilt\"")
+                    .replacingOccurrences(of: statuses, with: statuses + ", 'stopped_early'"))
+            try db.execute(sql: "INSERT INTO run_rebuilt SELECT * FROM run")
+            try db.execute(sql: "DROP TABLE run")
+            try db.execute(sql: "ALTER TABLE run_rebuilt RENAME TO run")
+            for index in indexes { try db.execute(sql: index) }
+            // AUTOINCREMENT never reuses an id, not even that of a deleted run.
+            if let sequence {
+                try db.execute(sql: "UPDATE sqlite_sequence SET seq = ? WHERE name = 'run'", arguments: [sequence])
+            }
+            try db.alter(table: "run") { t in t.add(column: "stop_reason", .text) }
+        }
         return migrator
     }
 }
@@ -415,6 +442,17 @@ extension PostgresStore {
             [
                 "ALTER TABLE run ADD COLUMN comparison_cell BIGINT",
                 "CREATE INDEX run_on_comparison_cell ON run (comparison_id, comparison_cell)",
+            ]
+        ),
+        (
+            "v7-run-stopped-early",
+            [
+                "ALTER TABLE run DROP CONSTRAINT run_status_check",
+                """
+                ALTER TABLE run ADD CONSTRAINT run_status_check
+                    CHECK (status IN ('queued', 'running', 'finished', 'failed', 'interrupted', 'stopped_early'))
+                """,
+                "ALTER TABLE run ADD COLUMN stop_reason TEXT",
             ]
         ),
     ]

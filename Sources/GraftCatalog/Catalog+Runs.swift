@@ -45,7 +45,8 @@ extension Catalog {
     }
 
     /// Moves a run to `status`, stamping `started_at` when it starts running and `finished_at`
-    /// when it finishes, fails or is interrupted.
+    /// when it finishes, fails, is interrupted or stops early. `message` is the error of a failed
+    /// run, or the reason of an early stop (`stop_reason`).
     /// - Throws: `CatalogError.notFound` when there is no such run.
     @discardableResult
     public func markRun(
@@ -61,10 +62,14 @@ extension Catalog {
                 if run.startedAt == nil { run.startedAt = date }
                 run.finishedAt = nil
                 run.errorMessage = nil
+                run.stopReason = nil
                 run.claimForThisProcess(at: date)
             case .finished, .failed, .interrupted:
                 run.finishedAt = date
                 run.errorMessage = message
+            case .stoppedEarly:
+                run.finishedAt = date
+                run.stopReason = message
             case .queued:
                 break
             }

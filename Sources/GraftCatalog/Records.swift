@@ -75,6 +75,11 @@ public struct ComparisonRecord: IdentifiedCatalogRecord, Identifiable, Equatable
 /// Life cycle of a run.
 public enum RunStatus: String, Codable, Sendable, CaseIterable {
     case queued, running, finished, failed, interrupted
+    /// Ended before its planned epochs by early stopping; `RunRecord.stopReason` says why.
+    case stoppedEarly = "stopped_early"
+
+    /// Whether the run ended as planned or by early stopping: nothing is left to train.
+    public var isComplete: Bool { self == .finished || self == .stoppedEarly }
 }
 
 /// One training run: everything needed to reproduce it, and its state.
@@ -106,6 +111,8 @@ public struct RunRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
     /// finds the run of a cell again.
     public var comparisonCell: Int?
     public var errorMessage: String?
+    /// Why early stopping ended the run (status `stopped_early`): the epoch, the metric and its best.
+    public var stopReason: String? = nil
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?

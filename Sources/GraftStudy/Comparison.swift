@@ -304,8 +304,8 @@ public final class ComparisonRunner {
         let name = config.name!
         if let existing = try existingRun(of: cell, comparisonId: comparison.comparisonId) {
             let runId = existing.id!
-            if existing.status == .finished {
-                log("\(name): finished earlier (run \(runId))")
+            if existing.status.isComplete {
+                log("\(name): \(existing.status == .finished ? "finished" : "stopped early") earlier (run \(runId))")
                 return runId
             }
             do {

@@ -82,7 +82,7 @@ extension ComparisonProgress.State {
         case .queued: self = .queued
         case .running: self = .running
         case .interrupted: self = .interrupted
-        case .finished: self = .done
+        case .finished, .stoppedEarly: self = .done
         case .failed: self = .failed
         }
     }

@@ -178,7 +178,7 @@ public struct ReportBuilder {
                     "\(Format.percent(acc)) (\(r.run.name ?? r.run.optimizer), run \(r.run.id!))"))
         }
         pairs.append(KeyValue("epochs", "\(runs.map(\.metrics.count).max() ?? 0)"))
-        let finished = runs.filter { $0.run.status == .finished }.count
+        let finished = runs.filter { $0.run.status.isComplete }.count
         if let planned {
             let running = runs.filter { catalog.effectiveStatus(of: $0.run) == .running }.count
             pairs.append(

@@ -28,6 +28,8 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     /// Label smoothing ε of the training loss (`nn.CrossEntropyLoss(label_smoothing: ε)`); nil is
     /// none. Validation loss stays the plain cross-entropy, so runs with and without compare.
     public var labelSmoothing: Double? = nil
+    /// Stop when validation stops improving (`EarlyStopping`); nil trains every epoch.
+    public var earlyStopping: EarlyStopping? = nil
     public var save = SavePolicy()
     public var name: String? = nil
 
@@ -64,6 +66,12 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
             try check(
                 labelSmoothing.isFinite && labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing",
                 labelSmoothing, "must be in [0, 1)")
+        }
+        if let earlyStopping {
+            try check(earlyStopping.patience >= 1, "patience", earlyStopping.patience, "must be at least 1")
+            try check(
+                earlyStopping.minDelta.isFinite && earlyStopping.minDelta >= 0, "min delta", earlyStopping.minDelta,
+                "must be 0 or more")
         }
         if let every = gradualUnfreezeEvery {
             try check(every >= 1, "gradual unfreeze", every, "must be at least 1 epoch")

@@ -34,6 +34,10 @@ public final class Trainer {
     public var onStep: ((_ position: TrainingPosition, _ loss: Float, _ accuracy: Double, _ lr: Double) -> Void)?
     public var onCheckpoint: ((_ moment: CheckpointMoment, _ trainer: Trainer) throws -> Void)?
     public var onEpoch: ((_ metrics: EpochMetrics, _ trainer: Trainer) throws -> Void)?
+    /// Asked after each epoch (and its checkpoint): true ends training there (early stopping).
+    public var shouldStop: ((_ trainer: Trainer) -> Bool)?
+    /// Whether the last `fit` ended before its epochs because `shouldStop` said so.
+    public internal(set) var stoppedEarly = false
 
     public init(
         model: any BlockStructured, optimizer: Optimizer, schedule: any LRSchedule,
@@ -72,6 +76,7 @@ public final class Trainer {
     /// Trains until `epochs` epochs are complete, continuing from `position`.
     public func fit(train: BatchSource, validation: BatchSource?, epochs: Int) throws {
         guard train.batchesPerEpoch > 0 else { throw TrainingError.emptyDataset("the training split") }
+        stoppedEarly = false
         while position.epoch < epochs {
             try applyTrainable(epoch: position.epoch)
             let identities = featureCacheBytes > 0 ? train.sampleIdentities(epoch: position.epoch) : nil
@@ -139,6 +144,10 @@ public final class Trainer {
             try onEpoch?(metrics, self)
             let atMinimum = schedule.isMinimum(at: position.globalStep)
             try onCheckpoint?(CheckpointMoment(isEpochEnd: true, minimumOfCycle: atMinimum ? endedCycle() : nil), self)
+            if position.epoch < epochs, shouldStop?(self) == true {
+                stoppedEarly = true
+                return
+            }
         }
     }
 

@@ -16,6 +16,8 @@ public enum TrainingEvent {
     case checkpointSaved(CheckpointRecord)
     /// Training stopped with an error (the run is marked failed).
     case failed(any Error)
+    /// Early stopping ended the run before its planned epochs; the reason in words.
+    case stoppedEarly(String)
 }
 
 /// One step's figures, with where it stands in the run.
@@ -74,6 +76,9 @@ public final class TrainingProgressPrinter {
         case .failed:
             bar?.finish(summary: nil)
             bar = nil
+        case .stoppedEarly(let reason):
+            guard progress else { return }
+            FileHandle.standardError.write(Data("early stopping: \(reason)\n".utf8))
         }
     }
 }

@@ -18,6 +18,8 @@ public struct RunSummary: Sendable {
     public var metricsFile: URL
     public var bestValidationAccuracy: Double?
     public var skippedOnLoad: [String]
+    /// Why early stopping ended the run; nil when it trained every planned epoch.
+    public var stopReason: String? = nil
 }
 
 /// A model with the data it trains on, built from a run configuration.
@@ -210,7 +212,7 @@ public final class TrainingRun {
         let trainingRun = TrainingRun(configuration: configuration, catalog: catalog)
         trainingRun.showProgress = showProgress
         let prepared = try prepare(configuration, splitDirectory: catalog.splitsDirectory)
-        let continuing = epoch == nil && run.status != .finished
+        let continuing = epoch == nil && !run.status.isComplete
         let targetRun: Int64
         if continuing {
             targetRun = runId
@@ -245,6 +247,14 @@ public final class TrainingRun {
             trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
         trainer.labelSmoothing = configuration.labelSmoothing ?? 0
+        let early = configuration.earlyStopping
+        let checks = EarlyStopping.checks(
+            schedule: schedule, stepsPerEpoch: prepared.train.batchesPerEpoch, epochs: configuration.epochs)
+        if let early {
+            trainer.shouldStop = { trainer in
+                early.stop(history: trainer.position.history, isCheck: checks.isCheck) != nil
+            }
+        }
         if let mb = configuration.featureCacheMB { trainer.featureCacheBytes = max(0, mb) << 20 }
         if let checkpoint {
             guard checkpoint.optimizer != nil else { throw TrainingError.noOptimizerState(path: "run \(runId)") }
@@ -321,7 +331,14 @@ public final class TrainingRun {
             _ = try? catalog.markRun(runId, status: .failed, error: error.localizedDescription)
             throw error
         }
-        _ = try catalog.markRun(runId, status: .finished)
+        var stopReason: String?
+        if trainer.stoppedEarly, let early,
+            let stop = early.stop(history: trainer.position.history, isCheck: checks.isCheck)
+        {
+            stopReason = early.describe(stop, cyclical: checks.cyclical)
+            emit(.stoppedEarly(stopReason!))
+        }
+        _ = try catalog.markRun(runId, status: stopReason == nil ? .finished : .stoppedEarly, error: stopReason)
         if let keep = save.keep {
             _ = try catalog.prune(
                 run: runId, keep: keep,
@@ -330,7 +347,7 @@ public final class TrainingRun {
         return RunSummary(
             runId: runId, history: trainer.position.history, checkpointIds: checkpointIds,
             metricsFile: metricsFile, bestValidationAccuracy: bestAccuracy,
-            skippedOnLoad: prepared.skippedOnLoad)
+            skippedOnLoad: prepared.skippedOnLoad, stopReason: stopReason)
     }
 
     /// The per-epoch metrics as JSON, rewritten atomically after every epoch.

@@ -23,6 +23,14 @@ struct RunAPITests {
         #expect { try catalog.markRun(4242, status: .running) } throws: {
             ($0 as? CatalogError) == .notFound(table: "run", id: 4242)
         }
+        // Early stopping: its own status (the schema's constraint takes it) and its reason.
+        let other = try makeRun(catalog)
+        _ = try catalog.markRun(other.id!, status: .running, at: t0)
+        let stopped = try catalog.markRun(other.id!, status: .stoppedEarly, error: "stopped after epoch 3", at: t0)
+        let reread = try catalog.run(id: other.id!)
+        #expect(reread.status == .stoppedEarly && stopped.status == .stoppedEarly)
+        #expect(reread.stopReason == "stopped after epoch 3" && reread.errorMessage == nil && reread.finishedAt == t0)
+        #expect(try catalog.runs(filter: RunFilter(status: .stoppedEarly)).map(\.id) == [other.id])
     }
 
     @Test("runs(filter:) selects by optimizer, status and comparison", arguments: Backend.available)

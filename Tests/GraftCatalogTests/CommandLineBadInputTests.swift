@@ -139,6 +139,8 @@ import TestSupport
             (["--dropout", "1.5"], "dropout 1.5 must be in [0, 1)"),
             (["--label-smoothing", "1"], "label smoothing 1.0 must be in [0, 1)"),
             (["--label-smoothing=-0.1"], "label smoothing -0.1 must be in [0, 1)"),
+            (["--patience", "0"], "patience 0 must be at least 1"),
+            (["--monitor", "val_acc"], "--monitor and --min-delta go with --patience N"),
             (["--epochs", "0"], "epochs 0 must be at least 1"),
             (["--val", "1"], "validation fraction 1.0 must be in (0, 1)"),
         ])

@@ -46,6 +46,7 @@ import TestSupport
                 epochs.append(metrics.epoch)
             case .checkpointSaved(let record): saved.append(record.id!)
             case .failed(let error): Issue.record("failed: \(error)")
+            case .stoppedEarly(let reason): Issue.record("stopped early: \(reason)")
             }
         }
         let summary = try run.start(prepared: prepared)
