@@ -112,6 +112,13 @@ struct TrainCommand: ParsableCommand {
         config.save.snapshotsFromCycle = snapshotsFromCycle
         config.save.keep = keep
         config.name = name
+        if schedule.lr == .auto {
+            let auto = try AutoLearningRate.choose(
+                for: config, catalog: db, plotPath: "out/lr-find.svg", showProgress: !quiet)
+            config.schedule.lr = auto.learningRate
+            config.learningRateSource = auto.source
+            print("lr auto: \(auto.description)")
+        }
         let prepared = try TrainingRun.prepare(config, splitDirectory: db.splitsDirectory)
         if !prepared.skippedOnLoad.isEmpty {
             print(

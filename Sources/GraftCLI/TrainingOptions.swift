@@ -99,6 +99,17 @@ struct OptimizerOptions: ParsableArguments {
     }
 }
 
+/// `--lr`: a rate, a range, or `auto`.
+enum LearningRateChoice: Equatable {
+    case given(LearningRate)
+    /// From an LR range test of the same set-up (`AutoLearningRate`).
+    case auto
+
+    init(parsing text: String) throws {
+        self = text.lowercased() == "auto" ? .auto : .given(try LearningRate(parsing: text))
+    }
+}
+
 struct ScheduleOptions: ParsableArguments {
     @Option(
         help:
@@ -106,9 +117,10 @@ struct ScheduleOptions: ParsableArguments {
     )
     var schedule: ScheduleKind?
     @Option(
-        help: "Learning rate: one value, or low:high for cyclical schedules (default: the optimizer's).",
-        transform: { try LearningRate(parsing: $0) })
-    var lr: LearningRate?
+        help:
+            "Learning rate: one value, low:high for cyclical schedules, or auto (from an LR range test of the same set-up, reused from the catalog when there is one; default: the optimizer's).",
+        transform: { try LearningRateChoice(parsing: $0) })
+    var lr: LearningRateChoice?
     @Option(
         help: "Half-cycle (or step) length in steps, or in epochs with 'ep' (e.g. 4ep).",
         transform: { try StepCount(parsing: $0) })
@@ -123,8 +135,16 @@ struct ScheduleOptions: ParsableArguments {
     /// The options given, over `recipe`'s, over each schedule's defaults; checked, and the
     /// defaults it takes told on standard error.
     func config(recipe: TrainingRecipe? = nil) throws -> ScheduleConfig {
-        var config = ScheduleConfig(
-            schedule ?? recipe?.schedule ?? .constant, lr: lr ?? recipe?.lr, stepSize: stepSize ?? recipe?.stepSize)
+        let kind = schedule ?? recipe?.schedule ?? .constant
+        // `auto` is chosen once the set-up is known (`AutoLearningRate`); a stand-in of the
+        // right form lets everything else be checked now.
+        let given: LearningRate? =
+            switch lr {
+            case .given(let rate)?: rate
+            case .auto?: kind.cyclicMode != nil ? .range(1e-3, 1e-2) : .rate(1e-3)
+            case nil: recipe?.lr
+            }
+        var config = ScheduleConfig(kind, lr: given, stepSize: stepSize ?? recipe?.stepSize)
         config.stepSizeDown = stepSizeDown
         config.gamma = gamma
         config.momentum = cycleMomentum

@@ -125,6 +125,20 @@ extension Catalog {
         }
     }
 
+    /// Links LR range test `id` to the run that took its rates (`--lr auto`), unless it is
+    /// linked already: a reused test stays with the first run that used it.
+    /// - Throws: `CatalogError.notFound` when there is no such test.
+    public func linkLRRangeTest(_ id: Int64, toRun run: Int64) throws {
+        try store.write { db in
+            guard var test = try db.fetchOne(LRTestRecord.self, id: id) else {
+                throw CatalogError.notFound(table: "lr_test", id: id)
+            }
+            guard test.runId == nil else { return }
+            test.runId = run
+            try db.update(test)
+        }
+    }
+
     // MARK: Ensembles
 
     /// A stored ensemble evaluation with its per-member results.

@@ -15,6 +15,8 @@ public struct LRFindJob {
     public var steps: Int?
     public var linear: Bool
     public var batchNormPolicy: BatchNormPolicy
+    /// A fingerprint of the set-up, kept with the test so `--lr auto` can find it again.
+    public var setup: String?
 
     public init(
         configuration: RunConfiguration, startLR: Double = 1e-7, endLR: Double = 0.1, epochs: Double = 2,
@@ -37,8 +39,10 @@ public struct LRFindJob {
         public var warnings: [String]
     }
 
-    public func run(catalog: Catalog?, plotPath: String, showProgress: Bool = true) throws -> Output {
-        let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog?.splitsDirectory)
+    public func run(
+        catalog: Catalog?, plotPath: String, showProgress: Bool = true, prepared: PreparedRun? = nil
+    ) throws -> Output {
+        let prepared = try prepared ?? TrainingRun.prepare(configuration, splitDirectory: catalog?.splitsDirectory)
         let stepCount = steps ?? max(10, Int((Double(prepared.train.batchesPerEpoch) * epochs).rounded()))
         var testConfig = LRRangeTestConfig(
             steps: stepCount, startLR: startLR, endLR: endLR,
@@ -66,7 +70,7 @@ public struct LRFindJob {
             let record = LRTestRecord(
                 modelId: configuration.modelId, optimizer: configuration.optimizer.kind.rawValue,
                 startLr: startLR, endLr: endLR, steps: stepCount,
-                config: (try? CatalogJSON.encode(testConfig)) ?? "{}")
+                config: Self.storedConfig(testConfig, setup: setup))
             let points = result.lrs.indices.map {
                 LRTestPointRecord(
                     step: result.steps[$0], lr: result.lrs[$0], loss: result.losses[$0],
@@ -80,6 +84,16 @@ public struct LRFindJob {
         }
         let warnings = OptimizerWarning.check(configuration.optimizer, schedule: nil).map(\.description)
         return Output(result: result, plot: plotURL, catalogId: catalogId, warnings: warnings)
+    }
+
+    /// The test's settings as the catalog keeps them, with the set-up's fingerprint when known.
+    static func storedConfig(_ config: LRRangeTestConfig, setup: String?) -> String {
+        guard let json = try? CatalogJSON.encode(config) else { return "{}" }
+        guard let setup, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+            let data = try? JSONSerialization.data(
+                withJSONObject: object.merging(["setup": setup]) { $1 }, options: .sortedKeys)
+        else { return json }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Loss against learning rate on a log axis, raw and smoothed, with every suggestion marked.

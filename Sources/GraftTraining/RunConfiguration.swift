@@ -28,6 +28,8 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     /// Label smoothing ε of the training loss (`nn.CrossEntropyLoss(label_smoothing: ε)`); nil is
     /// none. Validation loss stays the plain cross-entropy, so runs with and without compare.
     public var labelSmoothing: Double? = nil
+    /// Where `--lr auto` took the schedule's rates from; nil when they were given.
+    public var learningRateSource: LearningRateSource? = nil
     /// Stop when validation stops improving (`EarlyStopping`); nil trains every epoch.
     public var earlyStopping: EarlyStopping? = nil
     public var save = SavePolicy()

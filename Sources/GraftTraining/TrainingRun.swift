@@ -172,6 +172,9 @@ public final class TrainingRun {
         record.datasetId = dataset.id
         record.splitId = split.id
         record = try catalog.createRun(record)
+        if let source = configuration.learningRateSource {
+            try catalog.linkLRRangeTest(source.lrRangeTestId, toRun: record.id!)
+        }
         return try execute(prepared, runId: record.id!, checkpoint: nil)
     }
 
