@@ -191,4 +191,5 @@ package.targets += [
         name: "FuzzSafetensors", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzSafetensors"),
     .executableTarget(name: "FuzzHDF5", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzHDF5"),
     .executableTarget(name: "FuzzJPEG", dependencies: ["GraftData", "FuzzSupport"], path: "Fuzz/FuzzJPEG"),
+    .executableTarget(name: "FuzzPNG", dependencies: ["GraftData", "FuzzSupport"], path: "Fuzz/FuzzPNG"),
 ]
