@@ -68,7 +68,7 @@ install: build
 	install -m 755 .build/release/graft $(DESTDIR)$(PREFIX)/bin/graft
 	install -m 644 Models/*.json Models/*.txt $(DESTDIR)$(PREFIX)/share/graft/Models/
 
-# AddressSanitizer over the tests of the tensor kernels, the layers, the data pipeline (JPEG,
+# AddressSanitizer over the tests of the tensor kernels, the layers, the data pipeline (JPEG, PNG,
 # resampling, loaders), the weights readers (.pth, safetensors, HDF5), the zoo's cards, the digests
 # and atomic files, in a debug build of its own (.build-asan). On 2 cores: build about 7 min, these
 # tests about 7 min. Left out, as they would add about 15 min: GraftModelsTests (whole ResNet-34 and
@@ -85,7 +85,7 @@ asan: deps
 	$(SWIFT) build --sanitize=address --scratch-path .build-asan --build-tests
 	$(ASAN_ENV) $(SWIFT) test --sanitize=address --scratch-path .build-asan --skip-build --filter '$(ASAN_TESTS)'
 
-# libFuzzer targets (Fuzz/) for the .pth, safetensors, HDF5 and JPEG readers, built with the fuzzer
+# libFuzzer targets (Fuzz/) for the .pth, safetensors, HDF5, JPEG and PNG readers, built with the fuzzer
 # and address sanitizers in .build-fuzz, each run for FUZZ_SECONDS seconds (scripts/fuzz.sh).
 FUZZ_SECONDS ?= 60
 

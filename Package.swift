@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("z")]),
+        // libpng (libpng-dev), for GraftData's PNG reader as libjpeg is for its JPEG reader.
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png")]),
 
         // Graft's own C kernels (its Winograd, the arena and the parallel loops), on OpenBLAS; the
         // oneDNN layer (CDNNL, below) builds on them.
@@ -54,7 +56,7 @@ let package = Package(
             dependencies: [
                 "GraftModels", "GraftNN", "GraftTensor", "GraftWeights", "GraftSupport",
             ]),
-        .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG"]),
+        .target(name: "GraftData", dependencies: ["GraftTensor", "GraftSupport", "CJPEG", "CPNG"]),
         // Model export: safetensors with the card, ONNX graphs (the generated onnx.pb.swift).
         .target(
             name: "GraftExport",
@@ -189,4 +191,5 @@ package.targets += [
         name: "FuzzSafetensors", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzSafetensors"),
     .executableTarget(name: "FuzzHDF5", dependencies: ["GraftWeights", "FuzzSupport"], path: "Fuzz/FuzzHDF5"),
     .executableTarget(name: "FuzzJPEG", dependencies: ["GraftData", "FuzzSupport"], path: "Fuzz/FuzzJPEG"),
+    .executableTarget(name: "FuzzPNG", dependencies: ["GraftData", "FuzzSupport"], path: "Fuzz/FuzzPNG"),
 ]

@@ -3,7 +3,7 @@
 
     fuzz-seeds.py FIXTURES_DIR OUT_DIR
 
-writes OUT_DIR/{pth,safetensors,hdf5,jpeg}/: small well-formed files taken from the fixtures
+writes OUT_DIR/{pth,safetensors,hdf5,jpeg,png}/: small well-formed files taken from the fixtures
 (a .pth with the fixture's own tensors in torch.save's zip layout, a safetensors subset, HDF5
 files in Graft's layout when h5py is available) and damaged copies of them (truncated at several
 points, bytes flipped). Standard library only, except h5py for the HDF5 seeds; deterministic.
@@ -258,3 +258,19 @@ if os.path.exists(rotated):
             b = bytearray(data)
             b[tag + 8 : tag + 10] = struct.pack(">H", o)
             write("jpeg", f"orientation{o}.jpg", bytes(b))
+
+# ---------------------------------------------------------------------------------------------
+# PNG: the committed PNG fixtures (every colour type, bit depth, Adam7), the PNG among the bad
+# files, damaged copies (the fuzz target also runs each input with its chunk CRCs put right).
+# ---------------------------------------------------------------------------------------------
+png_fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "png")
+pngs = [os.path.join(png_fixtures, n) for n in sorted(os.listdir(png_fixtures)) if n.endswith(".png")] \
+    if os.path.isdir(png_fixtures) else []
+renamed = os.path.join(fixtures, "images", "bad", "png_renamed.jpg")
+if os.path.exists(renamed):
+    pngs.append(renamed)
+for path in pngs:
+    data = open(path, "rb").read()
+    name = os.path.basename(path)
+    write("png", name, data)
+    damaged("png", name, data, cuts=(0.1, 0.5, 0.9), flips=2)

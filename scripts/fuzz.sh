@@ -3,11 +3,12 @@
 # FUZZ_SECONDS seconds (default 60), one after another on one core (`make fuzz`).
 #
 #   FUZZ_SECONDS=600 scripts/fuzz.sh            # every target, 10 minutes each
-#   FUZZ_TARGETS="pth jpeg" scripts/fuzz.sh     # a subset: pth safetensors hdf5 jpeg
+#   FUZZ_TARGETS="pth jpeg" scripts/fuzz.sh     # a subset: pth safetensors hdf5 jpeg png
 #   scripts/fuzz.sh --build-only
 #
 # Seeds: the committed Fuzz/corpus/<target>/ plus files made from the PyTorch fixtures
-# (../shared/fixtures, or GRAFT_FIXTURES) by scripts/fuzz-seeds.py. Inputs that add coverage go
+# (../shared/fixtures, or GRAFT_FIXTURES) and the PNG fixtures (Tests/Fixtures/png) by
+# scripts/fuzz-seeds.py. Inputs that add coverage go
 # to out/fuzz/<target>/corpus (kept between runs); a crash is written to
 # out/fuzz/<target>/artifacts/ and makes the script fail. Replay one with the normal build:
 #   swift build --product FuzzPth && .build/debug/FuzzPth out/fuzz/pth/artifacts/crash-…
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-pth safetensors hdf5 jpeg}
+targets=${FUZZ_TARGETS:-pth safetensors hdf5 jpeg png}
 fixtures=${GRAFT_FIXTURES:-../shared/fixtures}
 out=${FUZZ_OUT:-out/fuzz}
 scratch=.build-fuzz
@@ -29,7 +30,8 @@ product() {
     safetensors) echo FuzzSafetensors ;;
     hdf5) echo FuzzHDF5 ;;
     jpeg) echo FuzzJPEG ;;
-    *) echo "unknown fuzz target '$1' (pth safetensors hdf5 jpeg)" >&2; exit 2 ;;
+    png) echo FuzzPNG ;;
+    *) echo "unknown fuzz target '$1' (pth safetensors hdf5 jpeg png)" >&2; exit 2 ;;
   esac
 }
 

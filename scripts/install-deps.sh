@@ -10,6 +10,7 @@ packages=(
   libhdf5-dev          # weights and checkpoint files
   hdf5-tools           # h5dump, used by the interop tests
   libjpeg62-turbo-dev  # JPEG decoding (libjpeg-turbo)
+  libpng-dev           # PNG decoding
   zlib1g-dev           # gzip (Fashion-MNIST IDX files)
   libsqlite3-dev       # the catalog
   libpq-dev            # the catalog on a PostgreSQL server (--catalog postgresql://…)

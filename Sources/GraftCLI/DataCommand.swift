@@ -21,7 +21,7 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the classes and images of a folder (one subfolder per class) and what is unreadable.")
 
-        @Argument(help: "Dataset root: DIR/<class>/<image>.jpg")
+        @Argument(help: "Dataset root: DIR/<class>/<image>.jpg (or .png)")
         var dir: String
         @Flag(help: "Decode every file whole, not only its header, to find truncated or corrupt images.")
         var verify = false
@@ -53,7 +53,7 @@ struct DataCommand: ParsableCommand {
                 "The default output is DIR/.graft-split.json (hidden, so scans ignore it). Use --output when DIR is read-only."
         )
 
-        @Argument(help: "Dataset root: DIR/<class>/<image>.jpg")
+        @Argument(help: "Dataset root: DIR/<class>/<image>.jpg (or .png)")
         var dir: String
         @Option(help: "Fraction of each class held out for validation.")
         var val: Double = 0.2
@@ -94,7 +94,7 @@ struct DataCommand: ParsableCommand {
                 "Reads DIR/.graft-split.json (or --split); makes the default split (val 0.2, seed 0) there first if it does not exist. Writes <split>.stats.json beside it."
         )
 
-        @Argument(help: "Dataset root: DIR/<class>/<image>.jpg")
+        @Argument(help: "Dataset root: DIR/<class>/<image>.jpg (or .png)")
         var dir: String
         @Option(help: "Split file (default: DIR/.graft-split.json).")
         var split: String?

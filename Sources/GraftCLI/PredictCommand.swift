@@ -9,11 +9,11 @@ import GraftZoo
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Class probabilities for JPEG images and folders of them (the model card's eval transform).",
+        abstract: "Class probabilities for JPEG and PNG images and folders of them (the model card's eval transform).",
         discussion: """
             The model: a catalog checkpoint (--checkpoint ID, or --run R --best METRIC), a weights file (--weights, \
-            with --model for its zoo card), or a zoo model's own weights (--model ID). Each argument is a JPEG file \
-            or a directory, searched recursively. Images are read and predicted in \
+            with --model for its zoo card), or a zoo model's own weights (--model ID). Each argument is a JPEG or \
+            PNG file or a directory, searched recursively. Images are read and predicted in \
             batches, so memory does not grow with the folder. A file that cannot be read is named on standard \
             error, the others are predicted, and the exit status is 1.
             """)
@@ -26,13 +26,13 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Images per batch.") var batch: Int = 32
     @Flag(help: "No progress bar.") var quiet = false
     @OptionGroup var output: OutputOptions
-    @Argument(help: "JPEG files or directories.") var images: [String]
+    @Argument(help: "JPEG or PNG files, or directories.") var images: [String]
 
     func validate() throws {
         try source.requireOne()
         guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard !images.isEmpty else { throw ValidationError("give at least one JPEG file or directory") }
+        guard !images.isEmpty else { throw ValidationError("give at least one JPEG or PNG file or directory") }
     }
 
     mutating func run() throws {
@@ -43,7 +43,7 @@ struct PredictCommand: ParsableCommand {
             }
         predictor.augmentation = tta
         let files = try Predictor.imageFiles(in: images.map { URL(fileURLWithPath: $0) })
-        guard !files.isEmpty else { throw ValidationError("no JPEG images in \(images.joined(separator: ", "))") }
+        guard !files.isEmpty else { throw ValidationError("no images in \(images.joined(separator: ", "))") }
         let printer = PredictionPrinter(format: output.format, top: min(top, predictor.classNames.count))
         let bar = quiet || files.count <= batch ? nil : ProgressBar(total: files.count, label: "predict")
         var failed = 0

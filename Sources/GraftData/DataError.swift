@@ -6,13 +6,17 @@ import GraftSupport
 public enum DataError: LocalizedError, Equatable, Sendable {
     /// The file has zero bytes.
     case emptyFile(path: String)
-    /// The file is a known image format other than JPEG (for example PNG), whatever its name says.
+    /// The file is a known image format Graft does not decode (GIF, BMP, TIFF, WebP, HEIF),
+    /// whatever its name says.
     case unsupportedFormat(path: String, format: String)
+    /// A decoder for one format (`JPEG`, `PNG`) was handed a file in the other: `ImageFile`
+    /// picks the right one by the first bytes.
+    case formatMismatch(path: String, found: String, expected: String)
     /// The bytes are not an image at all (plain text, random data).
     case notAnImage(path: String, detail: String)
-    /// The JPEG data ends before the last row of the image.
+    /// The JPEG or PNG data ends before the last row of the image.
     case truncated(path: String, detail: String)
-    /// libjpeg rejected the data.
+    /// libjpeg or libpng rejected the data.
     case corrupt(path: String, detail: String)
     /// The JPEG uses a colour space this loader does not convert.
     case unsupportedColorSpace(path: String, detail: String)
@@ -40,10 +44,12 @@ public enum DataError: LocalizedError, Equatable, Sendable {
     public var errorDescription: String? {
         switch self {
         case .emptyFile(let path): "\(path): empty file (0 bytes), not an image"
-        case .unsupportedFormat(let path, let format): "\(path): is a \(format), not a JPEG (only JPEG is decoded)"
+        case .unsupportedFormat(let path, let format):
+            "\(path): is a \(format), not a JPEG or PNG (the formats Graft decodes)"
+        case .formatMismatch(let path, let found, let expected): "\(path): is a \(found), not a \(expected)"
         case .notAnImage(let path, let detail): "\(path): not an image: \(detail)"
-        case .truncated(let path, let detail): "\(path): truncated JPEG (\(detail)); no partial image is returned"
-        case .corrupt(let path, let detail): "\(path): corrupt JPEG: \(detail)"
+        case .truncated(let path, let detail): "\(path): truncated image (\(detail)); no partial image is returned"
+        case .corrupt(let path, let detail): "\(path): corrupt image: \(detail)"
         case .unsupportedColorSpace(let path, let detail): "\(path): \(detail)"
         case .io(let path, let detail, let cause): "\(path): \(detail)" + (cause.map { ": \($0)" } ?? "")
         case .encodeFailed(let path, let detail): "\(path): cannot encode JPEG: \(detail)"

@@ -1,16 +1,17 @@
 import Foundation
 import GraftSupport
 
-/// A folder of JPEGs with one subfolder per class, read as torchvision's `ImageFolder` reads it:
-/// classes are the subfolder names sorted by code point (label = position), samples are sorted by
-/// folder path then file name, nested folders included.
+/// A folder of JPEG and PNG images with one subfolder per class, read as torchvision's
+/// `ImageFolder` reads it: classes are the subfolder names sorted by code point (label =
+/// position), samples are sorted by folder path then file name, nested folders included.
 ///
 /// Differences, on purpose: hidden entries (names starting with ".") are skipped at every level,
 /// hidden class folders included; files are listed only with image extensions; and every candidate
-/// file's header is probed during the scan, so empty files, text, PNGs with a `.jpg` name and
-/// corrupt headers are reported once (in `unreadable`) and left out. Damage past the header (a
-/// truncated file) shows up at decode time, where the loader reports it once and skips it, or
-/// at once with `verify`, which decodes every file through to its last byte.
+/// file's header is probed during the scan, so empty files, text, other formats (GIF, WebP…) and
+/// corrupt headers are reported once (in `unreadable`) and left out. Each file is decoded as what
+/// its first bytes say it is (`ImageFile`), so a PNG named `.jpg` reads as the PNG it is. Damage
+/// past the header (a truncated file) shows up at decode time, where the loader reports it once
+/// and skips it, or at once with `verify`, which decodes every file through to its last byte.
 public struct ImageFolder: Dataset {
     /// Extensions that are listed as images (lowercased, as torchvision's plus JPEG's aliases).
     public static let imageExtensions: Set<String> = [
@@ -51,18 +52,19 @@ public struct ImageFolder: Dataset {
     public func url(_ index: Int) -> URL { root.appendingPathComponent(samples[index].path) }
 
     public func loadImage(_ index: Int, options: JPEGDecodeOptions) throws -> RGB8Image {
-        try JPEG.decode(contentsOf: url(index), options: options)
+        try ImageFile.decode(contentsOf: url(index), options: options)
     }
 
     public var decodesJPEG: Bool { true }
 
     /// Scans `root`.
     /// - Parameters:
-    ///   - root: the folder holding one subfolder of JPEG photos per class.
+    ///   - root: the folder holding one subfolder of JPEG or PNG images per class.
     ///   - decodeOptions: how `probe` and `verify` decode.
-    ///   - probe: read each file's JPEG header (parallel, 2 threads) and leave out unreadable ones.
-    ///   - verify: also decode each file whole (at libjpeg's 1/8 DCT scale: every byte of entropy-
-    ///     coded data is still read, little IDCT work), so truncated or corrupt data is found now.
+    ///   - probe: read each file's header (parallel, 2 threads) and leave out unreadable ones.
+    ///   - verify: also decode each file whole (a JPEG at libjpeg's 1/8 DCT scale: every byte of
+    ///     entropy-coded data is still read, little IDCT work), so truncated or corrupt data is
+    ///     found now.
     /// - Throws: `DataError.emptyDataset` when there are no class folders or no images at all;
     ///   `DataError.io` when `root` cannot be listed.
     public init(root: URL, probe: Bool = true, verify: Bool = false, decodeOptions: JPEGDecodeOptions = .init()) throws
@@ -92,7 +94,7 @@ public struct ImageFolder: Dataset {
         }
         guard !classes.isEmpty else {
             throw DataError.emptyDataset(
-                path: root.path, detail: "no class subfolders (expected ROOT/<class>/<image>.jpg)")
+                path: root.path, detail: "no class subfolders (expected ROOT/<class>/<image>.jpg or .png)")
         }
         // (directory path relative to root, file name, label) gathered depth-first, then sorted as
         // torchvision sorts os.walk's tuples.
@@ -153,7 +155,7 @@ public struct ImageFolder: Dataset {
     private static func probeAll(
         root: URL, samples: [Sample], options: JPEGDecodeOptions,
         verify: Bool
-    ) -> [Result<JPEGInfo, DataError>] {
+    ) -> [Result<ImageHeader, DataError>] {
         var scaled = options
         scaled.minimumShortSide = 1
         scaled.resizeAndCenterCrop = nil
@@ -164,8 +166,8 @@ public struct ImageFolder: Dataset {
             for i in stride(from: w, to: samples.count, by: workers) {
                 let url = root.appendingPathComponent(samples[i].path)
                 do {
-                    let info = try JPEG.probe(contentsOf: url, options: options)
-                    if verify { _ = try JPEG.decode(contentsOf: url, options: smallest) }
+                    let info = try ImageFile.probe(contentsOf: url, options: options)
+                    if verify { _ = try ImageFile.decode(contentsOf: url, options: smallest) }
                     results.set(i, .success(info))
                 } catch let e as DataError {
                     results.set(i, .failure(e))
@@ -181,9 +183,9 @@ public struct ImageFolder: Dataset {
 /// Results written by index from several threads (each index by exactly one thread).
 private final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var values: [Result<JPEGInfo, DataError>?]
+    private(set) var values: [Result<ImageHeader, DataError>?]
     init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: Result<JPEGInfo, DataError>) {
+    func set(_ i: Int, _ value: Result<ImageHeader, DataError>) {
         lock.lock()
         values[i] = value
         lock.unlock()

@@ -80,8 +80,11 @@ public enum JPEG {
         return nil
     }
 
-    /// Describes bytes that are neither JPEG nor a known image format.
-    static func describeNonImage(_ bytes: UnsafeRawBufferPointer) -> String {
+    /// Describes bytes that are neither JPEG nor a known image format; `missing` says what the
+    /// bytes lack when they are not text either.
+    static func describeNonImage(
+        _ bytes: UnsafeRawBufferPointer, missing: String = "no JPEG start-of-image marker"
+    ) -> String {
         let head = bytes.prefix(256)
         let printable = head.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
         if !head.isEmpty && printable.count == head.count {
@@ -90,7 +93,7 @@ public enum JPEG {
             return "plain text (\"\(text)\(head.count > 40 ? "…" : "")\")"
         }
         let hex = bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
-        return "no JPEG start-of-image marker (starts with \(hex))"
+        return "\(missing) (starts with \(hex))"
     }
 
     private static func error(
@@ -100,7 +103,11 @@ public enum JPEG {
         switch UInt32(bitPattern: status) {
         case GRAFT_JPEG_EMPTY.rawValue: return .emptyFile(path: path)
         case GRAFT_JPEG_NOT_JPEG.rawValue:
-            if let format = sniffOtherFormat(bytes) { return .unsupportedFormat(path: path, format: format) }
+            if let format = sniffOtherFormat(bytes) {
+                return format == "PNG"
+                    ? .formatMismatch(path: path, found: format, expected: "JPEG")
+                    : .unsupportedFormat(path: path, format: format)
+            }
             return .notAnImage(path: path, detail: describeNonImage(bytes))
         case GRAFT_JPEG_TRUNCATED.rawValue: return .truncated(path: path, detail: message)
         case GRAFT_JPEG_UNSUPPORTED.rawValue: return .unsupportedColorSpace(path: path, detail: message)

@@ -309,12 +309,14 @@ public struct EvalTransform: Sendable, Equatable {
         return pipeline(image, rng: &rng)
     }
 
-    /// Decodes a JPEG file and transforms it (resize and crop inside the decoder, which then
-    /// decodes only the part of the photo the crop needs; same pixels).
+    /// Decodes a JPEG or PNG file and transforms it (for a JPEG, resize and crop run inside the
+    /// decoder, which then decodes only the part of the photo the crop needs; same pixels).
+    /// - Parameter url: the image file.
+    /// - Throws: `DataError` naming the file when it cannot be read or decoded.
     public func callAsFunction(contentsOf url: URL) throws -> Tensor {
         var options = decodeOptions
         options.resizeAndCenterCrop = pipeline.leadingResizeAndCenterCrop
-        let image = try JPEG.decode(contentsOf: url, options: options)
+        let image = try ImageFile.decode(contentsOf: url, options: options)
         var t = Tensor(uninitializedShape: [3, image.height, image.width])
         pipeline.normalize(image, into: t.mutablePointer())
         return t

@@ -118,7 +118,8 @@ struct JPEGTests {
         }
         let path = { (name: String) in Fixtures.url("images/bad/\(name)").path }
         #expect(error("empty.jpg") == .emptyFile(path: path("empty.jpg")))
-        #expect(error("png_renamed.jpg") == .unsupportedFormat(path: path("png_renamed.jpg"), format: "PNG"))
+        #expect(
+            error("png_renamed.jpg") == .formatMismatch(path: path("png_renamed.jpg"), found: "PNG", expected: "JPEG"))
         #expect(error("png_renamed.jpg")?.errorDescription?.contains("is a PNG, not a JPEG") == true)
         guard case .truncated = error("truncated.jpg") else {
             Issue.record("truncated.jpg: \(String(describing: error("truncated.jpg")))"); return
