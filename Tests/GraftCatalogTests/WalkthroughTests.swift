@@ -165,6 +165,37 @@ import TestSupport
                 #expect(Set(object.keys) == ["summary", "per_class", "confusion", "reliability"], "\(object.keys)")
                 let summary = try #require(object["summary"] as? [String: Any])
                 #expect(abs((summary["accuracy"] as? Double ?? -1) - accuracy) < 1e-9, "\(summary)")
+                // Each evaluation is a catalog row, listed as validation figures.
+                #expect(summary["evaluation"] as? Int == 2, "\(summary)")
+                let listed = try Self.jsonRows(try graft(["evaluations", "--json"]).stdout)
+                #expect(listed.map { $0["id"] as? Int } == [1, 2], "\(listed)")
+                #expect(listed.allSatisfy { $0["figures"] as? String == "validation" }, "\(listed)")
+                #expect(abs((listed.last?["accuracy"] as? Double ?? -1) - accuracy) < 1e-9, "\(listed)")
+                // A folder scored as a test set: test figures, mistakes kept with thumbnails, a page.
+                let test = try graft(["evaluate", "--run", "1", "--data", "flowers", "--quiet", "--json"]).stdout
+                let testSummary = try #require(
+                    (try JSONSerialization.jsonObject(with: Data(test.utf8)) as? [String: Any])?["summary"]
+                        as? [String: Any], "\(test)")
+                #expect(testSummary["evaluation"] as? Int == 3 && testSummary["images"] as? Int == 20, "\(testSummary)")
+                _ = try graft(["evaluate", "--run", "1", "--data", "flowers", "--quiet", "--no-record"])
+                let all = try Self.jsonRows(try graft(["evaluations", "--run", "1", "--json"]).stdout)
+                #expect(all.count == 3, "--no-record records nothing")
+                #expect(all.last?["figures"] as? String == "test", "\(all)")
+                #expect((all.last?["data"] as? String)?.hasSuffix("/flowers") == true, "\(all)")
+                #expect(try graft(["evaluations"]).stdout.contains("test"))
+                _ = try graft(["report", "--evaluation", "3"])
+                let page = try String(
+                    contentsOf: dir.appendingPathComponent("out/report-evaluation-3.html"), encoding: .utf8)
+                for part in [
+                    "Confusion matrix (test)", "Per-class precision, recall and F1 (test)", "Calibration (test)",
+                    "Most confident mistakes (test)", "never used for a choice",
+                ] {
+                    #expect(page.contains(part), "\(part)")
+                }
+                let wrong = Int(((1 - (testSummary["accuracy"] as? Double ?? 1)) * 20).rounded())
+                #expect(
+                    page.components(separatedBy: "href=\"data:image/jpeg;base64,").count - 1 == min(16, wrong),
+                    "a thumbnail per kept mistake")
             case "ensemble":
                 for section in ["members", "ensembles", "advice (chosen on validation)"] {
                     #expect(out.stdout.contains(section), "\(out.stdout)")
@@ -196,6 +227,12 @@ import TestSupport
                     contentsOf: dir.appendingPathComponent("out/report-comparison-1.html"), encoding: .utf8)
                 #expect(html.contains("<svg") && html.contains("Comparison: "))
                 #expect(out.stdout.hasPrefix("report: ") && out.stdout.contains("/out/report-comparison-1.html"))
+                // A run's report ends with its evaluations.
+                _ = try graft(["report", "--run", "1"])
+                let runPage = try String(
+                    contentsOf: dir.appendingPathComponent("out/report-run-1.html"), encoding: .utf8)
+                #expect(runPage.contains("Evaluations") && runPage.contains("Evaluation 3 · Confusion matrix (test)"))
+                #expect(runPage.contains("Evaluation 1 · Calibration (validation)"))
             default:
                 Issue.record("the walkthrough's '\(name)' has no checks here")
             }
