@@ -15,7 +15,9 @@ public enum EvaluationDataKind: String, Codable, Sendable, CaseIterable {
 /// (`isTest`) are for reading only: nothing that chooses a checkpoint, a member or a learning
 /// rate reads this table.
 public struct EvaluationRecord: IdentifiedCatalogRecord, Identifiable, Equatable {
+    /// The table.
     public static let databaseTableName = "evaluation"
+    /// The row id (`graft report --evaluation ID`); nil before it is stored.
     public var id: Int64?
     /// The run of the scored checkpoint; nil for a weights file.
     public var runId: Int64?
@@ -29,6 +31,7 @@ public struct EvaluationRecord: IdentifiedCatalogRecord, Identifiable, Equatable
     public var weightsSha256: String?
     /// What was scored, in words (`checkpoint 12 (run 3, epoch 8)`).
     public var model: String
+    /// Which images were scored.
     public var dataKind: EvaluationDataKind
     /// The folder scored, for `folder`; nil otherwise.
     public var dataPath: String?
@@ -36,19 +39,24 @@ public struct EvaluationRecord: IdentifiedCatalogRecord, Identifiable, Equatable
     public var isTest: Bool
     /// The test-time augmentation (`flip`), nil for none.
     public var tta: String?
+    /// Images scored.
     public var images: Int
+    /// Top-1 accuracy.
     public var accuracy: Double
     /// Top-k accuracies (JSON), k = 1 included.
     public var topK: [EvaluationTopK]
+    /// The unweighted mean of the per-class F1.
     public var macroF1: Double
     /// Mean negative log-likelihood of the true class (natural log).
     public var logLoss: Double
     /// Expected calibration error over the reliability bins of `details`.
     public var ece: Double
+    /// How long the evaluation took.
     public var seconds: Double
     /// Per-class scores, confusion matrix, reliability bins and the most confident mistakes
     /// (stored as JSON in the `metrics` column).
     public var details: EvaluationDetails
+    /// When it was recorded.
     public var createdAt: Date
 
     enum CodingKeys: String, CodingKey {
@@ -107,7 +115,9 @@ public struct EvaluationRecord: IdentifiedCatalogRecord, Identifiable, Equatable
 
 /// One top-k accuracy.
 public struct EvaluationTopK: Codable, Sendable, Equatable {
+    /// How many of the most probable classes count.
     public var k: Int
+    /// The share of images whose true class is among them.
     public var accuracy: Double
 
     /// - Parameters:
@@ -125,10 +135,15 @@ public struct EvaluationTopK: Codable, Sendable, Equatable {
 public struct EvaluationDetails: Codable, Sendable, Equatable {
     /// One class's precision, recall, F1 and support.
     public struct ClassScore: Codable, Sendable, Equatable {
+        /// The class.
         public var className: String
+        /// True positives over predicted positives.
         public var precision: Double
+        /// True positives over the class's images.
         public var recall: Double
+        /// The harmonic mean of precision and recall.
         public var f1: Double
+        /// The class's images.
         public var support: Int
 
         /// - Parameters:
@@ -145,8 +160,11 @@ public struct EvaluationDetails: Codable, Sendable, Equatable {
 
     /// One reliability bin: images whose top probability lies in `lower..<upper`.
     public struct Bin: Codable, Sendable, Equatable {
+        /// The bin's lower edge.
         public var lower: Double
+        /// The bin's upper edge.
         public var upper: Double
+        /// Images in the bin.
         public var count: Int
         /// Mean top probability; nil for an empty bin.
         public var confidence: Double?
@@ -171,7 +189,9 @@ public struct EvaluationDetails: Codable, Sendable, Equatable {
         public var sample: String
         /// The image's index in its dataset.
         public var index: Int
+        /// The true class (an index of `classNames`).
         public var trueClass: Int
+        /// The class predicted.
         public var predictedClass: Int
         /// The probability of the predicted class.
         public var probability: Double
@@ -199,7 +219,9 @@ public struct EvaluationDetails: Codable, Sendable, Equatable {
         }
     }
 
+    /// The classes, by label index.
     public var classNames: [String]
+    /// Each class's scores, by label index.
     public var perClass: [ClassScore]
     /// `confusion[true][predicted]`: image counts.
     public var confusion: [[Int]]

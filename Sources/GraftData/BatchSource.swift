@@ -61,7 +61,9 @@ public protocol BatchSource: AnyObject {
 
 extension BatchSource {
     public func releaseKeptImages() {}
+    /// No names by default.
     public func sampleName(id: Int) -> String? { nil }
+    /// No images by default.
     public func sampleImage(id: Int, minimumShortSide: Int) throws -> RGB8Image? { nil }
     public var samplesAreDeterministic: Bool { false }
     public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }

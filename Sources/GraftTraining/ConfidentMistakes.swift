@@ -14,7 +14,9 @@ public struct ConfidentMistakes: Sendable {
         /// The sample's id: its dataset index where the source gives one, else its position in
         /// the pass.
         public var id: Int
+        /// The true class.
         public var trueClass: Int
+        /// The class predicted (the most probable).
         public var predictedClass: Int
         /// The predicted class's probability.
         public var probability: Double
@@ -24,6 +26,7 @@ public struct ConfidentMistakes: Sendable {
         var order: Int
     }
 
+    /// How many mistakes are kept.
     public let capacity: Int
     private var heap: [Mistake] = []
     private var seen = 0
@@ -93,6 +96,7 @@ public struct ConfidentMistakes: Sendable {
 extension Evaluation {
     /// What `classifyKeepingMistakes` measured.
     public struct Classified: Sendable {
+        /// Every metric of the pass.
         public var metrics: ClassificationMetrics
         /// The most confident mistakes, highest loss first.
         public var mistakes: [ConfidentMistakes.Mistake]
