@@ -146,7 +146,7 @@ let package = Package(
                 "GraftCatalog", "GraftReport", "GraftSupport", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
-        .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "TestSupport"]),
+        .testTarget(name: "GraftReportTests", dependencies: ["GraftReport", "GraftCatalog", "TestSupport"]),
         .testTarget(
             name: "GraftTrainingTests",
             dependencies: [

@@ -23,6 +23,10 @@ struct EvaluateCommand: ParsableCommand {
     var tta: TestTimeAugmentation?
     @Option(help: "Images per batch.") var batch: Int = 64
     @Flag(help: "No progress bar.") var quiet = false
+    @Flag(help: "Do not record the evaluation in the catalog (graft evaluations lists those recorded).")
+    var noRecord = false
+    @Option(help: "Misclassified images with the highest loss kept, with thumbnails, in the recorded row.")
+    var mistakes: Int = 16
     @OptionGroup var output: OutputOptions
     @OptionGroup var catalog: CatalogOptions
 
@@ -41,13 +45,17 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("a weights file has no validation split: give --data DIR or --data fashion-mnist")
         }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard mistakes >= 0 else { throw ValidationError("--mistakes must be at least 0, got \(mistakes)") }
     }
 
     mutating func run() throws {
         let scored: ModelUnderEvaluation
         var db: Catalog?
         switch try source.resolve(catalog: catalog, positional: id) {
-        case .weights(let url, let card, _): scored = try .weights(url, card: card)
+        case .weights(let url, let card, _):
+            scored = try .weights(url, card: card)
+            // A weights file scored on a folder needs the catalog only to record the row (and creates it then).
+            db = noRecord ? nil : try catalog.open()
         case .checkpoint(let checkpoint, let catalog):
             scored = try .checkpoint(checkpoint, in: catalog)
             db = catalog
@@ -61,11 +69,20 @@ struct EvaluateCommand: ParsableCommand {
         let source = try scored.batches(of: evaluated, splitDirectory: db?.splitsDirectory, batchSize: batch)
         let bar = quiet ? nil : ProgressBar(total: source.sampleCount, label: "evaluate")
         let started = Date()
-        let metrics = try Evaluation.classify(
+        let classified = try Evaluation.classifyKeepingMistakes(
             scored.model, on: source, classNames: scored.classNames, topK: topK, augmentation: tta,
-            onBatch: { bar?.update(step: $0) })
+            mistakes: noRecord ? 0 : mistakes, onBatch: { bar?.update(step: $0) })
         bar?.finish()
+        let metrics = classified.metrics
         let seconds = Date().timeIntervalSince(started)
+        var recorded: Int64? = nil
+        if let db, !noRecord {
+            let details = try EvaluationDetails(metrics, mistakes: classified.mistakes, source: source)
+            recorded = try db.recordEvaluation(
+                try scored.evaluationRecord(
+                    of: evaluated, metrics: metrics, details: details, augmentation: tta, seconds: seconds)
+            ).id
+        }
         let what =
             switch evaluated {
             case .validationSplit: "the run's validation split (it chose this checkpoint, so it flatters it)"
@@ -73,7 +90,8 @@ struct EvaluateCommand: ParsableCommand {
             case .fashionMNISTTest: "Fashion-MNIST's test set (never used for a choice)"
             }
         printSections(
-            MetricsTables.sections(metrics, model: scored.name, data: what, augmentation: tta, seconds: seconds),
+            MetricsTables.sections(
+                metrics, model: scored.name, data: what, augmentation: tta, seconds: seconds, evaluationId: recorded),
             format: output.format)
     }
 }
@@ -81,9 +99,13 @@ struct EvaluateCommand: ParsableCommand {
 /// `graft evaluate`'s tables: a summary, per-class scores, the confusion matrix, reliability bins.
 enum MetricsTables {
     static func sections(
-        _ m: ClassificationMetrics, model: String, data: String, augmentation: TestTimeAugmentation?, seconds: Double
+        _ m: ClassificationMetrics, model: String, data: String, augmentation: TestTimeAugmentation?, seconds: Double,
+        evaluationId: Int64? = nil
     ) -> [TableSection] {
-        var summary: [(String, TextCell)] = [
+        // The recorded row's id, for `graft evaluations` and `graft report --evaluation ID`.
+        var summary: [(String, TextCell)] = []
+        if let evaluationId { summary.append(("evaluation", .int(evaluationId))) }
+        summary += [
             ("model", .text(model)), ("data", .text(data)), ("images", .int(Int64(m.count))),
             ("tta", .text(augmentation?.rawValue ?? "none")), ("seconds", .number(seconds, digits: 2)),
             ("accuracy", .number(m.accuracy, digits: 4)),

@@ -15,7 +15,7 @@ struct Graft: ParsableCommand {
             DataCommand.self, LRFindCommand.self, TrainCommand.self, CompareCommand.self, EnsembleCommand.self,
             EvaluateCommand.self, ReportCommand.self,
             // The catalog
-            RunsCommand.self, CkptCommand.self, CatalogCommand.self,
+            RunsCommand.self, CkptCommand.self, EvaluationsCommand.self, CatalogCommand.self,
         ]
     )
 

@@ -7,15 +7,18 @@ import GraftTraining
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write a self-contained HTML report with SVG plots for a comparison or a run.")
+        abstract: "Write a self-contained HTML report with SVG plots for a comparison, a run or an evaluation.")
 
     @OptionGroup var catalog: CatalogOptions
     @Option(help: "Comparison id.") var compare: Int64?
     @Option(name: .customLong("run"), help: "Run id.") var runId: Int64?
+    @Option(help: "Evaluation id (graft evaluations lists them).") var evaluation: Int64?
     @Option(help: "Where to write the HTML (default: out/report-….html).") var output: String?
 
     func validate() throws {
-        if (compare == nil) == (runId == nil) { throw ValidationError("give exactly one of --compare ID and --run ID") }
+        if [compare, runId, evaluation].compactMap({ $0 }).count != 1 {
+            throw ValidationError("give exactly one of --compare ID, --run ID and --evaluation ID")
+        }
     }
 
     mutating func run() throws {
@@ -25,9 +28,12 @@ struct ReportCommand: ParsableCommand {
         if let compare {
             report = try builder.comparisonReport(id: compare)
             defaultName = "out/report-comparison-\(compare).html"
+        } else if let runId {
+            report = try builder.runReport(id: runId)
+            defaultName = "out/report-run-\(runId).html"
         } else {
-            report = try builder.runReport(id: runId!)
-            defaultName = "out/report-run-\(runId!).html"
+            report = try builder.evaluationReport(id: evaluation!)
+            defaultName = "out/report-evaluation-\(evaluation!).html"
         }
         let url = URL(fileURLWithPath: output ?? defaultName)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

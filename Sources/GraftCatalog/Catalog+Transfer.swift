@@ -71,13 +71,13 @@ extension Catalog {
         ("weights_file", "id"), ("dataset", "id"), ("split", "id"), ("comparison", "id"), ("run", "id"),
         ("epoch_metric", "id"), ("checkpoint", "id"), ("lr_test", "id"), ("lr_test_point", "lr_test_id, step"),
         ("lr_test_suggestion", "lr_test_id, method"), ("ensemble", "id"), ("ensemble_member", "ensemble_id, position"),
-        ("file_intent", "id"),
+        ("file_intent", "id"), ("evaluation", "id"),
     ]
 
     /// Columns holding file paths, which `importDump` may rewrite.
     static let pathColumns: [String: [String]] = [
         "checkpoint": ["path"], "weights_file": ["path"], "split": ["split_path"], "run": ["source_weights"],
-        "file_intent": ["path"],
+        "file_intent": ["path"], "evaluation": ["weights_path", "data_path"],
     ]
 
     /// The whole catalog, read in one snapshot.

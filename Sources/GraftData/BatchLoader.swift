@@ -267,6 +267,18 @@ public final class BatchLoader: BatchSource, Sendable {
     /// True when no operation of the pipeline draws random numbers.
     public var samplesAreDeterministic: Bool { transform.deterministicPrefixCount == transform.ops.count }
 
+    /// The dataset's name for item `id` (a dataset index, as in `LabeledBatch.ids`).
+    public func sampleName(id: Int) -> String? { dataset.itemName(id) }
+
+    /// The dataset's image `id`, decoded with this loader's orientation choice and DCT scaling
+    /// down to `minimumShortSide`, before the transform.
+    public func sampleImage(id: Int, minimumShortSide: Int) throws -> RGB8Image? {
+        try dataset.loadImage(
+            id,
+            options: JPEGDecodeOptions(
+                applyOrientation: options.applyOrientation, minimumShortSide: max(0, minimumShortSide)))
+    }
+
     public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? {
         let order = order(epoch: epoch)
         return (0..<batchesPerEpoch).map { b in

@@ -49,10 +49,22 @@ public protocol BatchSource: AnyObject {
     /// Frees images kept for later epochs: the consumer no longer needs them (a trainer's
     /// feature cache holds what it makes of every sample).
     func releaseKeptImages()
+    /// The name of sample `id` (an id of `LabeledBatch.ids`) for people: a folder's relative file
+    /// path, `test/123` for Fashion-MNIST; nil when the source has no names.
+    func sampleName(id: Int) -> String?
+    /// Sample `id`'s image as decoded, before any transform, with its shorter side at least
+    /// `minimumShortSide` where the decoder can save work by scaling (JPEG); nil when the source
+    /// keeps no images of its own.
+    /// - Throws: `DataError` naming the file that could not be read.
+    func sampleImage(id: Int, minimumShortSide: Int) throws -> RGB8Image?
 }
 
 extension BatchSource {
     public func releaseKeptImages() {}
+    /// No names by default.
+    public func sampleName(id: Int) -> String? { nil }
+    /// No images by default.
+    public func sampleImage(id: Int, minimumShortSide: Int) throws -> RGB8Image? { nil }
     public var samplesAreDeterministic: Bool { false }
     public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }
     public func batch(epoch: Int, index: Int) throws -> LabeledBatch {

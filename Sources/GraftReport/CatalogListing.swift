@@ -130,6 +130,38 @@ public enum CatalogListing {
             rightAligned: ["id", "epoch", "val_acc"])
     }
 
+    /// `graft evaluations`: one row per recorded evaluation. `figures` says whether they are test
+    /// figures (images kept from every choice) or validation figures.
+    /// - Parameter evaluations: the rows, in the order to show.
+    public static func evaluations(_ evaluations: [EvaluationRecord]) -> TextTable {
+        TextTable(
+            columns: [
+                "id", "figures", "model", "run", "checkpoint", "data", "tta", "images", "accuracy", "top_k",
+                "macro_f1", "log_loss", "ece", "seconds", "created",
+            ],
+            rows: evaluations.map { e in
+                let data: String =
+                    switch e.dataKind {
+                    case .validation: "validation split"
+                    case .folder: e.dataPath ?? "folder"
+                    case .fashionMNISTTest: "fashion-mnist test"
+                    }
+                return [
+                    .optional(e.id), .text(e.isTest ? "test" : "validation"), .text(e.model), .optional(e.runId),
+                    .optional(e.checkpointId), .text(data), .text(e.tta ?? "none"), .int(Int64(e.images)),
+                    .number(e.accuracy, digits: 4),
+                    .text(
+                        e.topK.filter { $0.k > 1 }.map { "top\($0.k)=\(String(format: "%.4f", $0.accuracy))" }
+                            .joined(separator: " ")),
+                    .number(e.macroF1, digits: 4), .number(e.logLoss, digits: 4), .number(e.ece, digits: 4),
+                    .number(e.seconds, digits: 1), date(e.createdAt),
+                ]
+            },
+            rightAligned: [
+                "id", "run", "checkpoint", "images", "accuracy", "macro_f1", "log_loss", "ece", "seconds",
+            ])
+    }
+
     /// `graft catalog check`.
     public static func findings(_ findings: [CheckFinding]) -> TextTable {
         TextTable(

@@ -85,7 +85,30 @@ public struct ReportBuilder {
             s.table(table)
         }
         try appendEnsembles(&report, runIds: [id])
+        try appendEvaluations(&report, run: id)
         return report
+    }
+
+    /// One recorded evaluation's page (`EvaluationPage`).
+    /// - Parameter id: the evaluation's id.
+    /// - Throws: `CatalogError.notFound`.
+    public func evaluationReport(id: Int64) throws -> HTMLReport {
+        EvaluationPage.report(try catalog.evaluation(id: id))
+    }
+
+    /// A run's evaluations: a table of them, then each one's sections.
+    func appendEvaluations(_ report: inout HTMLReport, run: Int64) throws {
+        let evaluations = try catalog.evaluations(run: run)
+        guard !evaluations.isEmpty else { return }
+        report.section("Evaluations") { s in
+            s.paragraph(
+                "Recorded by graft evaluate. Test figures come from images kept from every choice and are never used for a choice; validation figures come from the split that chose the checkpoint."
+            )
+            s.table(EvaluationPage.table(evaluations))
+        }
+        for e in evaluations {
+            report.sections += EvaluationPage.sections(e, prefix: "Evaluation \(e.id!) · ")
+        }
     }
 
     // MARK: Pieces

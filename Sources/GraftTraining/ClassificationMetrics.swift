@@ -165,19 +165,9 @@ extension Evaluation {
         _ model: Module, on source: BatchSource, classNames: [String], topK: [Int] = [1, 5],
         augmentation: TestTimeAugmentation? = nil, onBatch: ((Int) -> Void)? = nil
     ) throws -> ClassificationMetrics {
-        model.eval()
-        var tally = ClassificationTally(classNames: classNames, topK: topK)
-        let batches = source.batches(epoch: 0, startingAt: 0)
-        while let batch = try batches.next() {
-            if let augmentation {
-                tally.add(
-                    probabilities: TestTimeAugmentation.probabilities(model, batch.images, augmentation: augmentation),
-                    labels: batch.labels)
-            } else {
-                tally.add(logits: model(batch.images), labels: batch.labels)
-            }
-            onBatch?(tally.count)
-        }
-        return tally.metrics
+        try classifyKeepingMistakes(
+            model, on: source, classNames: classNames, topK: topK, augmentation: augmentation, mistakes: 0,
+            onBatch: onBatch
+        ).metrics
     }
 }

@@ -3,6 +3,7 @@ import GraftCatalog
 import GraftData
 import GraftModels
 import GraftNN
+import GraftSupport
 import GraftWeights
 import GraftZoo
 
@@ -17,6 +18,12 @@ public struct ModelUnderEvaluation {
     public var run: RunConfiguration?
     /// What is scored, in words: `checkpoint 12 (run 3, epoch 8)`.
     public var name: String
+    /// The catalog checkpoint scored; nil for a weights file.
+    public var checkpointId: Int64? = nil
+    /// The run of that checkpoint.
+    public var runId: Int64? = nil
+    /// The weights file scored; nil for a checkpoint.
+    public var weightsFile: URL? = nil
 
     /// Catalog checkpoint `id`, after verifying its file.
     /// - Throws: `CatalogError.notFound`; a missing or altered file; weights that do not fit.
@@ -28,7 +35,8 @@ public struct ModelUnderEvaluation {
         _ = try model.load(saved.model, strict: true)
         return ModelUnderEvaluation(
             model: model, classNames: saved.attributes.classNames, data: config.data, run: config,
-            name: "checkpoint \(id) (run \(record.runId), epoch \(record.epoch))")
+            name: "checkpoint \(id) (run \(record.runId), epoch \(record.epoch))", checkpointId: id,
+            runId: record.runId)
     }
 
     /// A weights file (a converted, exported or SWA model): its architecture, classes, input size
@@ -43,7 +51,8 @@ public struct ModelUnderEvaluation {
         data.mean = (attributes.mean.isEmpty ? card?.mean ?? [] : attributes.mean).map(Float.init)
         data.std = (attributes.std.isEmpty ? card?.std ?? [] : attributes.std).map(Float.init)
         return ModelUnderEvaluation(
-            model: model, classNames: attributes.classNames, data: data, run: nil, name: url.lastPathComponent)
+            model: model, classNames: attributes.classNames, data: data, run: nil, name: url.lastPathComponent,
+            weightsFile: url)
     }
 }
 
@@ -85,5 +94,35 @@ extension ModelUnderEvaluation {
             spec.classes = classNames
             return try DataSources.fashionMNISTTest(spec, batchSize: batchSize)
         }
+    }
+}
+
+extension ModelUnderEvaluation {
+    /// The catalog row of one evaluation of this model: what was scored (the checkpoint, or the
+    /// weights file with its SHA-256), the data and its role, the figures and the full metrics.
+    /// - Parameters:
+    ///   - data: the images scored.
+    ///   - metrics: what was measured.
+    ///   - details: the stored metrics with the mistakes (`EvaluationDetails.init(_:mistakes:source:thumbnailSide:)`).
+    ///   - augmentation: the test-time augmentation used.
+    ///   - seconds: how long the evaluation took.
+    /// - Throws: the error of reading the weights file for its digest.
+    public func evaluationRecord(
+        of data: EvaluationData, metrics: ClassificationMetrics, details: EvaluationDetails,
+        augmentation: TestTimeAugmentation?, seconds: Double
+    ) throws -> EvaluationRecord {
+        let digest = try weightsFile.map { try SHA256.hexAndSize(of: $0) }
+        let (kind, path): (EvaluationDataKind, String?) =
+            switch data {
+            case .validationSplit: (.validation, nil)
+            case .folder(let url): (.folder, url.standardizedFileURL.path)
+            case .fashionMNISTTest: (.fashionMNISTTest, nil)
+            }
+        return EvaluationRecord(
+            runId: runId, checkpointId: checkpointId, weightsPath: weightsFile?.standardizedFileURL.path,
+            weightsSha256: digest?.hex, model: name, dataKind: kind, dataPath: path, isTest: data.isTest,
+            tta: augmentation?.rawValue, images: metrics.count, accuracy: metrics.accuracy,
+            topK: metrics.topK.map { EvaluationTopK(k: $0.k, accuracy: $0.accuracy) }, macroF1: metrics.macroF1,
+            logLoss: metrics.logLoss, ece: metrics.expectedCalibrationError, seconds: seconds, details: details)
     }
 }

@@ -17,13 +17,15 @@ struct SchemaTests {
             for table in [
                 "weights_file", "dataset", "split", "comparison", "run", "epoch_metric", "checkpoint",
                 "lr_test", "lr_test_point", "lr_test_suggestion", "ensemble", "ensemble_member", "file_intent",
+                "evaluation",
             ] {
                 #expect(try db.tableExists(table), "missing table \(table)")
             }
             let indexes = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index'"))
             for index in [
                 "checkpoint_on_run", "checkpoint_on_run_minimum", "checkpoint_on_val_acc",
-                "run_on_optimizer", "run_on_split", "run_on_comparison",
+                "run_on_optimizer", "run_on_split", "run_on_comparison", "evaluation_on_run",
+                "evaluation_on_checkpoint",
             ] {
                 #expect(indexes.contains(index), "missing index \(index)")
             }
@@ -67,6 +69,7 @@ struct SchemaTests {
         for index in [
             "checkpoint_on_run", "checkpoint_on_run_minimum", "checkpoint_on_val_acc", "run_on_optimizer",
             "run_on_split", "run_on_comparison", "run_on_parent", "ensemble_on_run", "file_intent_on_path",
+            "evaluation_on_run", "evaluation_on_checkpoint",
         ] {
             #expect(indexes.contains(index), "missing index \(index)")
         }

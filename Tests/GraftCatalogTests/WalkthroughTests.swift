@@ -102,7 +102,7 @@ import TestSupport
         #expect(
             commands.map(Self.subcommand) == [
                 "convert", "data scan", "data split", "lr-find", "train", "evaluate", "ensemble", "compare", "report",
-                "evaluate", "predict", "export", "export",
+                "evaluate", "report", "predict", "export", "export",
             ])
         let dir = try TemporaryDirectory.make("graft-walkthrough")
         defer { TemporaryDirectory.remove(dir) }
@@ -118,6 +118,7 @@ import TestSupport
                 "graft \(arguments.joined(separator: " ")) exited with \(outcome.status): \(outcome.stderr)")
             return outcome
         }
+        var testAccuracy: Double?
         for command in commands {
             let name = Self.subcommand(command)
             let out = try graft(Array(command.dropFirst()) + (Self.overrides[name] ?? []))
@@ -166,13 +167,41 @@ import TestSupport
                 }
                 #expect(try splits.map(decode) == [try decode(dir.appendingPathComponent("flowers/.graft-split.json"))])
             case "evaluate" where command.contains("flowers-test"):
+                // Step 9: test figures, recorded as evaluation 2 with its mistakes' thumbnails.
                 #expect(out.stdout.contains("flowers-test (never used for a choice)"), "\(out.stdout)")
                 #expect(out.stdout.contains("flip"), "\(out.stdout)")
-                let json = try graft(Array(command.dropFirst()) + ["--json"]).stdout
+                let json = try graft(Array(command.dropFirst()) + ["--json", "--no-record"]).stdout
                 let object = try #require(
                     try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
                 let summary = try #require(object["summary"] as? [String: Any])
                 #expect(summary["images"] as? Int == 10, "\(summary)")
+                testAccuracy = summary["accuracy"] as? Double
+                let all = try Self.jsonRows(try graft(["evaluations", "--run", "1", "--json"]).stdout)
+                #expect(all.map { $0["id"] as? Int } == [1, 2], "\(all)")
+                #expect(all.last?["figures"] as? String == "test", "\(all)")
+                #expect((all.last?["data"] as? String)?.hasSuffix("/flowers-test") == true, "\(all)")
+                #expect(try graft(["evaluations"]).stdout.contains("test"))
+            case "report" where command.contains("--evaluation"):
+                // Step 10: the page of evaluation 2.
+                #expect(out.stdout.contains("/out/report-evaluation-2.html"), "\(out.stdout)")
+                let page = try String(
+                    contentsOf: dir.appendingPathComponent("out/report-evaluation-2.html"), encoding: .utf8)
+                for part in [
+                    "Confusion matrix (test)", "Per-class precision, recall and F1 (test)", "Calibration (test)",
+                    "Most confident mistakes (test)", "never used for a choice",
+                ] {
+                    #expect(page.contains(part), "\(part)")
+                }
+                let wrong = Int(((1 - (try #require(testAccuracy))) * 10).rounded())
+                #expect(
+                    page.components(separatedBy: "href=\"data:image/jpeg;base64,").count - 1 == min(16, wrong),
+                    "a thumbnail per kept mistake")
+                // A run's report ends with its evaluations.
+                _ = try graft(["report", "--run", "1"])
+                let runPage = try String(
+                    contentsOf: dir.appendingPathComponent("out/report-run-1.html"), encoding: .utf8)
+                #expect(runPage.contains("Evaluations") && runPage.contains("Evaluation 2 · Confusion matrix (test)"))
+                #expect(runPage.contains("Evaluation 1 · Calibration (validation)"))
             case "evaluate":
                 for section in ["Evaluation:", "Per class:", "Confusion matrix (rows: true class):", "Reliability"] {
                     #expect(out.stdout.contains(section), "\(out.stdout)")
@@ -181,12 +210,18 @@ import TestSupport
                 // The same figures training recorded for that checkpoint.
                 let best = try Self.jsonRows(graft(["ckpt", "best", "--run", "1", "--json"]).stdout)
                 let accuracy = try #require(best.first?["val_acc"] as? Double, "\(best)")
-                let json = try graft(Array(command.dropFirst()) + ["--json"]).stdout
+                let json = try graft(Array(command.dropFirst()) + ["--json", "--no-record"]).stdout
                 let object = try #require(
                     try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(json)")
                 #expect(Set(object.keys) == ["summary", "per_class", "confusion", "reliability"], "\(object.keys)")
                 let summary = try #require(object["summary"] as? [String: Any])
                 #expect(abs((summary["accuracy"] as? Double ?? -1) - accuracy) < 1e-9, "\(summary)")
+                // Each evaluation is a catalog row, listed as validation figures; --no-record keeps none.
+                #expect(summary["evaluation"] == nil, "--no-record has no row to name")
+                let listed = try Self.jsonRows(try graft(["evaluations", "--json"]).stdout)
+                #expect(listed.map { $0["id"] as? Int } == [1], "\(listed)")
+                #expect(listed.allSatisfy { $0["figures"] as? String == "validation" }, "\(listed)")
+                #expect(abs((listed.last?["accuracy"] as? Double ?? -1) - accuracy) < 1e-9, "\(listed)")
             case "ensemble":
                 for section in ["members", "ensembles", "advice (chosen on validation)"] {
                     #expect(out.stdout.contains(section), "\(out.stdout)")
@@ -227,7 +262,8 @@ import TestSupport
                 let output = try #require(command.firstIndex(of: "--output").map { command[$0 + 1] })
                 #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(output).path), "\(output)")
                 #expect(
-                    out.stdout.contains("resnet34, 5 classes (daisy, dandelion, rose, sunflower, tulip), input 3×32×32"),
+                    out.stdout.contains(
+                        "resnet34, 5 classes (daisy, dandelion, rose, sunflower, tulip), input 3×32×32"),
                     "\(out.stdout)")
             default:
                 Issue.record("the walkthrough's '\(name)' has no checks here")

@@ -25,6 +25,7 @@ extension Int: SQLColumnValue {}
 extension Int64: SQLColumnValue {}
 extension Int32: SQLColumnValue {}
 extension RunStatus: SQLColumnValue {}
+extension EvaluationDataKind: SQLColumnValue {}
 extension FileIntentRecord.Action: SQLColumnValue {}
 extension Double: SQLColumnValue {
     init?(column: SQLValue) {
