@@ -38,6 +38,9 @@ public struct CropViews: Sendable, Equatable, Codable {
     /// The top-left corners of the five crops in an image of `imageWidth` × `imageHeight`, in
     /// torchvision's `five_crop` order; the centre one is `CenterCrop`'s (offsets rounded half
     /// to even, as Python's `round`).
+    /// - Parameters:
+    ///   - imageWidth: the width of the image the crops are cut from.
+    ///   - imageHeight: the height of the image the crops are cut from.
     /// - Throws: `DataError.invalidArgument` when a crop is larger than the image.
     public func origins(imageWidth: Int, imageHeight: Int) throws -> [(x: Int, y: Int)] {
         guard width <= imageWidth, height <= imageHeight else {
@@ -51,6 +54,7 @@ public struct CropViews: Sendable, Equatable, Codable {
     }
 
     /// The crops of `image`, in torchvision's order.
+    /// - Parameter image: the image after the pipeline's ops (resized, not yet cropped).
     /// - Throws: `DataError.invalidArgument` when a crop is larger than the image.
     public func callAsFunction(_ image: RGB8Image) throws -> [RGB8Image] {
         let origins = try origins(imageWidth: image.width, imageHeight: image.height)
@@ -102,6 +106,7 @@ extension TransformPipeline {
     }
 
     /// The views of an image that went through `ops`: its crops, or the image itself.
+    /// - Parameter image: the output of `applyOps`.
     /// - Throws: `DataError.invalidArgument` when a crop is larger than the image.
     public func views(of image: RGB8Image) throws -> [RGB8Image] {
         guard let cropViews else { return [image] }

@@ -261,8 +261,12 @@ public final class EnsembleEvaluator {
     /// `logits`) and its softmax probabilities (for `probs` and votes), each `[N, classes]`,
     /// from one forward pass per view; and the model seconds they took (loading excluded).
     /// - Parameters:
+    ///   - model: the member, loaded.
     ///   - batches: the kept validation batches (their mirrors are the flip views).
-    ///   - cropViews: the five-crop source when the augmentation has crops: read again here.
+    ///   - cropViews: the crop-view source when the augmentation has crops: read again here.
+    ///   - augmentation: the views.
+    ///   - labels: the labels of `batches`, which the crop views must repeat in order.
+    ///   - classes: the model's class count.
     /// - Throws: the source's errors; `EnsembleError.augmentationViews` when the crop views do
     ///   not hold the same images as `batches`.
     static func augmentedOutputs(

@@ -331,6 +331,7 @@ public struct EnsembleJob {
     }
 
     /// The advisor's candidates and choice, with each candidate's relative inference cost.
+    /// - Parameter advice: the advisor's answer.
     public static func adviceTable(_ advice: EnsembleAdvice) -> TableSection {
         TableSection(
             "advice (chosen on validation)", key: "advice",
@@ -348,6 +349,7 @@ public struct EnsembleJob {
 
     /// What test-time augmentation gains on validation for each candidate, and what it costs;
     /// nil without augmentation.
+    /// - Parameter advice: the advisor's answer for an evaluation with test-time augmentation.
     public static func augmentationTable(_ advice: EnsembleAdvice) -> TableSection? {
         guard let tta = advice.testTimeAugmentation else { return nil }
         return TableSection(

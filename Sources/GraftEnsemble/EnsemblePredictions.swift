@@ -35,6 +35,9 @@ public struct PredictionSums: Sendable {
     /// (what `logits` averages) and its probabilities averaged over the views (what `probs`
     /// averages, and whose arg-max is the member's vote), both `[count, classes]` row-major.
     /// Nil `probabilities` takes the softmax of `logits`.
+    /// - Parameters:
+    ///   - logits: the member's logits (averaged over the views), `[count, classes]`.
+    ///   - probabilities: the member's probabilities averaged over the views, or nil.
     /// - Precondition: both hold `count * classes` values.
     public mutating func add(logits: [Float], probabilities: [Float]?) {
         precondition(logits.count == count * classes, "\(logits.count) logits for \(count)×\(classes)")

@@ -49,6 +49,7 @@ public struct TestTimeAugmentation: Sendable, Hashable, Codable, RawRepresentabl
     }
 
     /// Parses a comma-separated set of view names (`flip`, `crops`, `flip,crops`, in any order).
+    /// - Parameter text: the names, comma-separated; spaces around them and case are ignored.
     /// - Throws: `TrainingError.unknownTestTimeAugmentation` naming the word and the known ones.
     public init(parsing text: String) throws {
         var flip = false, crops = false
@@ -95,6 +96,7 @@ public struct TestTimeAugmentation: Sendable, Hashable, Codable, RawRepresentabl
 
     /// The source whose batches hold this augmentation's images: `source` itself (mirrors are
     /// made from its batches), or its crop views, with `flip` the `TenCrop` ones.
+    /// - Parameter source: the labelled images, with the evaluation transform.
     /// - Throws: `DataError.invalidArgument` when `source` cannot make crop views.
     public func views(of source: BatchSource) throws -> BatchSource {
         crops ? try source.cropViews(mirrored: flip) : source
