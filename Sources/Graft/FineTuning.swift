@@ -195,32 +195,62 @@ public struct FineTuned {
 
     /// Loss and accuracy of checkpoint `checkpoint` (default: the best by validation accuracy)
     /// on the run's validation split.
-    public func evaluate(checkpoint: Int64? = nil) throws -> Evaluation.Result {
-        try Evaluation.run(checkpoint: try checkpoint ?? bestCheckpoint().checkpoint.id!, in: catalog)
+    /// - Parameters:
+    ///   - checkpoint: a catalog checkpoint id of the run; nil takes the best by validation accuracy.
+    ///   - augmentation: test-time augmentation (`.flip`, `.crops`, `.flipAndCrops`), its
+    ///     probabilities averaged over the views; nil evaluates each image once.
+    public func evaluate(
+        checkpoint: Int64? = nil, augmentation: TestTimeAugmentation? = nil
+    ) throws -> Evaluation.Result {
+        try Evaluation.run(
+            checkpoint: try checkpoint ?? bestCheckpoint().checkpoint.id!, in: catalog, augmentation: augmentation)
     }
 
     /// A predictor for image files from checkpoint `checkpoint` (default: the best by
     /// validation accuracy), with the run's class names and eval transform.
-    public func predictor(checkpoint: Int64? = nil) throws -> Predictor {
-        try Predictor(checkpoint: try checkpoint ?? bestCheckpoint().checkpoint.id!, in: catalog)
+    /// - Parameters:
+    ///   - checkpoint: a catalog checkpoint id of the run; nil takes the best by validation accuracy.
+    ///   - augmentation: the predictor's test-time augmentation (`Predictor.augmentation`).
+    public func predictor(
+        checkpoint: Int64? = nil, augmentation: TestTimeAugmentation? = nil
+    ) throws -> Predictor {
+        var predictor = try Predictor(checkpoint: try checkpoint ?? bestCheckpoint().checkpoint.id!, in: catalog)
+        predictor.augmentation = augmentation
+        return predictor
     }
 
     /// The run's checkpoints as an ensemble: those at schedule minima (a snapshot ensemble) or
     /// all, evaluated on the run's validation split with each of `methods`, and recorded in the catalog.
-    public func ensemble(minimaOnly: Bool = true, methods: [EnsembleMethod] = [.probs]) throws -> EnsembleJob.Result {
-        try EnsembleJob.snapshots(of: runId, minimaOnly: minimaOnly, methods: methods).execute(catalog: catalog)
+    /// - Parameters:
+    ///   - minimaOnly: only the checkpoints taken at a schedule minimum.
+    ///   - methods: how the members are combined; each gives one outcome.
+    ///   - augmentation: test-time augmentation of every member (`EnsembleJob.augmentation`);
+    ///     the advisor then also says what it gains on validation and what it costs.
+    public func ensemble(
+        minimaOnly: Bool = true, methods: [EnsembleMethod] = [.probs], augmentation: TestTimeAugmentation? = nil
+    ) throws -> EnsembleJob.Result {
+        var job = EnsembleJob.snapshots(of: runId, minimaOnly: minimaOnly, methods: methods)
+        job.augmentation = augmentation
+        return try job.execute(catalog: catalog)
     }
 }
 
 /// Evaluating a catalog checkpoint on its run's validation split.
 extension Evaluation {
     /// Loss and accuracy of catalog checkpoint `id` on its run's validation split.
+    /// - Parameters:
+    ///   - id: the catalog checkpoint.
+    ///   - catalog: the catalog holding it.
+    ///   - augmentation: test-time augmentation, probabilities averaged over the views; nil
+    ///     evaluates each image once.
     /// - Throws: `CatalogError.notFound`; a checkpoint file that is missing or altered.
-    public static func run(checkpoint id: Int64, in catalog: Catalog) throws -> Result {
+    public static func run(
+        checkpoint id: Int64, in catalog: Catalog, augmentation: TestTimeAugmentation? = nil
+    ) throws -> Result {
         let saved = try TrainingCheckpoint.read(try catalog.verifiedFile(for: try catalog.checkpoint(id: id)))
         let prepared = try TrainingRun.prepare(saved.runConfiguration, splitDirectory: catalog.splitsDirectory)
         _ = try prepared.model.load(saved.model, strict: true)
-        return try run(prepared.model, on: prepared.validation)
+        return try run(prepared.model, on: prepared.validation, augmentation: augmentation)
     }
 }
 

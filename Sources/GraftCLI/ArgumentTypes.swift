@@ -35,7 +35,14 @@ extension EvaluationSplit: ExpressibleByArgument {
     }
 }
 
-extension TestTimeAugmentation: ExpressibleByArgument {}
+extension TestTimeAugmentation: ExpressibleByArgument {
+    public static var allValueStrings: [String] { allSets.map(\.description) }
+
+    /// `--tta`'s help, shared by `evaluate`, `predict` and `ensemble`.
+    static let optionHelp = ArgumentHelp(
+        "Test-time augmentation, probabilities averaged over the views: flip (each image and its mirror), crops (torchvision's FiveCrop: the corners and centre of the resized image), or flip,crops (TenCrop, 10 views).",
+        valueName: "views")
+}
 
 extension ExportFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }

@@ -18,7 +18,10 @@ struct EnsembleCommand: ParsableCommand {
             (catalog ids or files), optionally only the --last M. Each member is evaluated alone and added to the \
             ensemble one at a time, so memory does not grow with the number of members. Votes break ties by summed \
             probability. SWA averages the members' weights and recomputes BatchNorm statistics with one pass over the \
-            training split. --greedy adds members by validation gain, starting from the best single one.
+            training split. --greedy adds members by validation gain, starting from the best single one. \
+            --tta scores every member (and SWA) on each image's views, averaging its probabilities (for logits: its \
+            logits) over the views before combining; the advisor says what TTA gains on validation, and at what \
+            measured cost in inference time, and recommends it only when it is more accurate there.
 
             Results are stored in the catalog (tables ensemble and ensemble_member) and printed as a table.
             """)
@@ -35,6 +38,11 @@ struct EnsembleCommand: ParsableCommand {
     @Option(help: "Evaluate on this ImageFolder directory (or 'fashion-mnist') instead of the run's data.") var data:
         String?
     @Option(help: "val (the run's validation split), or test (Fashion-MNIST only).") var split: EvaluationSplit = .val
+    @Option(
+        help: ArgumentHelp(
+            "Test-time augmentation of every member and of SWA: flip, crops or flip,crops. Each member's probabilities (for logits: its logits) are averaged over the views, then combined; the advisor weighs the gain on validation against the measured cost.",
+            valueName: "views"))
+    var tta: TestTimeAugmentation?
     @Option(help: "Write the SWA model to this weights file (HDF5) for graft predict.") var output: String?
     @Option(help: "Write accuracy against ensemble size as an SVG plot.") var plot: String?
     @Flag(help: "Print JSON.") var json = false
@@ -60,6 +68,7 @@ struct EnsembleCommand: ParsableCommand {
         job.greedy = greedy
         job.dataSource = data
         job.split = split
+        job.augmentation = tta
         if !quiet { job.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
 
         let result = try job.execute(catalog: try catalog.openExisting())
@@ -77,7 +86,8 @@ struct EnsembleCommand: ParsableCommand {
         }
         printSections(
             EnsembleJob.tables(result.evaluation, ensembleIds: result.ensembleIds)
-                + [EnsembleJob.adviceTable(result.advice)], format: json ? .json : .table)
+                + [EnsembleJob.adviceTable(result.advice)]
+                + (EnsembleJob.augmentationTable(result.advice).map { [$0] } ?? []), format: json ? .json : .table)
         if !json { print("\n" + result.advice.summary) }
         if quiet, !json {
             for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }

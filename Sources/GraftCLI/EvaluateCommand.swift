@@ -19,7 +19,7 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var source: ModelSourceOptions
     @Option(help: "An ImageFolder to score every image of, or 'fashion-mnist' for its test set.") var data: String?
     @Option(help: "Top-k accuracies to report, comma-separated.", transform: Self.parseKs) var topK: [Int] = [1, 5]
-    @Option(help: "Test-time augmentation: flip (each image and its mirror, probabilities averaged).")
+    @Option(help: TestTimeAugmentation.optionHelp)
     var tta: TestTimeAugmentation?
     @Option(help: "Images per batch.") var batch: Int = 64
     @Flag(help: "No progress bar.") var quiet = false

@@ -21,7 +21,7 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var source: ModelSourceOptions
     @OptionGroup var catalog: CatalogOptions
     @Option(help: "How many classes to show per image.") var top: Int = 5
-    @Option(help: "Test-time augmentation: flip (each image and its mirror, probabilities averaged).")
+    @Option(help: TestTimeAugmentation.optionHelp)
     var tta: TestTimeAugmentation?
     @Option(help: "Images per batch.") var batch: Int = 32
     @Flag(help: "No progress bar.") var quiet = false

@@ -221,11 +221,11 @@ public final class BatchLoader: BatchSource, Sendable {
         let end = min(start + options.batchSize, order.count)
         var images: [RGB8Image] = []
         var labels: [Int] = [], kept: [Int] = []
-        images.reserveCapacity(end - start)
+        images.reserveCapacity((end - start) * transform.viewCount)
         for position in start..<end {
             let di = order[position]
             do {
-                images.append(try sample(di, epoch: epoch, position: position))
+                images += try transform.views(of: try sample(di, epoch: epoch, position: position))
                 labels.append(dataset.label(di))
                 kept.append(di)
             } catch {
@@ -242,7 +242,7 @@ public final class BatchLoader: BatchSource, Sendable {
         var tensor = Tensor(uninitializedShape: [images.count, 3, h, w])
         let base = tensor.mutablePointer()
         for (k, image) in images.enumerated() { transform.normalize(image, into: base + k * 3 * h * w) }
-        return LabeledBatch(images: tensor, labels: labels, ids: kept)
+        return LabeledBatch(images: tensor, labels: labels, ids: kept, views: transform.viewCount)
     }
 
     /// Batches of `epoch` from batch `start` on, produced ahead by background threads.
@@ -291,6 +291,18 @@ public final class BatchLoader: BatchSource, Sendable {
 
     /// Empties the decoded-image cache.
     public func releaseKeptImages() { cache?.removeAll() }
+
+    /// The same samples and order with the pipeline's crop views (`withCropViews(mirrored:)`);
+    /// its batches hold 5 (or 10) times as many images, so memory stays a fixed multiple of one
+    /// batch. The decoded-image cache is not shared: the views need the image before its crop.
+    /// - Parameter mirrored: add the five crops of each flipped image (`TenCrop`).
+    public func cropViews(mirrored: Bool) throws -> BatchSource {
+        var viewOptions = options
+        viewOptions.cacheBytes = 0
+        return try BatchLoader(
+            dataset: dataset, indices: indices, transform: try transform.withCropViews(mirrored: mirrored),
+            options: viewOptions, failures: failures)
+    }
 }
 
 /// The batches of one epoch, in order. Worker threads fill a bounded queue ahead of `nextBatch()`;

@@ -4,13 +4,17 @@ import GraftTensor
 /// One mini-batch: NCHW float32 images, their class indices and, when the source has them, the
 /// samples' stable identities (dataset indices).
 public struct LabeledBatch: @unchecked Sendable {
+    /// `[labels.count · views, C, H, W]`: sample `i`'s views are rows `i · views ..< (i + 1) · views`.
     public var images: Tensor
     public var labels: [Int]
     public var ids: [Int]?
-    public init(images: Tensor, labels: [Int], ids: [Int]? = nil) {
+    /// Images per sample: 1, or test-time augmentation's crop views (5, or 10 with mirrors).
+    public var views: Int
+    public init(images: Tensor, labels: [Int], ids: [Int]? = nil, views: Int = 1) {
         self.images = images
         self.labels = labels
         self.ids = ids
+        self.views = views
     }
 }
 
@@ -57,6 +61,12 @@ public protocol BatchSource: AnyObject {
     /// keeps no images of its own.
     /// - Throws: `DataError` naming the file that could not be read.
     func sampleImage(id: Int, minimumShortSide: Int) throws -> RGB8Image?
+    /// The same samples, in the same order, as test-time augmentation's crop views
+    /// (`TransformPipeline.withCropViews(mirrored:)`): batches with `views` 5, or 10 `mirrored`.
+    /// - Parameter mirrored: add the five crops of each flipped image (`TenCrop`).
+    /// - Throws: `DataError.invalidArgument` when the source cannot make them (images already
+    ///   tensors, or a pipeline without a centre crop or fixed-size resize).
+    func cropViews(mirrored: Bool) throws -> BatchSource
 }
 
 extension BatchSource {
@@ -65,6 +75,11 @@ extension BatchSource {
     public func sampleName(id: Int) -> String? { nil }
     /// No images by default.
     public func sampleImage(id: Int, minimumShortSide: Int) throws -> RGB8Image? { nil }
+    public func cropViews(mirrored: Bool) throws -> BatchSource {
+        throw DataError.invalidArgument(
+            "\(type(of: self)) holds finished tensors, so it cannot give crop views: load the images with a BatchLoader"
+        )
+    }
     public var samplesAreDeterministic: Bool { false }
     public func sampleIdentities(epoch: Int) -> [(ids: [Int], labels: [Int])]? { nil }
     public func batch(epoch: Int, index: Int) throws -> LabeledBatch {

@@ -179,6 +179,9 @@ public struct TransformPipeline: Sendable, Equatable, Codable {
     public var ops: [ImageOp]
     public var mean: [Float]
     public var std: [Float]
+    /// After `ops`, the crops of test-time augmentation (`withCropViews(mirrored:)`); nil gives
+    /// one image per input.
+    public var cropViews: CropViews? = nil
 
     /// - Throws: `DataError.invalidArgument` for a bad op or mean/std that are not 3 values (std > 0).
     public init(ops: [ImageOp], mean: [Float] = imageNetMean, std: [Float] = imageNetStd) throws {
@@ -307,6 +310,26 @@ public struct EvalTransform: Sendable, Equatable {
     public func callAsFunction(_ image: RGB8Image) -> Tensor {
         var rng = RandomGenerator(seed: 0)
         return pipeline(image, rng: &rng)
+    }
+
+    /// Decodes a JPEG or PNG file into test-time augmentation's crop views, `[5, 3, crop, crop]` in
+    /// torchvision's `five_crop` order, or `mirrored` `[10, 3, crop, crop]` as `TenCrop`: the
+    /// crops of the photo resized to `resize` (`TransformPipeline.withCropViews(mirrored:)`),
+    /// the centre one being what `callAsFunction` gives.
+    /// - Parameters:
+    ///   - url: the image file.
+    ///   - mirrored: add the five crops of the flipped photo (`TenCrop`).
+    /// - Throws: the decoder's errors; `DataError.invalidArgument` when the crops do not fit.
+    public func cropViews(contentsOf url: URL, mirrored: Bool) throws -> Tensor {
+        let views = try pipeline.withCropViews(mirrored: mirrored)
+        var rng = RandomGenerator(seed: 0)
+        let image = views.applyOps(try ImageFile.decode(contentsOf: url, options: decodeOptions), rng: &rng)
+        let crops = try views.views(of: image)
+        let h = crops[0].height, w = crops[0].width
+        var t = Tensor(uninitializedShape: [crops.count, 3, h, w])
+        let base = t.mutablePointer()
+        for (k, crop) in crops.enumerated() { views.normalize(crop, into: base + k * 3 * h * w) }
+        return t
     }
 
     /// Decodes a JPEG or PNG file and transforms it (for a JPEG, resize and crop run inside the

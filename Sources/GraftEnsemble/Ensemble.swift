@@ -1,6 +1,7 @@
 import Foundation
 import GraftSupport
 import GraftTensor
+import GraftTraining
 
 /// How an ensemble combines its members.
 ///
@@ -108,6 +109,31 @@ public struct EnsembleEvaluation: Sendable, Codable {
     public var batchNormBatches: Int
     /// How differently the members predict.
     public var diversity: EnsembleDiversity
+    /// With test-time augmentation (which `members` and `outcomes` then include), the same
+    /// figures without it and the model time of each; nil without augmentation.
+    public var testTimeAugmentation: AugmentationComparison? = nil
+
+    /// The members and outcomes without test-time augmentation, and what the augmentation costs.
+    public struct AugmentationComparison: Sendable, Codable {
+        /// The augmentation `members` and `outcomes` were evaluated with.
+        public var augmentation: TestTimeAugmentation
+        /// Each member's accuracy without augmentation, in the order of `members`.
+        public var memberAccuracy: [Double]
+        /// Each member's loss without augmentation, in the order of `members`.
+        public var memberLoss: [Double]
+        /// The best single member without augmentation (accuracy, then loss).
+        public var bestMember: Int
+        /// Each outcome's accuracy without augmentation, in the order of `outcomes`.
+        public var outcomeAccuracy: [Double]
+        /// Each outcome's loss without augmentation, in the order of `outcomes`.
+        public var outcomeLoss: [Double?]
+        /// Model seconds per image and model without augmentation (decoding excluded).
+        public var secondsPerImage: Double
+        /// Model seconds per image and model with augmentation (decoding excluded).
+        public var augmentedSecondsPerImage: Double
+        /// How many times the inference time without augmentation it takes.
+        public var costFactor: Double { augmentedSecondsPerImage / max(secondsPerImage, .leastNonzeroMagnitude) }
+    }
 }
 
 /// Why an ensemble cannot be built or evaluated, naming the run, checkpoint, file or value.
@@ -127,6 +153,8 @@ public enum EnsembleError: LocalizedError, Equatable {
     case invalidMomentum(layer: String)
     case unknownCheckpoint(run: Int64, id: Int64)
     case unsupportedSplit(String, source: String)
+    /// Test-time augmentation's views do not line up with the validation images.
+    case augmentationViews(String)
 
     public var errorDescription: String? {
         switch self {
@@ -154,6 +182,8 @@ public enum EnsembleError: LocalizedError, Equatable {
             "checkpoint \(id) does not belong to run \(run)"
         case .unsupportedSplit(let split, let source):
             "split '\(split)' is not available for \(source) (use val, or test with fashion-mnist)"
+        case .augmentationViews(let why):
+            "test-time augmentation: \(why)"
         }
     }
 }

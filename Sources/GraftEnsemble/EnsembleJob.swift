@@ -33,6 +33,9 @@ public struct EnsembleJob {
     public var dataSource: String?
     /// The images the ensemble is evaluated on.
     public var split = EvaluationSplit.val
+    /// Test-time augmentation of every member and of the SWA model (`EnsembleEvaluator`); the
+    /// advisor then weighs it on validation against its measured cost.
+    public var augmentation: TestTimeAugmentation?
     /// Progress lines and warnings; nil is silent.
     public var log: ((String) -> Void)?
 
@@ -63,7 +66,8 @@ public struct EnsembleJob {
         let warnings = try Self.snapshotWarnings(members, catalog: catalog)
         for warning in warnings { log?("warning: \(warning)") }
         let (evaluated, training) = try dataSources(for: members, catalog: catalog)
-        let evaluator = EnsembleEvaluator(members: members, methods: methods, greedy: greedy)
+        let evaluator = EnsembleEvaluator(
+            members: members, methods: methods, greedy: greedy, augmentation: augmentation)
         evaluator.log = log
         let evaluation = try evaluator.evaluate(
             validation: evaluated, training: methods.contains(.swa) ? training : nil)
@@ -73,7 +77,8 @@ public struct EnsembleJob {
             var onValidation = self
             onValidation.split = .val
             let (validation, _) = try onValidation.dataSources(for: members, catalog: catalog)
-            let chooser = EnsembleEvaluator(members: members, methods: methods, greedy: false)
+            let chooser = EnsembleEvaluator(
+                members: members, methods: methods, greedy: false, augmentation: augmentation)
             chooser.log = log.map { log in { log("validation: " + $0) } }
             validationEvaluation = try chooser.evaluate(
                 validation: validation, training: methods.contains(.swa) ? training : nil)
@@ -192,7 +197,8 @@ public struct EnsembleJob {
         return runs.count == 1 ? runs.first : nil
     }
 
-    /// Stores one `ensemble` row per outcome with its `ensemble_member` rows: for methods in
+    /// Stores one `ensemble` row per outcome with its `ensemble_member` rows (its method
+    /// `probs+tta(flip)` and so on under test-time augmentation): for methods in
     /// checkpoint order, every member with the ensemble's accuracy once it was added; for a
     /// greedy selection, the chosen members in the order they were added, then the others
     /// (`selected` false). Returns the new ensemble ids.
@@ -223,7 +229,8 @@ public struct EnsembleJob {
                         ensembleAccuracy: size, selected: isSelected))
             }
             let record = EnsembleRecord(
-                runId: runId, method: outcome.label,
+                runId: runId,
+                method: outcome.label + (evaluation.testTimeAugmentation.map { "+tta(\($0.augmentation))" } ?? ""),
                 memberCheckpointIds: outcome.selected.compactMap { evaluation.members[$0].member.checkpointId },
                 accuracy: outcome.accuracy, loss: outcome.loss, bestSingleAccuracy: outcome.bestSingleAccuracy,
                 gain: outcome.gain, evaluatedOn: evaluatedOn, samples: evaluation.samples,
@@ -265,31 +272,44 @@ public struct EnsembleJob {
         return plot
     }
 
-    /// Two tables: every member on its own, and every ensemble with its gain.
+    /// Two tables: every member on its own, and every ensemble with its gain. Under test-time
+    /// augmentation the accuracies are with it, and a column `no tta` gives them without.
     public static func tables(_ evaluation: EnsembleEvaluation, ensembleIds: [Int64] = []) -> [TableSection] {
+        let tta = evaluation.testTimeAugmentation
+        let plainColumn = tta == nil ? [] : ["no tta"]
         let members = TextTable(
-            columns: ["#", "member", "checkpoint", "epoch", "cycle", "accuracy", "loss", "best"],
-            keys: ["index", "member", "checkpoint", "epoch", "cycle", "accuracy", "loss", "best"],
+            columns: ["#", "member", "checkpoint", "epoch", "cycle", "accuracy"] + plainColumn + ["loss", "best"],
+            keys: ["index", "member", "checkpoint", "epoch", "cycle", "accuracy"]
+                + (tta == nil ? [] : ["accuracy_without_tta"]) + ["loss", "best"],
             rows: evaluation.members.enumerated().map { i, m in
-                [
+                var row: [TextCell] = [
                     .int(Int64(i + 1)), .text(m.member.name), .optional(m.member.checkpointId),
                     .optional(m.member.epoch),
                     .optional(m.member.cycleIndex), .number(m.accuracy, digits: 4),
+                ]
+                if let tta { row.append(.number(tta.memberAccuracy[i], digits: 4)) }
+                row += [
                     m.loss.isFinite ? .number(m.loss, digits: 4) : .null, .text(i == evaluation.bestMember ? "*" : ""),
                 ]
+                return row
             },
-            rightAligned: ["#", "checkpoint", "epoch", "cycle", "accuracy", "loss"])
+            rightAligned: ["#", "checkpoint", "epoch", "cycle", "accuracy", "no tta", "loss"])
         let ensembles = TextTable(
-            columns: ["id", "method", "members", "accuracy", "loss", "best single", "gain"],
-            keys: ["id", "method", "members", "accuracy", "loss", "best_single", "gain"],
+            columns: ["id", "method", "members", "accuracy"] + plainColumn + ["loss", "best single", "gain"],
+            keys: ["id", "method", "members", "accuracy"] + (tta == nil ? [] : ["accuracy_without_tta"])
+                + ["loss", "best_single", "gain"],
             rows: evaluation.outcomes.enumerated().map { i, o in
-                [
+                var row: [TextCell] = [
                     i < ensembleIds.count ? .int(ensembleIds[i]) : .null, .text(o.label),
                     .text(o.selected.map { String($0 + 1) }.joined(separator: ",")), .number(o.accuracy, digits: 4),
+                ]
+                if let tta { row.append(.number(tta.outcomeAccuracy[i], digits: 4)) }
+                row += [
                     .optional(o.loss, digits: 4), .number(o.bestSingleAccuracy, digits: 4), .number(o.gain, digits: 4),
                 ]
+                return row
             },
-            rightAligned: ["id", "accuracy", "loss", "best single", "gain"])
+            rightAligned: ["id", "accuracy", "no tta", "loss", "best single", "gain"])
         return [TableSection("members", members), TableSection("ensembles", ensembles)]
             + diversityTables(evaluation.diversity, names: evaluation.members.map(\.member.name))
     }
@@ -310,18 +330,40 @@ public struct EnsembleJob {
         ]
     }
 
-    /// The advisor's candidates and choice.
+    /// The advisor's candidates and choice, with each candidate's relative inference cost.
+    /// - Parameter advice: the advisor's answer.
     public static func adviceTable(_ advice: EnsembleAdvice) -> TableSection {
         TableSection(
             "advice (chosen on validation)", key: "advice",
             TextTable(
-                columns: ["candidate", "kind", "validation", "test", "chosen"],
+                columns: ["candidate", "kind", "tta", "cost", "validation", "test", "chosen"],
                 rows: advice.candidates.map { c in
                     [
-                        .text(c.label), .text(c.kind.rawValue), .number(c.validationAccuracy, digits: 4),
+                        .text(c.label), .text(c.kind.rawValue), .text(c.augmentation?.description ?? "none"),
+                        .number(c.cost, digits: 1), .number(c.validationAccuracy, digits: 4),
                         .optional(c.testAccuracy, digits: 4), .text(c == advice.choice ? "*" : ""),
                     ]
                 },
-                rightAligned: ["validation", "test"]))
+                rightAligned: ["cost", "validation", "test"]))
+    }
+
+    /// What test-time augmentation gains on validation for each candidate, and what it costs;
+    /// nil without augmentation.
+    /// - Parameter advice: the advisor's answer for an evaluation with test-time augmentation.
+    public static func augmentationTable(_ advice: EnsembleAdvice) -> TableSection? {
+        guard let tta = advice.testTimeAugmentation else { return nil }
+        return TableSection(
+            "test-time augmentation \(tta.augmentation) (validation; \(String(format: "%.1f", tta.costFactor))× the inference time)",
+            key: "tta",
+            TextTable(
+                columns: ["candidate", "kind", "no tta", "tta", "gain (points)"],
+                keys: ["candidate", "kind", "without", "with", "points"],
+                rows: tta.gains.map { g in
+                    [
+                        .text(g.label), .text(g.kind.rawValue), .number(g.without, digits: 4),
+                        .number(g.with, digits: 4), .number(g.points, digits: 2),
+                    ]
+                },
+                rightAligned: ["no tta", "tta", "gain (points)"]))
     }
 }

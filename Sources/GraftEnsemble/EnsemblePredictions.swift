@@ -28,7 +28,34 @@ public struct PredictionSums: Sendable {
     /// Adds one member's logits, `[count, classes]` row-major.
     /// - Precondition: `logits.count == count * classes`.
     public mutating func add(logits: [Float]) {
+        add(logits: logits, probabilities: nil)
+    }
+
+    /// Adds one member's outputs under test-time augmentation: its logits averaged over the views
+    /// (what `logits` averages) and its probabilities averaged over the views (what `probs`
+    /// averages, and whose arg-max is the member's vote), both `[count, classes]` row-major.
+    /// Nil `probabilities` takes the softmax of `logits`.
+    /// - Parameters:
+    ///   - logits: the member's logits (averaged over the views), `[count, classes]`.
+    ///   - probabilities: the member's probabilities averaged over the views, or nil.
+    /// - Precondition: both hold `count * classes` values.
+    public mutating func add(logits: [Float], probabilities: [Float]?) {
         precondition(logits.count == count * classes, "\(logits.count) logits for \(count)×\(classes)")
+        if let probabilities {
+            precondition(probabilities.count == count * classes, "\(probabilities.count) probabilities")
+            let c = classes
+            for i in 0..<count {
+                var arg = 0
+                for j in 0..<c {
+                    probabilitySum[i * c + j] += Double(probabilities[i * c + j])
+                    logitSum[i * c + j] += Double(logits[i * c + j])
+                    if probabilities[i * c + j] > probabilities[i * c + arg] { arg = j }
+                }
+                votes[i * c + arg] += 1
+            }
+            members += 1
+            return
+        }
         let c = classes
         logits.withUnsafeBufferPointer { zb in
             probabilitySum.withUnsafeMutableBufferPointer { pb in
@@ -159,17 +186,25 @@ public enum GreedySelection {
     ///   - classes: the number of classes.
     ///   - method: how members are combined: `probs`, `logits` or `vote`.
     ///   - logits: one `[count, classes]` row-major array per member.
+    ///   - probabilities: under test-time augmentation, each member's probabilities averaged over
+    ///     the views (its `logits` being the logits averaged over the views); nil takes the softmax
+    ///     of `logits`.
     /// - Precondition: at least one member; `method.combinesPredictions`.
-    public static func select(logits: [[Float]], labels: [Int], classes: Int, method: EnsembleMethod) -> Result {
+    public static func select(
+        logits: [[Float]], probabilities: [[Float]]? = nil, labels: [Int], classes: Int, method: EnsembleMethod
+    ) -> Result {
+        func add(_ i: Int, to sums: inout PredictionSums) {
+            sums.add(logits: logits[i], probabilities: probabilities?[i])
+        }
         precondition(
             !logits.isEmpty && method.combinesPredictions, "greedy selection needs members and a prediction method")
         func isBetter(_ a: (correct: Int, loss: Double), than b: (correct: Int, loss: Double)) -> Bool {
             a.correct > b.correct || (a.correct == b.correct && a.loss < b.loss)
         }
         var bestStart: (index: Int, sums: PredictionSums, rank: (correct: Int, loss: Double))?
-        for (i, z) in logits.enumerated() {
+        for i in logits.indices {
             var sums = PredictionSums(labels: labels, classes: classes)
-            sums.add(logits: z)
+            add(i, to: &sums)
             let rank = sums.rankingScore(method)
             if bestStart == nil || isBetter(rank, than: bestStart!.rank) { bestStart = (i, sums, rank) }
         }
@@ -181,7 +216,7 @@ public enum GreedySelection {
             var best: (index: Int, sums: PredictionSums, rank: (correct: Int, loss: Double))?
             for i in logits.indices where !order.contains(i) {
                 var trial = current
-                trial.add(logits: logits[i])
+                add(i, to: &trial)
                 let r = trial.rankingScore(method)
                 if best == nil || isBetter(r, than: best!.rank) { best = (i, trial, r) }
             }

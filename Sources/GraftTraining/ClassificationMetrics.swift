@@ -161,6 +161,16 @@ extension Evaluation {
     /// Every metric of `ClassificationMetrics` for `model` in eval mode over `source`, whose
     /// labels index `classNames`. `onBatch` hears the samples done so far.
     /// With `augmentation`, each image's probabilities are the mean over its views.
+    /// - Parameters:
+    ///   - model: the model; it is put in eval mode.
+    ///   - source: the labelled images, with the evaluation transform.
+    ///   - classNames: the classes, by label index.
+    ///   - topK: the k of each top-k accuracy.
+    ///   - augmentation: test-time augmentation (`flip`, `crops`, `flip,crops`); nil scores each
+    ///     image as the source gives it.
+    ///   - onBatch: hears the number of samples done after each batch.
+    /// - Throws: the source's errors; `DataError.invalidArgument` when `augmentation` has crops
+    ///   and the source cannot make them.
     public static func classify(
         _ model: Module, on source: BatchSource, classNames: [String], topK: [Int] = [1, 5],
         augmentation: TestTimeAugmentation? = nil, onBatch: ((Int) -> Void)? = nil

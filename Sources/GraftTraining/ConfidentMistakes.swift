@@ -119,10 +119,12 @@ extension Evaluation {
         model.eval()
         var tally = ClassificationTally(classNames: classNames, topK: topK)
         var kept = ConfidentMistakes(capacity: mistakes)
-        let batches = source.batches(epoch: 0, startingAt: 0)
+        // Crop views come from a source of their own, with the same samples in the same order.
+        let batches = try (augmentation?.views(of: source) ?? source).batches(epoch: 0, startingAt: 0)
         while let batch = try batches.next() {
             if let augmentation {
-                let p = TestTimeAugmentation.probabilities(model, batch.images, augmentation: augmentation)
+                let p = TestTimeAugmentation.probabilities(
+                    model, batch.images, views: batch.views, augmentation: augmentation)
                 tally.add(probabilities: p, labels: batch.labels)
                 var logProbabilities = Tensor(uninitializedShape: p.shape)
                 let src = p.pointer, dst = logProbabilities.mutablePointer()

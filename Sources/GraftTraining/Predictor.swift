@@ -32,7 +32,10 @@ public struct Predictor {
     public let classNames: [String]
     /// Resize, center crop and normalisation, as at validation.
     public let transform: EvalTransform
-    /// Test-time augmentation: nil predicts from the image alone.
+    /// Test-time augmentation: nil predicts from the image alone; `flip` adds its mirror;
+    /// `crops` uses the five crops of the photo resized to `transform`'s resize (torchvision's
+    /// `FiveCrop`) in place of its centre crop; `flip,crops` is `TenCrop` (10 views).
+    /// Probabilities are the mean over the views.
     public var augmentation: TestTimeAugmentation?
 
     /// Loads a weights file strictly into the architecture of `card` (or of the file's own
@@ -66,7 +69,7 @@ public struct Predictor {
     /// - Throws: the first image that cannot be read or decoded stops the batch; `predictEach`
     ///   predicts the others.
     public func predict(_ images: [URL], top k: Int = 5) throws -> [Prediction] {
-        try predict(images.map { try transform(contentsOf: $0) }, names: images.map(\.path), top: k)
+        try predict(images.map { try tensor(contentsOf: $0) }, names: images.map(\.path), top: k)
     }
 
     /// Predicts every image that decodes; the others come back as failures, each with its error,
@@ -79,7 +82,7 @@ public struct Predictor {
         var tensors: [Tensor] = [], names: [String] = [], failures: [(image: String, error: any Error)] = []
         for url in images {
             do {
-                tensors.append(try transform(contentsOf: url))
+                tensors.append(try tensor(contentsOf: url))
                 names.append(url.path)
             } catch {
                 failures.append((url.path, error))
@@ -106,13 +109,22 @@ public struct Predictor {
         }
     }
 
+    /// One image's input: `[3, S, S]`, or `[5, 3, S, S]` (`[10, 3, S, S]` with flip) with crops.
+    func tensor(contentsOf url: URL) throws -> Tensor {
+        guard let augmentation, augmentation.crops else { return try transform(contentsOf: url) }
+        return try transform.cropViews(contentsOf: url, mirrored: augmentation.flip)
+    }
+
     func predict(_ tensors: [Tensor], names: [String], top k: Int) throws -> [Prediction] {
         guard !tensors.isEmpty else { return [] }
         let per = tensors[0].count
-        var batch = Tensor(uninitializedShape: [tensors.count] + tensors[0].shape)
+        let views = tensors[0].shape.count == 4 ? tensors[0].size(0) : 1
+        let image = Array(tensors[0].shape.suffix(3))
+        var batch = Tensor(uninitializedShape: [tensors.count * views] + image)
         let p = batch.mutablePointer()
         for (i, t) in tensors.enumerated() { (p + i * per).update(from: t.pointer, count: per) }
-        let probabilities = TestTimeAugmentation.probabilities(model, batch, augmentation: augmentation)
+        let probabilities = TestTimeAugmentation.probabilities(
+            model, batch, views: views, augmentation: augmentation)
         let c = probabilities.size(1)
         return names.enumerated().map { i, name in
             let row = (0..<c).map { Double(probabilities.pointer[i * c + $0]) }

@@ -17,6 +17,8 @@ public enum TrainingError: LocalizedError, Equatable {
     case noOptimizerState(path: String)
     /// Nothing to resume from: no checkpoint with optimizer state (at that epoch).
     case noCheckpoint(run: Int64, epoch: Int?)
+    /// A test-time augmentation name that is not one of `known`.
+    case unknownTestTimeAugmentation(word: String, known: [String])
 
     public var errorDescription: String? {
         switch self {
@@ -38,6 +40,9 @@ public enum TrainingError: LocalizedError, Equatable {
             "run \(run) has no checkpoint with optimizer state at epoch \(epoch)"
         case .noCheckpoint(let run, nil):
             "run \(run) has no checkpoint with optimizer state to resume from"
+        case .unknownTestTimeAugmentation(let word, let known):
+            "unknown test-time augmentation '\(word)' (known: \(known.joined(separator: ", ")); "
+                + "combine them with a comma, as flip,crops)"
         }
     }
 }

@@ -20,6 +20,12 @@ public enum Fixtures {
 
     public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
+    /// A small fixture committed with the package, under `Tests/Fixtures` (each folder names the
+    /// script in `scripts/` that wrote it).
+    public static func committed(_ relative: String) -> URL {
+        packageRoot.appendingPathComponent("Tests/Fixtures").appendingPathComponent(relative)
+    }
+
     public static var available: Bool { FileManager.default.fileExists(atPath: root.path) }
 
     /// The parameter names listed in a fixture's `state_dict_keys.txt` (`name<TAB>dtype<TAB>[shape]`).

@@ -30,6 +30,46 @@ import TestSupport
     }
 
     @Test(
+        "--tta takes flip, crops or flip,crops on predict, evaluate and ensemble, and lists them for anything else",
+        .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
+    func testTimeAugmentationOption() throws {
+        let dir = try TemporaryDirectory.make("graft-cli-tta")
+        defer { TemporaryDirectory.remove(dir) }
+        for command in [
+            ["predict", "--weights", "w.h5", "a.jpg"], ["evaluate", "--weights", "w.h5"], ["ensemble", "--run", "1"],
+        ] {
+            let refused = try Self.graft(command + ["--tta", "tencrop"], in: dir)
+            #expect(refused.status != 0)
+            #expect(
+                refused.stderr.contains("'tencrop'") && refused.stderr.contains("'flip'")
+                    && refused.stderr.contains("'crops'") && refused.stderr.contains("'flip,crops'"),
+                "\(command[0]): \(refused.stderr)")
+        }
+        let converted = try Self.graft(
+            [
+                "convert", Fixtures.url("resnet34/resnet34-random-seed0.pth").path,
+                "--model", "resnet34", "--output", "r34.h5",
+            ], in: dir)
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let photo = Fixtures.url("images/flower.jpg").path
+        var top: [String: Double] = [:]
+        for tta in ["", "flip", "crops", "crops,flip"] {
+            let run = try Self.graft(
+                ["predict", "--model", "resnet34", "--weights", "r34.h5", "--json", "--top", "1", photo]
+                    + (tta.isEmpty ? [] : ["--tta", tta]), in: dir)
+            #expect(run.status == 0, "--tta \(tta): \(run.stderr)")
+            struct Prediction: Decodable {
+                struct Entry: Decodable { var probability: Double }; var top: [Entry]
+            }
+            top[tta] = try JSONDecoder().decode([Prediction].self, from: Data(run.stdout.utf8)).first?.top.first?
+                .probability
+        }
+        // The random ResNet34's logits reach about 185, so its softmax saturates: the means are
+        // checked on a small model in TestTimeAugmentationTests; here every set of views runs.
+        #expect(top.count == 4 && top.values.allSatisfy { $0 > 0 && $0 <= 1 }, "\(top)")
+    }
+
+    @Test(
         "predict from another directory names ImageNet classes and goes on past a bad photo",
         .enabled(if: graftBinaryPrerequisite.runs, graftBinaryPrerequisite.comment))
     func predictFromAnywhere() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import GraftCatalog
+import GraftTraining
 @testable import GraftEnsemble
 
 /// Member diversity, the advisor's choice, and the warning for members taken away from a
@@ -68,6 +69,78 @@ import GraftCatalog
         let swaOverEnsemble = EnsembleAdvice.advise(
             validation: Self.evaluation(members: [0.8], probs: 0.85, swa: 0.85), test: nil)
         #expect(swaOverEnsemble.choice.kind == .swa, "SWA is one model: it wins a tie with an ensemble")
+    }
+
+    /// `evaluation(members:probs:swa:)` under flip TTA, with `plain` the same figures without it.
+    static func augmented(
+        members: [Double], probs: Double, swa: Double, plain: (members: [Double], probs: Double, swa: Double),
+        cost: Double = 2
+    ) -> EnsembleEvaluation {
+        var e = evaluation(members: members, probs: probs, swa: swa)
+        let best = plain.members.indices.max { plain.members[$0] < plain.members[$1] }!
+        e.testTimeAugmentation = .init(
+            augmentation: .flip, memberAccuracy: plain.members, memberLoss: plain.members.map { _ in 1 },
+            bestMember: best, outcomeAccuracy: [plain.probs, plain.swa], outcomeLoss: [nil, nil],
+            secondsPerImage: 0.001, augmentedSecondsPerImage: 0.001 * cost)
+        return e
+    }
+
+    @Test("TTA is recommended when it gains on validation, and its gain and cost are reported")
+    func augmentationPays() throws {
+        let validation = Self.augmented(
+            members: [0.90, 0.93], probs: 0.94, swa: 0.92, plain: ([0.90, 0.91], 0.93, 0.915))
+        let advice = EnsembleAdvice.advise(validation: validation, test: nil)
+        #expect(advice.choice.label == "probs + tta flip" && advice.choice.augmentation == .flip)
+        #expect(
+            advice.candidates.map(\.label) == [
+                "ckpt 2", "probs", "swa", "ckpt 2 + tta flip", "probs + tta flip", "swa + tta flip",
+            ])
+        let tta = try #require(advice.testTimeAugmentation)
+        #expect(tta.recommended && abs(tta.costFactor - 2) < 1e-9)
+        #expect(tta.gains.map(\.label) == ["ckpt 2", "probs", "swa"])
+        #expect(abs(tta.gains[0].points - 2) < 1e-9 && abs(tta.gains[1].points - 1) < 1e-9)
+        #expect(
+            advice.summary.contains(
+                "Test-time augmentation (flip, 2 views) on validation: ckpt 2 91.00% → 93.00% (+2.00 points)"))
+        #expect(advice.summary.contains("2.0× the inference time") && advice.summary.contains("It pays"))
+    }
+
+    @Test("TTA that only ties is not recommended: the cheaper model wins")
+    func augmentationDoesNotPay() {
+        let validation = Self.augmented(
+            members: [0.90, 0.91], probs: 0.93, swa: 0.90, plain: ([0.90, 0.91], 0.93, 0.90))
+        let advice = EnsembleAdvice.advise(validation: validation, test: nil)
+        #expect(advice.choice.label == "probs" && advice.choice.augmentation == nil)
+        #expect(advice.testTimeAugmentation?.recommended == false)
+        #expect(advice.summary.contains("It does not pay here"))
+        // A single checkpoint with TTA beats a plain ensemble only by being more accurate.
+        let single = EnsembleAdvice.advise(
+            validation: Self.augmented(
+                members: [0.90, 0.95], probs: 0.94, swa: 0.90, plain: ([0.90, 0.91], 0.94, 0.90), cost: 10),
+            test: nil)
+        #expect(single.choice.label == "ckpt 2 + tta flip")
+    }
+
+    @Test("test figures never change the choice or the TTA advice")
+    func augmentationChosenOnValidationOnly() {
+        let validation = Self.augmented(
+            members: [0.90, 0.92], probs: 0.93, swa: 0.90, plain: ([0.90, 0.91], 0.93, 0.90))
+        let testA = Self.augmented(members: [0.5, 0.99], probs: 0.99, swa: 0.99, plain: ([0.1, 0.1], 0.1, 0.1))
+        let testB = Self.augmented(members: [0.99, 0.1], probs: 0.1, swa: 0.1, plain: ([0.99, 0.99], 0.99, 0.99))
+        let a = EnsembleAdvice.advise(validation: validation, test: testA)
+        let b = EnsembleAdvice.advise(validation: validation, test: testB)
+        let none = EnsembleAdvice.advise(validation: validation, test: nil)
+        for advice in [a, b] {
+            #expect(
+                advice.choice.label == none.choice.label
+                    && advice.choice.validationAccuracy == none.choice.validationAccuracy)
+            #expect(advice.candidates.map(\.validationAccuracy) == none.candidates.map(\.validationAccuracy))
+            #expect(advice.testTimeAugmentation?.recommended == none.testTimeAugmentation?.recommended)
+            #expect(advice.testTimeAugmentation?.gains == none.testTimeAugmentation?.gains)
+        }
+        // Test figures are reported beside the candidates: the plain ones from the plain pass.
+        #expect(a.candidates.first { $0.label == "probs" }?.testAccuracy == 0.1)
+        #expect(a.candidates.first { $0.label == "probs + tta flip" }?.testAccuracy == 0.99)
     }
 
     @Test("members saved away from a learning-rate minimum are named in a warning")

@@ -126,6 +126,59 @@ import TestSupport
         #expect(byLabel["probs"]!.accuracyBySize[0] == evaluation.members[0].accuracy)
     }
 
+    @Test("with flip TTA each member's probabilities (and for logits its logits) are averaged over the views first")
+    func augmentedMembers() throws {
+        let (a, b) = try Self.fixtureModels()
+        let (x, labels) = try Self.fixtureBatch()
+        let directory = try TemporaryDirectory.make("graft-ensemble-tta")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let members = try Self.writeMembers([a, b], in: directory)
+        let source = InMemoryBatchSource(images: x, labels: labels, batchSize: 3, shuffle: false)
+        let evaluator = EnsembleEvaluator(
+            members: members, methods: [.probs, .logits, .vote], greedy: true, augmentation: .flip)
+        let evaluation = try evaluator.evaluate(validation: source, training: nil)
+        let sums = try #require(evaluator.sums)
+        let mirrored = TestTimeAugmentation.mirror(x)
+        // Per member: its logits and softmax on the image and on its mirror, run separately.
+        let logits = [a, b].map { m in (Self.rows(m(x)), Self.rows(m(mirrored))) }
+        let probs = sums.probabilities(.probs), logitProbs = sums.probabilities(.logits)
+        for i in 0..<4 {
+            var meanProbs = [Double](repeating: 0, count: 5), meanLogits = [Double](repeating: 0, count: 5)
+            for (plain, flipped) in logits {
+                let p = Self.softmax(plain[i]), q = Self.softmax(flipped[i])
+                for j in 0..<5 {
+                    meanProbs[j] += (p[j] + q[j]) / 4
+                    meanLogits[j] += (plain[i][j] + flipped[i][j]) / 4
+                }
+            }
+            let fromLogits = Self.softmax(meanLogits)
+            for j in 0..<5 {
+                #expect(abs(probs[i * 5 + j] - meanProbs[j]) < 1e-6, "probs[\(i),\(j)]")
+                #expect(abs(logitProbs[i * 5 + j] - fromLogits[j]) < 1e-6, "logits[\(i),\(j)]")
+            }
+        }
+        // The same members without TTA, for the advisor, equal a plain evaluation.
+        let plain = try EnsembleEvaluator(members: members, methods: [.probs, .logits, .vote], greedy: true)
+            .evaluate(validation: source, training: nil)
+        let tta = try #require(evaluation.testTimeAugmentation)
+        #expect(plain.testTimeAugmentation == nil)
+        #expect(
+            tta.memberAccuracy == plain.members.map(\.accuracy) && tta.outcomeAccuracy == plain.outcomes.map(\.accuracy)
+        )
+        #expect(evaluation.outcomes.map(\.label) == plain.outcomes.map(\.label))
+        #expect(tta.secondsPerImage > 0 && tta.augmentedSecondsPerImage > 0)
+        let advice = EnsembleAdvice.advise(validation: evaluation, test: nil)
+        #expect(
+            advice.testTimeAugmentation?.gains.map(\.label) == ["m0", "probs", "logits", "vote"]
+                || advice.testTimeAugmentation?.gains.map(\.label) == ["m1", "probs", "logits", "vote"])
+        #expect(advice.summary.contains("Test-time augmentation (flip, 2 views) on validation"))
+        #expect(
+            EnsembleJob.augmentationTable(advice) != nil
+                && EnsembleJob.augmentationTable(
+                    EnsembleAdvice.advise(validation: plain, test: nil)) == nil
+        )
+    }
+
     @Test func voteBreaksTiesBySummedProbability() {
         // Three members, three classes, one sample each case.
         // Sample 0: votes 0, 1, 1 → class 1 by majority.
