@@ -9,7 +9,9 @@ struct EvaluateCommand: ParsableCommand {
             "Score a checkpoint or a weights file: accuracy, top-k, per-class F1, confusion, log loss, calibration.",
         discussion: """
             What is scored: a catalog checkpoint (ID, or --run R --best METRIC), a weights file (--weights, with \
-            --model for its zoo card), or a zoo model's own weights (--model ID: a published model). On what: every image of an ImageFolder (--data DIR: a held-out test folder whose \
+            --model for its zoo card; an SWA model written by graft ensemble --output), a zoo model's own weights \
+            (--model ID: a published model), or a catalog ensemble (--ensemble E: its members' probabilities or \
+            logits averaged). On what: every image of an ImageFolder (--data DIR: a held-out test folder whose \
             class folders must be the model's classes), Fashion-MNIST's test set (--data fashion-mnist), or, by \
             default, the checkpoint's own validation split. Figures on a test folder are labelled as test figures: \
             nothing in Graft chooses with them.
@@ -17,6 +19,8 @@ struct EvaluateCommand: ParsableCommand {
 
     @Argument(help: "Checkpoint id (or --checkpoint, --run, --weights, --model).") var id: Int64?
     @OptionGroup var source: ModelSourceOptions
+    @Option(help: "A catalog ensemble (a graft ensemble row, probs or logits): its members averaged as one model.")
+    var ensemble: Int64?
     @Option(help: "An ImageFolder to score every image of, or 'fashion-mnist' for its test set.") var data: String?
     @Option(help: "Top-k accuracies to report, comma-separated.", transform: Self.parseKs) var topK: [Int] = [1, 5]
     @Option(help: TestTimeAugmentation.optionHelp)
@@ -40,8 +44,14 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func validate() throws {
-        try source.requireOne(positional: id, choices: "a checkpoint id")
-        if !source.usesCatalog(positional: id) && data == nil {
+        if ensemble != nil {
+            guard id == nil, !source.usesCatalog(positional: nil), source.weights == nil, source.model == nil else {
+                throw ValidationError("--ensemble is scored alone: give no checkpoint, --run, --weights or --model")
+            }
+        } else {
+            try source.requireOne(positional: id, choices: "a checkpoint id")
+        }
+        if ensemble == nil && !source.usesCatalog(positional: id) && data == nil {
             throw ValidationError("a weights file has no validation split: give --data DIR or --data fashion-mnist")
         }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -51,14 +61,20 @@ struct EvaluateCommand: ParsableCommand {
     mutating func run() throws {
         let scored: ModelUnderEvaluation
         var db: Catalog?
-        switch try source.resolve(catalog: catalog, positional: id) {
-        case .weights(let url, let card, _):
-            scored = try .weights(url, card: card)
-            // A weights file scored on a folder needs the catalog only to record the row (and creates it then).
-            db = noRecord ? nil : try catalog.open()
-        case .checkpoint(let checkpoint, let catalog):
-            scored = try .checkpoint(checkpoint, in: catalog)
+        if let ensemble {
+            let catalog = try catalog.openExisting()
+            scored = try .ensemble(ensemble, in: catalog)
             db = catalog
+        } else {
+            switch try source.resolve(catalog: catalog, positional: id) {
+            case .weights(let url, let card, _):
+                scored = try .weights(url, card: card)
+                // A weights file scored on a folder needs the catalog only to record the row (and creates it then).
+                db = noRecord ? nil : try catalog.open()
+            case .checkpoint(let checkpoint, let catalog):
+                scored = try .checkpoint(checkpoint, in: catalog)
+                db = catalog
+            }
         }
         let evaluated: EvaluationData =
             switch data {

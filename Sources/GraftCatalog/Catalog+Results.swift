@@ -165,6 +165,19 @@ extension Catalog {
         }
     }
 
+    /// One stored ensemble evaluation with its members in position order.
+    /// - Throws: `CatalogError.notFound` when there is no such ensemble.
+    public func ensemble(id: Int64) throws -> EnsembleResult {
+        try store.read { db in
+            guard let ensemble = try db.fetchOne(EnsembleRecord.self, id: id) else {
+                throw CatalogError.notFound(table: "ensemble", id: id)
+            }
+            let members = try db.fetchAll(
+                EnsembleMemberRecord.self, where: "ensemble_id = ?", [id], orderBy: "position")
+            return EnsembleResult(ensemble: ensemble, members: members)
+        }
+    }
+
     /// Ensemble evaluations, oldest first, optionally for one run; members in position order.
     public func ensembles(run: Int64? = nil) throws -> [EnsembleResult] {
         try store.read { db in

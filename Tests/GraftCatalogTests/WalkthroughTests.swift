@@ -241,6 +241,18 @@ import TestSupport
                     ])
                 let memberRows = try #require(object["members"] as? [[String: Any]])
                 #expect(memberRows.first?["index"] as? Int == 1, "\(memberRows)")
+                // A recorded ensemble scores as one model: the same accuracy on the same split.
+                for method in ["probs", "logits"] {
+                    let row = try #require(rows.first { $0["method"] as? String == method }, "\(rows)")
+                    let id = try #require(row["id"] as? Int)
+                    let scored = try graft(["evaluate", "--ensemble", String(id), "--json", "--no-record"]).stdout
+                    let summary = try #require(
+                        (try JSONSerialization.jsonObject(with: Data(scored.utf8)) as? [String: Any])?["summary"]
+                            as? [String: Any], "\(scored)")
+                    #expect(
+                        abs((summary["accuracy"] as? Double ?? -1) - (row["accuracy"] as? Double ?? -2)) < 1e-9,
+                        "\(method): \(summary) vs \(row)")
+                }
             case "compare":
                 for optimizer in ["sgd-clr", "adagrad", "adadelta", "rmsprop", "adam", "adamax"] {
                     #expect(out.stdout.contains("runs \(optimizer): "), "\(out.stdout)")

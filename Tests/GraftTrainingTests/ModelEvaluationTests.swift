@@ -1,6 +1,8 @@
 import Foundation
 import GraftCatalog
 import GraftData
+import GraftNN
+import GraftTensor
 import GraftOptim
 import GraftWeights
 import Testing
@@ -59,5 +61,50 @@ struct ModelEvaluationTests {
         #expect(throws: TrainingError.self) {
             try ModelUnderEvaluation.weights(weights).batches(of: .validationSplit, splitDirectory: nil, batchSize: 2)
         }
+    }
+
+    @Test func aCatalogEnsembleIsScoredAsItsMembersAveraged() throws {
+        let directory = try TemporaryDirectory.make("graft-evaluate-ensemble")
+        defer { TemporaryDirectory.remove(directory) }
+        let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
+        var data = DataSpecification(source: Fixtures.url("imagefolder").path, imageSize: 32)
+        data.mean = [0.5, 0.5, 0.5]
+        data.std = [0.25, 0.25, 0.25]
+        var configuration = RunConfiguration(
+            modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
+            optimizer: OptimizerConfig(kind: .adam), trainable: ["block3", "block4", "head"], epochs: 2,
+            batchSize: 4, seed: 1)
+        configuration.save.everyEpochs = 1
+        let run = TrainingRun(configuration: configuration, catalog: catalog)
+        run.showProgress = false
+        let ids = Array(try run.start().checkpointIds.suffix(2))
+        try #require(ids.count == 2 && ids[0] != ids[1])
+        let members = try ids.map { try ModelUnderEvaluation.checkpoint($0, in: catalog) }
+        for member in members { member.model.eval() }
+        let validation = try members[0].batches(
+            of: .validationSplit, splitDirectory: catalog.splitsDirectory, batchSize: 3)
+
+        for (method, average) in [("probs", AveragingEnsemble.Average.probabilities), ("logits", .logits)] {
+            let stored = try catalog.saveEnsemble(
+                EnsembleRecord(runId: nil, method: method + "+greedy", memberCheckpointIds: ids, accuracy: 0),
+                members: [])
+            let scored = try ModelUnderEvaluation.ensemble(stored.ensemble.id!, in: catalog)
+            scored.model.eval()
+            #expect(scored.ensembleId == stored.ensemble.id && scored.classNames == members[0].classNames)
+            // Brute force: each member's output on the same batch, averaged by hand.
+            let batch = try #require(try validation.batches(epoch: 0, startingAt: 0).next())
+            let outputs = members.map { $0.model(batch.images) }
+            let terms = average == .logits ? outputs : outputs.map(CrossEntropy.softmax)
+            let expected = zip(terms[0].scalars, terms[1].scalars).map { ($0 + $1) / 2 }
+            let got = CrossEntropy.softmax(scored.model(batch.images)).scalars
+            let reference =
+                average == .logits
+                ? CrossEntropy.softmax(Tensor(shape: terms[0].shape, scalars: expected)).scalars : expected
+            let worst = zip(got, reference).map { abs($0 - $1) }.max() ?? 1
+            #expect(worst < 1e-6, "\(method): \(worst)")
+        }
+        let vote = try catalog.saveEnsemble(
+            EnsembleRecord(runId: nil, method: "vote", memberCheckpointIds: ids, accuracy: 0), members: [])
+        #expect(throws: TrainingError.self) { try ModelUnderEvaluation.ensemble(vote.ensemble.id!, in: catalog) }
     }
 }
