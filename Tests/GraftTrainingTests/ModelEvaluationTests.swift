@@ -13,20 +13,26 @@ import TestSupport
 /// `graft evaluate`'s library side: a checkpoint scored on its own validation split gives the
 /// figures training recorded for it; a test folder must hold the model's classes.
 struct ModelEvaluationTests {
+    /// Two epochs of the vanilla CNN on the fixture photos (32², 4 a batch).
+    static func train(in catalog: Catalog, checkpointEveryEpoch: Bool = false) throws -> RunSummary {
+        var data = DataSpecification(source: Fixtures.url("imagefolder").path, imageSize: 32)
+        data.mean = [0.5, 0.5, 0.5]
+        data.std = [0.25, 0.25, 0.25]
+        var configuration = RunConfiguration(
+            modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
+            optimizer: OptimizerConfig(kind: .adam), trainable: ["block3", "block4", "head"], epochs: 2,
+            batchSize: 4, seed: 1)
+        if checkpointEveryEpoch { configuration.save.everyEpochs = 1 }
+        let run = TrainingRun(configuration: configuration, catalog: catalog)
+        run.showProgress = false
+        return try run.start()
+    }
+
     @Test func aCheckpointOnItsValidationSplitGivesWhatTrainingRecorded() throws {
         let directory = try TemporaryDirectory.make("graft-evaluate")
         defer { TemporaryDirectory.remove(directory) }
         let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
-        var data = DataSpecification(source: Fixtures.url("imagefolder").path, imageSize: 32)
-        data.mean = [0.5, 0.5, 0.5]
-        data.std = [0.25, 0.25, 0.25]
-        let configuration = RunConfiguration(
-            modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
-            optimizer: OptimizerConfig(kind: .adam), trainable: ["block3", "block4", "head"], epochs: 2,
-            batchSize: 4, seed: 1)
-        let run = TrainingRun(configuration: configuration, catalog: catalog)
-        run.showProgress = false
-        let summary = try run.start()
+        let summary = try Self.train(in: catalog)
         let checkpoint = try catalog.checkpoint(id: try #require(summary.checkpointIds.last))
 
         let scored = try ModelUnderEvaluation.checkpoint(checkpoint.id!, in: catalog)
@@ -67,17 +73,7 @@ struct ModelEvaluationTests {
         let directory = try TemporaryDirectory.make("graft-evaluate-ensemble")
         defer { TemporaryDirectory.remove(directory) }
         let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
-        var data = DataSpecification(source: Fixtures.url("imagefolder").path, imageSize: 32)
-        data.mean = [0.5, 0.5, 0.5]
-        data.std = [0.25, 0.25, 0.25]
-        var configuration = RunConfiguration(
-            modelId: "vanilla-cnn", architecture: "vanilla-cnn", weights: nil, data: data,
-            optimizer: OptimizerConfig(kind: .adam), trainable: ["block3", "block4", "head"], epochs: 2,
-            batchSize: 4, seed: 1)
-        configuration.save.everyEpochs = 1
-        let run = TrainingRun(configuration: configuration, catalog: catalog)
-        run.showProgress = false
-        let ids = Array(try run.start().checkpointIds.suffix(2))
+        let ids = Array(try Self.train(in: catalog, checkpointEveryEpoch: true).checkpointIds.suffix(2))
         try #require(ids.count == 2 && ids[0] != ids[1])
         let members = try ids.map { try ModelUnderEvaluation.checkpoint($0, in: catalog) }
         for member in members { member.model.eval() }
