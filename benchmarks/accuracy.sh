@@ -27,8 +27,14 @@ mkdir -p "$out"
 export GRAFT_WEIGHTS=$PWD/$out/Weights
 
 # Test accuracy of the checkpoint (or ensemble) the advisor reports for KIND: best_single,
-# ensemble or swa.
-advised() { awk -v kind="$1" '{ for (i = 1; i <= NF; i++) if ($i == kind) { print $(i + 2); exit } }'; }
+# ensemble or swa, without test-time augmentation. The advice table is fixed-width with its
+# numbers right-aligned: a row's test figure is the last word before the end of the `test` heading.
+advised() {
+  awk -v kind="$1" '
+    /^candidate / { table = 1; end = index($0, " test ") + 4; next }
+    table && NF == 0 { table = 0 }
+    table && $0 ~ (" " kind " +none ") { n = split(substr($0, 1, end), w, " "); print w[n]; exit }'
+}
 run_id() { sed -n 's/^run \([0-9]*\):.*/\1/p' "$1" | tail -1; }
 
 if [[ " $parts " == *" snapshot "* ]]; then

@@ -45,12 +45,10 @@ step() {
   printf '\n== %s\n' "$*"
 }
 duration() { printf '%dm %02ds' $(($1 / 60)) $(($1 % 60)); }
-# Test accuracy of a run's best checkpoint on validation.
+# Test accuracy of a run's best checkpoint on validation, on the test images of its classes.
 test_accuracy() {
-  local best
-  best=$("$graft" ckpt best --run "$1" | awk 'NR == 3 { print $1 }')
-  "$graft" ensemble --checkpoints "$best" --split test --quiet 2>/dev/null \
-    | awk '{ for (i = 1; i <= NF; i++) if ($i == "best_single") { print $(i + 2); exit } }'
+  "$graft" evaluate --run "$1" --best val_acc --data fashion-mnist --quiet --no-record --json \
+    | python3 -c 'import json, sys; print(round(json.load(sys.stdin)["summary"]["accuracy"], 4))'
 }
 started=$(date +%s)
 
