@@ -12,7 +12,8 @@ struct Graft: ParsableCommand {
             ModelsCommand.self, ConvertCommand.self, WeightsCommand.self, PredictCommand.self,
             ExportCommand.self,
             // Data and training
-            DataCommand.self, LRFindCommand.self, TrainCommand.self, CompareCommand.self, EnsembleCommand.self,
+            DataCommand.self, LRFindCommand.self, TrainCommand.self, FinetuneCommand.self, CompareCommand.self,
+            EnsembleCommand.self,
             EvaluateCommand.self, ReportCommand.self,
             // The catalog
             RunsCommand.self, CkptCommand.self, EvaluationsCommand.self, CatalogCommand.self,

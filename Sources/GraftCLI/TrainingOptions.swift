@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import Graft
+import GraftCatalog
 import GraftData
 import GraftModels
 import GraftOptim
@@ -83,9 +84,10 @@ struct OptimizerOptions: ParsableArguments {
     @Option(help: "Weight decay.") var weightDecay: Double?
     @Option(help: "Other hyper-parameters by PyTorch name, e.g. nesterov=true,betas=0.9,0.99.") var opt: [String] = []
 
-    /// The options given, over `recipe`'s, over PyTorch's defaults.
-    func config(recipe: TrainingRecipe? = nil) throws -> OptimizerConfig {
-        var c = OptimizerConfig(kind: optimizer ?? recipe?.optimizer ?? .sgd)
+    /// The options given, over `recipe`'s, over PyTorch's defaults; `defaultKind` when none names
+    /// the optimizer.
+    func config(recipe: TrainingRecipe? = nil, defaultKind: OptimizerKind = .sgd) throws -> OptimizerConfig {
+        var c = OptimizerConfig(kind: optimizer ?? recipe?.optimizer ?? defaultKind)
         if let momentum = momentum ?? recipe?.momentum { try c.set("momentum", to: String(momentum)) }
         if let weightDecay = weightDecay ?? recipe?.weightDecay { try c.set("weight_decay", to: String(weightDecay)) }
         for item in opt {
@@ -155,4 +157,100 @@ struct ScheduleOptions: ParsableArguments {
         }
         return config
     }
+}
+
+/// What a run keeps, watches and is called, shared by `train` and `finetune`: the feature cache,
+/// the regularisers, early stopping, checkpoints and retention, resume, the name.
+struct RunOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Megabytes of frozen-trunk output kept across epochs (0: off).",
+            discussion:
+                "With the blocks below the trainable ones frozen (BatchNorm in eval mode) and no random augmentation, each image's trunk output is computed once; later epochs train only the trainable blocks on it."
+        ))
+    var featureCacheMb: Int = 2048
+    @Flag(help: "Run the frozen trunk on every image every epoch (same as --feature-cache-mb 0).")
+    var noFeatureCache = false
+    @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
+    @Option(help: "Label smoothing ε of the training loss, in [0, 1) (PyTorch's CrossEntropyLoss(label_smoothing=ε)).")
+    var labelSmoothing: Double?
+    @Option(
+        help: ArgumentHelp(
+            "Early stopping: stop when --monitor has not improved for N epochs.",
+            discussion:
+                "With a cyclical schedule N counts cycles, and the run stops only at a cycle minimum, so every snapshot stays a valid ensemble member. The run ends with status stopped_early and says why."
+        ))
+    var patience: Int?
+    @Option(help: "The metric early stopping watches (with --patience).") var monitor: EarlyStopping.Monitor?
+    @Option(help: "The smallest change of --monitor that counts as an improvement (with --patience).")
+    var minDelta: Double?
+    @Option(help: "Also save a checkpoint every N epochs.") var saveEvery: Int?
+    @Flag(help: "Do not save checkpoints at schedule minima.") var noMinima = false
+    @Option(help: "Skip this many cycles before capturing minima.") var snapshotsFromCycle: Int = 0
+    @Option(help: "Retention when the run ends, e.g. best:3,minima,last.", transform: { try KeepSpec(parsing: $0) })
+    var keep: KeepSpec?
+    @Option(help: "Resume RUN (its latest checkpoint) or RUN@EPOCH exactly.") var resume: String?
+    @Option(help: "Run name for the catalog.") var name: String?
+    @Flag(help: "No progress bar.") var quiet = false
+
+    /// Writes the options into `config`.
+    func apply(to config: inout RunConfiguration) throws {
+        guard featureCacheMb >= 0 else {
+            throw ValidationError("--feature-cache-mb must be 0 or more, got \(featureCacheMb)")
+        }
+        config.featureCacheMB = noFeatureCache ? 0 : featureCacheMb
+        config.dropout = dropout
+        config.labelSmoothing = labelSmoothing
+        if let patience {
+            config.earlyStopping = EarlyStopping(
+                patience: patience, monitor: monitor ?? .valLoss, minDelta: minDelta ?? 0)
+        } else if monitor != nil || minDelta != nil {
+            throw ValidationError("--monitor and --min-delta go with --patience N")
+        }
+        config.save.everyEpochs = saveEvery
+        config.save.atMinima = !noMinima
+        config.save.snapshotsFromCycle = snapshotsFromCycle
+        config.save.keep = keep
+        config.name = name
+    }
+
+    /// Continues the run `--resume` names (`RUN` or `RUN@EPOCH`) exactly, phases and all.
+    func resumeRun(_ text: String, catalog: Catalog) throws -> RunSummary {
+        let parts = text.split(separator: "@")
+        guard let runId = Int64(parts[0]), parts.count <= 2 else {
+            throw ValidationError("--resume takes RUN or RUN@EPOCH, got '\(text)'")
+        }
+        let epoch = parts.count == 2 ? Int(parts[1]) : nil
+        if parts.count == 2 && epoch == nil {
+            throw ValidationError("--resume: '\(parts[1])' is not an epoch number")
+        }
+        return try TrainingRun.resume(runId: runId, epoch: epoch, catalog: catalog, showProgress: !quiet)
+    }
+}
+
+/// What `train` and `finetune` say before the first epoch: a replaced head, the images, the classes.
+func printRunStart(_ prepared: PreparedRun, weights: String?) {
+    if !prepared.skippedOnLoad.isEmpty {
+        print(
+            "loaded \(weights ?? "") without \(prepared.skippedOnLoad.joined(separator: ", ")) (new \(prepared.classNames.count)-class head)"
+        )
+    }
+    print(
+        "training \(prepared.configuration.modelId) on \(prepared.train.sampleCount) images (\(prepared.validation.sampleCount) validation), classes: \(prepared.classNames.joined(separator: ", "))"
+    )
+}
+
+/// What `train` and `finetune` print when a run ends.
+func runSummaryText(_ s: RunSummary) -> String {
+    var lines = ["run \(s.runId): \(s.history.count) epochs"]
+    if let reason = s.stopReason { lines.append("early stopping: \(reason)") }
+    if let last = s.history.last {
+        lines.append(
+            String(format: "final: train loss %.4f acc %.2f%%", last.trainLoss, last.trainAccuracy * 100)
+                + (last.validationAccuracy.map { String(format: ", val acc %.2f%%", $0 * 100) } ?? ""))
+    }
+    if let best = s.bestValidationAccuracy { lines.append(String(format: "best val acc %.2f%%", best * 100)) }
+    lines.append("checkpoints: \(s.checkpointIds.count) (graft ckpt list --run \(s.runId))")
+    lines.append("metrics: \(s.metricsFile.path)")
+    return lines.joined(separator: "\n")
 }

@@ -41,11 +41,10 @@ public struct AutoLearningRate: Sendable, Equatable {
         return "\(rule.rawValue) of LR range test \(testId) (\(reused ? "reused" : "run now")): \(rates)"
     }
 
-    /// The sweep `--lr auto` runs: fastai's `lr_find` defaults (100 steps from 1e-7 to 10,
-    /// stopping when the loss diverges), or two epochs when they are fewer steps.
-    public static func sweep(stepsPerEpoch: Int) -> (startLR: Double, endLR: Double, steps: Int) {
-        (1e-7, 10, min(100, max(10, 2 * stepsPerEpoch)))
-    }
+    /// The sweep `--lr auto` runs: fastai's `lr_find` defaults, 100 steps from 1e-7 to 10 (stopping
+    /// when the loss diverges), going round the training images as often as that takes. Fewer
+    /// steps would leave a small set's curve too coarse to read a minimum from.
+    public static let sweep = (startLR: 1e-7, endLR: 10.0, steps: 100)
 
     /// The learning rate for `configuration`'s schedule kind, from a matching LR range test in
     /// `catalog`, or from one run now and recorded there.
@@ -60,7 +59,7 @@ public struct AutoLearningRate: Sendable, Equatable {
         for configuration: RunConfiguration, catalog: Catalog, plotPath: String, showProgress: Bool = true
     ) throws -> AutoLearningRate {
         let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog.splitsDirectory)
-        let sweep = sweep(stepsPerEpoch: prepared.train.batchesPerEpoch)
+        let sweep = Self.sweep
         let setup = try setupFingerprint(configuration)
         var test: (id: Int64, suggestions: [LRSuggestionRecord])?
         for record in try catalog.lrRangeTests(modelId: configuration.modelId)

@@ -30,6 +30,13 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     public var labelSmoothing: Double? = nil
     /// Where `--lr auto` took the schedule's rates from; nil when they were given.
     public var learningRateSource: LearningRateSource? = nil
+    /// How the schedule's rates and the block factors were chosen, in words, when a rule chose
+    /// them (`graft finetune`); nil when they were given.
+    public var learningRateRule: String? = nil
+    /// Epochs trained first with blocks and a schedule of their own (`graft finetune`'s frozen
+    /// phase: the head alone). `trainable`, `schedule` and `gradualUnfreezeEvery` then apply to the
+    /// remaining `epochs - firstPhase.epochs` (`mainEpochs`); `blockLearningRateFactors` to both.
+    public var firstPhase: TrainingPhase? = nil
     /// Stop when validation stops improving (`EarlyStopping`); nil trains every epoch.
     public var earlyStopping: EarlyStopping? = nil
     public var save = SavePolicy()
@@ -60,6 +67,16 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
             guard ok else { throw TrainingError.invalidConfiguration(field: field, value: "\(value)", reason: reason) }
         }
         try check(epochs >= 1, "epochs", epochs, "must be at least 1")
+        if let firstPhase {
+            try check(firstPhase.epochs >= 1, "first phase epochs", firstPhase.epochs, "must be at least 1")
+            try check(
+                firstPhase.epochs < epochs, "first phase epochs", firstPhase.epochs,
+                "must leave at least one of the run's \(epochs) epochs to the phase after it")
+            try check(
+                !firstPhase.trainable.isEmpty, "first phase trainable blocks", firstPhase.trainable,
+                "must name at least one block")
+            try firstPhase.schedule.validate()
+        }
         try check(batchSize >= 1, "batch size", batchSize, "must be at least 1")
         if let dropout {
             try check(dropout.isFinite && dropout >= 0 && dropout < 1, "dropout", dropout, "must be in [0, 1)")
@@ -98,9 +115,34 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         try schedule.validate()
     }
 
+    /// Epochs of the run's own blocks and schedule: all of them, less a first phase's.
+    public var mainEpochs: Int { epochs - (firstPhase?.epochs ?? 0) }
+
     public var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+}
+
+/// A phase that a run trains before its own blocks and schedule take over: `graft finetune`'s
+/// frozen phase, fastai's `fine_tune` (the head alone, on the frozen trunk's cached output, with
+/// a one-cycle schedule of its own).
+public struct TrainingPhase: Codable, Sendable, Equatable {
+    /// The phase's length; the run's epochs include it.
+    public var epochs: Int
+    /// The blocks that train during the phase; the others are frozen.
+    public var trainable: [String]
+    /// The phase's schedule, its one-cycle spanning the phase.
+    public var schedule: ScheduleConfig
+    /// How the phase's rate was chosen, in words; nil when it was given.
+    public var learningRateRule: String?
+
+    /// A phase of `epochs` epochs training `trainable` with `schedule`.
+    public init(epochs: Int, trainable: [String], schedule: ScheduleConfig, learningRateRule: String? = nil) {
+        self.epochs = epochs
+        self.trainable = trainable
+        self.schedule = schedule
+        self.learningRateRule = learningRateRule
     }
 }

@@ -20,6 +20,9 @@ public final class Trainer {
     /// Unfreeze one more block (from the top) every this many epochs; nil keeps the set fixed.
     public var gradualUnfreezeEvery: Int?
     public var initialTrainableBlocks: [String]
+    /// A first phase's length and blocks (`RunConfiguration.firstPhase`): its epochs train these
+    /// blocks; the epochs after it `initialTrainableBlocks`, with gradual unfreezing counted from there.
+    public var firstPhase: (epochs: Int, trainable: [String])?
 
     /// Bytes of frozen-trunk output kept across epochs (`FeatureCache`); 0 turns the cache off.
     public var featureCacheBytes = 2 << 30
@@ -53,6 +56,8 @@ public final class Trainer {
 
     /// Blocks trainable during `epoch`, with gradual unfreezing applied.
     public func trainableBlocks(epoch: Int) -> [String] {
+        if let first = firstPhase, epoch < first.epochs { return first.trainable }
+        let epoch = epoch - (firstPhase?.epochs ?? 0)
         guard let every = gradualUnfreezeEvery, every > 0 else { return initialTrainableBlocks }
         let names = model.blockNames
         let lowest = names.firstIndex { initialTrainableBlocks.contains($0) } ?? names.count - 1

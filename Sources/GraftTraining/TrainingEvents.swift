@@ -109,11 +109,32 @@ extension CheckpointRecord {
 }
 
 extension RunConfiguration {
-    /// The schedule in optimizer steps, `stepsPerEpoch` to an epoch.
+    /// The schedule in optimizer steps, `stepsPerEpoch` to an epoch: the run's own, which follows
+    /// a first phase's when there is one (`trainingSchedule` joins them).
     /// - Throws: `GraftOptimError` naming a length that comes to less than one step.
     public func resolvedSchedule(stepsPerEpoch: Int) throws -> ResolvedSchedule {
         try schedule.resolve(
-            stepsPerEpoch: stepsPerEpoch, runSteps: stepsPerEpoch * epochs, optimizerLR: optimizer.learningRate)
+            stepsPerEpoch: stepsPerEpoch, runSteps: stepsPerEpoch * mainEpochs, optimizerLR: optimizer.learningRate)
+    }
+
+    /// A first phase's schedule in optimizer steps, spanning the phase; nil without one.
+    /// - Throws: `GraftOptimError` naming a length that comes to less than one step.
+    public func resolvedFirstPhaseSchedule(stepsPerEpoch: Int) throws -> ResolvedSchedule? {
+        try firstPhase.map {
+            try $0.schedule.resolve(
+                stepsPerEpoch: stepsPerEpoch, runSteps: stepsPerEpoch * $0.epochs, optimizerLR: optimizer.learningRate)
+        }
+    }
+
+    /// The schedule the trainer runs: a first phase's, then the run's own, counted in steps from
+    /// the run's start.
+    /// - Throws: `GraftOptimError` naming a length that comes to less than one step.
+    public func trainingSchedule(stepsPerEpoch: Int) throws -> any LRSchedule {
+        let main = try resolvedSchedule(stepsPerEpoch: stepsPerEpoch).schedule
+        guard let first = try resolvedFirstPhaseSchedule(stepsPerEpoch: stepsPerEpoch), let phase = firstPhase else {
+            return main
+        }
+        return PhasedSchedule([(first.schedule, stepsPerEpoch * phase.epochs), (main, stepsPerEpoch * mainEpochs)])
     }
 
     /// What may surprise about this configuration once its steps per epoch are known: an
@@ -121,7 +142,7 @@ extension RunConfiguration {
     /// first cycle (so no minimum is captured).
     public func warnings(stepsPerEpoch: Int) -> [String] {
         var warnings = OptimizerWarning.check(optimizer, schedule: schedule).map(\.description)
-        let totalSteps = stepsPerEpoch * epochs
+        let totalSteps = stepsPerEpoch * mainEpochs
         if case .cyclic(let cyclic) = try? resolvedSchedule(stepsPerEpoch: stepsPerEpoch),
             cyclic.stepSizeUp + cyclic.stepSizeDown > totalSteps
         {

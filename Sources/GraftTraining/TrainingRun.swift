@@ -155,7 +155,8 @@ public final class TrainingRun {
             optimizer: configuration.optimizer.kind.rawValue,
             optimizerParams: (try? CatalogJSON.encode(configuration.optimizer)) ?? "{}",
             schedule: configuration.schedule.name,
-            scheduleParams: (try? CatalogJSON.encode(schedule)) ?? "{}",
+            scheduleParams: try Self.scheduleRecord(
+                configuration, schedule, stepsPerEpoch: prepared.train.batchesPerEpoch),
             freezeSpec: configuration.trainable.joined(separator: ","),
             bnPolicy: configuration.batchNormPolicy.rawValue,
             seed: Int64(configuration.seed), batchSize: configuration.batchSize, epochsPlanned: configuration.epochs,
@@ -244,15 +245,23 @@ public final class TrainingRun {
         let optimizer = try Optimizer(
             configuration.optimizer, parameters: model.namedParameters(),
             learningRateFactors: Self.learningRateFactors(model, configuration.blockLearningRateFactors))
-        let schedule = try configuration.resolvedSchedule(stepsPerEpoch: prepared.train.batchesPerEpoch).schedule
+        let schedule = try configuration.trainingSchedule(stepsPerEpoch: prepared.train.batchesPerEpoch)
         let trainer = try Trainer(
             model: model, optimizer: optimizer, schedule: schedule,
             trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
+        trainer.firstPhase = configuration.firstPhase.map { ($0.epochs, $0.trainable) }
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
         trainer.labelSmoothing = configuration.labelSmoothing ?? 0
         let early = configuration.earlyStopping
-        let checks = EarlyStopping.checks(
-            schedule: schedule, stepsPerEpoch: prepared.train.batchesPerEpoch, epochs: configuration.epochs)
+        // A first phase only prepares the one after it: early stopping watches that one alone.
+        let firstEpochs = configuration.firstPhase?.epochs ?? 0
+        let mainChecks = EarlyStopping.checks(
+            schedule: try configuration.resolvedSchedule(stepsPerEpoch: prepared.train.batchesPerEpoch).schedule,
+            stepsPerEpoch: prepared.train.batchesPerEpoch, epochs: configuration.mainEpochs)
+        let checks = (
+            cyclical: mainChecks.cyclical,
+            isCheck: { @Sendable (epoch: Int) in epoch > firstEpochs && mainChecks.isCheck(epoch - firstEpochs) }
+        )
         if let early {
             trainer.shouldStop = { trainer in
                 early.stop(history: trainer.position.history, isCheck: checks.isCheck) != nil
@@ -351,6 +360,35 @@ public final class TrainingRun {
             runId: runId, history: trainer.position.history, checkpointIds: checkpointIds,
             metricsFile: metricsFile, bestValidationAccuracy: bestAccuracy,
             skippedOnLoad: prepared.skippedOnLoad, stopReason: stopReason)
+    }
+
+    /// The catalog's `schedule_params`: the resolved schedule, or with a first phase each phase's
+    /// epochs, blocks, schedule and the rule that chose its rates.
+    static func scheduleRecord(
+        _ configuration: RunConfiguration, _ schedule: ResolvedSchedule, stepsPerEpoch: Int
+    ) throws -> String {
+        guard let first = configuration.firstPhase,
+            let firstSchedule = try configuration.resolvedFirstPhaseSchedule(stepsPerEpoch: stepsPerEpoch)
+        else { return (try? CatalogJSON.encode(schedule)) ?? "{}" }
+        struct Phase: Encodable {
+            var epochs: Int
+            var trainable: [String]
+            var schedule: ResolvedSchedule
+            var lrRule: String?
+            var lrFactors: [String: Double]
+        }
+        struct Phases: Encodable { var phases: [Phase] }
+        let factors = configuration.blockLearningRateFactors
+        return
+            (try? CatalogJSON.encode(
+                Phases(phases: [
+                    Phase(
+                        epochs: first.epochs, trainable: first.trainable, schedule: firstSchedule,
+                        lrRule: first.learningRateRule, lrFactors: factors.filter { first.trainable.contains($0.key) }),
+                    Phase(
+                        epochs: configuration.mainEpochs, trainable: configuration.trainable, schedule: schedule,
+                        lrRule: configuration.learningRateRule, lrFactors: factors),
+                ]))) ?? "{}"
     }
 
     /// The per-epoch metrics as JSON, rewritten atomically after every epoch.
