@@ -38,6 +38,11 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Runs per optimizer.") var runs: Int = 3
     @Option(help: "Epochs per run.") var epochs: Int = 10
     @Option(help: "Upper learning rate of sgd-clr (default: from an LR range test).") var clrMax: Double?
+    @Option(
+        help:
+            "auto: every optimizer's rate (sgd-clr's bounds) from an LR range test of its own set-up, reused from the catalog when one matches, unless --lr-for or --clr-max gives it."
+    )
+    var lr: String?
     @Option(help: "Half-cycle length of sgd-clr in epochs.") var clrStep: Int?
     @Option(
         help: "Learning rate for an entry, e.g. adam=3e-4 (repeatable).",
@@ -78,6 +83,11 @@ struct CompareCommand: ParsableCommand {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
         if let clrMax, !(clrMax.isFinite && clrMax > 0) {
             throw ValidationError("--clr-max must be positive, got \(clrMax)")
+        }
+        if let lr, lr.lowercased() != "auto" {
+            throw ValidationError(
+                "compare takes --lr auto, got '\(lr)'; give an optimizer's rate with --lr-for, e.g. adam=3e-4, and sgd-clr's bound with --clr-max"
+            )
         }
         if let clrStep, clrStep < 1 { throw ValidationError("--clr-step must be at least 1 epoch, got \(clrStep)") }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1, got \(saveEvery)") }
@@ -144,6 +154,7 @@ struct CompareCommand: ParsableCommand {
                 ?? "\(base.modelId) on \(URL(fileURLWithPath: base.data.source).lastPathComponent): \(optimizers.map(\.description).joined(separator: ","))"
         )
         for (entry, rate) in lrFor { plan.learningRates[entry] = rate }
+        if lr != nil { plan.autoLearningRates = true }
         try base.validate()
         return plan
     }
@@ -159,6 +170,10 @@ struct CompareCommand: ParsableCommand {
         command += ["--array-index", SlurmArray.arrayIndex]
         if comparison.plan.needsCyclicalBound, let bound = comparison.plan.clrMax {
             command += ["--clr-max", String(bound)]
+        }
+        // Rates `--lr auto` chose, so that no task runs a range test of its own.
+        for (entry, rate) in comparison.plan.learningRates.sorted(by: { $0.key.description < $1.key.description }) {
+            command += ["--lr-for", "\(entry)=\(rate)"]
         }
         // Tasks open the same catalog: the location as given (a server URL, or the file), and a
         // server catalog's checkpoint root, which every node must see at the same path.
@@ -202,6 +217,7 @@ struct CompareCommand: ParsableCommand {
         let db = try catalog.openExisting()
         var plan = try ComparisonPlan.stored(comparisonId: id, in: db)
         if let clrMax { plan.clrMax = clrMax }
+        for (entry, rate) in lrFor { plan.learningRates[entry] = rate }
         let cell: ComparisonCell
         do {
             cell = try plan.cell(at: index)

@@ -64,6 +64,13 @@ public struct ComparisonPlan: Codable, Sendable, Equatable {
     public var clrStepEpochs: Int
     /// Explicit learning rates per entry (`adam=3e-4`); others use PyTorch's defaults.
     public var learningRates: [ComparisonEntry: Double] = [:]
+    /// `--lr auto`: each entry without a rate in `learningRates` (a cyclical one: without
+    /// `clrMax`) takes it from an LR range test of its own set-up (`AutoLearningRate`), reused from
+    /// the catalog when one matches. nil or false: PyTorch's defaults, and the study's range test
+    /// for the cyclical bound.
+    public var autoLearningRates: Bool?
+    /// Where `--lr auto` took each entry's rates from, once the comparison has begun.
+    public var learningRateSources: [ComparisonEntry: LearningRateSource]?
     public var name: String
 
     public init(
@@ -86,6 +93,7 @@ public struct ComparisonPlan: Codable, Sendable, Equatable {
         if optimizer.kind == .sgd { optimizer.momentum = 0.9 }
         if let lr = learningRates[entry] { optimizer.learningRate = lr }
         config.optimizer = optimizer
+        config.learningRateSource = learningRateSources?[entry]
         config.schedule =
             entry.cyclical
             ? .triangular(clrMax / 6, clrMax, stepSize: .epochs(Double(clrStepEpochs)))
@@ -247,10 +255,12 @@ public final class ComparisonRunner {
                 : "comparison \(comparisonId) '\(plan.name)': picking up where it stopped")
         if !created { try adoptRunsWithoutCell(comparisonId: comparisonId) }
 
-        // The cyclical bound: given, or the study's rule from an LR range test with SGD.
         var resolved = plan
         var lrTestId: Int64?
-        if resolved.clrMax == nil, plan.needsCyclicalBound {
+        if plan.autoLearningRates == true {
+            try chooseLearningRates(&resolved, comparisonId: comparisonId)
+        } else if resolved.clrMax == nil, plan.needsCyclicalBound {
+            // The cyclical bound: given, or the study's rule from an LR range test with SGD.
             var config = plan.base
             config.optimizer = OptimizerConfig(kind: .sgd)
             config.optimizer.momentum = 0.9
@@ -265,6 +275,28 @@ public final class ComparisonRunner {
             log("LR range test: cyclical learning rate \(bound / 6)…\(bound) (\(rule?.name ?? "default"))")
         }
         return ResolvedComparison(comparisonId: comparisonId, plan: resolved, lrTestId: lrTestId)
+    }
+
+    /// `--lr auto`: each entry's rate, or a cyclical entry's bound, from an LR range test of that
+    /// entry's set-up (its optimizer, the first run's seed), unless given.
+    func chooseLearningRates(_ resolved: inout ComparisonPlan, comparisonId: Int64) throws {
+        var sources: [ComparisonEntry: LearningRateSource] = [:]
+        for entry in resolved.optimizers {
+            if entry.cyclical ? resolved.clrMax != nil : resolved.learningRates[entry] != nil { continue }
+            let config = resolved.configuration(entry: entry, run: 0, clrMax: Self.defaultCyclicalBound)
+            let plotPath = catalog.baseDirectory.appendingPathComponent(
+                "comparison-\(comparisonId)-\(entry)-lr-find.svg")
+            let auto = try AutoLearningRate.choose(
+                for: config, catalog: catalog, plotPath: plotPath.path, showProgress: showProgress)
+            switch auto.learningRate {
+            case .range(_, let high) where entry.cyclical: resolved.clrMax = high
+            case .rate(let rate) where !entry.cyclical: resolved.learningRates[entry] = rate
+            default: continue
+            }
+            sources[entry] = auto.source
+            log("lr auto, \(entry): \(auto.description)")
+        }
+        resolved.learningRateSources = sources
     }
 
     /// Comparison `comparisonId`, begun elsewhere (at an array job's submission): this runner's plan

@@ -18,6 +18,7 @@ public struct LearningRateSource: Codable, Sendable, Equatable {
 ///
 /// The rule is the study's, `min_loss_div10`: the rate at the smoothed loss's minimum divided by
 /// 10 is the rate (or a cyclical schedule's upper bound, with a sixth of it as the lower bound).
+/// A curve still falling at the sweep's end has no minimum to divide: then fastai's `valley`.
 public struct AutoLearningRate: Sendable, Equatable {
     /// The rate or bounds chosen, to put into the schedule.
     public var learningRate: LearningRate
@@ -61,12 +62,12 @@ public struct AutoLearningRate: Sendable, Equatable {
         let prepared = try TrainingRun.prepare(configuration, splitDirectory: catalog.splitsDirectory)
         let sweep = Self.sweep
         let setup = try setupFingerprint(configuration)
-        var test: (id: Int64, suggestions: [LRSuggestionRecord])?
+        var test: Catalog.LRTestResult?
         for record in try catalog.lrRangeTests(modelId: configuration.modelId)
         where record.optimizer == configuration.optimizer.kind.rawValue && record.startLr == sweep.startLR
             && record.endLr == sweep.endLR && record.steps == sweep.steps && storedSetup(record.config) == setup
         {
-            test = (record.id!, try catalog.lrRangeTest(id: record.id!).suggestions)
+            test = try catalog.lrRangeTest(id: record.id!)
             break
         }
         let reused = test != nil
@@ -77,19 +78,40 @@ public struct AutoLearningRate: Sendable, Equatable {
             job.setup = setup
             let output = try job.run(
                 catalog: catalog, plotPath: plotPath, showProgress: showProgress, prepared: prepared)
-            test = (output.catalogId!, try catalog.lrRangeTest(id: output.catalogId!).suggestions)
+            test = try catalog.lrRangeTest(id: output.catalogId!)
         }
-        let rule = LRRule.minLossDiv10
-        guard let (id, suggestions) = test, let max = suggestions.first(where: { $0.method == rule.rawValue })?.lr
+        let rule: LRRule = test.map { Self.rule(for: $0) } ?? .minLossDiv10
+        guard let test, let id = test.test.id,
+            let max = test.suggestions.first(where: { $0.method == rule.rawValue })?.lr
         else {
             throw TrainingError.invalidConfiguration(
                 field: "lr", value: "auto",
                 reason: "the LR range test found no loss minimum to take the rate from; give --lr")
         }
-        let base = suggestions.first { $0.method == rule.rawValue + "_base" }?.lr ?? max / 6
+        let base = test.suggestions.first { $0.method == rule.rawValue + "_base" }?.lr ?? max / 6
         let cyclical = configuration.schedule.kind.cyclicMode != nil
         return AutoLearningRate(
             learningRate: cyclical ? .range(base, max) : .rate(max), rule: rule, testId: id, reused: reused)
+    }
+
+    /// The study's rule, `min_loss_div10`, unless the curve has no minimum to take a tenth of: the
+    /// loss still falling in the sweep's last tenth, as a head on frozen features often does up
+    /// to rates of 10. Then fastai's `valley` (the middle of the longest descent), which needs none.
+    static func rule(for test: Catalog.LRTestResult) -> LRRule {
+        guard let minimum = test.suggestions.first(where: { $0.method == LRRule.minLossDiv10.rawValue }) else {
+            return .minLossDiv10
+        }
+        return rule(
+            minimumLossLR: minimum.lr * 10, curveLRs: test.points.map { $0.lr },
+            hasValley: test.suggestions.contains { $0.method == LRRule.valley.rawValue })
+    }
+
+    /// The rule for a curve whose smoothed loss is lowest at `minimumLossLR`, over the rates
+    /// `curveLRs` in sweep order.
+    static func rule(minimumLossLR: Double, curveLRs: [Double], hasValley: Bool) -> LRRule {
+        guard hasValley, curveLRs.count >= 10 else { return .minLossDiv10 }
+        let lastTenth = curveLRs[curveLRs.count - curveLRs.count / 10]
+        return minimumLossLR >= lastTenth * (1 - 1e-9) ? .valley : .minLossDiv10
     }
 
     /// SHA-256 of what the range test's curve depends on besides its sweep: the model and the

@@ -90,4 +90,45 @@ import TestSupport
         #expect(runs.map(\.comparisonCell) == [0, 1, 2, 3])
         #expect(outcome.runIds[ComparisonEntry(.adam)] == [runs[2].id!, runs[3].id!])
     }
+
+    @Test func lrAutoGivesEachOptimizerTheRateOfItsOwnRangeTest() throws {
+        let directory = try TemporaryDirectory.make("graft-compare-auto")
+        defer { TemporaryDirectory.remove(directory) }
+        let catalog = try Catalog.open(at: directory.appendingPathComponent("catalog.sqlite").path)
+        var plan = try makePlan()
+        plan.runs = 1
+        plan.base.epochs = 1
+        plan.clrMax = nil
+        plan.autoLearningRates = true
+        let runner = ComparisonRunner(plan: plan, catalog: catalog)
+        runner.showProgress = false
+        runner.log = { _ in }
+        let outcome = try runner.run()
+
+        // One test per optimizer, each with that optimizer; each run took its test's rule's rate.
+        let tests = try catalog.lrRangeTests()
+        #expect(Set(tests.map(\.optimizer)) == ["sgd", "adam"] && tests.count == 2)
+        for run in try catalog.runs(filter: RunFilter(comparisonId: outcome.comparisonId)) {
+            let file = try catalog.verifiedFile(
+                for: try #require(try catalog.checkpoints(filter: CheckpointFilter(run: run.id!)).last).checkpoint)
+            let config = try TrainingCheckpoint.read(file).runConfiguration
+            let source = try #require(config.learningRateSource, "run \(run.id!) records where its rate came from")
+            let test = try catalog.lrRangeTest(id: source.lrRangeTestId)
+            #expect(test.test.optimizer == run.optimizer)
+            let chosen = try #require(test.suggestions.first { $0.method == source.rule.rawValue }?.lr)
+            if run.optimizer == "sgd" {
+                #expect(outcome.clrMax == chosen && config.schedule.lr == .range(chosen / 6, chosen))
+            } else {
+                #expect(config.optimizer.learningRate == chosen)
+            }
+        }
+
+        // A second comparison of the same set-ups reuses both tests.
+        plan.name = "test comparison, again"
+        let again = ComparisonRunner(plan: plan, catalog: catalog)
+        again.showProgress = false
+        again.log = { _ in }
+        _ = try again.run()
+        #expect(try catalog.lrRangeTests().count == 2)
+    }
 }

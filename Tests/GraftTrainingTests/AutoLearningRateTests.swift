@@ -60,4 +60,14 @@ struct AutoLearningRateTests {
             saved.runConfiguration.learningRateSource
                 == LearningRateSource(rule: .minLossDiv10, lrRangeTestId: first.testId))
     }
+
+    @Test func aCurveWithoutAMinimumTakesTheValley() {
+        let lrs = (0..<100).map { 1e-7 * pow(1e8, Double($0) / 99) }
+        // The loss lowest in the middle: the study's rule.
+        #expect(AutoLearningRate.rule(minimumLossLR: lrs[60], curveLRs: lrs, hasValley: true) == .minLossDiv10)
+        // Still falling in the last tenth (a head on frozen features): no minimum to divide.
+        #expect(AutoLearningRate.rule(minimumLossLR: lrs[90], curveLRs: lrs, hasValley: true) == .valley)
+        #expect(AutoLearningRate.rule(minimumLossLR: lrs[99], curveLRs: lrs, hasValley: true) == .valley)
+        #expect(AutoLearningRate.rule(minimumLossLR: lrs[99], curveLRs: lrs, hasValley: false) == .minLossDiv10)
+    }
 }
