@@ -164,6 +164,32 @@ public struct FineTuning {
         return FineTuned(summary: summary, configuration: configuration, catalog: catalog)
     }
 
+    /// fastai's `fine_tune`, what `graft finetune` does: one run of `plan.freezeEpochs` epochs of
+    /// the head alone on the frozen trunk, then `plan.epochs` of `plan.unfreeze` at discriminative
+    /// rates (`FineTunePlan`). This value's trainable blocks and schedule are replaced by the plan's.
+    /// - Parameters:
+    ///   - plan: the phases, blocks, `lr_mult` and schedule.
+    ///   - learningRate: the base rate; nil takes it from an LR range test of the head-alone
+    ///     set-up by the study's rule (`AutoLearningRate`), reused from the catalog when it has one.
+    ///   - onEvent: each step, epoch and checkpoint.
+    /// - Returns: the trained run, with its catalog; its configuration records both phases and
+    ///   the rule behind each one's rates.
+    public func fineTune(
+        _ plan: FineTunePlan, learningRate: Double? = nil, onEvent: ((TrainingEvent) -> Void)? = nil
+    ) throws -> FineTuned {
+        try configuration.validate()
+        let catalog = try self.catalog ?? Self.temporaryCatalog()
+        let plot = catalog.baseDirectory.appendingPathComponent("lr-find.svg").path
+        let (configuration, _) = try plan.configure(
+            configuration, learningRate: learningRate, blockNames: architecture.blockNames, catalog: catalog,
+            plotPath: plot, showProgress: false)
+        let run = TrainingRun(configuration: configuration, catalog: catalog)
+        run.showProgress = false
+        run.onEvent = onEvent
+        let summary = try run.start()
+        return FineTuned(summary: summary, configuration: configuration, catalog: catalog)
+    }
+
     static func temporaryCatalog() throws -> Catalog {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("graft-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")

@@ -76,29 +76,18 @@ struct FinetuneCommand: ParsableCommand {
             throw ValidationError(error.localizedDescription)
         }
 
-        let baseLR: Double
-        var rule: String?
-        if lr.lowercased() == "auto" {
-            // fastai's lr_find runs on the frozen model: the test trains what the first phase trains.
-            var probe = config
-            probe.trainable =
-                plan.freezeEpochs > 0
-                ? plan.frozenPhaseBlocks(blockNames: blockNames) : plan.unfrozenBlocks(blockNames: blockNames)
-            probe.schedule = ScheduleConfig(.onecycle, lr: .rate(1e-3))
-            let auto = try AutoLearningRate.choose(
-                for: probe, catalog: db, plotPath: "out/lr-find.svg", showProgress: !runOptions.quiet)
-            guard case .rate(let rate) = auto.learningRate else { throw ValidationError("lr auto gave a range") }
-            baseLR = rate
-            rule = "\(auto.rule.rawValue) of LR range test \(auto.testId)"
-            config.learningRateSource = auto.source
-            print("lr auto: \(auto.description)")
-        } else {
+        var learningRate: Double?
+        if lr.lowercased() != "auto" {
             guard let rate = Double(lr), rate.isFinite, rate > 0 else {
                 throw ValidationError("--lr takes a positive rate or auto, got '\(lr)'")
             }
-            baseLR = rate
+            learningRate = rate
         }
-        config = try plan.configure(config, baseLR: baseLR, rule: rule, blockNames: blockNames)
+        let auto: AutoLearningRate?
+        (config, auto) = try plan.configure(
+            config, learningRate: learningRate, blockNames: blockNames, catalog: db, plotPath: "out/lr-find.svg",
+            showProgress: !runOptions.quiet)
+        if let auto { print("lr auto: \(auto.description)") }
         let prepared = try TrainingRun.prepare(config, splitDirectory: db.splitsDirectory)
         printRunStart(prepared, weights: modelData.weights)
         if let first = config.firstPhase {

@@ -1,4 +1,5 @@
 import Foundation
+import GraftCatalog
 import GraftOptim
 
 /// fastai's `fine_tune`, as one run with two phases (`graft finetune`):
@@ -129,6 +130,47 @@ public struct FineTunePlan: Sendable, Equatable {
             : "half of the base rate (\(chosen)): \(bounds), \(shape)\(spread) (fastai fine_tune)"
         try config.validate()
         return config
+    }
+
+    /// The base rate by `--lr auto`: from an LR range test of what the first phase trains (fastai's
+    /// `lr_find` on the frozen model), or of the unfrozen blocks when there is no such phase;
+    /// reused from `catalog` when one of the same set-up is there.
+    /// - Returns: the choice; its `learningRate` is a single rate.
+    public func autoLearningRate(
+        for configuration: RunConfiguration, blockNames: [String], catalog: Catalog, plotPath: String,
+        showProgress: Bool = true
+    ) throws -> AutoLearningRate {
+        var probe = configuration
+        probe.trainable =
+            freezeEpochs > 0 ? frozenPhaseBlocks(blockNames: blockNames) : unfrozenBlocks(blockNames: blockNames)
+        // A one-cycle schedule asks for a single rate.
+        probe.schedule = ScheduleConfig(.onecycle, lr: .rate(1e-3))
+        probe.firstPhase = nil
+        return try AutoLearningRate.choose(for: probe, catalog: catalog, plotPath: plotPath, showProgress: showProgress)
+    }
+
+    /// `configuration` with the plan applied, its base rate given or (nil) by `autoLearningRate`,
+    /// which is then recorded as the run's `learningRateSource`.
+    /// - Returns: the run's configuration, and the automatic choice when one was made.
+    public func configure(
+        _ configuration: RunConfiguration, learningRate: Double?, blockNames: [String], catalog: Catalog,
+        plotPath: String, showProgress: Bool = true
+    ) throws -> (configuration: RunConfiguration, auto: AutoLearningRate?) {
+        guard learningRate == nil else {
+            return (try configure(configuration, baseLR: learningRate!, rule: nil, blockNames: blockNames), nil)
+        }
+        let auto = try autoLearningRate(
+            for: configuration, blockNames: blockNames, catalog: catalog, plotPath: plotPath,
+            showProgress: showProgress)
+        guard case .rate(let rate) = auto.learningRate else {
+            throw TrainingError.invalidConfiguration(
+                field: "lr", value: "auto", reason: "the range test gave a range where a rate was asked for")
+        }
+        var configured = try configure(
+            configuration, baseLR: rate, rule: "\(auto.rule.rawValue) of LR range test \(auto.testId)",
+            blockNames: blockNames)
+        configured.learningRateSource = auto.source
+        return (configured, auto)
     }
 
     static func format(_ value: Double) -> String { String(format: "%.3g", value) }

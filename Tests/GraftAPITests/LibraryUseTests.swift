@@ -79,6 +79,42 @@ import Testing
         return tuned
     }
 
+    /// README: step 4 of the walkthrough as it is, `graft finetune`, in Swift. Compiled, not run.
+    func walkthroughStep4FineTune() throws -> FineTuned {
+        let zoo = try Zoo.shipped()
+        var tuning = try FineTuning(
+            model: zoo.card(id: "resnet34"), weights: URL(fileURLWithPath: "Weights/resnet34.h5"),
+            data: .imageFolder(URL(fileURLWithPath: "flowers")))
+        tuning.optimizer.momentum = 0.9
+        tuning.configuration.earlyStopping = EarlyStopping(patience: 2)
+        tuning.catalog = try Catalog.open(at: Catalog.defaultPath)
+        var plan = FineTunePlan(epochs: 40, unfreeze: ["layer4"])
+        plan.freezeEpochs = 2
+        plan.schedule = .triangular
+        plan.stepSize = .epochs(4)
+        let tuned = try tuning.fineTune(plan) { event in print(event) }
+        return tuned
+    }
+
+    @Test("fastai's fine_tune through import Graft: the rate from a range test, two phases in one run")
+    func fineTuneInOneCall() throws {
+        var tuning = try FineTuning(
+            model: try Zoo.shipped().card(id: "vanilla-cnn"), data: .imageFolder(Self.photos), imageSize: 32)
+        tuning.batchSize = 4
+        var plan = FineTunePlan(epochs: 2, unfreeze: ["block4"])
+        plan.schedule = .triangular
+        plan.stepSize = .epochs(1)
+        let tuned = try tuning.fineTune(plan)
+        #expect(tuned.summary.history.count == 3)
+        let phase = try #require(tuned.configuration.firstPhase)
+        #expect(phase.trainable == ["head"] && tuned.configuration.trainable == ["block4", "head"])
+        let source = try #require(tuned.configuration.learningRateSource, "the rate came from a range test")
+        #expect(try tuned.catalog.lrRangeTest(id: source.lrRangeTestId).test.runId == tuned.runId)
+        // The snapshot at the second phase's one cycle end, after epoch 3; none at the first phase's end.
+        let minima = try tuned.catalog.checkpoints(filter: CheckpointFilter(run: tuned.runId, minimaOnly: true))
+        #expect(minima.map(\.checkpoint.epoch) == [3])
+    }
+
     @Test("every swift block of the README's library section is code that make test compiles")
     func readmeSnippetsAreCompiledCode() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -93,7 +129,7 @@ import Testing
         let blocks = section.components(separatedBy: "```swift\n").dropFirst().map {
             $0.components(separatedBy: "```")[0]
         }
-        #expect(blocks.count == 5)
+        #expect(blocks.count == 6)
         func lines(_ text: some StringProtocol) -> [String] {
             text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

@@ -14,11 +14,14 @@ import TestSupport
     static let classes = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
 
     /// Appended to the README's command, by subcommand. Four photos a class leave 3 for training
-    /// (15 images, 4 batches of 4 an epoch) and 1 for validation. Train's half cycle becomes one
-    /// epoch, so its 4 epochs end two cycles: two minima, at epochs 2 and 4.
+    /// (15 images, 4 batches of 4 an epoch) and 1 for validation. Fine-tuning gets one epoch of the
+    /// head, then 4 with half cycles of one epoch: two minima, at epochs 3 and 5.
     static let overrides: [String: [String]] = [
         "lr-find": ["--image-size", "32", "--batch", "4", "--steps", "20"],
-        "train": ["--image-size", "32", "--batch", "4", "--epochs", "4", "--step-size", "1ep", "--quiet"],
+        "finetune": [
+            "--image-size", "32", "--batch", "4", "--freeze-epochs", "1", "--epochs", "4", "--step-size", "1ep",
+            "--quiet",
+        ],
         "compare": ["--image-size", "32", "--batch", "4", "--epochs", "2", "--runs", "1", "--quiet"],
     ]
 
@@ -101,7 +104,8 @@ import TestSupport
         let commands = try Self.readmeCommands()
         #expect(
             commands.map(Self.subcommand) == [
-                "convert", "data scan", "data split", "lr-find", "train", "evaluate", "ensemble", "compare", "report",
+                "convert", "data scan", "data split", "lr-find", "finetune", "evaluate", "ensemble", "compare",
+                "report",
                 "evaluate", "report", "predict", "export", "export",
             ])
         let dir = try TemporaryDirectory.make("graft-walkthrough")
@@ -146,12 +150,18 @@ import TestSupport
                 }
                 #expect(out.stdout.contains("catalog: LR range test 1"))
                 #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/lr-find.svg").path))
-            case "train":
+            case "finetune":
                 #expect(out.stdout.contains("(new 5-class head)"), "\(out.stdout)")
-                #expect(out.stdout.contains("run 1: 4 epochs"), "\(out.stdout)")
+                // Its own range test, of the head on the frozen trunk: the catalog's second.
+                #expect(out.stdout.contains("of LR range test 2 (run now)"), "\(out.stdout)")
+                #expect(out.stdout.contains("phase 1, epochs 1–1: head; "), "\(out.stdout)")
+                #expect(
+                    out.stdout.contains("phase 2, epochs 2–5: layer4,head; half of phase 1's rate"), "\(out.stdout)")
+                #expect(out.stdout.contains("run 1: 5 epochs"), "\(out.stdout)")
+                #expect(out.stdout.contains("next: graft evaluate --run 1 --best val_acc"), "\(out.stdout)")
                 let minima = try graft(["ckpt", "list", "--run", "1", "--minima", "--json"])
                 let rows = try Self.jsonRows(minima.stdout)
-                #expect(rows.compactMap { $0["epoch"] as? Int }.sorted() == [2, 4], "\(minima.stdout)")
+                #expect(rows.compactMap { $0["epoch"] as? Int }.sorted() == [3, 5], "\(minima.stdout)")
                 for row in rows {
                     let path = try #require(row["path"] as? String)
                     #expect(row["minimum"] as? String == "yes")
