@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Graft's main job on built-in defaults, on real data (Debian's Fashion-MNIST):
 #   1. a pretrained source model: ResNet18 trained on five classes (A), published to the zoo;
-#   2. an LR range test for fine-tuning it on the five other classes (B), 25 images per class;
-#   3. block-frozen fine-tuning (layer4 + a new head): SGD with a triangular CLR against Adam;
+#   2. fine-tuning it on the five other classes (B), 25 images per class, in one command: an LR
+#      range test, the new head alone, then layer4 + head with a triangular CLR, stopping early;
+#   3. the study's comparison on the same set-up (layer4 + a new head): SGD with a triangular CLR,
+#      its bounds from an LR range test, against Adam;
 #   4. the checkpoints at CLR minima, queried in the catalog;
 #   5. the same target set from scratch and with a linear probe, for comparison;
 #   6. the snapshot ensemble of the SGD run's minima, with its diversity and the advisor's choice;
@@ -67,17 +69,21 @@ else
 fi
 "$graft" models show "$source_model" | grep -E "^(classes|accuracy|trained by|weights sha256) "
 
-tuned=(--model "$source_model" --weights "Weights/$source_model.h5" "${target[@]}" --trainable layer4,head)
+tuned_data=(--model "$source_model" --weights "Weights/$source_model.h5" "${target[@]}")
+tuned=("${tuned_data[@]}" --trainable layer4,head)
 
-step "2/7 LR range test: fine-tuning layer4 + head of $source_model on classes B ($classes_b), $per_class images per class"
-"$graft" lr-find "${tuned[@]}" --optimizer sgd --momentum 0.9 --steps 60 --start-lr 1e-5 --end-lr 1 \
-  --plot "$out/lr-find.svg" | tee "$out/lr-find.txt"
-# The study's rule: the upper bound is the lr at the minimum loss / 10, the lower bound a sixth of it.
-clr_max=$(sed -n 's/^  min_loss_div10: lr \([0-9.e+-]*\).*/\1/p' "$out/lr-find.txt" | head -1)
+step "2/7 Fine-tuning in one command: $source_model on classes B ($classes_b), $per_class images per class"
+# An LR range test of the new head on the frozen trunk, one epoch of that head, then layer4 + head
+# with a triangular CLR (half cycles of an epoch), stopping when validation loss has not improved
+# for 2 cycles. The same choices as step 3's SGD run, but no rate chosen by hand.
+"$graft" finetune "${tuned_data[@]}" --unfreeze layer4 --optimizer sgd --momentum 0.9 --schedule triangular \
+  --freeze-epochs 1 --epochs "$epochs" --lr auto --patience 2 --keep minima,best:1 --quiet \
+  --name "demo: finetune $source_model on B" | tee "$out/finetune.txt"
+finetune_run=$(sed -n 's/^run \([0-9]*\):.*/\1/p' "$out/finetune.txt" | tail -1)
 
-step "3/7 Fine-tuning: SGD with a triangular CLR (max ${clr_max:-from a range test}) vs Adam, a checkpoint at every CLR minimum"
+step "3/7 The study's comparison: SGD with a triangular CLR (bounds from an LR range test) vs Adam, a checkpoint at every CLR minimum"
 # With stem … layer3 frozen and no augmentation, epochs 2+ train layer4 + head on cached layer3 output.
-"$graft" compare ${clr_max:+--clr-max "$clr_max"} "${tuned[@]}" --optimizers sgd-clr,adam --lr-for adam=1e-3 \
+"$graft" compare "${tuned[@]}" --optimizers sgd-clr,adam --lr auto --lr-for adam=1e-3 \
   --runs 1 --epochs "$epochs" --clr-step 1 --keep minima,best:1 --name "demo: fine-tune $source_model on B" | tee "$out/compare.txt"
 comparison=$(sed -n 's/^comparison \([0-9]*\) done.*/\1/p' "$out/compare.txt" | tail -1)
 sgd_run=$(sed -n 's/^runs sgd-clr: \([0-9]*\).*/\1/p' "$out/compare.txt" | tail -1)
@@ -109,9 +115,10 @@ echo "Time per step ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 
 for i in "${!step_names[@]}"; do
   printf '  %-9s %s\n' "$(duration "${step_seconds[$i]}")" "${step_names[$i]%%:*}"
 done
-grep -h "min_loss_div10" "$out/lr-find.txt" || true
+grep -h "^lr auto" "$out/finetune.txt" "$out/compare.txt" || true
 echo "Test accuracy on the 5,000 test images of classes B, $per_class training images per class:"
 printf '  %-52s %s\n' \
+  "graft finetune --lr auto (head, then layer4+head):" "$(test_accuracy "$finetune_run")" \
   "fine-tuned $source_model, layer4+head, SGD+CLR:" "$(test_accuracy "$sgd_run")" \
   "fine-tuned $source_model, layer4+head, Adam:" "$(test_accuracy "$adam_run")" \
   "linear probe of $source_model (head only):" "$(test_accuracy "$probe_run")" \

@@ -3,6 +3,7 @@ import ArgumentParser
 import GraftCatalog
 import GraftData
 import GraftEnsemble
+import GraftOptim
 import GraftTraining
 import GraftWeights
 
@@ -27,6 +28,18 @@ struct EnsembleCommand: ParsableCommand {
             """)
 
     @Option(name: .customLong("run"), help: "The run whose checkpoints form the ensemble.") var runId: Int64?
+    @Flag(
+        help: ArgumentHelp(
+            "Fast geometric ensembling: train short cycles from --from CKPT, a member at each cycle's low point.",
+            discussion:
+                "Garipov et al. 2018: --cycles K triangular cycles of --cycle-epochs E epochs each, between --lr LOW:HIGH (default: the checkpoint's run's peak rate and a hundredth of it). The cycles are one catalog run whose parent is the checkpoint's run; its minima are the members."
+        ))
+    var fge = false
+    @Option(help: "With --fge: the catalog checkpoint the cycles start from.") var from: Int64?
+    @Option(help: "With --fge: cycles, one member each.") var cycles: Int = 4
+    @Option(help: "With --fge: epochs per cycle.") var cycleEpochs: Int = 2
+    @Option(help: "With --fge: the cycle's low:high rates.", transform: { try LearningRate(parsing: $0) })
+    var lr: LearningRate?
     @Flag(help: "Only checkpoints taken at a schedule minimum (snapshot ensemble).") var minima = false
     @Option(help: "Members: catalog checkpoint ids or weights files, comma-separated.") var checkpoints: String?
     @Option(help: "Keep only the last M members.") var last: Int?
@@ -50,7 +63,19 @@ struct EnsembleCommand: ParsableCommand {
     @OptionGroup var catalog: CatalogOptions
 
     func validate() throws {
-        if runId == nil && checkpoints == nil { throw ValidationError("give --run R, or --checkpoints ID,…") }
+        if fge {
+            guard from != nil else { throw ValidationError("--fge trains from a checkpoint: give --from CKPT") }
+            if runId != nil || checkpoints != nil || minima {
+                throw ValidationError("--fge makes its own members: leave out --run, --checkpoints and --minima")
+            }
+            if cycles < 2 { throw ValidationError("--cycles must be at least 2, got \(cycles)") }
+            if cycleEpochs < 1 { throw ValidationError("--cycle-epochs must be at least 1, got \(cycleEpochs)") }
+        } else if from != nil || lr != nil {
+            throw ValidationError("--from and --lr go with --fge")
+        }
+        if !fge && runId == nil && checkpoints == nil {
+            throw ValidationError("give --run R, or --checkpoints ID,…, or --fge --from CKPT")
+        }
         if let last, last < 1 { throw ValidationError("--last must be at least 1") }
         if output != nil, !method.list.contains(.swa) {
             throw ValidationError("--output writes the SWA model: add swa to --method")
@@ -58,9 +83,21 @@ struct EnsembleCommand: ParsableCommand {
     }
 
     mutating func run() throws {
+        let db = try catalog.openExisting()
         var job = EnsembleJob()
         job.run = runId
         job.minimaOnly = minima
+        if fge, let from {
+            let cyclesRun = FastGeometricRun(
+                checkpointId: from, cycles: cycles, cycleEpochs: cycleEpochs, learningRate: lr)
+            let summary = try cyclesRun.train(catalog: db, showProgress: !quiet && !json)
+            if !quiet {
+                FileHandle.standardError.write(
+                    Data("fge: run \(summary.runId), \(cycles) cycles from checkpoint \(from)\n".utf8))
+            }
+            job.run = summary.runId
+            job.minimaOnly = true
+        }
         job.checkpoints =
             checkpoints?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
         job.last = last
@@ -71,7 +108,7 @@ struct EnsembleCommand: ParsableCommand {
         job.augmentation = tta
         if !quiet { job.log = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
 
-        let result = try job.execute(catalog: try catalog.openExisting())
+        let result = try job.execute(catalog: db)
         if let output, let swa = result.averagedModel {
             var attributes = swa.attributes
             attributes.sourceFile = ""

@@ -54,6 +54,9 @@ public final class TrainingRun {
     public var showProgress = true
     /// Every event, for a caller's own view.
     public var onEvent: ((TrainingEvent) -> Void)?
+    /// The run and checkpoint a new run starts from, for its record (`parentRunId`,
+    /// `resumedFromCheckpointId`): fast geometric ensembling's cycles from a trained checkpoint.
+    public var lineage: (run: Int64, checkpoint: Int64)?
 
     public init(configuration: RunConfiguration, catalog: Catalog) {
         self.configuration = configuration
@@ -172,6 +175,8 @@ public final class TrainingRun {
                 fileListHash: prepared.splitHash))
         record.datasetId = dataset.id
         record.splitId = split.id
+        record.parentRunId = lineage?.run
+        record.resumedFromCheckpointId = lineage?.checkpoint
         record = try catalog.createRun(record)
         if let source = configuration.learningRateSource {
             try catalog.linkLRRangeTest(source.lrRangeTestId, toRun: record.id!)
