@@ -12,7 +12,7 @@ struct FinetuneCommand: ParsableCommand {
         discussion: """
             fastai's fine_tune as one catalog run with two phases: --freeze-epochs of the head alone on the \
             frozen trunk (its output cached), a one-cycle to the base rate; then --epochs of the --unfreeze \
-            blocks at half that rate, the lowest at 1/--lr-mult of the head's, on a one-cycle or a triangular \
+            blocks at half that rate, the model's lowest block at 1/--lr-mult of the head's, on a one-cycle or a triangular \
             cycle (whose minima are snapshots). --lr auto takes the base rate from an LR range test of the \
             head-alone set-up, reused from the catalog when one matches, by the study's rule min_loss_div10.
 
@@ -32,7 +32,10 @@ struct FinetuneCommand: ParsableCommand {
             "The base rate: the head's peak in its phase; the unfrozen head gets half. A number, or auto (an LR range test of the head-alone set-up)."
     )
     var lr: String = "auto"
-    @Option(help: "The head's rate over the lowest unfrozen block's (fastai's lr_mult).") var lrMult: Double = 100
+    @Option(
+        help:
+            "The head's rate over the model's lowest block's (fastai's lr_mult; the blocks between evenly spaced on a log scale)."
+    ) var lrMult: Double = 100
     @Option(help: "The unfrozen phase's schedule: onecycle, or triangular (cycle minima are snapshots).")
     var schedule: ScheduleKind = .onecycle
     @Option(

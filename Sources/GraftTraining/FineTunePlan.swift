@@ -7,9 +7,8 @@ import GraftOptim
 /// 1. `freezeEpochs` epochs of the head alone, the trunk frozen (its output cached), with a
 ///    one-cycle to the base rate that warms up nearly all the way (fastai's `pct_start=0.99`);
 /// 2. `epochs` epochs of the `unfreeze` blocks, at half the base rate for the head and
-///    discriminative rates below it: the lowest unfrozen block gets `1/lrMult` of the head's, the
-///    blocks between rates evenly spaced on a log scale (fastai's `slice(lr/lr_mult, lr)` over
-///    its parameter groups). The schedule is fastai's one-cycle (`pct_start=0.3`, `div=5`), or a
+///    discriminative rates below it, evenly spaced on a log scale from `1/lrMult` of the head's
+///    at the model's lowest block (fastai's `slice(lr/lr_mult, lr)` over its parameter groups). The schedule is fastai's one-cycle (`pct_start=0.3`, `div=5`), or a
 ///    triangular cycle between a sixth of the rate and the rate (the study's rule), whose minima
 ///    are snapshots for an ensemble and the points where early stopping may stop.
 ///
@@ -23,7 +22,7 @@ public struct FineTunePlan: Sendable, Equatable {
     public var epochs: Int
     /// The blocks that train after the frozen phase, in any order; the head is added when missing.
     public var unfreeze: [String]
-    /// The head's rate over the lowest unfrozen block's (fastai's `lr_mult`, 100).
+    /// The head's rate over the model's lowest block's (fastai's `lr_mult`, 100).
     public var lrMult = 100.0
     /// The unfrozen phase's schedule: `.onecycle` or a cyclical kind (`.triangular`).
     public var schedule: ScheduleKind = .onecycle
@@ -67,14 +66,16 @@ public struct FineTunePlan: Sendable, Equatable {
     }
 
     /// The learning-rate factor of each unfrozen block below the head: `lrMult^(-k/(n-1))` for the
-    /// block `k` places below the head of `n` unfrozen blocks.
+    /// block `k` places below the head of a model of `n` blocks. As fastai's `slice(lr/lr_mult, lr)`
+    /// spreads over all of a model's parameter groups, frozen ones included, a block's rate depends
+    /// on where it sits in the model, not on how many blocks are unfrozen with it.
     public func blockFactors(blockNames: [String]) -> [String: Double] {
-        let blocks = unfrozenBlocks(blockNames: blockNames)
-        guard blocks.count > 1, lrMult != 1 else { return [:] }
+        let unfrozen = Set(unfrozenBlocks(blockNames: blockNames))
+        guard blockNames.count > 1, lrMult != 1 else { return [:] }
         var factors: [String: Double] = [:]
-        for (i, block) in blocks.dropLast().enumerated() {
-            let below = Double(blocks.count - 1 - i)
-            factors[block] = pow(lrMult, -below / Double(blocks.count - 1))
+        for (i, block) in blockNames.dropLast().enumerated() where unfrozen.contains(block) {
+            let below = Double(blockNames.count - 1 - i)
+            factors[block] = pow(lrMult, -below / Double(blockNames.count - 1))
         }
         return factors
     }
@@ -119,15 +120,15 @@ public struct FineTunePlan: Sendable, Equatable {
         config.blockLearningRateFactors = blockFactors(blockNames: blockNames)
         config.epochs = freezeEpochs + epochs
         let bounds = schedule == .onecycle ? Self.format(rate) : "\(Self.format(rate / 6)):\(Self.format(rate))"
-        let lowest = config.trainable.first ?? ""
-        let spread =
-            config.blockLearningRateFactors.isEmpty
-            ? "" : ", \(lowest) at 1/\(Self.format(lrMult)) of the head's (lr_mult)"
+        let spread = config.blockLearningRateFactors.sorted { $0.value < $1.value }.map {
+            ", \($0.key) ×\(Self.format($0.value))"
+        }.joined()
+        let mult = config.blockLearningRateFactors.isEmpty ? "" : " (lr_mult \(Self.format(lrMult)))"
         let shape = schedule == .onecycle ? "one-cycle, pct_start 0.3, div 5" : "\(schedule.rawValue), max/6:max"
         config.learningRateRule =
             freezeEpochs > 0
-            ? "half of phase 1's rate: \(bounds), \(shape)\(spread) (fastai fine_tune)"
-            : "half of the base rate (\(chosen)): \(bounds), \(shape)\(spread) (fastai fine_tune)"
+            ? "half of phase 1's rate: \(bounds), \(shape)\(spread)\(mult) (fastai fine_tune)"
+            : "half of the base rate (\(chosen)): \(bounds), \(shape)\(spread)\(mult) (fastai fine_tune)"
         try config.validate()
         return config
     }
