@@ -250,6 +250,8 @@ public final class TrainingRun {
             trainableBlocks: configuration.trainable, batchNormPolicy: configuration.batchNormPolicy)
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
         trainer.labelSmoothing = configuration.labelSmoothing ?? 0
+        trainer.batchMixing = configuration.batchMixing
+        trainer.weightEMA = configuration.emaDecay.map { WeightEMA(decay: $0) }
         let early = configuration.earlyStopping
         let checks = EarlyStopping.checks(
             schedule: schedule, stepsPerEpoch: prepared.train.batchesPerEpoch, epochs: configuration.epochs)
