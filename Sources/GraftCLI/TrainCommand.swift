@@ -44,6 +44,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
     @Option(help: "Label smoothing ε of the training loss, in [0, 1) (PyTorch's CrossEntropyLoss(label_smoothing=ε)).")
     var labelSmoothing: Double?
+    @OptionGroup var regularisers: RegulariserOptions
     @Option(
         help: ArgumentHelp(
             "Early stopping: stop when --monitor has not improved for N epochs.",
@@ -101,6 +102,7 @@ struct TrainCommand: ParsableCommand {
         config.blockLearningRateFactors = try parseFactors(lrFactors)
         config.dropout = dropout
         config.labelSmoothing = labelSmoothing
+        regularisers.apply(to: &config)
         if let patience {
             config.earlyStopping = EarlyStopping(
                 patience: patience, monitor: monitor ?? .valLoss, minDelta: minDelta ?? 0)
