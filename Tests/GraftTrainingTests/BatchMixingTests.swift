@@ -89,12 +89,12 @@ func smallFixtureModel(classes: Int) -> Sequential {
         var cases: [Case]
     }
 
-    /// rel-to-max 1e-5 for the loss and gradients: the largest float32-vs-float64 difference of
-    /// PyTorch's own step in the file is 5.0e-7; BatchNorm's batch statistics in between make
-    /// ours differ from PyTorch's float32 by a few times that, not by more.
-    static let tolerance = 1e-5
+    /// rel-to-max 2e-6 for the loss and gradients: above the largest float32-vs-float64
+    /// difference of PyTorch's own step in the file (5.0e-7) and of ours (6.1e-7, a conv weight's
+    /// gradient through BatchNorm's batch statistics; the loss 2.7e-8, the logits gradient 6.7e-8).
+    static let tolerance = 2e-6
     /// rel-to-max 1e-7 for the mixed batch and targets: each value is two float32 products and
-    /// one sum in a fixed order (or a copy), so ours should be PyTorch's to the last bit.
+    /// one sum in a fixed order (or a copy), so ours is PyTorch's to the last bit (measured: 0).
     static let mixingTolerance = 1e-7
 
     @Test("the mixed batch, targets, loss and gradients match torchvision's MixUp/CutMix with PyTorch")

@@ -63,7 +63,8 @@ import TestSupport
     }
 
     /// Fed PyTorch's own model states, the average is PyTorch's: the same lerp, differing at
-    /// most in the last bit where ATen's scalar tail skips the fused multiply-add (rel-to-max 1e-6).
+    /// most in the last bit where ATen's scalar tail skips the fused multiply-add (rel-to-max 1e-6;
+    /// measured: 0).
     @Test("the average of PyTorch's model states is AveragedModel's, for a decay on each side of 0.5")
     func averagesLikePyTorch() throws {
         let file = try Self.fixture()
@@ -80,7 +81,8 @@ import TestSupport
     }
 
     /// Trained here from the same start on the same batches (SGD, BatchNorm on batch statistics),
-    /// the model and both averages stay within rel-to-max 1e-5 of PyTorch's after 4 steps.
+    /// the model and both averages stay within rel-to-max 2e-6 of PyTorch's over 4 steps
+    /// (measured: 2.3e-7, from float32 rounding in the gradients).
     @Test("four SGD steps with the average updated after each match PyTorch's run")
     func trainsLikePyTorch() throws {
         let file = try Self.fixture()
@@ -98,14 +100,14 @@ import TestSupport
             let logits = model.forward(
                 Tensor(shape: batch.shape, scalars: batch.images.map(Float.init)), mode: .parameters)
             let (loss, gradient, _) = CrossEntropy.lossAndGradient(logits: logits, labels: batch.labels)
-            #expect(abs(Double(loss) - step.loss) <= 1e-5 * step.loss, "step \(i + 1): loss \(loss) vs \(step.loss)")
+            #expect(abs(Double(loss) - step.loss) <= 2e-6 * step.loss, "step \(i + 1): loss \(loss) vs \(step.loss)")
             _ = model.backward(gradient)
             model.clearSaved()
             optimizer.step()
             for j in averages.indices { averages[j].update(from: model) }
-            largest = max(largest, Self.compare(model.stateDict(), step.model, tolerance: 1e-5, "model step \(i + 1)"))
+            largest = max(largest, Self.compare(model.stateDict(), step.model, tolerance: 2e-6, "model step \(i + 1)"))
             for (j, ema) in averages.enumerated() {
-                largest = max(largest, Self.compare(ema.state, step.ema[j], tolerance: 1e-5, "EMA \(j) step \(i + 1)"))
+                largest = max(largest, Self.compare(ema.state, step.ema[j], tolerance: 2e-6, "EMA \(j) step \(i + 1)"))
             }
         }
         #expect(largest > 0, "a float32 run that matched PyTorch to the bit would be a surprise worth a look")
