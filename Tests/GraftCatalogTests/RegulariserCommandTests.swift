@@ -32,6 +32,9 @@ import TestSupport
             #expect(metrics.contains(field), "metrics.json lacks \(field)")
         }
 
+        let shown = try CLI.graft(["runs", "show", "1"], in: dir)
+        #expect(shown.status == 0 && shown.stdout.contains("ema_val_acc"), "\(shown.stdout)")
+
         let exported = try CLI.graft(["ckpt", "export", "--run", "1", "--ema", "--output", "ema.h5"], in: dir)
         #expect(exported.status == 0 && exported.stdout.contains("'s weight EMA"), "\(exported.stderr)")
         let scored = try CLI.graft(["evaluate", "--run", "1", "--ema", "--no-record", "--quiet", "--json"], in: dir)
