@@ -161,6 +161,34 @@ import TestSupport
         #expect(straight.position.history.map(\.validationLoss) != straight.position.history.map(\.emaValidationLoss))
     }
 
+    /// With the trunk frozen and cached, the average is evaluated on the cached trunk output: its
+    /// frozen entries are the model's exactly (a lerp between equal values), so the figures are
+    /// those of the average run in full on the validation images.
+    @Test func theFeatureCacheServesTheAverageToo() throws {
+        let model = ResNet(depth: .resnet18, numClasses: 2, seed: 5)
+        var config = try OptimizerConfig(parsing: "sgd")
+        config.learningRate = 0.02
+        let trainer = try Trainer(
+            model: model, optimizer: try Optimizer(config, parameters: model.namedParameters()),
+            schedule: ConstantLR(lr: 0.02), trainableBlocks: ["layer4", "head"])
+        trainer.weightEMA = WeightEMA(decay: 0.5)
+        let validation = syntheticSource(count: 16, size: 32, batch: 8, seed: 9)
+        try trainer.fit(train: syntheticSource(count: 32, size: 32, batch: 16), validation: validation, epochs: 2)
+        #expect(trainer.featureCache != nil, "the trunk below layer4 is cached")
+        let ema = try #require(trainer.weightEMA)
+        let live = model.stateDict()
+        for key in live.keys where !key.hasPrefix("layer4") && !key.hasPrefix("fc") {
+            #expect(ema.state[key] == live[key], "frozen \(key) differs in the average")
+        }
+        #expect(ema.state["fc.weight"] != live["fc.weight"])
+        let fresh = ResNet(depth: .resnet18, numClasses: 2, seed: 1)
+        _ = try fresh.load(ema.state, strict: true)
+        let direct = try Evaluation.run(fresh, on: validation)
+        let recorded = try #require(trainer.position.history.last?.emaValidationLoss)
+        #expect(abs(recorded - direct.loss) <= 1e-6 * direct.loss, "\(recorded) vs \(direct.loss)")
+        #expect(trainer.position.history.last?.emaValidationAccuracy == direct.accuracy)
+    }
+
     /// A vanilla-CNN run on the fixture folder with mixup, CutMix and an EMA.
     static func emaRun(epochs: Int) -> RunConfiguration {
         var configuration = EarlyStoppingTests.frozenRun(epochs: epochs, patience: nil)
