@@ -35,19 +35,25 @@ struct CheckpointSelection: ParsableArguments {
 struct CkptExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a checkpoint's weights as a plain HDF5 weights file (for graft predict or --weights).")
+        abstract: "Write a checkpoint's weights as a plain HDF5 weights file (for graft predict or --weights).",
+        discussion: """
+            With --ema the file holds the checkpoint's weight EMA (a run trained with --ema DECAY): a model \
+            of its own, which evaluate, predict and export take with --weights, and ensemble as a member file \
+            (--checkpoints 12,ema-12.h5).
+            """)
 
     @OptionGroup var catalog: CatalogOptions
     @OptionGroup var checkpoint: CheckpointSelection
     @Option(help: "The weights file to write.") var output: String
+    @Flag(help: "Write the checkpoint's weight EMA instead of its trained weights.") var ema = false
 
     mutating func run() throws {
         let db = try catalog.openExisting()
         let checkpointId = try checkpoint.resolve(in: db)
         let attributes = try TrainingCheckpoint.export(
-            checkpoint: checkpointId, from: db, to: URL(fileURLWithPath: output))
+            checkpoint: checkpointId, from: db, to: URL(fileURLWithPath: output), ema: ema)
         print(
-            "wrote \(output) from checkpoint \(checkpointId): \(attributes.architecture), \(attributes.numClasses) classes (\(attributes.classNames.joined(separator: ", ")))"
+            "wrote \(output) from checkpoint \(checkpointId)\(ema ? "'s weight EMA" : ""): \(attributes.architecture), \(attributes.numClasses) classes (\(attributes.classNames.joined(separator: ", ")))"
         )
     }
 }

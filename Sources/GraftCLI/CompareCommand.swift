@@ -28,6 +28,7 @@ struct CompareCommand: ParsableCommand {
         [.init(.adagrad), .init(.adadelta), .init(.rmsprop), .init(.adam), .init(.adamax), .init(.sgd, cyclical: true)]
 
     @OptionGroup var modelData: ModelDataOptions
+    @OptionGroup var regularisers: RegulariserOptions
     @OptionGroup var catalog: CatalogOptions
     @Option(
         help: ArgumentHelp(
@@ -147,6 +148,7 @@ struct CompareCommand: ParsableCommand {
         base.epochs = epochs
         base.save.keep = keep
         base.save.everyEpochs = saveEvery
+        regularisers.apply(to: &base)
         var plan = ComparisonPlan(
             optimizers: optimizers, runs: runs, base: base, clrMax: clrMax,
             clrStepEpochs: clrStep ?? max(1, epochs / 8),

@@ -26,6 +26,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: TestTimeAugmentation.optionHelp)
     var tta: TestTimeAugmentation?
     @Option(help: "Images per batch.") var batch: Int = 64
+    @Flag(help: "Score the checkpoint's weight EMA (a run trained with --ema) instead of its trained weights.")
+    var ema = false
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Do not record the evaluation in the catalog (graft evaluations lists those recorded).")
     var noRecord = false
@@ -54,6 +56,9 @@ struct EvaluateCommand: ParsableCommand {
         if ensemble == nil && !source.usesCatalog(positional: id) && data == nil {
             throw ValidationError("a weights file has no validation split: give --data DIR or --data fashion-mnist")
         }
+        if ema && (ensemble != nil || !source.usesCatalog(positional: id)) {
+            throw ValidationError("--ema scores a checkpoint's weight EMA: give a checkpoint id, or --run R")
+        }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard mistakes >= 0 else { throw ValidationError("--mistakes must be at least 0, got \(mistakes)") }
     }
@@ -72,7 +77,7 @@ struct EvaluateCommand: ParsableCommand {
                 // A weights file scored on a folder needs the catalog only to record the row (and creates it then).
                 db = noRecord ? nil : try catalog.open()
             case .checkpoint(let checkpoint, let catalog):
-                scored = try .checkpoint(checkpoint, in: catalog)
+                scored = try .checkpoint(checkpoint, in: catalog, ema: ema)
                 db = catalog
             }
         }

@@ -108,17 +108,20 @@ struct ModelsCommand: ParsableCommand {
         @Option(help: "Directory of weights and published cards (default: ./Weights or $GRAFT_WEIGHTS).")
         var weightsDir: String?
         @Flag(help: "Replace a model already published under this id.") var replace = false
+        @Flag(help: "Publish the checkpoint's weight EMA (a run trained with --ema) instead of its trained weights.")
+        var ema = false
 
         func run() throws {
             let db = try catalog.openExisting()
             let checkpointId = try checkpoint.resolve(in: db)
-            let publisher = ModelPublisher(id: id, name: name, license: license, notes: notes, replace: replace)
+            var publisher = ModelPublisher(id: id, name: name, license: license, notes: notes, replace: replace)
+            publisher.ema = ema
             let published = try publisher.publish(
                 checkpoint: checkpointId, from: db,
                 to: weightsDir.map { URL(fileURLWithPath: $0) } ?? Zoo.defaultWeightsDirectory)
             let card = published.card
             print(
-                "published \(card.id): \(card.modelArchitecture), \(card.numClasses) classes (\(card.classNames.joined(separator: ", "))), input \(card.inputSize[1])×\(card.inputSize[2]), from checkpoint \(checkpointId)"
+                "published \(card.id): \(card.modelArchitecture), \(card.numClasses) classes (\(card.classNames.joined(separator: ", "))), input \(card.inputSize[1])×\(card.inputSize[2]), from checkpoint \(checkpointId)\(ema ? "'s weight EMA" : "")"
             )
             print("  weights: \(published.weightsURL.path)")
             print("  card:    \(published.cardURL.path)")

@@ -160,7 +160,8 @@ struct ScheduleOptions: ParsableArguments {
 }
 
 /// What a run keeps, watches and is called, shared by `train` and `finetune`: the feature cache,
-/// the regularisers, early stopping, checkpoints and retention, resume, the name.
+/// the regularisers (dropout, label smoothing, mixup, CutMix, weight EMA), early stopping,
+/// checkpoints and retention, resume, the name.
 struct RunOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
@@ -174,6 +175,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Dropout probability of the vanilla CNN's classifier.") var dropout: Float?
     @Option(help: "Label smoothing ε of the training loss, in [0, 1) (PyTorch's CrossEntropyLoss(label_smoothing=ε)).")
     var labelSmoothing: Double?
+    @OptionGroup var regularisers: RegulariserOptions
     @Option(
         help: ArgumentHelp(
             "Early stopping: stop when --monitor has not improved for N epochs.",
@@ -201,6 +203,7 @@ struct RunOptions: ParsableArguments {
         config.featureCacheMB = noFeatureCache ? 0 : featureCacheMb
         config.dropout = dropout
         config.labelSmoothing = labelSmoothing
+        regularisers.apply(to: &config)
         if let patience {
             config.earlyStopping = EarlyStopping(
                 patience: patience, monitor: monitor ?? .valLoss, minDelta: minDelta ?? 0)

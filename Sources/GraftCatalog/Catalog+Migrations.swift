@@ -264,6 +264,14 @@ extension SQLiteStore {
             }
             try db.alter(table: "run") { t in t.add(column: "stop_reason", .text) }
         }
+
+        // The weight EMA's validation figures beside the plain ones (`--ema`), NULL without one.
+        migrator.registerMigration("v8-epoch-ema-metrics") { db in
+            try db.alter(table: "epoch_metric") { t in
+                t.add(column: "ema_val_loss", .double)
+                t.add(column: "ema_val_acc", .double)
+            }
+        }
         return migrator
     }
 }
@@ -514,6 +522,13 @@ extension PostgresStore {
                     CHECK (status IN ('queued', 'running', 'finished', 'failed', 'interrupted', 'stopped_early'))
                 """,
                 "ALTER TABLE run ADD COLUMN stop_reason TEXT",
+            ]
+        ),
+        (
+            "v8-epoch-ema-metrics",
+            [
+                "ALTER TABLE epoch_metric ADD COLUMN ema_val_loss DOUBLE PRECISION",
+                "ALTER TABLE epoch_metric ADD COLUMN ema_val_acc DOUBLE PRECISION",
             ]
         ),
     ]

@@ -159,15 +159,19 @@ public struct EpochMetricRecord: IdentifiedCatalogRecord, Identifiable, Equatabl
     /// Learning rate at the end of the epoch.
     public var lr: Double?
     public var seconds: Double?
+    /// Validation loss of the run's weight EMA (`--ema`), nil without one.
+    public var emaValLoss: Double?
+    /// Validation accuracy of the run's weight EMA, nil without one.
+    public var emaValAcc: Double?
 
     public init(
         id: Int64? = nil, runId: Int64, epoch: Int, globalStep: Int64? = nil, trainLoss: Double? = nil,
         trainAcc: Double? = nil, valLoss: Double? = nil, valAcc: Double? = nil, lr: Double? = nil,
-        seconds: Double? = nil
+        seconds: Double? = nil, emaValLoss: Double? = nil, emaValAcc: Double? = nil
     ) {
         self.id = id; self.runId = runId; self.epoch = epoch; self.globalStep = globalStep
         self.trainLoss = trainLoss; self.trainAcc = trainAcc; self.valLoss = valLoss; self.valAcc = valAcc
-        self.lr = lr; self.seconds = seconds
+        self.lr = lr; self.seconds = seconds; self.emaValLoss = emaValLoss; self.emaValAcc = emaValAcc
     }
 }
 

@@ -48,18 +48,23 @@ public enum CatalogListing {
         return TextTable(columns: ["field", "value"], rows: fields.map { [.text($0.0), $0.1] })
     }
 
-    /// Per-epoch metrics of a run.
+    /// Per-epoch metrics of a run, with the weight EMA's validation figures when it kept one.
     public static func epochs(_ metrics: [EpochMetricRecord]) -> TextTable {
-        TextTable(
-            columns: ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"],
+        let ema = metrics.contains { $0.emaValLoss != nil || $0.emaValAcc != nil }
+        let columns =
+            ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"] + (ema ? ["ema_val_loss", "ema_val_acc"] : [])
+            + ["lr", "seconds"]
+        return TextTable(
+            columns: columns,
             rows: metrics.map { m in
                 [
                     .int(Int64(m.epoch)), .optional(m.trainLoss, digits: 4), .optional(m.trainAcc, digits: 4),
-                    .optional(m.valLoss, digits: 4), .optional(m.valAcc, digits: 4), .optional(m.lr, digits: 6),
-                    .optional(m.seconds, digits: 1),
+                    .optional(m.valLoss, digits: 4), .optional(m.valAcc, digits: 4),
                 ]
+                    + (ema ? [.optional(m.emaValLoss, digits: 4), .optional(m.emaValAcc, digits: 4)] : [])
+                    + [.optional(m.lr, digits: 6), .optional(m.seconds, digits: 1)]
             },
-            rightAligned: ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"])
+            rightAligned: Set(columns))
     }
 
     /// `graft ckpt list` and `graft ckpt best`.

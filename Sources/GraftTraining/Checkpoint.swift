@@ -12,7 +12,9 @@ import GraftWeights
 ///   absent when stripped to save space;
 /// - `training`: attributes holding the run configuration, the training position (epoch, batch
 ///   within the epoch, global step, running epoch sums, metric history) and the Dropout RNG
-///   states, all as JSON, so a resume continues bit for bit.
+///   states, all as JSON, so a resume continues bit for bit;
+/// - `ema`: the weight EMA's state dict (`WeightEMA`, keyed as the model's) with its decay and
+///   update count as attributes, present when the run keeps one.
 public struct TrainingCheckpoint {
     public var model: StateDict
     public var optimizer: StateDict?
@@ -20,14 +22,19 @@ public struct TrainingCheckpoint {
     public var randomState: [String: [UInt64]]
     public var runConfiguration: RunConfiguration
     public var attributes: WeightsAttributes
+    /// The run's weight EMA, nil when it keeps none.
+    public var ema: WeightEMA?
 
     static let trainingGroup = "training"
     static let optimizerGroup = "optimizer"
+    static let emaGroup = "ema"
 
     public init(
         model: StateDict, optimizer: StateDict?, position: TrainingPosition,
-        randomState: [String: [UInt64]], runConfiguration: RunConfiguration, attributes: WeightsAttributes
+        randomState: [String: [UInt64]], runConfiguration: RunConfiguration, attributes: WeightsAttributes,
+        ema: WeightEMA? = nil
     ) {
+        self.ema = ema
         self.model = model
         self.optimizer = optimizer
         self.position = position
@@ -41,7 +48,7 @@ public struct TrainingCheckpoint {
         self.init(
             model: trainer.model.stateDict(), optimizer: trainer.optimizer.stateDict(),
             position: trainer.position, randomState: ModelRandomState.capture(trainer.model),
-            runConfiguration: configuration, attributes: attributes)
+            runConfiguration: configuration, attributes: attributes, ema: trainer.weightEMA)
     }
 
     /// Writes the checkpoint, atomically by default (temporary file, fsync, rename); with
@@ -68,6 +75,12 @@ public struct TrainingCheckpoint {
             groups.append(
                 HDF5Group(name: Self.optimizerGroup, arrays: Self.renamingKeys(optimizer, "/", Self.keySeparator)))
         }
+        if let ema {
+            groups.append(
+                HDF5Group(
+                    name: Self.emaGroup, arrays: ema.state,
+                    attributes: ["decay": .double(ema.decay), "updates": .int(Int64(ema.updates))]))
+        }
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try WeightsFile.write(model, attributes: attributes, groups: groups, to: url, atomically: atomically)
     }
@@ -91,9 +104,25 @@ public struct TrainingCheckpoint {
         let optimizer =
             groups.contains(optimizerGroup)
             ? renamingKeys(try WeightsFile.readGroup(optimizerGroup, from: url).arrays, keySeparator, "/") : nil
+        let ema = groups.contains(emaGroup) ? try readEMA(from: url) : nil
         return TrainingCheckpoint(
             model: state, optimizer: optimizer, position: position, randomState: rng,
-            runConfiguration: configuration, attributes: attributes)
+            runConfiguration: configuration, attributes: attributes, ema: ema)
+    }
+
+    /// The `ema` group of a checkpoint file.
+    /// - Throws: `TrainingError.noEMA` when the file has none; `TrainingError.missingCheckpointField`
+    ///   when its decay or update count is missing; `WeightsError` for a damaged file.
+    public static func readEMA(from url: URL) throws -> WeightEMA {
+        guard try WeightsFile.groupNames(in: url).contains(emaGroup) else { throw TrainingError.noEMA(path: url.path) }
+        let group = try WeightsFile.readGroup(emaGroup, from: url)
+        guard case .double(let decay)? = group.attributes["decay"], decay >= 0, decay <= 1 else {
+            throw TrainingError.missingCheckpointField(path: url.path, field: "ema decay")
+        }
+        guard case .int(let updates)? = group.attributes["updates"], updates >= 0 else {
+            throw TrainingError.missingCheckpointField(path: url.path, field: "ema updates")
+        }
+        return WeightEMA(decay: decay, updates: Int(updates), state: group.arrays)
     }
 
     /// HDF5 names cannot contain "/", which optimizer state keys use (`fc.weight/exp_avg`).
@@ -118,6 +147,7 @@ public struct TrainingCheckpoint {
         if let optimizer { try trainer.optimizer.load(stateDict: optimizer) }
         trainer.position = position
         ModelRandomState.restore(randomState, into: trainer.model)
+        if let ema { trainer.weightEMA = ema }
         trainer.resetFeatureCache()
     }
 
@@ -133,31 +163,43 @@ public struct TrainingCheckpoint {
 
     /// Only the run configuration of a checkpoint file: neither weights nor optimizer state are read.
     public static func runConfiguration(in url: URL) throws -> RunConfiguration {
+        try trainingField("run_configuration", in: url)
+    }
+
+    /// One JSON attribute of a checkpoint file's training group, nothing else read.
+    static func trainingField<T: Decodable>(_ key: String, in url: URL) throws -> T {
         guard try WeightsFile.groupNames(in: url).contains(trainingGroup) else {
             throw TrainingError.notACheckpoint(path: url.path)
         }
-        return try decodeField("run_configuration", of: try WeightsFile.readGroup(trainingGroup, from: url), in: url)
+        return try decodeField(key, of: try WeightsFile.readGroup(trainingGroup, from: url), in: url)
     }
 }
 
 extension TrainingCheckpoint {
     /// Writes catalog checkpoint `id` as a plain weights file (no optimizer or training state),
-    /// after verifying its checksum, for `graft predict` or as starting weights.
+    /// after verifying its checksum, for `graft predict` or as starting weights; with `ema`, its
+    /// weight EMA instead of the trained weights.
     /// - Returns: the attributes written.
     @discardableResult
-    public static func export(checkpoint id: Int64, from catalog: Catalog, to url: URL) throws -> WeightsAttributes {
+    public static func export(
+        checkpoint id: Int64, from catalog: Catalog, to url: URL, ema: Bool = false
+    ) throws -> WeightsAttributes {
         let record = try catalog.checkpoint(id: id)
-        return try export(record, verifiedFile: try catalog.verifiedFile(for: record), to: url)
+        return try export(record, verifiedFile: try catalog.verifiedFile(for: record), to: url, ema: ema)
     }
 
     /// `export(checkpoint:from:to:)` for a checkpoint whose file the caller has already verified.
+    /// With `ema`, the weights written are the checkpoint's weight EMA (`WeightEMA`) instead of
+    /// the trained ones: a model of its own, for `predict`, `evaluate`, an ensemble or publishing.
+    /// - Throws: `TrainingError.noEMA` when `ema` is asked of a checkpoint without one.
     @discardableResult
     public static func export(
-        _ record: CheckpointRecord, verifiedFile source: URL, to url: URL
+        _ record: CheckpointRecord, verifiedFile source: URL, to url: URL, ema: Bool = false
     ) throws
         -> WeightsAttributes
     {
-        let (state, attributes) = try WeightsFile.read(source)
+        let (weights, attributes) = try WeightsFile.read(source)
+        let state = ema ? try readEMA(from: source).state : weights
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var exported = attributes
         exported.sourceFile = source.lastPathComponent

@@ -29,18 +29,26 @@ public struct ModelUnderEvaluation {
     /// The catalog ensemble scored; nil for one model.
     public var ensembleId: Int64? = nil
 
-    /// Catalog checkpoint `id`, after verifying its file.
-    /// - Throws: `CatalogError.notFound`; a missing or altered file; weights that do not fit.
-    public static func checkpoint(_ id: Int64, in catalog: Catalog) throws -> ModelUnderEvaluation {
+    /// Catalog checkpoint `id`, after verifying its file; with `ema`, its weight EMA (`WeightEMA`)
+    /// instead of its trained weights.
+    /// - Throws: `CatalogError.notFound`; a missing or altered file; weights that do not fit;
+    ///   `TrainingError.noEMA` when `ema` is asked of a checkpoint without one.
+    public static func checkpoint(_ id: Int64, in catalog: Catalog, ema: Bool = false) throws -> ModelUnderEvaluation {
         let record = try catalog.checkpoint(id: id)
-        let saved = try TrainingCheckpoint.read(try catalog.verifiedFile(for: record))
+        let file = try catalog.verifiedFile(for: record)
+        let saved = try TrainingCheckpoint.read(file)
         let config = saved.runConfiguration
         let model = try Architecture(named: config.architecture).make(numClasses: saved.attributes.numClasses)
-        _ = try model.load(saved.model, strict: true)
+        if ema {
+            guard let average = saved.ema else { throw TrainingError.noEMA(path: file.path) }
+            _ = try model.load(average.state, strict: true)
+        } else {
+            _ = try model.load(saved.model, strict: true)
+        }
         return ModelUnderEvaluation(
             model: model, classNames: saved.attributes.classNames, data: config.data, run: config,
-            name: "checkpoint \(id) (run \(record.runId), epoch \(record.epoch))", checkpointId: id,
-            runId: record.runId)
+            name: "\(ema ? "weight EMA of " : "")checkpoint \(id) (run \(record.runId), epoch \(record.epoch))",
+            checkpointId: id, runId: record.runId)
     }
 
     /// Catalog ensemble `id` (a `graft ensemble` row) as one model: its members' probabilities

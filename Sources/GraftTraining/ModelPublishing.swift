@@ -24,6 +24,9 @@ public struct ModelPublisher {
     public var notes: String?
     /// Replace a model already published under this id.
     public var replace = false
+    /// Publish the checkpoint's weight EMA (`WeightEMA`, a run trained with `--ema`) instead of
+    /// its trained weights; the card's accuracy is then the EMA's validation accuracy.
+    public var ema = false
 
     public init(id: String, name: String? = nil, license: String? = nil, notes: String? = nil, replace: Bool = false) {
         self.id = id
@@ -61,7 +64,8 @@ public struct ModelPublisher {
         let architecture = try Architecture(named: configuration.architecture)
 
         // The weights first, atomically; the card names their digest.
-        let attributes = try TrainingCheckpoint.export(record, verifiedFile: source, to: weightsURL)
+        let attributes = try TrainingCheckpoint.export(record, verifiedFile: source, to: weightsURL, ema: ema)
+        let accuracy = ema ? try Self.emaAccuracy(of: record, in: source) : record.valAcc
         let data = configuration.data
         let provenance = ModelCard.Provenance(
             catalog: catalog.location, run: record.runId, runName: run.name, checkpoint: checkpointId,
@@ -73,7 +77,7 @@ public struct ModelPublisher {
         let card = ModelCard(
             id: id,
             name: name
-                ?? "\(architecture.rawValue) trained by Graft on \(dataset) (\(attributes.classNames.count) classes)",
+                ?? "\(architecture.rawValue) trained by Graft on \(dataset) (\(attributes.classNames.count) classes)\(ema ? ", weight EMA" : "")",
             architecture: architecture.resNetDepth == nil ? architecture.rawValue : "resnet",
             depth: architecture.resNetDepth?.rawValue,
             inputSize: [3, data.imageSize, data.imageSize], resize: data.imageSize,
@@ -81,7 +85,7 @@ public struct ModelPublisher {
             classNames: attributes.classNames,
             license: license
                 ?? (data.source == DataSpecification.fashionMNIST ? "MIT (Fashion-MNIST's licence)" : "unspecified"),
-            accuracy: record.valAcc.map {
+            accuracy: accuracy.map {
                 ModelCard.Accuracy(dataset: "\(dataset), validation split", top1: $0 * 100, top5: nil)
             },
             weightsFile: weightsURL.lastPathComponent, notes: notes, trainedBy: provenance)
@@ -90,6 +94,14 @@ public struct ModelPublisher {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(card), to: cardURL)
         return PublishedModel(card: card, cardURL: cardURL, weightsURL: weightsURL)
+    }
+
+    /// The EMA's validation accuracy at the end of the checkpoint's epoch, from the metric history
+    /// the checkpoint carries; nil inside an epoch.
+    static func emaAccuracy(of record: CheckpointRecord, in file: URL) throws -> Double? {
+        guard record.valAcc != nil else { return nil }
+        let position: TrainingPosition = try TrainingCheckpoint.trainingField("position", in: file)
+        return position.history.last { $0.epoch == record.epoch }?.emaValidationAccuracy
     }
 
     /// The normalisation was float32 in training: write 0.485, not 0.48500001430511475.

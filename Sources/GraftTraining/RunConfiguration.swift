@@ -28,6 +28,15 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
     /// Label smoothing ε of the training loss (`nn.CrossEntropyLoss(label_smoothing: ε)`); nil is
     /// none. Validation loss stays the plain cross-entropy, so runs with and without compare.
     public var labelSmoothing: Double? = nil
+    /// mixup's α: each training batch is blended with itself rolled by one, with weight
+    /// `lam ~ Beta(α, α)` (`BatchMixing`); nil is none.
+    public var mixupAlpha: Double? = nil
+    /// CutMix's α (`BatchMixing`); nil is none. With `mixupAlpha` too, each batch uses one of
+    /// the two, picked with even odds.
+    public var cutmixAlpha: Double? = nil
+    /// Decay of a weight EMA updated after every step, evaluated each epoch and kept in the
+    /// checkpoints (`WeightEMA`); nil keeps none.
+    public var emaDecay: Double? = nil
     /// Where `--lr auto` took the schedule's rates from; nil when they were given.
     public var learningRateSource: LearningRateSource? = nil
     /// How the schedule's rates and the block factors were chosen, in words, when a rule chose
@@ -85,6 +94,12 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
             try check(
                 labelSmoothing.isFinite && labelSmoothing >= 0 && labelSmoothing < 1, "label smoothing",
                 labelSmoothing, "must be in [0, 1)")
+        }
+        for (field, alpha) in [("mixup alpha", mixupAlpha), ("cutmix alpha", cutmixAlpha)] {
+            if let alpha { try check(alpha.isFinite && alpha > 0, field, alpha, "must be a positive number") }
+        }
+        if let emaDecay {
+            try check(emaDecay.isFinite && emaDecay > 0 && emaDecay < 1, "EMA decay", emaDecay, "must be in (0, 1)")
         }
         if let earlyStopping {
             try check(earlyStopping.patience >= 1, "patience", earlyStopping.patience, "must be at least 1")

@@ -17,6 +17,12 @@ public final class Trainer {
     public var position = TrainingPosition()
     /// Label smoothing ε of the training loss (0: none); evaluation uses the plain cross-entropy.
     public var labelSmoothing = 0.0
+    /// mixup / CutMix of every training batch (`BatchMixing`); nil trains on the batches as they
+    /// come. It turns the feature cache off: mixing inputs is not mixing trunk outputs.
+    public var batchMixing: BatchMixing?
+    /// The weight average updated after every optimizer step and evaluated after every epoch
+    /// (`WeightEMA`); nil keeps none.
+    public var weightEMA: WeightEMA?
     /// Unfreeze one more block (from the top) every this many epochs; nil keeps the set fixed.
     public var gradualUnfreezeEvery: Int?
     public var initialTrainableBlocks: [String]
@@ -84,7 +90,8 @@ public final class Trainer {
         stoppedEarly = false
         while position.epoch < epochs {
             try applyTrainable(epoch: position.epoch)
-            let identities = featureCacheBytes > 0 ? train.sampleIdentities(epoch: position.epoch) : nil
+            let identities =
+                featureCacheBytes > 0 && batchMixing == nil ? train.sampleIdentities(epoch: position.epoch) : nil
             try updateFeatureCache(for: train, hasIdentities: identities != nil)
             let started = Date()
             var lastLR = optimizer.learningRate
@@ -119,6 +126,7 @@ public final class Trainer {
                 guard loss.isFinite else {
                     throw TrainingError.nonFiniteLoss(epoch: position.epoch, step: position.globalStep, value: loss)
                 }
+                weightEMA?.update(from: model)
                 position.globalStep += 1
                 position.batchInEpoch += 1
                 position.epochLossSum += Double(loss) * Double(labels.count)
@@ -138,6 +146,11 @@ public final class Trainer {
                 let (loss, accuracy) = try evaluate(validation)
                 metrics.validationLoss = loss
                 metrics.validationAccuracy = accuracy
+                if let ema = weightEMA, ema.updates > 0 {
+                    let (emaLoss, emaAccuracy) = try evaluateEMA(ema, on: validation)
+                    metrics.emaValidationLoss = emaLoss
+                    metrics.emaValidationAccuracy = emaAccuracy
+                }
             }
             metrics.seconds = Date().timeIntervalSince(started)
             position.history.append(metrics)
@@ -163,6 +176,7 @@ public final class Trainer {
     /// With the feature cache in use and the batch's sample ids known, the trunk's output comes
     /// from (or goes into) the cache and only the blocks above it run.
     public func trainStep(_ batch: LabeledBatch) -> (loss: Float, correct: Int) {
+        if let batchMixing { return trainMixedStep(batch, mixing: batchMixing) }
         if let cache = featureCache, let ids = batch.ids {
             return trainOnTrunkOutput(cache.output(of: model, images: batch.images, ids: ids), labels: batch.labels)
         }

@@ -19,6 +19,8 @@ public enum TrainingError: LocalizedError, Equatable {
     case noCheckpoint(run: Int64, epoch: Int?)
     /// A test-time augmentation name that is not one of `known`.
     case unknownTestTimeAugmentation(word: String, known: [String])
+    /// A checkpoint's weight EMA was asked for, and the run kept none.
+    case noEMA(path: String)
 
     public var errorDescription: String? {
         switch self {
@@ -43,6 +45,8 @@ public enum TrainingError: LocalizedError, Equatable {
         case .unknownTestTimeAugmentation(let word, let known):
             "unknown test-time augmentation '\(word)' (known: \(known.joined(separator: ", ")); "
                 + "combine them with a comma, as flip,crops)"
+        case .noEMA(let path):
+            "\(path): this checkpoint has no weight EMA (train with --ema DECAY to keep one)"
         }
     }
 }

@@ -67,6 +67,9 @@ public final class TrainingProgressPrinter {
             if let vl = metrics.validationLoss, let va = metrics.validationAccuracy {
                 line += ", val loss \(Format.compact(vl)) acc \(Format.percent(va))"
             }
+            if let vl = metrics.emaValidationLoss, let va = metrics.emaValidationAccuracy {
+                line += ", EMA val loss \(Format.compact(vl)) acc \(Format.percent(va))"
+            }
             line += ", lr \(Format.lr(metrics.learningRate)), \(Format.duration(metrics.seconds))"
             if let featureCache { line += "\n  " + featureCache }
             bar?.finish(summary: line)
@@ -90,7 +93,7 @@ extension EpochMetricRecord {
         self.init(
             runId: runId, epoch: m.epoch, globalStep: globalStep.map(Int64.init), trainLoss: m.trainLoss,
             trainAcc: m.trainAccuracy, valLoss: m.validationLoss, valAcc: m.validationAccuracy, lr: m.learningRate,
-            seconds: m.seconds)
+            seconds: m.seconds, emaValLoss: m.emaValidationLoss, emaValAcc: m.emaValidationAccuracy)
     }
 }
 
@@ -150,6 +153,7 @@ extension RunConfiguration {
                 "the run's \(totalSteps) steps end before the first cycle does (\(cyclic.stepSizeUp) up), so no schedule minimum is reached"
             )
         }
+        warnings += batchMixingWarnings
         return warnings
     }
 }

@@ -9,6 +9,10 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var validationAccuracy: Double?
     public var learningRate: Double
     public var seconds: Double
+    /// Validation loss of the weight average (`WeightEMA`), nil without one.
+    public var emaValidationLoss: Double? = nil
+    /// Validation accuracy of the weight average, nil without one.
+    public var emaValidationAccuracy: Double? = nil
 }
 
 /// Where training stands: everything besides weights and optimizer state that an exact resume

@@ -257,6 +257,8 @@ public final class TrainingRun {
         trainer.firstPhase = configuration.firstPhase.map { ($0.epochs, $0.trainable) }
         trainer.gradualUnfreezeEvery = configuration.gradualUnfreezeEvery
         trainer.labelSmoothing = configuration.labelSmoothing ?? 0
+        trainer.batchMixing = configuration.batchMixing
+        trainer.weightEMA = configuration.emaDecay.map { WeightEMA(decay: $0) }
         let early = configuration.earlyStopping
         // A first phase only prepares the one after it: early stopping watches that one alone.
         let firstEpochs = configuration.firstPhase?.epochs ?? 0
