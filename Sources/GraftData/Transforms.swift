@@ -130,8 +130,7 @@ public enum ImageOp: Sendable, Equatable, Codable {
         case .horizontalFlip(let p):
             return rng.nextDouble() < p ? image.flippedHorizontally() : image
         case .rotation(let degrees, let bilinear):
-            let angle = rng.uniform(-degrees, degrees)
-            return image.rotated(degrees: angle, bilinear: bilinear)
+            return image.rotated(degrees: Self.rotationAngle(degrees: degrees, rng: &rng), bilinear: bilinear)
         case .colorJitter(let b, let c, let s, let h):
             return ColorJitter(brightness: b, contrast: c, saturation: s, hue: h).apply(image, rng: &rng)
         case .trivialAugmentWide(let bins, let bilinear):
@@ -140,6 +139,11 @@ public enum ImageOp: Sendable, Equatable, Codable {
         case .randomErasing:
             return image
         }
+    }
+
+    /// `RandomRotation.get_params`: an angle uniform in `[-degrees, degrees]`.
+    static func rotationAngle(degrees: Double, rng: inout RandomGenerator) -> Double {
+        rng.uniform(-degrees, degrees)
     }
 
     /// torchvision's `RandomResizedCrop.get_params`: up to 10 draws of area fraction and log-uniform

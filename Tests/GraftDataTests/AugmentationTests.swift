@@ -149,8 +149,6 @@ struct AugmentationTests {
 
     @Test("TrivialAugmentWide draws ops and bins uniformly and signs with probability 1/2")
     func trivialAugmentDistribution() throws {
-        let image = RGB8Image(width: 8, height: 8, fill: 100)
-        _ = image
         var rng = RandomGenerator(seed: 11)
         let n = 28_000
         var opCounts: [TrivialAugmentWide.Op: Int] = [:]
@@ -180,13 +178,12 @@ struct AugmentationTests {
 
     @Test("RandomRotation and ColorJitter draw torchvision's ranges: uniform angles and factors")
     func parameterDistributions() throws {
-        // The rotation angle drawn by the op is recovered from a 1-pixel-wide marker: instead,
-        // test the draws of the shared generator directly against the uniform's moments.
+        // RandomRotation(30): the angles' moments are those of U(-30, 30) (variance 300).
         var rng = RandomGenerator(seed: 5)
         let n = 20_000
         var sum = 0.0, sumSquares = 0.0, low = Double.infinity, high = -Double.infinity
         for _ in 0..<n {
-            let v = rng.uniform(-30, 30)
+            let v = ImageOp.rotationAngle(degrees: 30, rng: &rng)
             sum += v
             sumSquares += v * v
             low = min(low, v)
@@ -199,6 +196,17 @@ struct AugmentationTests {
         #expect(ColorJitterRanges.brightness(1.5) == 0...2.5)
         #expect(ColorJitterRanges.hue(0.1) == -0.1...0.1)
         #expect(ColorJitterRanges.brightness(0) == nil)
+    }
+
+    @Test("RandomRotation rotates by the angle it draws")
+    func rotationByConstruction() throws {
+        let image = try committedImage("augment/china.rgb.npy")
+        for seed in UInt64(0)..<10 {
+            var rng = RandomGenerator(seed: seed), replay = RandomGenerator(seed: seed)
+            let out = ImageOp.rotation(degrees: 45, bilinear: false).apply(image, rng: &rng)
+            let angle = ImageOp.rotationAngle(degrees: 45, rng: &replay)
+            #expect(abs(angle) <= 45 && out == image.rotated(degrees: angle, bilinear: false), "seed \(seed)")
+        }
     }
 
     @Test("colour jitter with one amount set matches the functional op at the drawn factor")
