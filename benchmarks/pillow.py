@@ -20,6 +20,11 @@ import time
 
 from PIL import Image
 
+# The loader's transforms run single-threaded (torch.set_num_threads(1) below); an OpenMP team
+# started in this process before the DataLoader forks its workers can deadlock them (libgomp is
+# not fork-safe), so none is started.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 JPEG_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif"}
