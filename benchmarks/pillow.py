@@ -8,7 +8,9 @@ pipeline, not process start-up; Graft's side also makes an untimed pass first. U
 transforms and DataLoader when importable, otherwise Pillow + numpy with a 2-process pool doing the
 same arithmetic. Prints one JSON line: {"images_per_second": ..., "images": ..., ...}.
 
-usage: python3 benchmarks/pillow.py FOLDER [--batch 32] [--workers 2]
+With `--augment PRESET`, times Graft's training pipeline of that preset in torchvision instead.
+
+usage: python3 benchmarks/pillow.py FOLDER [--batch 32] [--workers 2] [--augment standard]
 """
 import argparse
 import json
@@ -17,6 +19,11 @@ import sys
 import time
 
 from PIL import Image
+
+# The loader's transforms run single-threaded (torch.set_num_threads(1) below); an OpenMP team
+# started in this process before the DataLoader forks its workers can deadlock them (libgomp is
+# not fork-safe), so none is started.
+os.environ["OMP_NUM_THREADS"] = "1"
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -52,20 +59,55 @@ def numpy_transform(path):
     return (x - mean) / std
 
 
-def run_dataloader(paths, batch, workers):
+def import_transforms():
+    """torchvision.transforms; its pure-Python transforms also load where a CPU-only torch wheel
+    cannot register a CUDA torchvision wheel's compiled operators (see scripts/tencrop-fixture.py)."""
+    try:
+        from torchvision import transforms
+    except RuntimeError:
+        import importlib
+
+        import torch.library
+
+        torch.library.register_fake = lambda *args, **kwargs: (lambda f: f)
+        for name in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[name]
+        transforms = importlib.import_module("torchvision.transforms")
+    return transforms
+
+
+def train_transforms(transforms, augment):
+    """The training pipeline of Graft's `--augment PRESET` for a 224 px model on photos: Resize(256)
+    → RandomResizedCrop(224) → RandomHorizontalFlip → (TrivialAugmentWide for standard and strong)
+    → ToTensor → Normalize → (RandomErasing(0.25) for strong)."""
+    ops = [transforms.Resize(256), transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip()]
+    if augment in ("standard", "strong"):
+        ops.append(transforms.TrivialAugmentWide())
+    ops += [transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
+    if augment == "strong":
+        ops.append(transforms.RandomErasing(0.25))
+    return transforms.Compose(ops)
+
+
+def run_dataloader(paths, batch, workers, augment=None):
     """PyTorch's DataLoader, with torchvision's transforms when it loads, else the same arithmetic
-    in numpy (`numpy_transform`)."""
+    in numpy (`numpy_transform`; not for `augment`, which needs torchvision)."""
     import torch
 
     torch.set_num_threads(1)
     try:
-        from torchvision import transforms
+        if augment:
+            tf = train_transforms(import_transforms(), augment)
+        else:
+            from torchvision import transforms
 
-        tf = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
-                                 transforms.Normalize(MEAN, STD)])
+            tf = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                                     transforms.Normalize(MEAN, STD)])
         load = lambda path: tf(Image.open(path).convert("RGB"))  # noqa: E731
         backend = "torchvision"
     except (ImportError, RuntimeError):
+        if augment:
+            raise ImportError("--augment needs torchvision")
         load = lambda path: torch.from_numpy(numpy_transform(path))  # noqa: E731
         backend = "torch DataLoader + Pillow/numpy"
 
@@ -106,6 +148,8 @@ def main():
     parser.add_argument("folder")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--augment", choices=["light", "standard", "strong"],
+                        help="time that preset's training pipeline instead (needs torchvision)")
     args = parser.parse_args()
     paths = list_jpegs(args.folder)
     if not paths:
@@ -116,11 +160,15 @@ def main():
             f.read()
     try:
         import torch  # noqa: F401
-        backend, n, seconds = run_dataloader(paths, args.batch, args.workers)
+        backend, n, seconds = run_dataloader(paths, args.batch, args.workers, args.augment)
     except ImportError:
+        if args.augment:
+            print("--augment needs torch and torchvision", file=sys.stderr)
+            return 0
         backend = "pillow+numpy"
         n, seconds = run_numpy(paths, args.batch, args.workers)
-    print(json.dumps({"benchmark": "jpeg_eval_pipeline", "backend": backend, "pillow": Image.__version__,
+    name = f"jpeg_train_pipeline_{args.augment}" if args.augment else "jpeg_eval_pipeline"
+    print(json.dumps({"benchmark": name, "backend": backend, "pillow": Image.__version__,
                       "images": n, "seconds": round(seconds, 4), "images_per_second": round(n / seconds, 2),
                       "batch": args.batch, "workers": args.workers}))
     return 0

@@ -182,6 +182,13 @@ if [ -d "$photos" ]; then
       echo "JPEG pipeline: pillow" >&2
       "$PYTHON" benchmarks/pillow.py "$photos" --batch 32 | tee -a "$out/jpeg.jsonl" "$results" >&2
     fi
+    # The training pipeline with `--augment standard`: crop, flip, TrivialAugmentWide.
+    echo "JPEG pipeline, --augment standard: graft" >&2
+    "$bench" data "$photos" --batch 32 --augment standard | tee -a "$out/jpeg.jsonl" "$results" >&2
+    if "$PYTHON" -c "import torchvision" 2>/dev/null; then
+      echo "JPEG pipeline, --augment standard: torchvision" >&2
+      "$PYTHON" benchmarks/pillow.py "$photos" --batch 32 --augment standard | tee -a "$out/jpeg.jsonl" "$results" >&2
+    fi
   done
 fi
 

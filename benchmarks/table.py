@@ -121,6 +121,16 @@ def main(path):
             line += (f", {jpeg_backend} {p:.0f} img/s (median of {len(jpeg_pillow)}, workers started and "
                      f"warm): **{g / p:.2f}×**")
         print(line)
+    aug_graft = [r["images_per_s"] for r in rows if r.get("workload") == "jpeg-pipeline-augment-standard"]
+    aug_torch = [r["images_per_second"] for r in rows if r.get("benchmark") == "jpeg_train_pipeline_standard"]
+    if aug_graft:
+        g = statistics.median(aug_graft)
+        line = (f"JPEG folder → augmented 224² training batches (`--augment standard`: crop, flip, "
+                f"TrivialAugmentWide): Graft {g:.0f} img/s (median of {len(aug_graft)})")
+        if aug_torch:
+            p = statistics.median(aug_torch)
+            line += f", torchvision {p:.0f} img/s (median of {len(aug_torch)}): **{g / p:.2f}×**"
+        print(line)
 
 
 if __name__ == "__main__":

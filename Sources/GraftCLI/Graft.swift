@@ -25,7 +25,8 @@ struct Graft: ParsableCommand {
         // and the engine's team would otherwise stall each other at every layer.
         Threading.preferPassiveOpenMPWaiting()
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(
+                AugmentationOptions.completingBareAugment(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             exit(withError: CommandLineHint.explained(error))

@@ -20,7 +20,7 @@ struct ModelDataOptions: ParsableArguments {
     @Option(help: "Only these classes, comma-separated.") var classes: String?
     @Option(help: "At most this many training images per class (validation keeps its whole split).") var trainPerClass:
         Int?
-    @Flag(help: "Random resized crop and horizontal flip on training images.") var augment = false
+    @OptionGroup(title: "Augmentation") var augmentation: AugmentationOptions
     @Option(help: "Blocks to train, comma-separated (stem/layer1…layer4/head, block1…block4/head).") var trainable:
         String?
     @Option(help: "Train this block and every block above it.") var freezeTo: String?
@@ -45,7 +45,7 @@ struct ModelDataOptions: ParsableArguments {
         }
         tuning.data.validationFraction = val
         tuning.data.splitSeed = splitSeed
-        tuning.data.augment = augment
+        if let augmentation = try augmentation.augmentation() { tuning.data.setAugmentation(augmentation) }
         tuning.data.classes = classes?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         tuning.data.trainPerClass = trainPerClass
         tuning.configuration.trainable = try trainableBlocks(architecture: tuning.architecture)

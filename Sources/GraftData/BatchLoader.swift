@@ -187,7 +187,8 @@ public final class BatchLoader: BatchSource, Sendable {
     }
 
     /// One sample through decode (or the cache) and the pipeline. Throws for unreadable images.
-    func sample(_ datasetIndex: Int, epoch: Int, position: Int) throws -> RGB8Image {
+    /// The generator comes back too: random erasing continues from it after normalising.
+    func sample(_ datasetIndex: Int, epoch: Int, position: Int) throws -> (RGB8Image, RandomGenerator) {
         let prefix = transform.deterministicPrefixCount
         var image: RGB8Image
         if let hit = cache?.get(datasetIndex) {
@@ -209,7 +210,8 @@ public final class BatchLoader: BatchSource, Sendable {
         var rng = RandomGenerator.stream(
             options.seed, UInt64(truncatingIfNeeded: epoch),
             UInt64(truncatingIfNeeded: position), 0x4155_47)
-        return transform.applyOps(image, range: prefix..<transform.ops.count, rng: &rng)
+        let out = transform.applyOps(image, range: prefix..<transform.ops.count, rng: &rng)
+        return (out, rng)
     }
 
     /// Builds batch `index` of `epoch` on the calling thread. Unreadable images are recorded in
@@ -221,11 +223,14 @@ public final class BatchLoader: BatchSource, Sendable {
         let end = min(start + options.batchSize, order.count)
         var images: [RGB8Image] = []
         var labels: [Int] = [], kept: [Int] = []
+        var generators: [RandomGenerator] = []
         images.reserveCapacity((end - start) * transform.viewCount)
         for position in start..<end {
             let di = order[position]
             do {
-                images += try transform.views(of: try sample(di, epoch: epoch, position: position))
+                let (image, rng) = try sample(di, epoch: epoch, position: position)
+                images += try transform.views(of: image)
+                generators.append(rng)
                 labels.append(dataset.label(di))
                 kept.append(di)
             } catch {
@@ -241,7 +246,10 @@ public final class BatchLoader: BatchSource, Sendable {
         }
         var tensor = Tensor(uninitializedShape: [images.count, 3, h, w])
         let base = tensor.mutablePointer()
-        for (k, image) in images.enumerated() { transform.normalize(image, into: base + k * 3 * h * w) }
+        let views = transform.viewCount
+        for (k, image) in images.enumerated() {
+            transform.normalize(image, into: base + k * 3 * h * w, rng: &generators[k / views])
+        }
         return LabeledBatch(images: tensor, labels: labels, ids: kept, views: transform.viewCount)
     }
 

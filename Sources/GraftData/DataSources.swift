@@ -10,8 +10,11 @@ public struct DataSpecification: Codable, Sendable, Equatable {
     public var imageSize: Int
     public var validationFraction: Double = 0.2
     public var splitSeed: UInt64 = 0
-    /// Random resized crop + horizontal flip on the training split.
+    /// Random resized crop + horizontal flip on the training split (what `augmentation`'s
+    /// `cropAndFlip` says when that is set; kept for configurations written before it).
     public var augment: Bool = false
+    /// The training split's augmentation; nil falls back to `augment`.
+    public var augmentation: Augmentation? = nil
     /// Keep only these classes (names), in this order; nil keeps all.
     public var classes: [String]? = nil
     /// At most this many training images per class (small transfer experiments).
@@ -190,10 +193,24 @@ extension DataSpecification {
             : [.resize(shorterSide: max(imageSize, imageSize * 256 / 224)), .centerCrop(size: imageSize)]
     }
 
-    /// Training images: the evaluation ops, or with `augment` a random resized crop (milder on
-    /// Fashion-MNIST's small centred items) and a horizontal flip.
-    var trainingOps: [ImageOp] {
-        guard augment else { return evaluationOps }
+    /// The augmentation the training split gets: `augmentation`, or for a configuration that has
+    /// only `augment`, crop + flip (the `light` preset) or nothing.
+    public var effectiveAugmentation: Augmentation {
+        augmentation ?? (augment ? Augmentation(preset: .light) : Augmentation())
+    }
+
+    /// Sets `augmentation` and keeps `augment` (crop + flip) in step with it.
+    public mutating func setAugmentation(_ value: Augmentation?) {
+        augmentation = value
+        augment = value?.cropAndFlip ?? false
+    }
+
+    /// Training images: the evaluation ops, or with crop + flip a random resized crop (milder on
+    /// Fashion-MNIST's small centred items) and a horizontal flip; then the other random ops of
+    /// `effectiveAugmentation` at the model's input size (cheaper than before the crop).
+    public var trainingOps: [ImageOp] {
+        let augmentation = effectiveAugmentation
+        guard augmentation.cropAndFlip else { return evaluationOps + augmentation.randomOps() }
         let size = imageSize
         let resize: ImageOp =
             isFashionMNIST
@@ -205,7 +222,7 @@ extension DataSpecification {
                 width: size, height: size, minScale: isFashionMNIST ? 0.6 : 0.08, maxScale: 1,
                 minRatio: 3.0 / 4, maxRatio: 4.0 / 3),
             .horizontalFlip(probability: 0.5),
-        ]
+        ] + augmentation.randomOps()
     }
 }
 

@@ -58,11 +58,17 @@ public enum ImageOp: Sendable, Equatable, Codable {
         minRatio: Double, maxRatio: Double)
     /// `RandomHorizontalFlip(p)`.
     case horizontalFlip(probability: Double)
-    /// `RandomRotation(degrees)`: angle uniform in `[-degrees, degrees]`, fill 0.
+    /// `RandomRotation(degrees)`: angle uniform in `[-degrees, degrees]`, fill 0, nearest
+    /// (torchvision's default) or bilinear; Pillow's `Image.rotate` pixels.
     case rotation(degrees: Double, bilinear: Bool)
-    /// `ColorJitter(brightness, contrast, saturation)`: factors uniform in `[max(0, 1 - v), 1 + v]`,
-    /// applied in a random order.
-    case colorJitter(brightness: Double, contrast: Double, saturation: Double)
+    /// `ColorJitter(brightness, contrast, saturation, hue)`: factors uniform in
+    /// `[max(0, 1 - v), 1 + v]` (hue in `[-hue, hue]`), applied in a random order.
+    case colorJitter(brightness: Double, contrast: Double, saturation: Double, hue: Double)
+    /// `TrivialAugmentWide(num_magnitude_bins: bins)`, fill 0.
+    case trivialAugmentWide(bins: Int, bilinear: Bool)
+    /// `RandomErasing`: acts on the normalised tensor, so it must come after every image op; on
+    /// the uint8 image it is the identity (`TransformPipeline.normalize(_:into:rng:)` runs it).
+    case randomErasing(RandomErasing)
 
     /// `RandomResizedCrop(size)` with torchvision's defaults scale (0.08, 1), ratio (3/4, 4/3).
     public static func randomResizedCrop(size: Int) -> ImageOp {
@@ -75,7 +81,7 @@ public enum ImageOp: Sendable, Equatable, Codable {
     public var isRandom: Bool {
         switch self {
         case .resize, .resizeTo, .centerCrop: false
-        case .randomResizedCrop, .horizontalFlip, .rotation, .colorJitter: true
+        case .randomResizedCrop, .horizontalFlip, .rotation, .colorJitter, .trivialAugmentWide, .randomErasing: true
         }
     }
 
@@ -97,8 +103,13 @@ public enum ImageOp: Sendable, Equatable, Codable {
             guard (0...1).contains(p) else { throw DataError.invalidArgument("flip probability \(p) not in [0, 1]") }
         case .rotation(let d, _):
             guard d >= 0 else { throw DataError.invalidArgument("rotation degrees \(d) must be >= 0") }
-        case .colorJitter(let b, let c, let s):
-            guard b >= 0, c >= 0, s >= 0 else { throw DataError.invalidArgument("colour jitter amounts must be >= 0") }
+        case .colorJitter(let b, let c, let s, let h):
+            try ColorJitter(brightness: b, contrast: c, saturation: s, hue: h).validate()
+        case .trivialAugmentWide(let bins, _):
+            guard bins >= 2 else {
+                throw DataError.invalidArgument("TrivialAugmentWide needs at least 2 bins, got \(bins)")
+            }
+        case .randomErasing(let e): try e.validate()
         }
     }
 
@@ -119,25 +130,20 @@ public enum ImageOp: Sendable, Equatable, Codable {
         case .horizontalFlip(let p):
             return rng.nextDouble() < p ? image.flippedHorizontally() : image
         case .rotation(let degrees, let bilinear):
-            let angle = rng.uniform(-degrees, degrees)
-            return image.rotated(degrees: angle, bilinear: bilinear)
-        case .colorJitter(let b, let c, let s):
-            var order = [0, 1, 2]
-            rng.shuffle(&order)
-            func factor(_ v: Double, _ rng: inout RandomGenerator) -> Float? {
-                v > 0 ? Float(rng.uniform(max(0, 1 - v), 1 + v)) : nil
-            }
-            let fb = factor(b, &rng), fc = factor(c, &rng), fs = factor(s, &rng)
-            var out = image
-            for op in order {
-                switch op {
-                case 0: if let fb { out = out.adjustedBrightness(fb) }
-                case 1: if let fc { out = out.adjustedContrast(fc) }
-                default: if let fs { out = out.adjustedSaturation(fs) }
-                }
-            }
-            return out
+            return image.rotated(degrees: Self.rotationAngle(degrees: degrees, rng: &rng), bilinear: bilinear)
+        case .colorJitter(let b, let c, let s, let h):
+            return ColorJitter(brightness: b, contrast: c, saturation: s, hue: h).apply(image, rng: &rng)
+        case .trivialAugmentWide(let bins, let bilinear):
+            let (op, magnitude) = TrivialAugmentWide.draw(bins: bins, rng: &rng)
+            return op.apply(image, magnitude: magnitude, bilinear: bilinear)
+        case .randomErasing:
+            return image
         }
+    }
+
+    /// `RandomRotation.get_params`: an angle uniform in `[-degrees, degrees]`.
+    static func rotationAngle(degrees: Double, rng: inout RandomGenerator) -> Double {
+        rng.uniform(-degrees, degrees)
     }
 
     /// torchvision's `RandomResizedCrop.get_params`: up to 10 draws of area fraction and log-uniform
@@ -189,6 +195,12 @@ public struct TransformPipeline: Sendable, Equatable, Codable {
             throw DataError.invalidArgument("mean and std need 3 values each, std > 0 (got \(mean), \(std))")
         }
         for op in ops { try op.validate() }
+        if let last = ops.lastIndex(where: { if case .randomErasing = $0 { false } else { true } }),
+            ops[..<last].contains(where: { if case .randomErasing = $0 { true } else { false } })
+        {
+            throw DataError.invalidArgument(
+                "random erasing works on the normalised tensor: put it after every image op")
+        }
         self.ops = ops
         self.mean = mean
         self.std = std
@@ -274,11 +286,28 @@ public struct TransformPipeline: Sendable, Equatable, Codable {
         }
     }
 
-    /// Ops then ToTensor + Normalize: a `[3, H, W]` tensor.
+    /// ToTensor + Normalize, then the trailing random erasing ops drawing from `rng` (the stream
+    /// the image ops drew from, so a sample stays a function of its seed).
+    public func normalize(_ image: RGB8Image, into destination: UnsafeMutablePointer<Float>, rng: inout RandomGenerator)
+    {
+        normalize(image, into: destination)
+        for op in ops {
+            if case .randomErasing(let e) = op {
+                e.apply(to: destination, width: image.width, height: image.height, rng: &rng)
+            }
+        }
+    }
+
+    /// Whether the pipeline ends with random erasing (work on the tensor after normalising).
+    public var erasesTensor: Bool {
+        ops.contains { if case .randomErasing = $0 { true } else { false } }
+    }
+
+    /// Ops then ToTensor + Normalize (then random erasing): a `[3, H, W]` tensor.
     public func callAsFunction(_ image: RGB8Image, rng: inout RandomGenerator) -> Tensor {
         let out = applyOps(image, rng: &rng)
         var t = Tensor(uninitializedShape: [3, out.height, out.width])
-        normalize(out, into: t.mutablePointer())
+        normalize(out, into: t.mutablePointer(), rng: &rng)
         return t
     }
 }

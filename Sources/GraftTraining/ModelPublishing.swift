@@ -72,7 +72,8 @@ public struct ModelPublisher {
             epoch: record.epoch, dataset: data.source, valFraction: data.validationFraction,
             splitSeed: data.splitSeed, trainPerClass: data.trainPerClass, augment: data.augment,
             epochs: configuration.epochs, weightsSHA256: try SHA256.hex(of: weightsURL),
-            publishedAt: WeightsAttributes.now())
+            publishedAt: WeightsAttributes.now(),
+            augmentation: data.effectiveAugmentation.isEmpty ? nil : data.effectiveAugmentation.description)
         let dataset = data.source == DataSpecification.fashionMNIST ? "Fashion-MNIST" : data.source
         let card = ModelCard(
             id: id,

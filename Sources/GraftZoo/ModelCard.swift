@@ -48,6 +48,9 @@ public struct ModelCard: Codable, Sendable, Equatable {
         public var splitSeed: UInt64
         public var trainPerClass: Int?
         public var augment: Bool
+        /// The training augmentation in words (`Augmentation.description`, e.g. `standard:
+        /// crop+flip, trivial-augment-wide`); nil for cards written before it was recorded, or none.
+        public var augmentation: String?
         public var epochs: Int
         /// SHA-256 of the published weights file.
         public var weightsSHA256: String
@@ -56,7 +59,7 @@ public struct ModelCard: Codable, Sendable, Equatable {
         public init(
             catalog: String, run: Int64, runName: String?, checkpoint: Int64, epoch: Int, dataset: String,
             valFraction: Double, splitSeed: UInt64, trainPerClass: Int?, augment: Bool, epochs: Int,
-            weightsSHA256: String, publishedAt: String
+            weightsSHA256: String, publishedAt: String, augmentation: String? = nil
         ) {
             self.catalog = catalog
             self.run = run
@@ -68,6 +71,7 @@ public struct ModelCard: Codable, Sendable, Equatable {
             self.splitSeed = splitSeed
             self.trainPerClass = trainPerClass
             self.augment = augment
+            self.augmentation = augmentation
             self.epochs = epochs
             self.weightsSHA256 = weightsSHA256
             self.publishedAt = publishedAt
@@ -75,7 +79,7 @@ public struct ModelCard: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case catalog, run, runName = "run_name", checkpoint, epoch, dataset, valFraction = "val_fraction"
-            case splitSeed = "split_seed", trainPerClass = "train_per_class", augment, epochs
+            case splitSeed = "split_seed", trainPerClass = "train_per_class", augment, augmentation, epochs
             case weightsSHA256 = "weights_sha256", publishedAt = "published_at"
         }
     }
@@ -344,7 +348,7 @@ extension ModelCard {
                     "data",
                     "\(trained.dataset), validation \(trained.valFraction) of each class (split seed \(trained.splitSeed))"
                         + (trained.trainPerClass.map { ", at most \($0) training images per class" } ?? "")
-                        + (trained.augment ? ", augmented" : "")
+                        + (trained.augmentation.map { ", augmented (\($0))" } ?? (trained.augment ? ", augmented" : ""))
                 ))
             lines.append(("weights sha256", trained.weightsSHA256))
         } else {

@@ -45,7 +45,7 @@ struct LoaderTests {
     func reproducible() throws {
         let data = MemoryDataset.gradient(count: 45, classes: 3)
         let pipeline = try TransformPipeline.train(
-            size: 24, extra: [.colorJitter(brightness: 0.2, contrast: 0.2, saturation: 0.2)])
+            size: 24, extra: [.colorJitter(brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0)])
         let options = BatchLoader.Options(batchSize: 8, seed: 5, workers: 2, prefetch: 2)
         let a = try BatchLoader(dataset: data, transform: pipeline, options: options)
         let b = try BatchLoader(

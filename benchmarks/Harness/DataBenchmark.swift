@@ -32,10 +32,13 @@ struct JPEGFileList: Dataset {
 /// Resize(256) → CenterCrop(224) → ToTensor + Normalize, batched by `BatchLoader` with its 2
 /// background workers — the same work `benchmarks/pillow.py` times with Pillow + torchvision.
 /// One untimed pass first warms the page cache, so both sides read files from memory.
+/// With `augment`, the training pipeline of that preset instead (Resize(256) →
+/// RandomResizedCrop(224) → flip → the preset's ops → ToTensor + Normalize), as a run with
+/// `--augment PRESET --image-size 224` on an ImageFolder builds it.
 /// - Parameter dctScaling: let libjpeg decode large photos at 1/2, 1/4 or 1/8 (not Pillow-exact).
 /// - Throws: `DataError.emptyDataset` when the folder holds no JPEG.
 func runDataBenchmark(
-    folder: URL, batch: Int, dctScaling: Bool = false
+    folder: URL, batch: Int, dctScaling: Bool = false, augment: Augmentation.Preset? = nil
 )
     throws -> (imagesPerSecond: Double, images: Int, seconds: Double, failed: Int)
 {
@@ -43,8 +46,14 @@ func runDataBenchmark(
     guard files.count > 0 else { throw DataError.emptyDataset(path: folder.path, detail: "no JPEG files") }
     for url in files.urls { _ = try? Data(contentsOf: url) }
     let failures = FailureLog { _ in }
+    var transform = try TransformPipeline.eval(resize: 256, crop: 224)
+    if let augment {
+        var spec = DataSpecification(source: folder.path, imageSize: 224)
+        spec.setAugmentation(Augmentation(preset: augment))
+        transform = try TransformPipeline(ops: spec.trainingOps)
+    }
     let loader = try BatchLoader(
-        dataset: files, transform: try .eval(resize: 256, crop: 224),
+        dataset: files, transform: transform,
         options: .init(batchSize: max(1, batch), shuffle: false, workers: 2, prefetch: 4, dctScaling: dctScaling),
         failures: failures)
     let start = DispatchTime.now().uptimeNanoseconds

@@ -1,4 +1,5 @@
 import Foundation
+import GraftData
 import GraftTensor
 
 Threading.preferPassiveOpenMPWaiting()
@@ -8,7 +9,8 @@ Threading.preferPassiveOpenMPWaiting()
 /// `resnet34-transfer-epochs` also takes `--images N --epochs E`: a step is a whole run.
 /// `graft-bench sgemm [--iterations N]` prints the machine's sgemm rate (GFLOP/s).
 /// `graft-bench data FOLDER [--batch B]`: decode + Resize(256) + CenterCrop(224) + Normalize
-/// images/s over a folder of JPEGs (Pillow's side: `benchmarks/pillow.py`).
+/// images/s over a folder of JPEGs (Pillow's side: `benchmarks/pillow.py`); with `--augment
+/// PRESET`, the training pipeline of that preset.
 /// `graft-bench catalog [--rows N]`: catalog query times over N checkpoint rows.
 /// `graft-bench ensemble`: peak memory of streaming ensemble evaluation for 1, 2, 4, 8 members.
 /// `graft-bench export-onnx FILE`: resnet34-eval's model (the same random weights) exported by
@@ -18,7 +20,7 @@ let usage = """
     usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
                                       [--images N --epochs E]   (resnet34-transfer-epochs)
            graft-bench sgemm [--iterations N]
-           graft-bench data FOLDER [--batch B]
+           graft-bench data FOLDER [--batch B] [--augment light|standard|strong]
            graft-bench catalog [--rows N]
            graft-bench ensemble
            graft-bench export-onnx FILE
@@ -34,12 +36,21 @@ func option(_ name: String) -> Int? {
 switch arguments.first {
 case "data" where arguments.count >= 2:
     do {
-        let r = try runDataBenchmark(folder: URL(fileURLWithPath: arguments[1]), batch: option("--batch") ?? 32)
+        var preset: Augmentation.Preset? = nil
+        if let i = arguments.firstIndex(of: "--augment"), i + 1 < arguments.count {
+            guard let p = Augmentation.Preset(rawValue: arguments[i + 1]) else {
+                throw DataError.invalidArgument("--augment \(arguments[i + 1]): not light, standard or strong")
+            }
+            preset = p
+        }
+        let r = try runDataBenchmark(
+            folder: URL(fileURLWithPath: arguments[1]), batch: option("--batch") ?? 32, augment: preset)
+        let workload = preset.map { "jpeg-pipeline-augment-\($0.rawValue)" } ?? "jpeg-pipeline"
         print(
-            String(
-                format:
-                    "{\"engine\":\"graft\",\"workload\":\"jpeg-pipeline\",\"images_per_s\":%.1f,\"images\":%d,\"seconds\":%.3f,\"failed\":%d}",
-                r.imagesPerSecond, r.images, r.seconds, r.failed))
+            "{\"engine\":\"graft\",\"workload\":\"\(workload)\","
+                + String(
+                    format: "\"images_per_s\":%.1f,\"images\":%d,\"seconds\":%.3f,\"failed\":%d}",
+                    r.imagesPerSecond, r.images, r.seconds, r.failed))
     } catch {
         FileHandle.standardError.write(Data("graft-bench data: \(error.localizedDescription)\n".utf8))
         exit(1)
