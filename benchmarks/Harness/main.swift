@@ -10,6 +10,8 @@ Threading.preferPassiveOpenMPWaiting()
 /// `graft-bench data FOLDER [--batch B]`: decode + Resize(256) + CenterCrop(224) + Normalize
 /// images/s over a folder of JPEGs (Pillow's side: `benchmarks/pillow.py`).
 /// `graft-bench catalog [--rows N]`: catalog query times over N checkpoint rows.
+/// `graft-bench layers resnet18|resnet34 [--batch B] [--size S]`: a full step's convolutions,
+/// BatchNorms and ReLUs timed one by one (batch 128, 32² unless told).
 /// `graft-bench ensemble`: peak memory of streaming ensemble evaluation for 1, 2, 4, 8 members.
 /// `graft-bench export-onnx FILE`: resnet34-eval's model (the same random weights) exported by
 /// `graft export`'s code, for ONNX Runtime to run Graft's own file.
@@ -21,6 +23,7 @@ let usage = """
            graft-bench data FOLDER [--batch B]
            graft-bench catalog [--rows N]
            graft-bench ensemble
+           graft-bench layers resnet18|resnet34 [--batch B] [--size S] [--iterations N]
            graft-bench export-onnx FILE
     workloads: \(EngineWorkload.allCases.map(\.rawValue).joined(separator: ", "))
     """
@@ -50,6 +53,12 @@ case "catalog":
     exit(0)
 case "ensemble":
     print(runEnsembleMemoryBenchmark())
+    exit(0)
+case "layers" where arguments.count >= 2 && (arguments[1] == "resnet18" || arguments[1] == "resnet34"):
+    print(
+        runLayerProfile(
+            depth: arguments[1] == "resnet18" ? .resnet18 : .resnet34, batch: option("--batch") ?? 128,
+            size: option("--size") ?? 32, iterations: option("--iterations") ?? 5))
     exit(0)
 case "export-onnx" where arguments.count >= 2:
     do {
