@@ -37,6 +37,11 @@ void graft_winograd_use_sgemm(graft_sgemm_fn fn) {
     sgemm = fn ? fn : openblas_sgemm;
 }
 
+void graft_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+                 const float *b, long ldb, float beta, float *c, long ldc) {
+    sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 int graft_winograd_supported(const graft_conv_shape *s) {
     return s->kernel == 3 && s->stride == 1 && s->padding >= 0 && s->padding <= 2
         && s->height + 2 * s->padding - 2 > 0 && s->width + 2 * s->padding - 2 > 0;

@@ -111,7 +111,8 @@ public enum ConvKernels {
     /// A Winograd F(4,3) kernel: oneDNN's, or Graft's own (`graft_winograd.c`).
     public enum Winograd: Sendable { case oneDNN, graft }
 
-    /// The Winograd kernel that runs a layer, nil for none. Winograd runs 3×3 stride-1
+    /// The Winograd kernel that runs a layer, nil for none (always for a small map,
+    /// `usesSmallMap`). Winograd runs 3×3 stride-1
     /// convolutions with at least 16 input channels (with 3, a first layer, it is slower at any
     /// size) over enough output positions (batch × height × width) to pay back its per-call
     /// weight transform, which grows with channels², like the work it saves per position.
@@ -121,7 +122,8 @@ public enum ConvKernels {
     public static func winograd(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
     ) -> Winograd? {
-        guard backend == .oneDNN || backend == .graftWinograd, g.kernel == 3, g.stride == 1, g.inChannels >= 16
+        guard backend == .oneDNN || backend == .graftWinograd, g.kernel == 3, g.stride == 1, g.inChannels >= 16,
+            !usesSmallMap(g, batch: batch, height: height, width: width, backend: backend)
         else { return nil }
         let (oh, ow) = g.outputSize(height, width)
         let positions = batch * oh * ow
@@ -141,6 +143,38 @@ public enum ConvKernels {
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
     ) -> Bool {
         winograd(g, batch: batch, height: height, width: width, backend: backend) == .graft
+    }
+
+    /// Whether a layer runs as one matrix product per output position over the whole batch
+    /// (`graft_small_map_forward` and its gradients): convolutions whose output map has at most
+    /// `smallMapMaximumPositions` positions per image, in the default backends (`.oneDNN`,
+    /// `.graftWinograd`). There most of a window lies in the padding (at 1×1 only the centre tap
+    /// of a 3×3 reads the image), and oneDNN's direct kernel, walking every tap image by image,
+    /// ran ResNet's layer4 at 32² 30–60× slower than the products over the taps that read the
+    /// image (benchmarks/README.md, "Small images").
+    public static func usesSmallMap(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
+    ) -> Bool {
+        guard backend == .oneDNN || backend == .graftWinograd, g.kernel <= 7 else { return false }
+        let (oh, ow) = g.outputSize(height, width)
+        return oh > 0 && ow > 0 && oh * ow <= smallMapMaximumPositions
+    }
+
+    /// Output positions per image up to which `usesSmallMap` holds: 2×2 and 1×1 maps. At 4×4 the
+    /// products were level with the direct kernel and Graft's Winograd, not faster. 0 turns the
+    /// path off: the benchmarks set it to compare with the kernels it replaces. Set it before any
+    /// convolution runs, not while one does.
+    nonisolated(unsafe) public static var smallMapMaximumPositions = 4
+
+    /// Stops on a full arena, naming the layer, as `graftWinogradRan` does; true when the pass ran.
+    static func smallMapRan(
+        _ rc: Int32, _ pass: ConvPass, _ g: ConvGeometry, batch: Int, height: Int, width: Int
+    ) -> Bool {
+        precondition(
+            rc != GRAFT_OUT_OF_MEMORY,
+            "the small-map convolution is out of memory for the \(pass) pass of \(g), input "
+                + "\(batch)×\(g.inChannels)×\(height)×\(width)")
+        return rc == 0
     }
 
     /// Output positions from which oneDNN's Winograd beats its direct kernel (AVX-512): below
@@ -186,6 +220,9 @@ public enum ConvKernels {
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
         pass: ConvPass, backend: Backend = defaultBackend
     ) -> String? {
+        if usesSmallMap(g, batch: batch, height: height, width: width, backend: backend) {
+            return "graft_small_map"
+        }
         if usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
             return "graft_wino_4x3"
         }
@@ -380,6 +417,11 @@ public enum ConvKernels {
         #if !GRAFT_DNNL
         _ = BLAS.threadPolicy  // OpenBLAS on one thread before Graft's Winograd multiplies with it
         #endif
+        if usesSmallMap(g, batch: n, height: h, width: w, backend: backend) {
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, winograd: false)
+            let rc = graft_small_map_forward(&shape, x, wt, bias?.pointer, out)
+            if smallMapRan(rc, .forward, g, batch: n, height: h, width: w) { return output }
+        }
         let graftWinograd = usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend)
         if backend.isOneDNN || graftWinograd {
             var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
@@ -461,6 +503,13 @@ public enum ConvKernels {
         #if !GRAFT_DNNL
         _ = BLAS.threadPolicy  // OpenBLAS on one thread before Graft's Winograd multiplies with it
         #endif
+        if usesSmallMap(g, batch: n, height: h, width: w, backend: backend),
+            case .ran(let gradInput) = smallMapBackward(
+                input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
+                biasGradient: biasGradient, needInput: needInput)
+        {
+            return gradInput
+        }
         if backend.isOneDNN || usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend),
             case .ran(let gradInput) = dnnlBackward(
                 input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
@@ -569,6 +618,33 @@ public enum ConvKernels {
         case ran(inputGradient: Tensor?)
     }
 
+    /// The gradients of a small-map layer (`usesSmallMap`), accumulated into the given buffers
+    /// as the im2col path does.
+    static func smallMapBackward(
+        input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
+        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool
+    ) -> DNNLBackward {
+        let n = input.size(0), h = input.size(2), w = input.size(3)
+        var gradInput: Tensor? = nil
+        if needInput {
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, winograd: false)
+            var t = Tensor(uninitializedShape: input.shape)
+            let rc = graft_small_map_backward_data(&shape, gy.pointer, weight.pointer, t.mutablePointer())
+            guard smallMapRan(rc, .inputGradient, g, batch: n, height: h, width: w) else { return .unsupported }
+            gradInput = t
+        }
+        if let dw = weightGradient {
+            var shape = dnnlShape(
+                g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false, winograd: false)
+            let rc = graft_small_map_backward_weights(&shape, input.pointer, gy.pointer, dw, biasGradient)
+            guard smallMapRan(rc, .weightGradient, g, batch: n, height: h, width: w) else { return .unsupported }
+        } else if let db = biasGradient {
+            let (oh, ow) = g.outputSize(h, w)
+            addBiasGradient(gy.pointer, batch: n, channels: g.outChannels, positions: oh * ow, into: db)
+        }
+        return .ran(inputGradient: gradInput)
+    }
+
     /// oneDNN gradients (Graft's Winograd among them), accumulated into the given buffers as the
     /// im2col path does. In a build without oneDNN, Graft's Winograd's alone.
     static func dnnlBackward(
@@ -646,3 +722,4 @@ public enum ConvKernels {
         return .ran(inputGradient: gradInput)
     }
 }
+

@@ -17,7 +17,7 @@ Threading.preferPassiveOpenMPWaiting()
 /// `graft export`'s code, for ONNX Runtime to run Graft's own file.
 /// `benchmarks/run.sh` runs every workload here and in PyTorch and prints the ratios.
 let usage = """
-    usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
+    usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S] [--small-map P]
                                       [--images N --epochs E]   (resnet34-transfer-epochs)
            graft-bench sgemm [--iterations N]
            graft-bench data FOLDER [--batch B]
@@ -33,6 +33,10 @@ func option(_ name: String) -> Int? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return Int(arguments[i + 1])
 }
+
+// `--small-map P`: convolutions with at most P output positions per image run as per-position
+// products (ConvKernels.usesSmallMap); 0 runs them on the kernels they replace, for comparison.
+if let positions = option("--small-map") { ConvKernels.smallMapMaximumPositions = positions }
 
 switch arguments.first {
 case "data" where arguments.count >= 2:
