@@ -405,7 +405,8 @@ public enum ConvKernels {
     /// output is `max(0, ·)` of that (one pass instead of two).
     public static func forward(
         input: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry, workspace: Workspace,
-        fuseReLU: Bool = false, backend: Backend = defaultBackend, arenaBudget: Int = arenaBudgetBytes
+        fuseReLU: Bool = false, backend: Backend = defaultBackend, arenaBudget: Int = arenaBudgetBytes,
+        transformedWeights: WinogradWeightCache? = nil
     ) -> Tensor {
         let n = input.size(0), h = input.size(2), w = input.size(3)
         precondition(input.size(1) == g.inChannels, "conv expects \(g.inChannels) channels, got \(input.shape)")
@@ -426,8 +427,16 @@ public enum ConvKernels {
         if backend.isOneDNN || graftWinograd {
             var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
             if graftWinograd {
-                var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
-                let rc = graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out)
+                let rc: Int32
+                if let cache = transformedWeights {
+                    let u = cache.transformed(shape, weight: weight)
+                    rc =
+                        u.map { graft_winograd_forward_transformed(&shape, x, $0.pointer, bias?.pointer, out) }
+                        ?? GRAFT_OUT_OF_MEMORY
+                } else {
+                    var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
+                    rc = graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out)
+                }
                 if graftWinogradRan(rc, .forward, g, batch: n, height: h, width: w) { return output }
             }
             #if GRAFT_DNNL
@@ -723,3 +732,72 @@ public enum ConvKernels {
     }
 }
 
+/// One convolution's weights as Graft's Winograd transforms them (`graft_winograd_transform_weights`),
+/// kept between forward calls: 36·in·out floats, four times the 3×3 weights. Inference on
+/// unchanged weights (eval, a frozen trunk) then skips the transform, which rewrote that many
+/// floats on every call. The owner calls `invalidate()` whenever the weights it passes change;
+/// the transform depends on the channels alone, so one entry serves every batch and image size.
+///
+/// All caches together hold at most `budgetBytes`; a layer that would pass it transforms on
+/// every call, as without a cache.
+public final class WinogradWeightCache: @unchecked Sendable {
+    private var weights: Tensor?
+
+    /// Bytes all caches may hold together: `GRAFT_WINOGRAD_CACHE_MB` (default 1024, which holds
+    /// every layer of ResNet34 at 224², 298 MB; benchmarks/README.md, "Small images"); 0 turns
+    /// the caches off.
+    public static let budgetBytes: Int = {
+        if let v = getenv("GRAFT_WINOGRAD_CACHE_MB"), let mb = Int(String(cString: v)), mb >= 0 { return mb << 20 }
+        return 1 << 30
+    }()
+
+    public init() {}
+
+    deinit { invalidate() }
+
+    /// Bytes held: 144·in·out once a Winograd forward pass has run within the budget, else 0.
+    public var bytes: Int { (weights?.count ?? 0) * MemoryLayout<Float>.stride }
+
+    /// Drops the transformed weights; the next forward pass transforms afresh.
+    public func invalidate() {
+        if weights != nil { CacheBudget.shared.give(bytes) }
+        weights = nil
+    }
+
+    /// The transform of `weight` for `shape`, made on first use and kept when the budget allows;
+    /// nil when it could not be made.
+    func transformed(_ shape: graft_conv_shape, weight: Tensor) -> Tensor? {
+        var shape = shape
+        let floats = Int(graft_winograd_weight_floats(&shape))
+        if let weights, weights.count == floats { return weights }
+        invalidate()
+        var u = Tensor(uninitializedShape: [floats])
+        guard graft_winograd_transform_weights(&shape, weight.pointer, u.mutablePointer()) == 0 else { return nil }
+        if CacheBudget.shared.take(floats * MemoryLayout<Float>.stride, limit: Self.budgetBytes) { weights = u }
+        return u
+    }
+}
+
+/// The bytes every `WinogradWeightCache` holds, against their common budget.
+private final class CacheBudget: @unchecked Sendable {
+    static let shared = CacheBudget()
+    private var mutex = pthread_mutex_t()
+    private var held = 0
+
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    /// Counts `bytes` in and returns true when they fit under `limit`.
+    func take(_ bytes: Int, limit: Int) -> Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard held + bytes <= limit else { return false }
+        held += bytes
+        return true
+    }
+
+    func give(_ bytes: Int) {
+        pthread_mutex_lock(&mutex)
+        held -= bytes
+        pthread_mutex_unlock(&mutex)
+    }
+}

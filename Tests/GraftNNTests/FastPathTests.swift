@@ -262,6 +262,46 @@ import TestSupport
         }
     }
 
+    /// Inference keeps its folded weights (and Graft's Winograd transform of them) between calls,
+    /// and makes them again after any write to what they come from: the convolution's weight
+    /// written in place as an optimizer does, a BatchNorm statistic assigned as a load does, a
+    /// BatchNorm parameter written in place. Each time the folded path must match the layers run
+    /// one by one on the new values.
+    ///
+    /// Whether inference runs Graft's Winograd (and keeps its transform) is the default
+    /// backend's choice: `GRAFT_CONV=graft-winograd` tests the transform on every CPU.
+    @Test func foldedWeightsFollowEveryWrite() {
+        var rng = RandomGenerator(seed: 13)
+        let conv = Conv2d(16, 32, kernel: 3, stride: 1, padding: 1, bias: true, rng: &rng)
+        let bn = BatchNorm2d(32)
+        bn.weight.value = .uniform([32], low: 0.5, high: 1.5, using: &rng)
+        bn.runningVar.value = .float(.uniform([32], low: 0.5, high: 2, using: &rng))
+        bn.eval()
+        let x = Tensor.uniform([4, 16, 24, 24], low: -1, high: 1, using: &rng)
+        let winograd =
+            ConvKernels.usesGraftWinograd(
+                conv.geometry, batch: 4, height: 24, width: 24, backend: ConvKernels.defaultBackend)
+            && WinogradWeightCache.budgetBytes >= 36 * 16 * 32 * 4
+        func check(_ label: String) {
+            let plain = ReLU()(bn(conv(x)))
+            let fused = conv.inferenceForward(x, foldingBatchNorm: bn, relu: true)
+            #expect(Compare.relToMax(fused, plain) < 1e-5, "\(label)")
+            // The folded bias, and the folded weights or their transform (36 floats a channel pair).
+            let kept = 32 * 4 + (winograd ? 36 * 16 * 32 * 4 : 32 * 16 * 9 * 4)
+            #expect(conv.inferenceCacheBytes == kept, "\(label)")
+        }
+        check("first call")
+        check("second call, weights unchanged")
+        conv.weight.value.mutablePointer()[5] += 0.5
+        check("conv weight written in place")
+        bn.runningMean.value = .float(.uniform([32], low: -0.3, high: 0.3, using: &rng))
+        check("running mean assigned")
+        bn.bias.value.mutablePointer()[3] -= 0.25
+        check("BatchNorm bias written in place")
+        conv.bias!.value = .uniform([32], low: -0.2, high: 0.2, using: &rng)
+        check("conv bias assigned")
+    }
+
     @Test func foldedBatchNormMatchesLayerByLayer() {
         var rng = RandomGenerator(seed: 12)
         for (bias, relu) in [(false, true), (true, false)] {

@@ -38,6 +38,14 @@ long graft_winograd_weight_floats(const graft_conv_shape *shape);
 int graft_winograd_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias,
                            float *u, float *y);
 
+/* The forward pass in two halves, so that inference can keep the transformed weights while the
+ * weights are unchanged: u (graft_winograd_weight_floats floats) = the transform of w, which
+ * depends on the channels alone (not on the batch or the image size); then y from x and that u,
+ * as graft_winograd_forward gives it. */
+int graft_winograd_transform_weights(const graft_conv_shape *shape, const float *w, float *u);
+int graft_winograd_forward_transformed(const graft_conv_shape *shape, const float *x, const float *u,
+                                       const float *bias, float *y);
+
 /* dx[N,C,H,W] = conv-transpose(dy, w), overwritten; u is scratch for the transformed weights. */
 int graft_winograd_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *u,
                                  float *dx);
