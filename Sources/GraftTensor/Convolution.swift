@@ -751,6 +751,7 @@ public final class WinogradWeightCache: @unchecked Sendable {
         return 1 << 30
     }()
 
+    /// An empty cache: the first forward pass given it transforms the weights.
     public init() {}
 
     deinit { invalidate() }
