@@ -37,6 +37,11 @@ void graft_winograd_use_sgemm(graft_sgemm_fn fn) {
     sgemm = fn ? fn : openblas_sgemm;
 }
 
+void graft_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+                 const float *b, long ldb, float beta, float *c, long ldc) {
+    sgemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 int graft_winograd_supported(const graft_conv_shape *s) {
     return s->kernel == 3 && s->stride == 1 && s->padding >= 0 && s->padding <= 2
         && s->height + 2 * s->padding - 2 > 0 && s->width + 2 * s->padding - 2 > 0;
@@ -579,6 +584,33 @@ int graft_winograd_forward(const graft_conv_shape *s, const float *x, const floa
     plan_convolution(&cv);
     weight_job wj = {&cv, w, u, s->out_channels, s->in_channels, 0};
     return convolve(&cv, &wj);
+}
+
+int graft_winograd_transform_weights(const graft_conv_shape *s, const float *w, float *u) {
+    if (!graft_winograd_supported(s)) return GRAFT_UNSUPPORTED;
+    wino_conv cv = {
+        .batch = s->batch, .ins = s->in_channels, .height = s->height, .width = s->width,
+        .outs = s->out_channels, .padding = s->padding,
+    };
+    plan_convolution(&cv);
+    if (allocate_slab(&cv)) return GRAFT_OUT_OF_MEMORY;
+    weight_job wj = {&cv, w, u, s->out_channels, s->in_channels, 0};
+    graft_parallel_parts(wj.outs, 1, cv.parts, transform_weights, &wj);
+    return 0;
+}
+
+int graft_winograd_forward_transformed(const graft_conv_shape *s, const float *x, const float *u, const float *bias,
+                                       float *y) {
+    if (!graft_winograd_supported(s)) return GRAFT_UNSUPPORTED;
+    wino_conv cv = {
+        .batch = s->batch, .ins = s->in_channels, .height = s->height, .width = s->width,
+        .outs = s->out_channels, .padding = s->padding,
+        .x = x, .u = u, .bias = s->has_bias ? bias : NULL, .relu = s->fuse_relu, .y = y,
+    };
+    plan_convolution(&cv);
+    if (allocate_slab(&cv)) return GRAFT_OUT_OF_MEMORY;
+    graft_parallel_parts(cv.blocks, 1, cv.parts, run_blocks, &cv);
+    return 0;
 }
 
 int graft_winograd_backward_data(const graft_conv_shape *s, const float *dy, const float *w, float *u, float *dx) {

@@ -7,6 +7,12 @@ public final class Conv2d: Module {
     public let weight: Parameter
     public let bias: Parameter?
     private let workspace = Workspace()
+    /// Inference's weights with the BatchNorm folded in, and what they were made from: the
+    /// versions of this layer's parameters and of the BatchNorm's parameters and statistics.
+    /// The weights are dropped (nil) while Graft's Winograd transform of them stands in.
+    private var folded: (key: [UInt64], weight: Tensor?, bias: Tensor)?
+    /// Graft's Winograd transform of `folded`'s weights, where inference runs that kernel.
+    private let transformedWeights = WinogradWeightCache()
     private var savedInput: Tensor?
     private var savedMode: GradientMode = .none
 
@@ -71,11 +77,44 @@ public final class Conv2d: Module {
     public func inferenceForward(_ input: Tensor, foldingBatchNorm batchNorm: BatchNorm2d, relu: Bool) -> Tensor {
         precondition(batchNorm.channels == geometry.outChannels, "BatchNorm2d(\(batchNorm.channels)) after \(geometry)")
         savedInput = nil
+        let n = input.size(0), h = input.size(2), w = input.size(3)
+        let winograd = ConvKernels.usesGraftWinograd(
+            geometry, batch: n, height: h, width: w, backend: ConvKernels.defaultBackend)
+        let (foldedWeight, foldedBias) = foldedWeights(
+            batchNorm, transformHeld: winograd && transformedWeights.bytes > 0)
+        let output = ConvKernels.forward(
+            input: input, weight: foldedWeight ?? weight.value, bias: foldedBias, geometry, workspace: workspace,
+            fuseReLU: relu, transformedWeights: transformedWeights)
+        // The transform is four times the weights: keep one or the other.
+        if winograd && transformedWeights.bytes > 0 { folded?.weight = nil }
+        return output
+    }
+
+    /// Bytes this layer keeps for inference between calls: the folded bias, and the folded
+    /// weights or, where inference runs Graft's Winograd, their transform (four times as many).
+    public var inferenceCacheBytes: Int {
+        (folded.map { (($0.weight?.count ?? 0) + $0.bias.count) * MemoryLayout<Float>.stride } ?? 0)
+            + transformedWeights.bytes
+    }
+
+    /// `W·scale` and `shift (+ bias·scale)` of the BatchNorm's eval mode, made again only when a
+    /// parameter or statistic they come from has been written since (an optimizer step, a load,
+    /// a train-mode pass): folding every call rewrote every weight of the model per batch. The
+    /// weights are nil when `transformHeld` (the call runs on the kept transform), and made
+    /// again when a call needs them after they were dropped.
+    private func foldedWeights(_ batchNorm: BatchNorm2d, transformHeld: Bool) -> (Tensor?, Tensor) {
+        let key: [UInt64] = [
+            UInt64(UInt(bitPattern: ObjectIdentifier(batchNorm).hashValue)), weight.version, bias?.version ?? 0,
+            batchNorm.weight.version, batchNorm.bias.version, batchNorm.runningMean.version,
+            batchNorm.runningVar.version,
+        ]
+        if let folded, folded.key == key, folded.weight != nil || transformHeld { return (folded.weight, folded.bias) }
+        if folded?.key != key { transformedWeights.invalidate() }
         let (scale, shift) = batchNorm.inferenceScaleShift()
         let m = geometry.outChannels, perFilter = geometry.patchSize
-        var folded = Tensor(uninitializedShape: weight.value.shape)
+        var foldedWeight = Tensor(uninitializedShape: weight.value.shape)
         var foldedBias = Tensor(shape: [m], scalars: shift)
-        let w = weight.value.pointer, fw = folded.mutablePointer(), fb = foldedBias.mutablePointer()
+        let w = weight.value.pointer, fw = foldedWeight.mutablePointer(), fb = foldedBias.mutablePointer()
         for o in 0..<m {
             let a = scale[o]
             let src = w + o * perFilter, dst = fw + o * perFilter
@@ -85,9 +124,8 @@ public final class Conv2d: Module {
             let b = bias.value.pointer
             for o in 0..<m { fb[o] += b[o] * scale[o] }
         }
-        return ConvKernels.forward(
-            input: input, weight: folded, bias: foldedBias, geometry, workspace: workspace,
-            fuseReLU: relu)
+        folded = (key, foldedWeight, foldedBias)
+        return (foldedWeight, foldedBias)
     }
 
     public override func clearSaved() {

@@ -3,7 +3,14 @@ import GraftTensor
 /// A trainable tensor with its gradient. A reference, so optimizers, freezing and the module
 /// tree all see the same value.
 public final class Parameter {
-    public var value: Tensor
+    /// Every write to `value` (an assignment, or a write through `value.mutablePointer()`)
+    /// counts in `version`, so that what is derived from it can tell that it changed.
+    public var value: Tensor {
+        didSet { version &+= 1 }
+    }
+    /// Changes whenever `value` is written: what is derived from the value (inference's folded
+    /// and transformed weights) is current while the version it was made from is.
+    public private(set) var version: UInt64 = 0
     /// Accumulated gradient; `nil` until a backward pass reaches this parameter.
     public var grad: Tensor?
     /// `false` freezes the parameter: no gradient, and no weight-gradient work at all.
@@ -27,7 +34,12 @@ public final class Parameter {
 
 /// A non-trainable state entry (BatchNorm running statistics). Never touched by optimizers.
 public final class Buffer {
-    public var value: StateValue
+    /// Every write counts in `version`, as `Parameter.value`'s do.
+    public var value: StateValue {
+        didSet { version &+= 1 }
+    }
+    /// Changes whenever `value` is written (as `Parameter.version`).
+    public private(set) var version: UInt64 = 0
     public init(_ value: StateValue) { self.value = value }
 }
 

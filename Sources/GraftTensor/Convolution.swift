@@ -111,7 +111,8 @@ public enum ConvKernels {
     /// A Winograd F(4,3) kernel: oneDNN's, or Graft's own (`graft_winograd.c`).
     public enum Winograd: Sendable { case oneDNN, graft }
 
-    /// The Winograd kernel that runs a layer, nil for none. Winograd runs 3×3 stride-1
+    /// The Winograd kernel that runs a layer, nil for none (always for a small map,
+    /// `usesSmallMap`). Winograd runs 3×3 stride-1
     /// convolutions with at least 16 input channels (with 3, a first layer, it is slower at any
     /// size) over enough output positions (batch × height × width) to pay back its per-call
     /// weight transform, which grows with channels², like the work it saves per position.
@@ -121,7 +122,8 @@ public enum ConvKernels {
     public static func winograd(
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
     ) -> Winograd? {
-        guard backend == .oneDNN || backend == .graftWinograd, g.kernel == 3, g.stride == 1, g.inChannels >= 16
+        guard backend == .oneDNN || backend == .graftWinograd, g.kernel == 3, g.stride == 1, g.inChannels >= 16,
+            !usesSmallMap(g, batch: batch, height: height, width: width, backend: backend)
         else { return nil }
         let (oh, ow) = g.outputSize(height, width)
         let positions = batch * oh * ow
@@ -141,6 +143,38 @@ public enum ConvKernels {
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
     ) -> Bool {
         winograd(g, batch: batch, height: height, width: width, backend: backend) == .graft
+    }
+
+    /// Whether a layer runs as one matrix product per output position over the whole batch
+    /// (`graft_small_map_forward` and its gradients): convolutions whose output map has at most
+    /// `smallMapMaximumPositions` positions per image, in the default backends (`.oneDNN`,
+    /// `.graftWinograd`). There most of a window lies in the padding (at 1×1 only the centre tap
+    /// of a 3×3 reads the image), and oneDNN's direct kernel, walking every tap image by image,
+    /// ran ResNet's layer4 at 32² 30–60× slower than the products over the taps that read the
+    /// image (benchmarks/README.md, "Small images").
+    public static func usesSmallMap(
+        _ g: ConvGeometry, batch: Int, height: Int, width: Int, backend: Backend
+    ) -> Bool {
+        guard backend == .oneDNN || backend == .graftWinograd, g.kernel <= 7 else { return false }
+        let (oh, ow) = g.outputSize(height, width)
+        return oh > 0 && ow > 0 && oh * ow <= smallMapMaximumPositions
+    }
+
+    /// Output positions per image up to which `usesSmallMap` holds: 2×2 and 1×1 maps. At 4×4 the
+    /// products were level with the direct kernel and Graft's Winograd, not faster. 0 turns the
+    /// path off: the benchmarks set it to compare with the kernels it replaces. Set it before any
+    /// convolution runs, not while one does.
+    nonisolated(unsafe) public static var smallMapMaximumPositions = 4
+
+    /// Stops on a full arena, naming the layer, as `graftWinogradRan` does; true when the pass ran.
+    static func smallMapRan(
+        _ rc: Int32, _ pass: ConvPass, _ g: ConvGeometry, batch: Int, height: Int, width: Int
+    ) -> Bool {
+        precondition(
+            rc != GRAFT_OUT_OF_MEMORY,
+            "the small-map convolution is out of memory for the \(pass) pass of \(g), input "
+                + "\(batch)×\(g.inChannels)×\(height)×\(width)")
+        return rc == 0
     }
 
     /// Output positions from which oneDNN's Winograd beats its direct kernel (AVX-512): below
@@ -186,6 +220,9 @@ public enum ConvKernels {
         _ g: ConvGeometry, batch: Int, height: Int, width: Int, bias: Bool,
         pass: ConvPass, backend: Backend = defaultBackend
     ) -> String? {
+        if usesSmallMap(g, batch: batch, height: height, width: width, backend: backend) {
+            return "graft_small_map"
+        }
         if usesGraftWinograd(g, batch: batch, height: height, width: width, backend: backend) {
             return "graft_wino_4x3"
         }
@@ -368,7 +405,8 @@ public enum ConvKernels {
     /// output is `max(0, ·)` of that (one pass instead of two).
     public static func forward(
         input: Tensor, weight: Tensor, bias: Tensor?, _ g: ConvGeometry, workspace: Workspace,
-        fuseReLU: Bool = false, backend: Backend = defaultBackend, arenaBudget: Int = arenaBudgetBytes
+        fuseReLU: Bool = false, backend: Backend = defaultBackend, arenaBudget: Int = arenaBudgetBytes,
+        transformedWeights: WinogradWeightCache? = nil
     ) -> Tensor {
         let n = input.size(0), h = input.size(2), w = input.size(3)
         precondition(input.size(1) == g.inChannels, "conv expects \(g.inChannels) channels, got \(input.shape)")
@@ -380,12 +418,25 @@ public enum ConvKernels {
         #if !GRAFT_DNNL
         _ = BLAS.threadPolicy  // OpenBLAS on one thread before Graft's Winograd multiplies with it
         #endif
+        if usesSmallMap(g, batch: n, height: h, width: w, backend: backend) {
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, winograd: false)
+            let rc = graft_small_map_forward(&shape, x, wt, bias?.pointer, out)
+            if smallMapRan(rc, .forward, g, batch: n, height: h, width: w) { return output }
+        }
         let graftWinograd = usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend)
         if backend.isOneDNN || graftWinograd {
             var shape = dnnlShape(g, batch: n, height: h, width: w, bias: bias != nil, relu: fuseReLU, backend: backend)
             if graftWinograd {
-                var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
-                let rc = graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out)
+                let rc: Int32
+                if let cache = transformedWeights {
+                    let u = cache.transformed(shape, weight: weight)
+                    rc =
+                        u.map { graft_winograd_forward_transformed(&shape, x, $0.pointer, bias?.pointer, out) }
+                        ?? GRAFT_OUT_OF_MEMORY
+                } else {
+                    var u = Tensor(uninitializedShape: [Int(graft_winograd_weight_floats(&shape))])
+                    rc = graft_winograd_forward(&shape, x, wt, bias?.pointer, u.mutablePointer(), out)
+                }
                 if graftWinogradRan(rc, .forward, g, batch: n, height: h, width: w) { return output }
             }
             #if GRAFT_DNNL
@@ -461,6 +512,13 @@ public enum ConvKernels {
         #if !GRAFT_DNNL
         _ = BLAS.threadPolicy  // OpenBLAS on one thread before Graft's Winograd multiplies with it
         #endif
+        if usesSmallMap(g, batch: n, height: h, width: w, backend: backend),
+            case .ran(let gradInput) = smallMapBackward(
+                input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
+                biasGradient: biasGradient, needInput: needInput)
+        {
+            return gradInput
+        }
         if backend.isOneDNN || usesGraftWinograd(g, batch: n, height: h, width: w, backend: backend),
             case .ran(let gradInput) = dnnlBackward(
                 input: input, weight: weight, outputGradient: gy, g, weightGradient: weightGradient,
@@ -569,6 +627,33 @@ public enum ConvKernels {
         case ran(inputGradient: Tensor?)
     }
 
+    /// The gradients of a small-map layer (`usesSmallMap`), accumulated into the given buffers
+    /// as the im2col path does.
+    static func smallMapBackward(
+        input: Tensor, weight: Tensor, outputGradient gy: Tensor, _ g: ConvGeometry,
+        weightGradient: UnsafeMutablePointer<Float>?, biasGradient: UnsafeMutablePointer<Float>?, needInput: Bool
+    ) -> DNNLBackward {
+        let n = input.size(0), h = input.size(2), w = input.size(3)
+        var gradInput: Tensor? = nil
+        if needInput {
+            var shape = dnnlShape(g, batch: n, height: h, width: w, bias: false, relu: false, winograd: false)
+            var t = Tensor(uninitializedShape: input.shape)
+            let rc = graft_small_map_backward_data(&shape, gy.pointer, weight.pointer, t.mutablePointer())
+            guard smallMapRan(rc, .inputGradient, g, batch: n, height: h, width: w) else { return .unsupported }
+            gradInput = t
+        }
+        if let dw = weightGradient {
+            var shape = dnnlShape(
+                g, batch: n, height: h, width: w, bias: biasGradient != nil, relu: false, winograd: false)
+            let rc = graft_small_map_backward_weights(&shape, input.pointer, gy.pointer, dw, biasGradient)
+            guard smallMapRan(rc, .weightGradient, g, batch: n, height: h, width: w) else { return .unsupported }
+        } else if let db = biasGradient {
+            let (oh, ow) = g.outputSize(h, w)
+            addBiasGradient(gy.pointer, batch: n, channels: g.outChannels, positions: oh * ow, into: db)
+        }
+        return .ran(inputGradient: gradInput)
+    }
+
     /// oneDNN gradients (Graft's Winograd among them), accumulated into the given buffers as the
     /// im2col path does. In a build without oneDNN, Graft's Winograd's alone.
     static func dnnlBackward(
@@ -644,5 +729,76 @@ public enum ConvKernels {
             addBiasGradient(dy, batch: n, channels: g.outChannels, positions: oh * ow, into: db)
         }
         return .ran(inputGradient: gradInput)
+    }
+}
+
+/// One convolution's weights as Graft's Winograd transforms them (`graft_winograd_transform_weights`),
+/// kept between forward calls: 36·in·out floats, four times the 3×3 weights. Inference on
+/// unchanged weights (eval, a frozen trunk) then skips the transform, which rewrote that many
+/// floats on every call. The owner calls `invalidate()` whenever the weights it passes change;
+/// the transform depends on the channels alone, so one entry serves every batch and image size.
+///
+/// All caches together hold at most `budgetBytes`; a layer that would pass it transforms on
+/// every call, as without a cache.
+public final class WinogradWeightCache: @unchecked Sendable {
+    private var weights: Tensor?
+
+    /// Bytes all caches may hold together: `GRAFT_WINOGRAD_CACHE_MB` (default 1024, which holds
+    /// every layer of ResNet34 at 224², 298 MB; benchmarks/README.md, "Small images"); 0 turns
+    /// the caches off.
+    public static let budgetBytes: Int = {
+        if let v = getenv("GRAFT_WINOGRAD_CACHE_MB"), let mb = Int(String(cString: v)), mb >= 0 { return mb << 20 }
+        return 1 << 30
+    }()
+
+    /// An empty cache: the first forward pass given it transforms the weights.
+    public init() {}
+
+    deinit { invalidate() }
+
+    /// Bytes held: 144·in·out once a Winograd forward pass has run within the budget, else 0.
+    public var bytes: Int { (weights?.count ?? 0) * MemoryLayout<Float>.stride }
+
+    /// Drops the transformed weights; the next forward pass transforms afresh.
+    public func invalidate() {
+        if weights != nil { CacheBudget.shared.give(bytes) }
+        weights = nil
+    }
+
+    /// The transform of `weight` for `shape`, made on first use and kept when the budget allows;
+    /// nil when it could not be made.
+    func transformed(_ shape: graft_conv_shape, weight: Tensor) -> Tensor? {
+        var shape = shape
+        let floats = Int(graft_winograd_weight_floats(&shape))
+        if let weights, weights.count == floats { return weights }
+        invalidate()
+        var u = Tensor(uninitializedShape: [floats])
+        guard graft_winograd_transform_weights(&shape, weight.pointer, u.mutablePointer()) == 0 else { return nil }
+        if CacheBudget.shared.take(floats * MemoryLayout<Float>.stride, limit: Self.budgetBytes) { weights = u }
+        return u
+    }
+}
+
+/// The bytes every `WinogradWeightCache` holds, against their common budget.
+private final class CacheBudget: @unchecked Sendable {
+    static let shared = CacheBudget()
+    private var mutex = pthread_mutex_t()
+    private var held = 0
+
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    /// Counts `bytes` in and returns true when they fit under `limit`.
+    func take(_ bytes: Int, limit: Int) -> Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard held + bytes <= limit else { return false }
+        held += bytes
+        return true
+    }
+
+    func give(_ bytes: Int) {
+        pthread_mutex_lock(&mutex)
+        held -= bytes
+        pthread_mutex_unlock(&mutex)
     }
 }

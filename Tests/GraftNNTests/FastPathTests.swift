@@ -109,6 +109,70 @@ import TestSupport
         #expect(winogradLayers == (backend == .oneDNNDirect ? 0 : smallLayerRunsGraft ? 6 : 5))
     }
 
+    /// Layers whose output map has at most 4 positions (ResNet's layer3 and layer4 at 32²) run as
+    /// one product per output position over the batch, on the taps that read inside the image:
+    /// against im2col + sgemm, forward (bias, ReLU) and all three gradients accumulated into
+    /// non-zero buffers. The shapes: a 3×3 at 1×1 (the centre tap alone) and at 2×2, the
+    /// stride-2 3×3 and 1×1 projections into 1×1 and 2×2, an unpadded 3×3 (every tap), a 7×7
+    /// stride 2, and a padded 1×1 stride 2 whose first position reads only padding (no taps).
+    @Test(arguments: [ConvKernels.Backend.oneDNN, .graftWinograd])
+    func smallMapConvolutionMatchesIm2col(_ backend: ConvKernels.Backend) {
+        let cases: [(ConvGeometry, batch: Int, size: Int)] = [
+            (ConvGeometry(inChannels: 40, outChannels: 24, kernel: 3, stride: 1, padding: 1), 6, 1),
+            (ConvGeometry(inChannels: 24, outChannels: 40, kernel: 3, stride: 1, padding: 1), 5, 2),
+            (ConvGeometry(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), 4, 2),
+            (ConvGeometry(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), 3, 4),
+            (ConvGeometry(inChannels: 16, outChannels: 32, kernel: 1, stride: 2, padding: 0), 4, 3),
+            (ConvGeometry(inChannels: 8, outChannels: 16, kernel: 3, stride: 1, padding: 0), 3, 3),
+            (ConvGeometry(inChannels: 3, outChannels: 16, kernel: 7, stride: 2, padding: 3), 2, 4),
+            (ConvGeometry(inChannels: 8, outChannels: 8, kernel: 1, stride: 2, padding: 1), 3, 2),
+        ]
+        var rng = RandomGenerator(seed: 12)
+        for (g, n, size) in cases {
+            #expect(ConvKernels.usesSmallMap(g, batch: n, height: size, width: size, backend: backend), "\(g)")
+            #expect(!ConvKernels.usesSmallMap(g, batch: n, height: size, width: size, backend: .im2col))
+            let kernel = ConvKernels.implementation(
+                g, batch: n, height: size, width: size, bias: true, pass: .forward, backend: backend)
+            #expect(kernel == "graft_small_map", "\(g) runs \(kernel ?? "nothing")")
+            let x = Tensor.uniform([n, g.inChannels, size, size], low: -1, high: 1, using: &rng)
+            let w = Tensor.uniform(
+                [g.outChannels, g.inChannels, g.kernel, g.kernel], low: -0.3, high: 0.3, using: &rng)
+            let b = Tensor.uniform([g.outChannels], low: -0.5, high: 0.5, using: &rng)
+            // rel-to-max (the fixture README's notation); the sums run in another order than
+            // im2col's, so equal only up to rounding.
+            let bound = 1e-5
+            for relu in [false, true] {
+                let fast = ConvKernels.forward(
+                    input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu, backend: backend)
+                let plain = ConvKernels.forward(
+                    input: x, weight: w, bias: b, g, workspace: Workspace(), fuseReLU: relu, backend: .im2col)
+                #expect(fast.shape == plain.shape)
+                #expect(Compare.relToMax(fast, plain) < bound, "forward \(g) relu \(relu)")
+            }
+            let y = ConvKernels.forward(input: x, weight: w, bias: b, g, workspace: Workspace(), backend: .im2col)
+            let gy = Tensor.uniform(y.shape, low: -1, high: 1, using: &rng)
+            func gradients(_ backend: ConvKernels.Backend, needInput: Bool) -> (Tensor?, Tensor, Tensor) {
+                var gw = Tensor(shape: w.shape, repeating: 0.25), gb = Tensor(shape: [g.outChannels], repeating: -0.5)
+                let gx = ConvKernels.backward(
+                    input: x, weight: w, outputGradient: gy, g,
+                    weightGradient: gw.mutablePointer(), biasGradient: gb.mutablePointer(),
+                    needInput: needInput, workspace: Workspace(), backend: backend)
+                return (gx, gw, gb)
+            }
+            for needInput in [true, false] {
+                let (fx, fw, fb) = gradients(backend, needInput: needInput)
+                let (px, pw, pb) = gradients(.im2col, needInput: needInput)
+                #expect((fx == nil) == !needInput)
+                if let fx, let px { #expect(Compare.relToMax(fx, px) < bound, "input gradient \(g)") }
+                #expect(Compare.relToMax(fw, pw) < bound, "weight gradient \(g)")
+                #expect(Compare.relToMax(fb, pb) < bound, "bias gradient \(g)")
+            }
+        }
+        // A 4×4 map is not small: it keeps its kernel.
+        let layer2 = ConvGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1)
+        #expect(!ConvKernels.usesSmallMap(layer2, batch: 8, height: 4, width: 4, backend: backend))
+    }
+
     /// The stem's 3×3 stride-2 pooling skips bounds checks inside the image, and the vanilla CNN's
     /// 2×2 pooling runs four windows at a time in SIMD lanes; both must give the values and
     /// arg-max positions (hence gradients) of the plain window scan, with ties (the first maximum
@@ -196,6 +260,46 @@ import TestSupport
         for (a, b) in zip(chained.flatMap { $0.namedParameters() }, separate.flatMap { $0.namedParameters() }) {
             #expect(a.parameter.grad!.isBitwiseEqual(to: b.parameter.grad!), "\(a.name)")
         }
+    }
+
+    /// Inference keeps its folded weights (and Graft's Winograd transform of them) between calls,
+    /// and makes them again after any write to what they come from: the convolution's weight
+    /// written in place as an optimizer does, a BatchNorm statistic assigned as a load does, a
+    /// BatchNorm parameter written in place. Each time the folded path must match the layers run
+    /// one by one on the new values.
+    ///
+    /// Whether inference runs Graft's Winograd (and keeps its transform) is the default
+    /// backend's choice: `GRAFT_CONV=graft-winograd` tests the transform on every CPU.
+    @Test func foldedWeightsFollowEveryWrite() {
+        var rng = RandomGenerator(seed: 13)
+        let conv = Conv2d(16, 32, kernel: 3, stride: 1, padding: 1, bias: true, rng: &rng)
+        let bn = BatchNorm2d(32)
+        bn.weight.value = .uniform([32], low: 0.5, high: 1.5, using: &rng)
+        bn.runningVar.value = .float(.uniform([32], low: 0.5, high: 2, using: &rng))
+        bn.eval()
+        let x = Tensor.uniform([4, 16, 24, 24], low: -1, high: 1, using: &rng)
+        let winograd =
+            ConvKernels.usesGraftWinograd(
+                conv.geometry, batch: 4, height: 24, width: 24, backend: ConvKernels.defaultBackend)
+            && WinogradWeightCache.budgetBytes >= 36 * 16 * 32 * 4
+        func check(_ label: String) {
+            let plain = ReLU()(bn(conv(x)))
+            let fused = conv.inferenceForward(x, foldingBatchNorm: bn, relu: true)
+            #expect(Compare.relToMax(fused, plain) < 1e-5, "\(label)")
+            // The folded bias, and the folded weights or their transform (36 floats a channel pair).
+            let kept = 32 * 4 + (winograd ? 36 * 16 * 32 * 4 : 32 * 16 * 9 * 4)
+            #expect(conv.inferenceCacheBytes == kept, "\(label)")
+        }
+        check("first call")
+        check("second call, weights unchanged")
+        conv.weight.value.mutablePointer()[5] += 0.5
+        check("conv weight written in place")
+        bn.runningMean.value = .float(.uniform([32], low: -0.3, high: 0.3, using: &rng))
+        check("running mean assigned")
+        bn.bias.value.mutablePointer()[3] -= 0.25
+        check("BatchNorm bias written in place")
+        conv.bias!.value = .uniform([32], low: -0.2, high: 0.2, using: &rng)
+        check("conv bias assigned")
     }
 
     @Test func foldedBatchNormMatchesLayerByLayer() {

@@ -12,17 +12,20 @@ Threading.preferPassiveOpenMPWaiting()
 /// images/s over a folder of JPEGs (Pillow's side: `benchmarks/pillow.py`); with `--augment
 /// PRESET`, the training pipeline of that preset.
 /// `graft-bench catalog [--rows N]`: catalog query times over N checkpoint rows.
+/// `graft-bench layers resnet18|resnet34 [--batch B] [--size S]`: a full step's convolutions,
+/// BatchNorms and ReLUs timed one by one (batch 128, 32² unless told).
 /// `graft-bench ensemble`: peak memory of streaming ensemble evaluation for 1, 2, 4, 8 members.
 /// `graft-bench export-onnx FILE`: resnet34-eval's model (the same random weights) exported by
 /// `graft export`'s code, for ONNX Runtime to run Graft's own file.
 /// `benchmarks/run.sh` runs every workload here and in PyTorch and prints the ratios.
 let usage = """
-    usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S]
+    usage: graft-bench engine WORKLOAD [--iterations N] [--warmup K] [--batch B] [--size S] [--small-map P]
                                       [--images N --epochs E]   (resnet34-transfer-epochs)
            graft-bench sgemm [--iterations N]
            graft-bench data FOLDER [--batch B] [--augment light|standard|strong]
            graft-bench catalog [--rows N]
            graft-bench ensemble
+           graft-bench layers resnet18|resnet34 [--batch B] [--size S] [--iterations N]
            graft-bench export-onnx FILE
     workloads: \(EngineWorkload.allCases.map(\.rawValue).joined(separator: ", "))
     """
@@ -32,6 +35,10 @@ func option(_ name: String) -> Int? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return Int(arguments[i + 1])
 }
+
+// `--small-map P`: convolutions with at most P output positions per image run as per-position
+// products (ConvKernels.usesSmallMap); 0 runs them on the kernels they replace, for comparison.
+if let positions = option("--small-map") { ConvKernels.smallMapMaximumPositions = positions }
 
 switch arguments.first {
 case "data" where arguments.count >= 2:
@@ -61,6 +68,12 @@ case "catalog":
     exit(0)
 case "ensemble":
     print(runEnsembleMemoryBenchmark())
+    exit(0)
+case "layers" where arguments.count >= 2 && (arguments[1] == "resnet18" || arguments[1] == "resnet34"):
+    print(
+        runLayerProfile(
+            depth: arguments[1] == "resnet18" ? .resnet18 : .resnet34, batch: option("--batch") ?? 128,
+            size: option("--size") ?? 32, iterations: option("--iterations") ?? 5))
     exit(0)
 case "export-onnx" where arguments.count >= 2:
     do {

@@ -38,6 +38,14 @@ long graft_winograd_weight_floats(const graft_conv_shape *shape);
 int graft_winograd_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias,
                            float *u, float *y);
 
+/* The forward pass in two halves, so that inference can keep the transformed weights while the
+ * weights are unchanged: u (graft_winograd_weight_floats floats) = the transform of w, which
+ * depends on the channels alone (not on the batch or the image size); then y from x and that u,
+ * as graft_winograd_forward gives it. */
+int graft_winograd_transform_weights(const graft_conv_shape *shape, const float *w, float *u);
+int graft_winograd_forward_transformed(const graft_conv_shape *shape, const float *x, const float *u,
+                                       const float *bias, float *y);
+
 /* dx[N,C,H,W] = conv-transpose(dy, w), overwritten; u is scratch for the transformed weights. */
 int graft_winograd_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *u,
                                  float *dx);
@@ -51,6 +59,20 @@ long graft_winograd_weight_gradient_floats(const graft_conv_shape *shape);
 int graft_winograd_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *buffer,
                                     float *dw, float *dbias);
 
+/* Convolutions with a tiny output map (at most GRAFT_SMALL_MAP_POSITIONS positions per image, any
+ * kernel up to 7×7, any stride and padding), as one matrix product per output position over the
+ * whole batch, on the taps that read inside the image only (graft_smallmap.c). Buffers come from
+ * this thread's arena. The forward pass overwrites y (bias and ReLU as the shape says); the input
+ * gradient overwrites dx; the weight gradient is added into dw (and dbias when has_bias). Each
+ * returns 0, GRAFT_UNSUPPORTED for a larger map, or GRAFT_OUT_OF_MEMORY. */
+#define GRAFT_SMALL_MAP_POSITIONS 16
+int graft_small_map_supported(const graft_conv_shape *shape);
+int graft_small_map_forward(const graft_conv_shape *shape, const float *x, const float *w, const float *bias,
+                            float *y);
+int graft_small_map_backward_data(const graft_conv_shape *shape, const float *dy, const float *w, float *dx);
+int graft_small_map_backward_weights(const graft_conv_shape *shape, const float *x, const float *dy, float *dw,
+                                     float *dbias);
+
 /* Row-major C = alpha·op(A)·op(B) + beta·C, op 'N' or 'T', as oneDNN's dnnl_sgemm takes it,
  * computed on the calling thread. */
 typedef void (*graft_sgemm_fn)(char transa, char transb, long m, long n, long k, float alpha, const float *a,
@@ -62,6 +84,10 @@ typedef void (*graft_sgemm_fn)(char transa, char transb, long m, long n, long k,
  * OpenBLAS on one thread (openblas_set_num_threads(1), as GraftTensor's BLAS does in a build
  * without oneDNN): each worker's product then runs on that worker alone. */
 void graft_winograd_use_sgemm(graft_sgemm_fn fn);
+
+/* That sgemm: what the C kernels multiply with, on the calling thread. */
+void graft_sgemm(char transa, char transb, long m, long n, long k, float alpha, const float *a, long lda,
+                 const float *b, long ldb, float beta, float *c, long ldc);
 
 /* Runs fn(ctx, start, end) over [0, count) split into one contiguous chunk per thread (chunk
  * bounds are multiples of granule), and returns when all are done. The threads are the OpenMP
