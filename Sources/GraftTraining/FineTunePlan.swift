@@ -82,6 +82,7 @@ public struct FineTunePlan: Sendable, Equatable {
 
     /// `configuration` with the plan's phases, blocks, schedules and factors, from `baseLR`.
     /// - Parameters:
+    ///   - configuration: the run before the plan: model, data, optimizer, what it saves.
     ///   - baseLR: the frozen phase's peak rate; the unfrozen phase's head gets half of it.
     ///   - rule: how `baseLR` was chosen, in words, for the record (nil: given).
     ///   - blockNames: the model's blocks from the bottom up.
